@@ -78,7 +78,7 @@ describe("QMP client against a real QEMU", function () {
       c.execute("qom-get", { path: "/nope", property: "x" }).catch((e: unknown) => e),
       c.execute<{ qemu: { major: number } }>("query-version"),
       ...Array.from({ length: 20 }, (_, i) =>
-        c.execute<{ path: string }[]>("qom-list", { path: i % 2 ? "/machine" : "/objects" })),
+        c.execute<{ name: string }[]>("qom-list", { path: i % 2 ? "/machine" : "/objects" })),
     ]);
     assert.equal(status.status, "prelaunch");
     assert.equal(name.name, "nc-concurrent");
@@ -86,7 +86,7 @@ describe("QMP client against a real QEMU", function () {
     assert.ok(bad instanceof QmpError && bad.errorClass === "DeviceNotFound", String(bad));
     assert.ok(version.qemu.major >= 7);
     many.forEach((props, i) => {
-      const names = (props as { name: string }[]).map((p) => p.name);
+      const names = props.map((p) => p.name);
       // /machine has the i440fx host bridge; /objects does not.
       assert.equal(names.includes("i440fx"), i % 2 === 1, `reply ${i} went to the wrong caller`);
     });
