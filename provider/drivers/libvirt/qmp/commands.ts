@@ -112,16 +112,25 @@ export async function setBalloonStatsInterval(
 }
 
 export interface BalloonGuestStats {
-  /** Keys like "stat-free-memory", "stat-total-memory"; -1 where the guest reports nothing. */
-  stats: Record<string, number>;
+  /**
+   * Keys like "stat-free-memory", "stat-total-memory" (bytes). null where the
+   * guest reported nothing: QEMU sends (uint64)-1 there, which JSON.parse
+   * rounds to 18446744073709552000, so the raw number is never -1.
+   */
+  stats: Record<string, number | null>;
   /** Host-side seconds of the last guest update; 0 until the guest driver has reported. */
   lastUpdate: number;
 }
 
+/** No real statistic comes near 2^63; anything at or above it is the "unavailable" sentinel. */
+const UNAVAILABLE_FLOOR = 2 ** 63;
+
 export async function balloonGuestStats(t: QmpTransport, path: string = DEFAULT_BALLOON_PATH): Promise<BalloonGuestStats> {
   const r = asRecord("qom-get", await t.execute("qom-get", { path, property: "guest-stats" }));
   const stats = asRecord("qom-get guest-stats", r.stats ?? {});
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(stats)) if (typeof v === "number") out[k] = v;
+  const out: Record<string, number | null> = {};
+  for (const [k, v] of Object.entries(stats)) {
+    if (typeof v === "number") out[k] = v < 0 || v >= UNAVAILABLE_FLOOR ? null : v;
+  }
   return { stats: out, lastUpdate: typeof r["last-update"] === "number" ? r["last-update"] : 0 };
 }
