@@ -1,0 +1,307 @@
+// One libvirt RPC connection over any byte stream (unix, TCP, TLS, SSH
+// channel). Calls are multiplexed by serial so many can be in flight at once;
+// replies, asynchronous event messages, stream packets and keepalive pings are
+// demultiplexed here. Any transport failure rejects every pending call at
+// once, so callers never hang on a dead daemon.
+import { EventEmitter } from "node:events";
+import type { Duplex } from "node:stream";
+import { decode } from "./codec";
+import { LibvirtConnectionError, LibvirtError, LibvirtProtocolError, LibvirtTimeoutError } from "./errors";
+import {
+  Frame,
+  FrameDecoder,
+  FrameError,
+  KEEPALIVE_PROGRAM,
+  KeepaliveProc,
+  MessageStatus,
+  MessageType,
+  PROTOCOL_VERSION,
+  buildFrame,
+  buildRawFrame,
+} from "./packet";
+import { remoteError } from "./types";
+import { XdrError, XdrWriter } from "./xdr";
+
+export interface RpcConnectionOptions {
+  /** Default per-call deadline; 0 disables. */
+  callTimeoutMs?: number;
+  /** Idle time before we ping the daemon. */
+  keepaliveIntervalMs?: number;
+  /** Missed intervals before the peer is declared dead. */
+  keepaliveCount?: number;
+}
+
+export interface CallOptions {
+  timeoutMs?: number;
+  /** Use a serial reserved with nextSerial() (stream procedures need it early). */
+  serial?: number;
+  label?: string;
+}
+
+interface PendingCall {
+  prog: number;
+  resolve: (f: Frame) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | undefined;
+  label: string;
+}
+
+/** Receives the STREAM packets (and a stream-ending REPLY) for one serial. */
+export interface StreamSink {
+  onPacket(frame: Frame): void;
+  onClose(err: Error): void;
+}
+
+export class RpcConnection extends EventEmitter {
+  private serial = 0;
+  private readonly pending = new Map<number, PendingCall>();
+  private readonly streams = new Map<number, StreamSink>();
+  private readonly decoder = new FrameDecoder();
+  private failure: Error | null = null;
+  private corked = false;
+  private lastRx = Date.now();
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private readonly callTimeoutMs: number;
+  private readonly keepaliveIntervalMs: number;
+  private readonly keepaliveCount: number;
+  private readonly closed: Promise<void>;
+
+  constructor(
+    private readonly socket: Duplex,
+    opts: RpcConnectionOptions = {},
+  ) {
+    super();
+    this.callTimeoutMs = opts.callTimeoutMs ?? 120_000;
+    this.keepaliveIntervalMs = opts.keepaliveIntervalMs ?? 5_000;
+    this.keepaliveCount = opts.keepaliveCount ?? 5;
+    this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
+    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    socket.on("error", (err: Error) => this.fail(new LibvirtConnectionError(`libvirt connection error: ${err.message}`, { cause: err })));
+    socket.on("end", () => this.fail(new LibvirtConnectionError("libvirt connection closed by the server")));
+    socket.on("close", () => this.fail(new LibvirtConnectionError("libvirt connection closed")));
+  }
+
+  get isOpen(): boolean {
+    return this.failure === null;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  nextSerial(): number {
+    this.serial = (this.serial + 1) >>> 0;
+    if (this.serial === 0) this.serial = 1;
+    return this.serial;
+  }
+
+  /** Sends a CALL and resolves with the REPLY frame; a server error rejects with LibvirtError. */
+  call(prog: number, proc: number, writeArgs: ((w: XdrWriter) => void) | undefined, opts: CallOptions = {}): Promise<Frame> {
+    if (this.failure) return Promise.reject(this.failure);
+    const serial = opts.serial ?? this.nextSerial();
+    const label = opts.label ?? `${prog.toString(16)}:${proc}`;
+    let frame: Buffer;
+    try {
+      frame = buildFrame(
+        { prog, vers: PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK },
+        writeArgs,
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<Frame>((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
+      const timer =
+        timeoutMs > 0
+          ? setTimeout(() => {
+              if (this.pending.delete(serial)) {
+                reject(new LibvirtTimeoutError(`libvirt call ${label} timed out after ${timeoutMs} ms`));
+              }
+            }, timeoutMs)
+          : undefined;
+      this.pending.set(serial, { prog, resolve, reject, timer, label });
+      this.write(frame);
+    });
+  }
+
+  registerStream(serial: number, sink: StreamSink): void {
+    if (this.failure) {
+      sink.onClose(this.failure);
+      return;
+    }
+    this.streams.set(serial, sink);
+  }
+
+  unregisterStream(serial: number): void {
+    this.streams.delete(serial);
+  }
+
+  /** Sends a STREAM packet; resolves once the transport accepted it (back-pressure). */
+  async sendStream(prog: number, proc: number, serial: number, status: number, data?: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    const ok = this.write(buildRawFrame({ prog, vers: PROTOCOL_VERSION, proc, type: MessageType.STREAM, serial, status }, data));
+    if (!ok) await this.drain();
+  }
+
+  private drain(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onDrain = (): void => {
+        this.off("failed", onFail);
+        resolve();
+      };
+      const onFail = (e: Error): void => {
+        this.socket.off("drain", onDrain);
+        reject(e);
+      };
+      this.socket.once("drain", onDrain);
+      this.once("failed", onFail);
+    });
+  }
+
+  /**
+   * Pings the daemon when idle and declares it dead after `count` silent
+   * intervals. Only enabled once the daemon agreed to the keepalive program;
+   * older daemons would treat our pings as unknown calls.
+   */
+  startKeepalive(): void {
+    if (this.keepaliveTimer || this.keepaliveIntervalMs <= 0) return;
+    const tick = Math.max(50, Math.floor(this.keepaliveIntervalMs / 2));
+    this.keepaliveTimer = setInterval(() => {
+      const idle = Date.now() - this.lastRx;
+      if (idle >= this.keepaliveIntervalMs * (this.keepaliveCount + 1)) {
+        this.destroy(new LibvirtConnectionError(`libvirtd did not answer keepalive for ${idle} ms; connection considered dead`));
+      } else if (idle >= this.keepaliveIntervalMs) {
+        this.sendKeepalive(KeepaliveProc.PING);
+      }
+    }, tick);
+    this.keepaliveTimer.unref();
+  }
+
+  private sendKeepalive(proc: number): void {
+    if (this.failure) return;
+    this.write(
+      buildRawFrame({ prog: KEEPALIVE_PROGRAM, vers: PROTOCOL_VERSION, proc, type: MessageType.MESSAGE, serial: 0, status: MessageStatus.OK }),
+    );
+  }
+
+  private write(buf: Buffer): boolean {
+    // Coalesce everything written in one tick into a single transport write:
+    // many concurrent calls then cost one syscall instead of one each.
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    return this.socket.write(buf);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    this.lastRx = Date.now();
+    let frames: Frame[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      const msg = e instanceof FrameError ? e.message : String(e);
+      this.destroy(new LibvirtProtocolError(`malformed data from libvirtd: ${msg}`, { cause: e }));
+      return;
+    }
+    for (const f of frames) {
+      if (this.failure) return;
+      try {
+        this.dispatch(f);
+      } catch (e) {
+        const msg = e instanceof Error ? e.message : String(e);
+        this.destroy(new LibvirtProtocolError(`malformed message from libvirtd: ${msg}`, { cause: e }));
+        return;
+      }
+    }
+  }
+
+  private dispatch(f: Frame): void {
+    const h = f.header;
+    if (h.prog === KEEPALIVE_PROGRAM) {
+      if (h.proc === KeepaliveProc.PING) this.sendKeepalive(KeepaliveProc.PONG);
+      return;
+    }
+    if (h.vers !== PROTOCOL_VERSION) throw new LibvirtProtocolError(`unsupported protocol version ${h.vers}`);
+    switch (h.type) {
+      case MessageType.REPLY:
+      case MessageType.REPLY_WITH_FDS: {
+        const call = this.pending.get(h.serial);
+        if (!call) {
+          // A stream's final error arrives as a REPLY on the stream's serial.
+          this.streams.get(h.serial)?.onPacket(f);
+          // Otherwise: a late reply to a call that already timed out.
+          return;
+        }
+        if (call.prog !== h.prog) throw new LibvirtProtocolError(`reply for serial ${h.serial} names program ${h.prog.toString(16)}`);
+        this.pending.delete(h.serial);
+        if (call.timer) clearTimeout(call.timer);
+        if (h.status === MessageStatus.OK) {
+          call.resolve(f);
+        } else if (h.status === MessageStatus.ERROR) {
+          call.reject(new LibvirtError(decodeRemoteError(f.payload), call.label));
+        } else {
+          throw new LibvirtProtocolError(`reply with invalid status ${h.status}`);
+        }
+        return;
+      }
+      case MessageType.STREAM:
+      case MessageType.STREAM_HOLE:
+        this.streams.get(h.serial)?.onPacket(f);
+        return;
+      case MessageType.MESSAGE:
+        this.emit("message", f);
+        return;
+      default:
+        throw new LibvirtProtocolError(`unexpected message type ${h.type}`);
+    }
+  }
+
+  /** Marks the connection failed and rejects everything outstanding. */
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    const calls = [...this.pending.values()];
+    this.pending.clear();
+    for (const c of calls) {
+      if (c.timer) clearTimeout(c.timer);
+      c.reject(err);
+    }
+    const sinks = [...this.streams.values()];
+    this.streams.clear();
+    for (const s of sinks) s.onClose(err);
+    this.emit("failed", err);
+    this.emit("closed", err);
+  }
+
+  /** Tears the transport down immediately with the given reason. */
+  destroy(err: Error = new LibvirtConnectionError("libvirt connection closed by client")): void {
+    this.fail(err);
+    this.socket.destroy();
+  }
+
+  /** Graceful end: flush what was written, then close. */
+  async end(graceMs = 2000): Promise<void> {
+    this.fail(new LibvirtConnectionError("libvirt connection closed by client"));
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), graceMs);
+    timer.unref();
+    await this.closed;
+    clearTimeout(timer);
+  }
+}
+
+export function decodeRemoteError(payload: Buffer): ReturnType<typeof remoteError.dec> {
+  try {
+    return decode(remoteError, payload, "remote_error");
+  } catch (e) {
+    if (e instanceof XdrError) throw new LibvirtProtocolError(`undecodable error record: ${e.message}`, { cause: e });
+    throw e;
+  }
+}

@@ -1,0 +1,131 @@
+// Opens the byte stream a libvirt URI designates.
+import { readFileSync } from "node:fs";
+import { connect as netConnect, type Socket } from "node:net";
+import { userInfo } from "node:os";
+import type { Duplex } from "node:stream";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { LibvirtConnectionError } from "./errors";
+import { openSshChannel } from "./ssh";
+import { DEFAULT_SSH_PORT, DEFAULT_TCP_PORT, DEFAULT_TLS_PORT, type LibvirtUri } from "./uri";
+
+export interface TransportOptions {
+  connectTimeoutMs?: number;
+  tls?: { ca?: Buffer | string; cert?: Buffer | string; key?: Buffer | string; rejectUnauthorized?: boolean };
+  ssh?: { privateKey?: Buffer | string; passphrase?: string; agent?: string; knownHostsPath?: string; username?: string };
+}
+
+function waitConnected<T extends Socket | TLSSocket>(sock: T, event: string, what: string, timeoutMs: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new LibvirtConnectionError(`timed out after ${timeoutMs} ms connecting to ${what}`));
+    }, timeoutMs);
+    sock.once(event, () => {
+      clearTimeout(timer);
+      sock.removeAllListeners("error");
+      resolve(sock);
+    });
+    sock.once("error", (err: Error) => {
+      clearTimeout(timer);
+      reject(new LibvirtConnectionError(`cannot connect to ${what}: ${err.message}`, { cause: err }));
+    });
+  });
+}
+
+function readFileOpt(path: string | undefined, what: string): Buffer | undefined {
+  if (!path) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new LibvirtConnectionError(`cannot read TLS ${what} ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * After the TLS handshake libvirtd checks our certificate and sends a single
+ * byte: 1 means accepted. Anything else means it rejected us.
+ */
+function awaitTlsCheckByte(sock: TLSSocket, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      reject(new LibvirtConnectionError(`timed out waiting for TLS confirmation from ${what}`));
+    }, timeoutMs);
+    const onReadable = (): void => {
+      const b = sock.read(1) as Buffer | null;
+      if (!b) return;
+      clearTimeout(timer);
+      sock.off("readable", onReadable);
+      if (b[0] === 1) resolve();
+      else {
+        sock.destroy();
+        reject(new LibvirtConnectionError(`${what} rejected our TLS client certificate or address`));
+      }
+    };
+    sock.on("readable", onReadable);
+    sock.once("error", (e: Error) => {
+      clearTimeout(timer);
+      reject(new LibvirtConnectionError(`TLS error from ${what}: ${e.message}`, { cause: e }));
+    });
+  });
+}
+
+export async function openTransport(uri: LibvirtUri, o: TransportOptions = {}): Promise<Duplex> {
+  const timeoutMs = o.connectTimeoutMs ?? 15_000;
+  switch (uri.transport) {
+    case "unix": {
+      const sock = netConnect({ path: uri.socketPath });
+      return waitConnected(sock, "connect", `libvirt socket ${uri.socketPath}`, timeoutMs);
+    }
+    case "tcp": {
+      const port = uri.port ?? DEFAULT_TCP_PORT;
+      const sock = netConnect({ host: uri.host, port });
+      sock.setNoDelay(true);
+      return waitConnected(sock, "connect", `libvirt at ${uri.host}:${port}`, timeoutMs);
+    }
+    case "tls": {
+      const port = uri.port ?? DEFAULT_TLS_PORT;
+      const pki = uri.params.get("pkipath");
+      const ca = o.tls?.ca ?? readFileOpt(pki ? `${pki}/cacert.pem` : "/etc/pki/CA/cacert.pem", "CA certificate");
+      const cert = o.tls?.cert ?? readFileOpt(pki ? `${pki}/clientcert.pem` : "/etc/pki/libvirt/clientcert.pem", "client certificate");
+      const key = o.tls?.key ?? readFileOpt(pki ? `${pki}/clientkey.pem` : "/etc/pki/libvirt/private/clientkey.pem", "client key");
+      const noVerify = uri.params.get("no_verify") === "1";
+      const what = `libvirt at ${uri.host}:${port} (TLS)`;
+      const sock = tlsConnect({
+        host: uri.host,
+        port,
+        servername: uri.host,
+        ca,
+        cert,
+        key,
+        rejectUnauthorized: o.tls?.rejectUnauthorized ?? !noVerify,
+      });
+      await waitConnected(sock, "secureConnect", what, timeoutMs);
+      sock.setNoDelay(true);
+      await awaitTlsCheckByte(sock, what, timeoutMs);
+      return sock;
+    }
+    case "ssh": {
+      const keyfile = uri.params.get("keyfile");
+      let privateKey = o.ssh?.privateKey;
+      if (privateKey === undefined && keyfile) {
+        try {
+          privateKey = readFileSync(keyfile);
+        } catch (e) {
+          throw new LibvirtConnectionError(`cannot read SSH key ${keyfile}: ${(e as Error).message}`, { cause: e });
+        }
+      }
+      return openSshChannel({
+        host: uri.host as string,
+        port: uri.port ?? DEFAULT_SSH_PORT,
+        username: uri.user ?? o.ssh?.username ?? userInfo().username,
+        socketPath: uri.socketPath,
+        privateKey,
+        passphrase: o.ssh?.passphrase,
+        agent: o.ssh?.agent,
+        knownHostsPath: o.ssh?.knownHostsPath ?? uri.params.get("known_hosts"),
+        readyTimeoutMs: timeoutMs,
+      });
+    }
+  }
+}

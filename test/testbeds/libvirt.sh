@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Brings up a real libvirtd (QEMU + test drivers) on this machine for the
+# libvirt RPC integration tests and benchmarks. Idempotent: safe to run again
+# while the daemon is already up. Must run as root (it installs packages and
+# starts system daemons). There is no systemd here, so daemons are started
+# directly with -d.
+set -euo pipefail
+
+log() { echo "[libvirt-testbed] $*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "[libvirt-testbed] must run as root (installs packages, starts libvirtd)" >&2
+  exit 1
+fi
+
+PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils dnsmasq-base
+      python3-libvirt libxml2-utils openssh-server)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "installing: ${missing[*]}"
+  # Package postinst scripts try to start services; without systemd/init that
+  # fails and would abort dpkg. policy-rc.d exit 101 tells invoke-rc.d "not
+  # allowed", so maintainers skip the start instead of failing. Only install it
+  # if none exists, and remove only what we created.
+  created_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    created_policy=1
+  fi
+  trap '[ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  # Other engineers' testbeds may be installing packages at the same moment:
+  # wait for the dpkg lock instead of failing.
+  APT=(apt-get -y --no-install-recommends -o DPkg::Lock::Timeout=900)
+  if ! "${APT[@]}" install "${missing[@]}"; then
+    log "apt-get install failed; refreshing package lists and retrying"
+    "${APT[@]}" update
+    "${APT[@]}" install "${missing[@]}" || dpkg --configure -a || true
+  fi
+  for p in "${missing[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+      log "package $p is still not installed; giving up" >&2
+      exit 1
+    fi
+  done
+  [ "$created_policy" = 1 ] && rm -f /usr/sbin/policy-rc.d
+  trap - EXIT
+else
+  log "packages already installed"
+fi
+
+if virsh -c qemu:///system version >/dev/null 2>&1; then
+  if [ -f /run/novacron-libvirt-testbed.started ] ; then
+    log "libvirtd already running (started earlier by this script); nothing to do"
+  else
+    log "a libvirtd is already running that this script did not start; using it unchanged"
+  fi
+  exit 0
+fi
+
+# --- From here on this script starts the daemon itself. ---
+
+QEMU_CONF=/etc/libvirt/qemu.conf
+MARK="# novacron-testbed (sandbox-only)"
+if ! grep -qF "$MARK" "$QEMU_CONF"; then
+  log "applying sandbox-only settings to $QEMU_CONF"
+  cat >> "$QEMU_CONF" <<'CONF'
+
+# novacron-testbed (sandbox-only): appended by test/testbeds/libvirt.sh because it
+# starts libvirtd itself inside a throwaway sandbox with no systemd, no qemu
+# user setup and no AppArmor/SELinux. Never use these settings on a real host:
+# they run guests as root with no confinement.
+user = "root"
+group = "root"
+security_driver = "none"
+CONF
+else
+  log "sandbox-only settings already present in $QEMU_CONF"
+fi
+
+mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt /var/cache/libvirt
+
+if ! pgrep -x virtlogd >/dev/null; then
+  log "starting virtlogd -d"
+  virtlogd -d
+else
+  log "virtlogd already running"
+fi
+
+if ! pgrep -x libvirtd >/dev/null; then
+  log "starting libvirtd -d"
+  libvirtd -d
+  touch /run/novacron-libvirt-testbed.started
+else
+  log "libvirtd process exists but does not answer yet; waiting for it"
+fi
+
+for _ in $(seq 1 100); do
+  if virsh -c qemu:///system version >/dev/null 2>&1; then
+    log "libvirtd answers: $(virsh -c qemu:///system version | tr '\n' ' ')"
+    exit 0
+  fi
+  sleep 0.2
+done
+log "libvirtd did not answer within 20 s" >&2
+exit 1
