@@ -1,0 +1,59 @@
+import type { DriverKind } from "./hosts";
+import type { CpuMode, DiskBus, NicModel, NetworkMode, PassthroughKind, PoolKind, VolumeFormat } from "./model";
+import type { Disruption } from "./disruption";
+
+/** A feature is either supported, or not, with the hypervisor's own reason in words a user can act on. */
+export type Support = true | { unsupported: string };
+
+export function no(reason: string): Support {
+  return { unsupported: reason };
+}
+
+/**
+ * What one kind of hypervisor can do, known without contacting any host, so `pulumi preview`
+ * can refuse a spec the target cannot satisfy. Live host facts (CPUs present, devices, NUMA
+ * nodes) come from `Driver.hostCapabilities()` at apply time.
+ */
+export interface HypervisorCapabilities {
+  driver: DriverKind;
+  /** Product name used in messages, e.g. "Hyper-V". */
+  product: string;
+  liveMigration: Support;
+  storageMigration: Support;
+  cpuPinning: Support;
+  emulatorPinning: Support;
+  numa: Support;
+  hugepages: Support;
+  hugepageSizesKiB: number[];
+  ballooning: Support;
+  gpuPassthrough: Support;
+  pciPassthrough: Support;
+  usbPassthrough: Support;
+  sriov: Support;
+  uefi: Support;
+  secureBoot: Support;
+  tpm: Support;
+  snapshots: Support;
+  memorySnapshots: Support;
+  quiesceSnapshots: Support;
+  cloudInit: Support;
+  hotplug: { cpu: Support; memory: Support; disk: Support; nic: Support };
+  /** Buses that can take a disk while the guest runs. */
+  hotplugDiskBuses: DiskBus[];
+  cpuModes: CpuMode[];
+  diskBuses: DiskBus[];
+  nicModels: NicModel[];
+  consoles: ("none" | "vnc" | "spice")[];
+  volumeFormats: VolumeFormat[];
+  poolKinds: PoolKind[];
+  networkModes: NetworkMode[];
+  passthroughKinds: PassthroughKind[];
+  limits: { maxVcpus: number; maxMemoryMiB: number; maxConcurrentVms: number; maxDisks: number; maxNics: number };
+  /** Notes on how the neutral model maps onto this hypervisor, e.g. "virtio NIC → vmxnet3". */
+  features: string[];
+  /**
+   * Where this hypervisor's rules differ from the neutral classification: a field path pattern
+   * (`*` for a slot) → the disruption a change of it causes here, and why.
+   */
+  changeRules: Record<string, { disruption: Disruption; why: string }>;
+}

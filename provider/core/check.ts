@@ -1,0 +1,67 @@
+import type { HypervisorCapabilities } from "./capabilities";
+import { checkCapabilities } from "./capability-check";
+import { classifyChange, describePlan, refuseForbiddenRestarts } from "./classify";
+import { failureFromIssue, type InputFailure } from "./errors";
+import type { DriverKind, Hosts } from "./hosts";
+import { RESOURCE_MODELS, type ResourceKind, type SpecOf, type VirtualMachineSpec } from "./model";
+import { containsUnknown, isUnknown, pathTouchesUnknown } from "./unknown";
+
+export interface CheckOutcome {
+  /** Normalised inputs (or the raw inputs while some are still unknown at preview). */
+  inputs: Record<string, unknown>;
+  failures: InputFailure[];
+}
+
+/** Input keys NovaCron adds itself; never part of the user's spec. */
+export const PLANNED_CHANGES_KEY = "plannedChanges";
+
+/**
+ * The whole of `check()`: schema, host, capabilities, and for an update the classification of
+ * each change, all without contacting a host. Never throws on user input.
+ */
+export function checkInputs(
+  kind: ResourceKind,
+  olds: Record<string, unknown> | undefined,
+  news: Record<string, unknown>,
+  hosts: Hosts,
+  capabilitiesOf: (driver: DriverKind) => HypervisorCapabilities,
+): CheckOutcome {
+  const model = RESOURCE_MODELS[kind];
+  const user = withoutInternalKeys(news);
+  const redact = (path: string) => model.secrets.some((s) => path === s || path.startsWith(`${s}.`));
+  const parsed = model.schema.safeParse(user);
+  if (!parsed.success) {
+    // Unknown values are checked once they are known, at `up`.
+    const failures = parsed.error.issues
+      .filter((issue) => !pathTouchesUnknown(user, issue.path))
+      .map((issue) => failureFromIssue(issue, user, redact));
+    return { inputs: news, failures };
+  }
+  const spec = parsed.data as Record<string, unknown>;
+  const hostName = spec.host as string;
+  if (isUnknown(hostName)) return { inputs: { ...news, ...spec }, failures: [] };
+  const host = hosts[hostName];
+  if (!host) {
+    const known = Object.keys(hosts).join(", ") || "none";
+    return { inputs: news, failures: [{ property: "host", reason: `got "${hostName}"; it is not in the stack config novacron:hosts (configured: ${known})` }] };
+  }
+  const caps = capabilitiesOf(host.driver);
+  const failures = checkCapabilities(kind, spec as SpecOf<typeof kind>, caps);
+  const inputs: Record<string, unknown> = { ...spec };
+  if (kind === "VirtualMachine" && olds && Object.keys(olds).length > 0 && !containsUnknown(spec)) {
+    const before = RESOURCE_MODELS.VirtualMachine.schema.safeParse(withoutInternalKeys(olds));
+    if (before.success) {
+      const oldHost = hosts[before.data.host];
+      const plan = classifyChange(kind, before.data, spec, caps, oldHost !== undefined && oldHost.driver !== host.driver);
+      failures.push(...refuseForbiddenRestarts(plan, before.data, spec as VirtualMachineSpec));
+      // Shown by `pulumi preview` as an input change: dynamic providers cannot return detailed diffs.
+      if (plan.changes.length > 0) inputs[PLANNED_CHANGES_KEY] = describePlan(plan);
+    }
+  }
+  return { inputs, failures };
+}
+
+export function withoutInternalKeys(props: Record<string, unknown>): Record<string, unknown> {
+  const { __provider: _provider, [PLANNED_CHANGES_KEY]: _planned, ...rest } = props;
+  return rest;
+}

@@ -1,0 +1,266 @@
+import type { HypervisorCapabilities } from "./capabilities";
+import { type Disruption, needsRestart, worstOf } from "./disruption";
+import type { InputFailure } from "./errors";
+import type { ResourceKind, VirtualMachineSpec } from "./model";
+import { vcpuCount } from "./model";
+
+/** One changed field, how disruptive applying it is, and why. */
+export interface FieldChange {
+  path: string;
+  disruption: Disruption;
+  why: string;
+}
+
+export interface ChangePlan {
+  changes: FieldChange[];
+  worst: Disruption;
+  /** Top-level input names Pulumi must report as replacing the resource. */
+  replaces: string[];
+}
+
+/** Everything a rule needs to decide: both specs, the field values and the target's capabilities. */
+interface RuleContext {
+  path: string;
+  before: unknown;
+  after: unknown;
+  old: Record<string, unknown>;
+  next: Record<string, unknown>;
+  caps: HypervisorCapabilities;
+  /** The old host's driver kind differs from the new one's. */
+  crossesDriver: boolean;
+}
+type Rule = (ctx: RuleContext) => { disruption: Disruption; why: string };
+
+const fixed = (disruption: Disruption, why: string): Rule => () => ({ disruption, why });
+const replace = (why: string) => fixed("replace", why);
+
+/**
+ * The neutral rules, per field pattern (`*` is a slot). Drivers override single patterns
+ * through `capabilities.changeRules` where their hypervisor behaves differently.
+ */
+const VM_RULES: Record<string, Rule> = {
+  name: replace("the hypervisor identifies the VM by its name"),
+  host: ({ caps, crossesDriver, old }) => {
+    if (crossesDriver) return { disruption: "replace", why: "moving to another kind of hypervisor recreates the VM there" };
+    if (old.powerState === "running" && caps.liveMigration !== true) {
+      return { disruption: "replace", why: `live migration is unavailable (${caps.liveMigration.unsupported}); the VM is recreated on the new host` };
+    }
+    return { disruption: "migrate", why: old.powerState === "running" ? "live migration to the new host" : "the stopped VM's definition moves to the new host" };
+  },
+  machine: fixed("reboot", "the machine type is fixed while the VM runs"),
+  "cpu.sockets": fixed("reboot", "the CPU topology is fixed while the VM runs"),
+  "cpu.threads": fixed("reboot", "the CPU topology is fixed while the VM runs"),
+  "cpu.cores": ({ caps, old, next }) => {
+    const ceiling = vmCpuCeiling(old);
+    const wanted = vcpuCount(next as VirtualMachineSpec);
+    if (caps.hotplug.cpu !== true) return { disruption: "reboot", why: caps.hotplug.cpu.unsupported };
+    if (wanted > ceiling) return { disruption: "reboot", why: `${wanted} vCPUs exceed the running maximum of ${ceiling}; raise cpu.maxVcpus ahead of time to hot-add` };
+    return { disruption: "hotplug", why: "vCPUs are hot-added or removed within cpu.maxVcpus" };
+  },
+  "cpu.maxVcpus": fixed("reboot", "the vCPU ceiling is fixed while the VM runs"),
+  "cpu.mode": fixed("reboot", "the CPU model is fixed while the VM runs"),
+  "cpu.model": fixed("reboot", "the CPU model is fixed while the VM runs"),
+  "cpu.pinning": fixed("reboot", "vCPU pinning takes effect at the next start"),
+  "cpu.emulatorPinning": fixed("reboot", "emulator pinning takes effect at the next start"),
+  "cpu.numa": fixed("reboot", "the guest NUMA topology is fixed while the VM runs"),
+  "memory.sizeMiB": ({ caps, old, next }) => {
+    const ceiling = vmMemoryCeiling(old);
+    const wanted = (next.memory as VirtualMachineSpec["memory"]).sizeMiB;
+    if (wanted > ceiling) return { disruption: "reboot", why: `${wanted} MiB exceeds the running maximum of ${ceiling} MiB; raise memory.maxMiB ahead of time to grow live` };
+    if (caps.ballooning !== true) return { disruption: "reboot", why: caps.ballooning.unsupported };
+    return { disruption: "live", why: "the balloon moves the running VM's memory within memory.maxMiB" };
+  },
+  "memory.maxMiB": fixed("reboot", "the memory ceiling is fixed while the VM runs"),
+  "memory.hugepages": fixed("reboot", "hugepage backing is chosen when the VM starts"),
+  "memory.balloon": fixed("live", "balloon settings are applied to the running VM"),
+  "disks.*": ({ before, after, caps }) => {
+    const bus = ((after ?? before) as { bus: string }).bus;
+    const verb = before === undefined ? "attached" : "detached";
+    if (caps.hotplug.disk !== true) return { disruption: "cold", why: caps.hotplug.disk.unsupported };
+    if (!caps.hotplugDiskBuses.includes(bus as never)) return { disruption: "cold", why: `a ${bus} disk cannot be ${verb} while the guest runs` };
+    return { disruption: "hotplug", why: `the disk is ${verb} while the guest runs` };
+  },
+  "disks.*.volume": fixed("hotplug", "the old disk is detached and the new one attached"),
+  "disks.*.sizeGiB": ({ before, after }) =>
+    Number(after) > Number(before)
+      ? { disruption: "live", why: "the disk grows in place while the guest runs" }
+      : { disruption: "replace", why: "a disk cannot shrink; the VM would be rebuilt" },
+  "disks.*.pool": fixed("hotplug", "a new blank disk is made in the other pool and swapped in"),
+  "disks.*.bootOrder": fixed("reboot", "boot order is read at the next start"),
+  "disks.*.bus": fixed("cold", "moving a disk to another bus needs the VM powered off"),
+  "disks.*.cache": fixed("cold", "cache mode is set when the disk is opened"),
+  "disks.*.io": fixed("cold", "the I/O mode is set when the disk is opened"),
+  "disks.*.iothread": fixed("cold", "the iothread is bound when the disk is opened"),
+  "disks.*.format": fixed("cold", "the format is set when the disk is opened"),
+  "disks.*.readOnly": fixed("cold", "read-only is set when the disk is opened"),
+  "nics.*": ({ before, caps }) =>
+    caps.hotplug.nic === true
+      ? { disruption: "hotplug", why: `the NIC is ${before === undefined ? "attached" : "detached"} while the guest runs` }
+      : { disruption: "cold", why: caps.hotplug.nic.unsupported },
+  "nics.*.network": fixed("live", "the running NIC is reconnected to the other network"),
+  "nics.*.bridge": fixed("live", "the running NIC is reconnected to the other bridge"),
+  "nics.*.vlan": fixed("live", "the VLAN tag of the running NIC is changed"),
+  "nics.*.sriovPool": fixed("hotplug", "the virtual function is swapped"),
+  "nics.*.mac": fixed("hotplug", "the NIC is detached and attached again with the new address"),
+  "nics.*.model": fixed("cold", "the NIC model is fixed while the VM runs"),
+  "nics.*.queues": fixed("cold", "the queue count is fixed while the VM runs"),
+  "nics.*.bootOrder": fixed("reboot", "boot order is read at the next start"),
+  "passthrough.*": fixed("cold", "passthrough devices are assigned while the VM is powered off"),
+  "firmware.type": replace("an installed guest boots with the firmware it was installed for"),
+  "firmware.secureBoot": fixed("cold", "the firmware variables are chosen at power-on"),
+  "firmware.tpm": fixed("cold", "the TPM device is added while the VM is powered off"),
+  cloudInit: fixed("reboot", "the seed is rebuilt with a new instance-id; cloud-init applies it at the next boot"),
+  console: fixed("cold", "the console device is set up at power-on"),
+  powerState: fixed("live", "a power action"),
+  updatePolicy: fixed("none", "NovaCron's own setting"),
+  waitForIp: fixed("none", "NovaCron's own setting"),
+  stateful: fixed("none", "NovaCron's own setting"),
+  labels: fixed("live", "stored in the VM's metadata"),
+};
+
+const POOL_RULES: Record<string, Rule> = {
+  host: replace("a pool belongs to one host"),
+  name: replace("the pool is identified by its name"),
+  kind: replace("the pool kind is fixed"),
+  path: replace("the pool's target is fixed"),
+  source: replace("the pool's source is fixed"),
+  autostart: fixed("live", "autostart is a flag"),
+  adopt: fixed("none", "NovaCron's own setting"),
+  labels: fixed("none", "recorded only"),
+};
+const VOLUME_RULES: Record<string, Rule> = {
+  host: replace("a volume belongs to one host"),
+  pool: replace("a volume belongs to one pool"),
+  name: replace("the volume is identified by its name"),
+  format: replace("the on-disk format is fixed"),
+  cloneFrom: replace("the content source applies only at creation"),
+  backingStore: replace("the backing chain is fixed"),
+  uploadFrom: replace("the content source applies only at creation"),
+  sizeGiB: ({ before, after }) =>
+    before === undefined || Number(after) > Number(before)
+      ? { disruption: "live", why: "the volume grows in place" }
+      : { disruption: "replace", why: "volumes cannot shrink; it would be recreated empty" },
+  labels: fixed("none", "recorded only"),
+};
+const NETWORK_RULES: Record<string, Rule> = {
+  host: replace("a network belongs to one host"),
+  name: replace("the network is identified by its name"),
+  mode: replace("the forwarding mode is fixed"),
+  cidr: replace("the subnet is fixed"),
+  bridge: replace("the bridge is fixed"),
+  physicalFunction: replace("the physical function is fixed"),
+  vlan: replace("the VLAN is fixed"),
+  "dhcp.staticLeases": fixed("live", "leases are added and removed on the running network"),
+  dhcp: fixed("replace", "the DHCP range is fixed while the network runs"),
+  autostart: fixed("live", "autostart is a flag"),
+  labels: fixed("none", "recorded only"),
+};
+const PASSTHROUGH_RULES: Record<string, Rule> = {
+  labels: fixed("none", "recorded only"),
+  "*": replace("a different device is selected"),
+};
+const SNAPSHOT_RULES: Record<string, Rule> = {
+  description: fixed("live", "the description is edited in place"),
+  "*": replace("a snapshot is immutable"),
+};
+
+const RULES: Record<ResourceKind, Record<string, Rule>> = {
+  VirtualMachine: VM_RULES,
+  StoragePool: POOL_RULES,
+  Volume: VOLUME_RULES,
+  Network: NETWORK_RULES,
+  PassthroughDevice: PASSTHROUGH_RULES,
+  Snapshot: SNAPSHOT_RULES,
+};
+
+/**
+ * Classifies every changed field between two normalised specs. `crossesDriver` is true when
+ * the host moves to a different hypervisor kind.
+ */
+export function classifyChange(
+  kind: ResourceKind,
+  old: Record<string, unknown>,
+  next: Record<string, unknown>,
+  caps: HypervisorCapabilities,
+  crossesDriver = false,
+): ChangePlan {
+  const rules = RULES[kind];
+  const grouped = new Map<string, FieldChange>();
+  for (const path of changedPaths(old, next)) {
+    const match = matchRule(Object.keys(rules), path);
+    if (!match) {
+      grouped.set(path, { path, disruption: "replace", why: "no rule covers this field, so the safe choice is made" });
+      continue;
+    }
+    const { pattern, concrete } = match;
+    if (grouped.has(concrete)) continue;
+    const ctx: RuleContext = { path: concrete, before: lookup(old, concrete), after: lookup(next, concrete), old, next, caps, crossesDriver };
+    const override = kind === "VirtualMachine" ? caps.changeRules[pattern] : undefined;
+    grouped.set(concrete, { path: concrete, ...(override ?? rules[pattern](ctx)) });
+  }
+  const changes = [...grouped.values()];
+  const worst = worstOf(changes.map((c) => c.disruption));
+  const replaces = [...new Set(changes.filter((c) => c.disruption === "replace").map((c) => c.path.split(".")[0]))];
+  return { changes, worst, replaces };
+}
+
+/**
+ * Changes that would stop a running guest need the owner's consent: refuse them at preview
+ * with the field and the way to allow it.
+ */
+export function refuseForbiddenRestarts(plan: ChangePlan, old: VirtualMachineSpec, next: VirtualMachineSpec): InputFailure[] {
+  if (old.powerState !== "running" || next.powerState !== "running" || next.updatePolicy.allowReboot) return [];
+  return plan.changes
+    .filter((c) => needsRestart(c.disruption))
+    .map((c) => ({
+      property: c.path,
+      reason: `this change needs the running VM to restart (${c.disruption}: ${c.why}), and updatePolicy.allowReboot is false; set updatePolicy.allowReboot: true to allow it, or set powerState: "stopped" first`,
+    }));
+}
+
+/** Human summary for previews and the `lastChange` output, e.g. `memory.sizeMiB: live (…)`. */
+export function describePlan(plan: ChangePlan): string[] {
+  return plan.changes.map((c) => `${c.path}: ${c.disruption} (${c.why})`);
+}
+
+function vmCpuCeiling(vm: Record<string, unknown>): number {
+  const spec = vm as VirtualMachineSpec;
+  return spec.cpu.maxVcpus ?? vcpuCount(spec);
+}
+
+function vmMemoryCeiling(vm: Record<string, unknown>): number {
+  const spec = vm as VirtualMachineSpec;
+  return spec.memory.maxMiB ?? spec.memory.sizeMiB;
+}
+
+/** Paths whose values differ. Arrays compare whole; a key on one side only is one change. */
+export function changedPaths(a: unknown, b: unknown, prefix = ""): string[] {
+  if (isPlainObject(a) && isPlainObject(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].sort().flatMap((k) => changedPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === "object" && !Array.isArray(v);
+}
+
+function lookup(root: Record<string, unknown>, path: string): unknown {
+  return path.split(".").reduce<unknown>((node, key) => (isPlainObject(node) ? node[key] : undefined), root);
+}
+
+/** The longest rule pattern that is a prefix of `path`, and the path cut to that pattern. */
+function matchRule(patterns: string[], path: string): { pattern: string; concrete: string } | undefined {
+  const segments = path.split(".");
+  let best: { pattern: string; concrete: string; score: number } | undefined;
+  for (const pattern of patterns) {
+    const parts = pattern.split(".");
+    if (parts.length > segments.length) continue;
+    if (!parts.every((p, i) => p === "*" || p === segments[i])) continue;
+    // Longer patterns win; at equal length a literal beats a wildcard.
+    const score = parts.length * 2 - (parts.includes("*") ? 1 : 0);
+    if (!best || score > best.score) best = { pattern, concrete: segments.slice(0, parts.length).join("."), score };
+  }
+  return best;
+}

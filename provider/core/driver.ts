@@ -1,0 +1,62 @@
+import type { HypervisorCapabilities } from "./capabilities";
+import type { ChangePlan } from "./classify";
+import type { DriverKind, HostConfig } from "./hosts";
+import type { ResourceKind, SpecOf } from "./model";
+
+/** Called with short human lines during long operations (shown by the provider host). */
+export type Progress = (message: string) => void;
+
+export interface OperationContext {
+  progress: Progress;
+  /** Epoch milliseconds by which the operation must give up: Pulumi's customTimeouts do not reach dynamic providers. */
+  deadline: number;
+  /** Opens the driver of another configured host (same kind), e.g. the target of a migration. */
+  connect(host: string): Promise<Driver>;
+}
+
+/** A resource as the hypervisor has it. */
+export interface Observed<Spec> {
+  id: string;
+  /** The spec read back from the hypervisor, for refresh and drift detection. */
+  spec: Spec;
+  /** Computed outputs (state, addresses, measured figures). */
+  outputs: Record<string, unknown>;
+  /** True when NovaCron's ownership tag is on it: only then may create adopt it after a crash. */
+  owned: boolean;
+}
+
+/** The operations one hypervisor offers for one resource kind. */
+export interface ResourceDriver<Spec> {
+  /** Looks the object up by the identity in `spec` (its name); undefined when absent. */
+  find(spec: Spec): Promise<Observed<Spec> | undefined>;
+  create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>>;
+  /** Reads by id; `last` is the spec recorded in state, for fields the hypervisor cannot report. */
+  read(id: string, last: Spec): Promise<Observed<Spec> | undefined>;
+  update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>>;
+  /** Must succeed when the object is already gone. */
+  delete(id: string, spec: Spec, ctx: OperationContext): Promise<void>;
+}
+
+/** What a live host reports about itself, beyond its kind's static capabilities. */
+export interface HostCapabilities {
+  host: string;
+  driver: DriverKind;
+  hypervisor: string;
+  version: string;
+  cpus: number;
+  memoryMiB: number;
+  numaNodes: { id: number; cpus: number[]; memoryMiB: number }[];
+  hugepages: { sizeKiB: number; total: number; free: number }[];
+  devices: { name: string; address?: string; vendor?: string; product?: string; class?: string; iommuGroup?: number; driver?: string }[];
+  capabilities: HypervisorCapabilities;
+}
+
+export interface Driver {
+  readonly kind: DriverKind;
+  readonly host: string;
+  readonly config: HostConfig;
+  hostCapabilities(): Promise<HostCapabilities>;
+  /** The operations for one resource kind, or undefined where this hypervisor has no such object. */
+  resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined;
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+import { z } from "zod";
+import { failureFromIssue, InputError } from "./errors";
+
+export const DriverKind = z.enum(["libvirt", "vsphere", "proxmox", "hyperv", "xcpng"]);
+export type DriverKind = z.infer<typeof DriverKind>;
+
+/**
+ * One entry of the stack config `novacron:hosts`. Credentials live only here (stack config,
+ * encrypted with `--secret`), so no resource input ever carries one.
+ */
+export const HostConfig = z.discriminatedUnion("driver", [
+  z.strictObject({
+    driver: z.literal("libvirt"),
+    uri: z.string().regex(/^[a-z]+(\+[a-z]+)?:\/\//, "must be a libvirt URI such as qemu:///system or qemu+ssh://root@kvm2/system"),
+    migrationUri: z.string().optional().describe("Address other hosts use to reach this one for migration data, e.g. tcp://10.0.0.2"),
+  }),
+  z.strictObject({
+    driver: z.literal("vsphere"),
+    url: z.string().url(),
+    username: z.string(),
+    password: z.string(),
+    datacenter: z.string(),
+    cluster: z.string().optional(),
+    insecure: z.boolean().default(false),
+    caFile: z.string().optional(),
+  }),
+  z.strictObject({ driver: z.literal("proxmox"), url: z.string().url(), tokenId: z.string(), tokenSecret: z.string(), node: z.string(), insecure: z.boolean().default(false) }),
+  z.strictObject({ driver: z.literal("hyperv"), host: z.string(), username: z.string(), keyfile: z.string().optional(), knownHosts: z.string().optional() }),
+  z.strictObject({ driver: z.literal("xcpng"), url: z.string().url(), username: z.string(), password: z.string(), insecure: z.boolean().default(false) }),
+]);
+export type HostConfig = z.output<typeof HostConfig>;
+export type Hosts = Record<string, HostConfig>;
+
+/** Used when neither stack config nor environment names any host: the local KVM/QEMU daemon. */
+export const DEFAULT_HOSTS: Hosts = { local: { driver: "libvirt", uri: "qemu:///system" } };
+
+/**
+ * Parses the hosts map from its JSON text (stack config value or NOVACRON_HOSTS). Errors name
+ * the host and field but never echo a value, because these entries hold passwords.
+ */
+export function parseHosts(json: string | undefined, source: string): Hosts {
+  if (json === undefined || json === "") return DEFAULT_HOSTS;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(json);
+  } catch {
+    throw new InputError(source, [{ property: source, reason: "is not valid JSON; expected an object of host name → { driver, ... }" }]);
+  }
+  const parsed = z.record(z.string(), HostConfig).safeParse(raw);
+  if (!parsed.success) {
+    throw new InputError(source, parsed.error.issues.map((i) => failureFromIssue(i, raw, () => true)));
+  }
+  return parsed.data;
+}

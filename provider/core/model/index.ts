@@ -1,0 +1,39 @@
+import type { z } from "zod";
+import { VirtualMachineInputs, VM_SECRET_FIELDS } from "./vm";
+import { StoragePoolInputs, VolumeInputs } from "./storage";
+import { NetworkInputs } from "./network";
+import { PassthroughDeviceInputs } from "./passthrough";
+import { SnapshotInputs } from "./snapshot";
+
+export * from "./common";
+export * from "./vm";
+export * from "./storage";
+export * from "./network";
+export * from "./passthrough";
+export * from "./snapshot";
+
+interface ResourceModel {
+  schema: z.ZodType;
+  description: string;
+  /** Dotted input paths that hold secrets. */
+  secrets: readonly string[];
+}
+
+/** Every resource kind NovaCron manages, with its schema: the one source for check(), sdk types and schema.json. */
+export const RESOURCE_MODELS = {
+  VirtualMachine: {
+    schema: VirtualMachineInputs,
+    description: "A virtual machine, described once and placed on any configured host.",
+    secrets: VM_SECRET_FIELDS,
+  },
+  StoragePool: { schema: StoragePoolInputs, description: "A storage pool (libvirt pool, vSphere datastore).", secrets: [] },
+  Volume: { schema: VolumeInputs, description: "A disk volume in a storage pool.", secrets: [] },
+  Network: { schema: NetworkInputs, description: "A virtual network (NAT, routed, isolated, bridge or SR-IOV pool).", secrets: [] },
+  PassthroughDevice: { schema: PassthroughDeviceInputs, description: "A host PCI/GPU/USB device reserved for passthrough.", secrets: [] },
+  Snapshot: { schema: SnapshotInputs, description: "A point-in-time snapshot of a VM, with or without memory.", secrets: [] },
+} as const satisfies Record<string, ResourceModel>;
+
+export type ResourceKind = keyof typeof RESOURCE_MODELS;
+export const RESOURCE_KINDS = Object.keys(RESOURCE_MODELS) as ResourceKind[];
+export type SpecOf<K extends ResourceKind> = z.output<(typeof RESOURCE_MODELS)[K]["schema"]>;
+export type ArgsOf<K extends ResourceKind> = z.input<(typeof RESOURCE_MODELS)[K]["schema"]>;

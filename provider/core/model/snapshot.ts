@@ -1,0 +1,12 @@
+import { z } from "zod";
+import { HostRef, ObjectName } from "./common";
+
+export const SnapshotInputs = z.strictObject({
+  host: HostRef,
+  vm: z.string().min(1).describe("Id of the VirtualMachine to snapshot."),
+  name: ObjectName,
+  memory: z.boolean().default(false).describe("Include the running guest's memory, so a revert resumes where it was."),
+  quiesce: z.boolean().default(false).describe("Freeze guest filesystems first (needs the guest agent / tools)."),
+  description: z.string().max(1024).default(""),
+});
+export type SnapshotSpec = z.output<typeof SnapshotInputs>;

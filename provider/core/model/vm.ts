@@ -1,0 +1,190 @@
+import { z } from "zod";
+import { CpuSet, HostRef, Labels, MacAddress, ObjectName, parseCpuSet } from "./common";
+
+export const DiskBus = z.enum(["virtio-blk", "virtio-scsi", "sata", "nvme"]);
+export type DiskBus = z.infer<typeof DiskBus>;
+export const NicModel = z.enum(["virtio", "e1000e", "vmxnet3", "rtl8139"]);
+export type NicModel = z.infer<typeof NicModel>;
+export const CpuMode = z.enum(["host-passthrough", "host-model", "custom"]);
+export type CpuMode = z.infer<typeof CpuMode>;
+
+/** Slot names are the device identity: reordering the map never replaces a disk or NIC. */
+const DiskSlot = z.string().regex(/^(vd[a-z]|sd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/, "disk slots are vda-vdz, sda-sdz, scsi0-99, sata0-99 or nvme0-99");
+const NicSlot = z.string().regex(/^net\d{1,2}$/, "NIC slots are net0-net99");
+const HostdevSlot = z.string().regex(/^hostdev\d{1,2}$/, "passthrough slots are hostdev0-hostdev99");
+
+/** The bus a slot implies when `bus` is not given, so `scsi0` alone means a virtio-scsi disk. */
+export function busForSlot(slot: string): DiskBus {
+  if (slot.startsWith("scsi") || slot.startsWith("sd")) return "virtio-scsi";
+  if (slot.startsWith("sata")) return "sata";
+  if (slot.startsWith("nvme")) return "nvme";
+  return "virtio-blk";
+}
+
+const Cpu = z
+  .strictObject({
+    sockets: z.int().min(1).max(16).default(1),
+    cores: z.int().min(1).max(512).default(1),
+    threads: z.int().min(1).max(8).default(1),
+    maxVcpus: z.int().min(1).max(4096).optional().describe("Upper bound for vCPU hot-add; the VM boots with sockets×cores×threads."),
+    mode: CpuMode.default("host-model"),
+    model: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe("Named CPU model when mode is `custom`, e.g. `Skylake-Server`."),
+    pinning: z.record(z.string().regex(/^\d{1,4}$/, "pinning keys are vCPU numbers such as \"0\""), CpuSet).optional()
+      .describe("vCPU number → host CPU set, e.g. { \"0\": \"2\", \"1\": \"3\" }."),
+    emulatorPinning: CpuSet.optional().describe("Host CPU set for the emulator threads."),
+    numa: z.array(z.strictObject({
+      vcpus: CpuSet.describe("The VM's vCPUs in this cell."),
+      memoryMiB: z.int().min(16),
+      hostNode: z.int().min(0).optional().describe("Host NUMA node whose memory backs this cell (strict binding)."),
+    })).optional(),
+  })
+  .default({ sockets: 1, cores: 1, threads: 1, mode: "host-model" });
+
+const Memory = z.strictObject({
+  sizeMiB: z.int().min(16).max(16 * 1024 * 1024).describe("Memory the VM runs with, in MiB."),
+  maxMiB: z.int().min(16).optional().describe("Ceiling the memory can be raised to without a reboot (balloon/hotplug)."),
+  hugepages: z.strictObject({ pageSizeKiB: z.union([z.literal(2048), z.literal(1048576)]).default(2048) }).optional(),
+  balloon: z.strictObject({
+    minMiB: z.int().min(16).optional(),
+    statsPeriodSeconds: z.int().min(0).max(3600).default(10),
+  }).optional(),
+});
+
+const Disk = z.strictObject({
+  bus: DiskBus.optional(),
+  volume: z.string().min(1).optional().describe("Id of a Volume resource (or an existing volume path/name on the host)."),
+  sizeGiB: z.number().positive().max(65536).optional().describe("With `pool`: create a blank disk of this size."),
+  pool: z.string().min(1).optional(),
+  format: z.enum(["qcow2", "raw", "vmdk"]).optional(),
+  cache: z.enum(["none", "writeback", "writethrough", "directsync", "unsafe"]).default("none"),
+  io: z.enum(["native", "threads", "io_uring"]).optional(),
+  iothread: z.int().min(1).max(64).optional(),
+  bootOrder: z.int().min(1).max(64).optional(),
+  readOnly: z.boolean().default(false),
+});
+
+const Nic = z.strictObject({
+  model: NicModel.default("virtio"),
+  mac: MacAddress.optional(),
+  queues: z.int().min(1).max(256).default(1),
+  network: z.string().min(1).optional().describe("Name of a Network resource or hypervisor network/portgroup."),
+  bridge: z.string().min(1).optional().describe("An existing host bridge, e.g. `br0`."),
+  sriovPool: z.string().min(1).optional().describe("An SR-IOV Network (mode `sriov`) to take a virtual function from."),
+  vlan: z.int().min(1).max(4094).optional(),
+  bootOrder: z.int().min(1).max(64).optional(),
+});
+
+const Passthrough = z.strictObject({
+  device: z.string().min(1).describe("Id of a PassthroughDevice resource."),
+  romBar: z.boolean().default(true),
+});
+
+export const VirtualMachineInputs = z
+  .strictObject({
+    host: HostRef,
+    name: ObjectName.describe("Name of the VM on the hypervisor. Changing it replaces the VM."),
+    machine: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("q35").describe("Machine type, e.g. `q35`, `pc`."),
+    cpu: Cpu,
+    memory: Memory,
+    disks: z.record(DiskSlot, Disk).default({}),
+    nics: z.record(NicSlot, Nic).default({}),
+    passthrough: z.record(HostdevSlot, Passthrough).default({}),
+    firmware: z.strictObject({
+      type: z.enum(["bios", "uefi"]).default("bios"),
+      secureBoot: z.boolean().default(false),
+      tpm: z.boolean().default(false),
+    }).default({ type: "bios", secureBoot: false, tpm: false }),
+    cloudInit: z.strictObject({
+      userData: z.string().describe("cloud-config user data (secret: may hold passwords and keys)."),
+      metaData: z.string().optional(),
+      networkConfig: z.string().optional(),
+    }).optional(),
+    console: z.strictObject({
+      kind: z.enum(["none", "vnc", "spice"]).default("none"),
+      listen: z.string().default("127.0.0.1"),
+      password: z.string().optional().describe("Console password (secret)."),
+    }).default({ kind: "none", listen: "127.0.0.1" }),
+    powerState: z.enum(["running", "stopped", "paused"]).default("running"),
+    updatePolicy: z.strictObject({
+      allowReboot: z.boolean().default(false).describe("Allow changes that restart the guest."),
+      shutdownTimeoutSeconds: z.int().min(0).max(3600).default(120).describe("Graceful shutdown deadline before a forced power-off."),
+    }).default({ allowReboot: false, shutdownTimeoutSeconds: 120 }),
+    waitForIp: z.strictObject({ timeoutSeconds: z.int().min(1).max(3600).default(300) }).optional(),
+    stateful: z.boolean().default(false).describe("Marks a VM whose disks hold data; policy packs can forbid replacing it."),
+    labels: Labels,
+  })
+  .superRefine((vm, ctx) => {
+    const vcpus = vm.cpu.sockets * vm.cpu.cores * vm.cpu.threads;
+    const fail = (path: PropertyKey[], message: string) => ctx.addIssue({ code: "custom", path, message });
+    if (vm.cpu.maxVcpus !== undefined && vm.cpu.maxVcpus < vcpus) {
+      fail(["cpu", "maxVcpus"], `got ${vm.cpu.maxVcpus}; must be at least sockets×cores×threads = ${vcpus}`);
+    }
+    if (vm.cpu.mode === "custom" && !vm.cpu.model) fail(["cpu", "model"], "is required when cpu.mode is \"custom\" (e.g. \"Skylake-Server\")");
+    if (vm.cpu.mode !== "custom" && vm.cpu.model) fail(["cpu", "model"], `got "${vm.cpu.model}"; only accepted with cpu.mode "custom"`);
+    for (const key of Object.keys(vm.cpu.pinning ?? {})) {
+      if (Number(key) >= vcpus) fail(["cpu", "pinning", key], `vCPU ${key} does not exist; this VM has vCPUs 0-${vcpus - 1}`);
+    }
+    if (vm.cpu.numa) checkNuma(vm.cpu.numa, vcpus, vm.memory.sizeMiB, fail);
+    if (vm.memory.maxMiB !== undefined && vm.memory.maxMiB < vm.memory.sizeMiB) {
+      fail(["memory", "maxMiB"], `got ${vm.memory.maxMiB}; must be at least memory.sizeMiB (${vm.memory.sizeMiB})`);
+    }
+    if (vm.memory.balloon?.minMiB !== undefined && vm.memory.balloon.minMiB > vm.memory.sizeMiB) {
+      fail(["memory", "balloon", "minMiB"], `got ${vm.memory.balloon.minMiB}; must be at most memory.sizeMiB (${vm.memory.sizeMiB})`);
+    }
+    for (const [slot, disk] of Object.entries(vm.disks)) {
+      const blank = disk.sizeGiB !== undefined || disk.pool !== undefined;
+      if (disk.volume && blank) fail(["disks", slot], "give either `volume`, or `sizeGiB` with `pool`, not both");
+      else if (!disk.volume && (disk.sizeGiB === undefined || disk.pool === undefined)) {
+        fail(["disks", slot], "needs a source: `volume` (a Volume id), or `sizeGiB` and `pool` for a blank disk");
+      }
+    }
+    for (const [slot, nic] of Object.entries(vm.nics)) {
+      const sources = [nic.network, nic.bridge, nic.sriovPool].filter((s) => s !== undefined).length;
+      if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge` or `sriovPool`");
+    }
+    if (vm.firmware.secureBoot && vm.firmware.type !== "uefi") {
+      fail(["firmware", "secureBoot"], "secure boot needs firmware.type \"uefi\"");
+    }
+    const macs = Object.entries(vm.nics).filter(([, n]) => n.mac).map(([slot, n]) => [slot, n.mac] as const);
+    const seen = new Map<string, string>();
+    for (const [slot, mac] of macs) {
+      if (seen.has(mac!)) fail(["nics", slot, "mac"], `got "${mac}"; already used by nics.${seen.get(mac!)}`);
+      seen.set(mac!, slot);
+    }
+  })
+  .transform((vm) => ({
+    ...vm,
+    // Normalised so two spellings of one VM never produce a diff.
+    disks: Object.fromEntries(Object.entries(vm.disks).map(([slot, d]) => [slot, { ...d, bus: d.bus ?? busForSlot(slot) }])),
+    cpu: { ...vm.cpu, pinning: vm.cpu.pinning ? Object.fromEntries(Object.entries(vm.cpu.pinning).map(([k, v]) => [String(Number(k)), v])) : undefined },
+  }));
+
+type Fail = (path: PropertyKey[], message: string) => void;
+
+function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number, memoryMiB: number, fail: Fail): void {
+  const owner = new Map<number, number>();
+  let total = 0;
+  cells.forEach((cell, i) => {
+    total += cell.memoryMiB;
+    for (const cpu of parseCpuSet(cell.vcpus)) {
+      if (cpu >= vcpus) fail(["cpu", "numa", i, "vcpus"], `vCPU ${cpu} does not exist; this VM has vCPUs 0-${vcpus - 1}`);
+      else if (owner.has(cpu)) fail(["cpu", "numa", i, "vcpus"], `vCPU ${cpu} is already in cell ${owner.get(cpu)}`);
+      owner.set(cpu, i);
+    }
+  });
+  if (total !== memoryMiB) {
+    fail(["cpu", "numa"], `the cells hold ${total} MiB in all; they must add up to memory.sizeMiB (${memoryMiB})`);
+  }
+}
+
+export type VirtualMachineArgs = z.input<typeof VirtualMachineInputs>;
+export type VirtualMachineSpec = z.output<typeof VirtualMachineInputs>;
+export type DiskSpec = VirtualMachineSpec["disks"][string];
+export type NicSpec = VirtualMachineSpec["nics"][string];
+
+/** Inputs whose values are secrets: never logged, never echoed in errors, hashed in state. */
+export const VM_SECRET_FIELDS = ["cloudInit.userData", "console.password"] as const;
+
+export function vcpuCount(vm: Pick<VirtualMachineSpec, "cpu">): number {
+  return vm.cpu.sockets * vm.cpu.cores * vm.cpu.threads;
+}

@@ -1,0 +1,43 @@
+import type { HypervisorCapabilities } from "../../core/capabilities";
+
+/** KVM/QEMU through libvirt: the reference hypervisor, nearly everything the model describes. */
+export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
+  driver: "libvirt",
+  product: "KVM/QEMU (libvirt)",
+  liveMigration: true,
+  storageMigration: true,
+  cpuPinning: true,
+  emulatorPinning: true,
+  numa: true,
+  hugepages: true,
+  hugepageSizesKiB: [2048, 1048576],
+  ballooning: true,
+  gpuPassthrough: true,
+  pciPassthrough: true,
+  usbPassthrough: true,
+  sriov: true,
+  uefi: true,
+  secureBoot: true,
+  tpm: true,
+  snapshots: true,
+  memorySnapshots: true,
+  quiesceSnapshots: true,
+  cloudInit: true,
+  hotplug: { cpu: true, memory: true, disk: true, nic: true },
+  hotplugDiskBuses: ["virtio-blk", "virtio-scsi"],
+  cpuModes: ["host-passthrough", "host-model", "custom"],
+  diskBuses: ["virtio-blk", "virtio-scsi", "sata", "nvme"],
+  nicModels: ["virtio", "e1000e", "rtl8139"],
+  consoles: ["none", "vnc", "spice"],
+  volumeFormats: ["qcow2", "raw", "vmdk"],
+  poolKinds: ["dir", "fs", "netfs", "logical", "zfs", "iscsi", "rbd"],
+  networkModes: ["nat", "routed", "isolated", "bridge", "sriov"],
+  passthroughKinds: ["gpu", "pci", "sriov-vf", "usb"],
+  limits: { maxVcpus: 1024, maxMemoryMiB: 16 * 1024 * 1024, maxConcurrentVms: 1000, maxDisks: 64, maxNics: 32 },
+  features: ["cloud-init as a NoCloud seed ISO", "vmxnet3 is not a QEMU NIC model: use virtio"],
+  changeRules: {
+    // libvirt re-pins a running domain (virDomainPinVcpuFlags / PinEmulator with LIVE|CONFIG).
+    "cpu.pinning": { disruption: "live", why: "vCPUs are re-pinned on the running VM" },
+    "cpu.emulatorPinning": { disruption: "live", why: "emulator threads are re-pinned on the running VM" },
+  },
+};

@@ -1,0 +1,47 @@
+import { no, type HypervisorCapabilities } from "../../core/capabilities";
+
+/**
+ * VMware vSphere (vim25). Neutral names map onto vSphere's own devices: a virtio disk goes on a
+ * paravirtual SCSI controller, a virtio NIC becomes vmxnet3.
+ */
+export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
+  driver: "vsphere",
+  product: "VMware vSphere",
+  liveMigration: true,
+  storageMigration: true,
+  cpuPinning: no("VMware vSphere does not support vCPU pinning through NovaCron (scheduling affinity is unavailable on DRS clusters)"),
+  emulatorPinning: no("VMware vSphere has no emulator threads to pin"),
+  numa: no("VMware vSphere sizes virtual NUMA itself; explicit NUMA cells are not supported"),
+  hugepages: no("VMware vSphere backs guest memory with large pages itself; there is no per-VM hugepage setting"),
+  hugepageSizesKiB: [],
+  ballooning: true,
+  gpuPassthrough: true,
+  pciPassthrough: true,
+  usbPassthrough: true,
+  sriov: true,
+  uefi: true,
+  secureBoot: true,
+  tpm: true,
+  snapshots: true,
+  memorySnapshots: true,
+  quiesceSnapshots: true,
+  cloudInit: true,
+  hotplug: { cpu: true, memory: true, disk: true, nic: true },
+  hotplugDiskBuses: ["virtio-blk", "virtio-scsi", "sata", "nvme"],
+  cpuModes: ["host-model"],
+  diskBuses: ["virtio-blk", "virtio-scsi", "sata", "nvme"],
+  nicModels: ["virtio", "vmxnet3", "e1000e"],
+  consoles: ["none", "vnc"],
+  volumeFormats: ["vmdk"],
+  poolKinds: ["datastore"],
+  networkModes: ["bridge"],
+  passthroughKinds: ["gpu", "pci", "sriov-vf", "usb"],
+  limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
+  features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "cloud-init → guestinfo extraConfig", "network → portgroup"],
+  changeRules: {
+    // vSphere changes the socket layout only with the VM powered off; cores use CPU hot-add.
+    "cpu.sockets": { disruption: "cold", why: "vSphere changes the CPU layout only while the VM is powered off" },
+    "memory.sizeMiB": { disruption: "hotplug", why: "memory hot-add (shrinking needs the VM powered off)" },
+    "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
+  },
+};

@@ -1,0 +1,35 @@
+import type * as pulumi from "@pulumi/pulumi";
+import type { ResourceKind } from "../core/model";
+
+/**
+ * The provider objects Pulumi serializes into state. They capture two strings and one small
+ * function: no clients, sockets, schemas or credentials. Every call loads `runtime` from disk.
+ */
+const RUNTIME = `${__dirname}/runtime`;
+const TSCONFIG = `${__dirname}/../../tsconfig.json`;
+
+type Runtime = typeof import("./runtime");
+
+function loadRuntime(runtime: string, tsconfig: string): Runtime {
+  // The provider host is a plain Node process: teach it TypeScript when running from source.
+  const hasJs = (() => { try { require.resolve(`${runtime}.js`); return true; } catch { return false; } })();
+  if (!hasJs && !require.extensions[".ts"]) {
+    (require("ts-node") as { register(opts: object): void }).register({ transpileOnly: true, project: tsconfig });
+  }
+  return require(runtime) as Runtime;
+}
+
+export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
+  const runtime = RUNTIME;
+  const tsconfig = TSCONFIG;
+  const load = loadRuntime;
+  return {
+    configure: async (req) => load(runtime, tsconfig).configure(req),
+    check: async (olds, news) => load(runtime, tsconfig).check(kind, olds, news),
+    diff: async (id, olds, news) => load(runtime, tsconfig).diff(kind, id, olds, news),
+    create: async (inputs) => load(runtime, tsconfig).create(kind, inputs),
+    read: async (id, props) => load(runtime, tsconfig).read(kind, id, props ?? {}),
+    update: async (id, olds, news) => load(runtime, tsconfig).update(kind, id, olds, news),
+    delete: async (id, props) => load(runtime, tsconfig).remove(kind, id, props),
+  };
+}

@@ -1,0 +1,149 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/check";
+import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
+import type { Observed, OperationContext, ResourceDriver } from "../core/driver";
+import { InputError } from "../core/errors";
+import { RESOURCE_MODELS, type ResourceKind } from "../core/model";
+import { capabilitiesOf, openDriver } from "../drivers/registry";
+import { configureHosts, currentHosts } from "./hosts";
+import { progressFor } from "./progress";
+
+/**
+ * The implementation behind every NovaCron dynamic provider. The serialized provider objects
+ * only `require()` this module, so provider code is always the code on disk, never a stale
+ * copy from state.
+ */
+type Props = Record<string, unknown>;
+
+/** Deadline for one operation when the spec sets none (Pulumi's customTimeouts never reach us). */
+const DEFAULT_DEADLINE_SECONDS = Number(process.env.NOVACRON_OPERATION_TIMEOUT_SECONDS ?? 1800);
+
+export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<void> {
+  configureHosts(req.config);
+}
+
+export async function check(kind: ResourceKind, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
+  try {
+    const outcome = checkInputs(kind, olds, news, currentHosts(), capabilitiesOf);
+    return { inputs: outcome.inputs, failures: outcome.failures };
+  } catch (error) {
+    // check() must answer with failures, never a stack trace (e.g. a malformed hosts config).
+    const message = error instanceof Error ? error.message : String(error);
+    return { inputs: news, failures: [{ property: "host", reason: message }] };
+  }
+}
+
+export async function diff(kind: ResourceKind, _id: string, olds: Props, news: Props): Promise<pulumi.dynamic.DiffResult> {
+  const plan = planChange(kind, olds, news);
+  return {
+    changes: plan.changes.length > 0,
+    replaces: plan.replaces,
+    // Names identify objects on a hypervisor: the old one must go before its replacement appears.
+    deleteBeforeReplace: plan.replaces.length > 0,
+  };
+}
+
+export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+  const spec = parseSpec(kind, inputs);
+  const { driver, ops } = await resolve(kind, spec.host as string);
+  const ctx = operationContext(kind, spec);
+  const existing = await ops.find(spec);
+  let observed: Observed<Props>;
+  if (existing) {
+    if (!existing.owned) {
+      throw new Error(`${kind} "${String(spec.name)}" already exists on host "${driver.host}" and is not managed by NovaCron; pick another name or remove it`);
+    }
+    // A previous run died after creating it: converge instead of duplicating.
+    ctx.progress("found from an earlier interrupted run; converging it");
+    const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
+    observed = plan.changes.length > 0 ? await ops.update(existing.id, existing.spec, spec, plan, ctx) : existing;
+  } else {
+    observed = await ops.create(spec, ctx);
+  }
+  return { id: observed.id, outs: outputsOf(spec, observed) };
+}
+
+export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+  const last = parseSpec(kind, props);
+  const { ops } = await resolve(kind, last.host as string);
+  const observed = await ops.read(id, last);
+  if (!observed) return { id: "", props: {} };
+  // Drift shows up as changed inputs, so the next `up` converges back to the program.
+  return { id: observed.id, props: outputsOf(observed.spec as Props, observed), inputs: { ...observed.spec } };
+}
+
+export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+  const old = parseSpec(kind, olds);
+  const next = parseSpec(kind, news);
+  const plan = planChange(kind, olds, news);
+  const { ops } = await resolve(kind, old.host as string);
+  const ctx = operationContext(kind, next);
+  ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
+  const observed = await ops.update(id, old, next, plan, ctx);
+  return { outs: { ...outputsOf(next, observed), lastChange: describePlan(plan), lastChangeClass: plan.worst } };
+}
+
+export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
+  const spec = parseSpec(kind, props);
+  const { ops } = await resolve(kind, spec.host as string);
+  await ops.delete(id, spec, operationContext(kind, spec));
+}
+
+function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {
+  const hosts = currentHosts();
+  const old = pickInputs(kind, olds);
+  const next = pickInputs(kind, news);
+  const nextHost = hosts[String(next.host)] ?? hosts[String(old.host)];
+  const oldHost = hosts[String(old.host)] ?? nextHost;
+  if (!nextHost || !oldHost) throw new Error(`host "${String(next.host)}" is not in the stack config novacron:hosts`);
+  return classifyChange(kind, old, next, capabilitiesOf(nextHost.driver), oldHost.driver !== nextHost.driver);
+}
+
+/** The input part of recorded outputs: exactly the model's fields, in normalised form. */
+function pickInputs(kind: ResourceKind, props: Props): Props {
+  const schema = RESOURCE_MODELS[kind].schema;
+  const parsed = schema.safeParse(withoutInternalKeys(stripOutputs(props)));
+  return parsed.success ? (parsed.data as Props) : withoutInternalKeys(stripOutputs(props));
+}
+
+const OUTPUT_KEYS = ["id", "state", "observed", "lastChange", "lastChangeClass", "ipAddress", "macAddresses", "uuid", "path", "capacityBytes", "migration", PLANNED_CHANGES_KEY];
+
+function stripOutputs(props: Props): Props {
+  return Object.fromEntries(Object.entries(props).filter(([k]) => !OUTPUT_KEYS.includes(k)));
+}
+
+function parseSpec(kind: ResourceKind, props: Props): Props {
+  const parsed = RESOURCE_MODELS[kind].schema.safeParse(withoutInternalKeys(stripOutputs(props)));
+  if (!parsed.success) {
+    throw new InputError(kind, parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })));
+  }
+  return parsed.data as Props;
+}
+
+async function resolve(kind: ResourceKind, host: string) {
+  const config = currentHosts()[host];
+  if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts`);
+  const driver = await openDriver(host, config);
+  // The runtime handles every kind through one path, so specs are plain records here; each
+  // driver receives exactly the schema's output for its kind.
+  const ops = driver.resource(kind) as unknown as ResourceDriver<Props> | undefined;
+  if (!ops) throw new Error(`${kind} is not available on ${capabilitiesOf(config.driver).product} host "${host}"`);
+  return { driver, ops };
+}
+
+function operationContext(kind: ResourceKind, spec: Props): OperationContext {
+  return {
+    progress: progressFor(`${kind} ${String(spec.name ?? "")}`.trim()),
+    deadline: Date.now() + DEFAULT_DEADLINE_SECONDS * 1000,
+    connect: async (host: string) => {
+      const config = currentHosts()[host];
+      if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts`);
+      return openDriver(host, config);
+    },
+  };
+}
+
+/** State = normalised inputs + what the hypervisor reported; secret inputs are marked secret by the sdk. */
+function outputsOf(spec: Props, observed: Observed<Props>): Props {
+  return { ...spec, ...observed.outputs };
+}

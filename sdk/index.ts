@@ -1,0 +1,10 @@
+/**
+ * NovaCron: virtual machines, storage, networks, passthrough devices and snapshots on KVM/QEMU,
+ * vSphere, Proxmox VE, Hyper-V and XCP-ng from one description.
+ */
+export { VirtualMachine, StoragePool, Volume, Network, PassthroughDevice, Snapshot, type ResourceArgs } from "./resources";
+export { getDriverCapabilities, getHostCapabilities } from "./functions";
+export type { HypervisorCapabilities, Support } from "../provider/core/capabilities";
+export type { HostCapabilities } from "../provider/core/driver";
+export type { Disruption } from "../provider/core/disruption";
+export type { VirtualMachineSpec, StoragePoolSpec, VolumeSpec, NetworkSpec, PassthroughDeviceSpec, SnapshotSpec } from "../provider/core/model";

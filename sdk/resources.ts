@@ -1,0 +1,118 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { ArgsOf, ResourceKind, SpecOf } from "../provider/core/model";
+import { providerFor } from "../provider/dynamic/providers";
+import type { DeepInput } from "./types";
+
+/** Arguments of a resource: the model's input type; `name` defaults to the Pulumi resource name. */
+export type ResourceArgs<K extends ResourceKind> = "name" extends keyof ArgsOf<K>
+  ? DeepInput<Omit<ArgsOf<K>, "name">> & { name?: pulumi.Input<string> }
+  : DeepInput<ArgsOf<K>>;
+
+/** Outputs each kind adds to its inputs. */
+const COMPUTED: Record<ResourceKind, string[]> = {
+  VirtualMachine: ["state", "uuid", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration", "observed"],
+  StoragePool: ["state", "uuid", "capacityBytes", "observed"],
+  Volume: ["path", "capacityBytes", "observed"],
+  Network: ["state", "uuid", "observed"],
+  PassthroughDevice: ["observed"],
+  Snapshot: ["state", "observed"],
+};
+
+/** Inputs holding secrets, by top-level key: wrapped as secrets going in and coming out. */
+const SECRET_KEYS: Partial<Record<ResourceKind, string[]>> = { VirtualMachine: ["cloudInit", "console"] };
+
+/** Shared constructor logic: one dynamic resource type per kind, so policy packs can match it. */
+export abstract class NovaCronResource<K extends ResourceKind> extends pulumi.dynamic.Resource {
+  protected constructor(kind: K, name: string, args: ResourceArgs<K>, opts?: pulumi.CustomResourceOptions) {
+    const props: Record<string, unknown> = kind === "PassthroughDevice" ? { ...(args as object) } : { name, ...(args as object) };
+    for (const key of SECRET_KEYS[kind] ?? []) {
+      if (props[key] !== undefined) props[key] = pulumi.secret(props[key]);
+    }
+    for (const key of COMPUTED[kind]) props[key] = undefined;
+    const secretOutputs = SECRET_KEYS[kind] ?? [];
+    super(providerFor(kind), name, props, { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs] }, "novacron", kind);
+  }
+}
+
+type Out<K extends ResourceKind, Key extends keyof SpecOf<K>> = pulumi.Output<SpecOf<K>[Key]>;
+
+export class VirtualMachine extends NovaCronResource<"VirtualMachine"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:VirtualMachine";
+  declare readonly name: pulumi.Output<string>;
+  declare readonly host: pulumi.Output<string>;
+  declare readonly cpu: Out<"VirtualMachine", "cpu">;
+  declare readonly memory: Out<"VirtualMachine", "memory">;
+  declare readonly disks: Out<"VirtualMachine", "disks">;
+  declare readonly nics: Out<"VirtualMachine", "nics">;
+  declare readonly powerState: Out<"VirtualMachine", "powerState">;
+  declare readonly labels: Out<"VirtualMachine", "labels">;
+  /** Power state the hypervisor reports: running, stopped, paused, … */
+  declare readonly state: pulumi.Output<string>;
+  declare readonly uuid: pulumi.Output<string>;
+  /** First IPv4 address (when `waitForIp` is set). */
+  declare readonly ipAddress: pulumi.Output<string | undefined>;
+  declare readonly macAddresses: pulumi.Output<Record<string, string>>;
+  /** Each field of the last update with its disruption class, e.g. `memory.sizeMiB: live (…)`. */
+  declare readonly lastChange: pulumi.Output<string[] | undefined>;
+  declare readonly lastChangeClass: pulumi.Output<string | undefined>;
+  /** Figures of the last live migration: total time, downtime, bytes moved. */
+  declare readonly migration: pulumi.Output<Record<string, number> | undefined>;
+
+  constructor(name: string, args: ResourceArgs<"VirtualMachine">, opts?: pulumi.CustomResourceOptions) {
+    super("VirtualMachine", name, args, opts);
+  }
+}
+
+export class StoragePool extends NovaCronResource<"StoragePool"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:StoragePool";
+  declare readonly name: pulumi.Output<string>;
+  declare readonly host: pulumi.Output<string>;
+  declare readonly path: pulumi.Output<string | undefined>;
+  declare readonly state: pulumi.Output<string>;
+  declare readonly capacityBytes: pulumi.Output<number>;
+  constructor(name: string, args: ResourceArgs<"StoragePool">, opts?: pulumi.CustomResourceOptions) {
+    super("StoragePool", name, args, opts);
+  }
+}
+
+export class Volume extends NovaCronResource<"Volume"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:Volume";
+  declare readonly name: pulumi.Output<string>;
+  declare readonly pool: pulumi.Output<string>;
+  /** Path of the volume on its host. */
+  declare readonly path: pulumi.Output<string>;
+  declare readonly capacityBytes: pulumi.Output<number>;
+  constructor(name: string, args: ResourceArgs<"Volume">, opts?: pulumi.CustomResourceOptions) {
+    super("Volume", name, args, opts);
+  }
+}
+
+export class Network extends NovaCronResource<"Network"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:Network";
+  declare readonly name: pulumi.Output<string>;
+  declare readonly mode: Out<"Network", "mode">;
+  declare readonly state: pulumi.Output<string>;
+  constructor(name: string, args: ResourceArgs<"Network">, opts?: pulumi.CustomResourceOptions) {
+    super("Network", name, args, opts);
+  }
+}
+
+export class PassthroughDevice extends NovaCronResource<"PassthroughDevice"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:PassthroughDevice";
+  declare readonly kind: Out<"PassthroughDevice", "kind">;
+  /** What the host reports for the device: address, vendor, product, IOMMU group, NUMA node. */
+  declare readonly observed: pulumi.Output<Record<string, unknown>>;
+  constructor(name: string, args: ResourceArgs<"PassthroughDevice">, opts?: pulumi.CustomResourceOptions) {
+    super("PassthroughDevice", name, args, opts);
+  }
+}
+
+export class Snapshot extends NovaCronResource<"Snapshot"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:Snapshot";
+  declare readonly name: pulumi.Output<string>;
+  declare readonly vm: pulumi.Output<string>;
+  declare readonly state: pulumi.Output<string>;
+  constructor(name: string, args: ResourceArgs<"Snapshot">, opts?: pulumi.CustomResourceOptions) {
+    super("Snapshot", name, args, opts);
+  }
+}
