@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { checkInputs } from "../../../provider/core/check";
+import { DriverKind } from "../../../provider/core/hosts";
+import { capabilitiesOf } from "../../../provider/drivers/registry";
+import { HOSTS, VALID_INPUTS } from "./fixtures";
+
+const TUNED_VM = {
+  ...VALID_INPUTS.VirtualMachine,
+  cpu: { cores: 2, pinning: { "0": "2", "1": "3" }, emulatorPinning: "0", numa: [{ vcpus: "0-1", memoryMiB: 1024, hostNode: 0 }] },
+  memory: { sizeMiB: 1024, hugepages: { pageSizeKiB: 2048 }, balloon: {} },
+  firmware: { type: "uefi", secureBoot: true, tpm: true },
+};
+
+function failures(host: string, spec: Record<string, unknown>) {
+  return checkInputs("VirtualMachine", undefined, { ...spec, host }, HOSTS, capabilitiesOf).failures;
+}
+
+describe("capabilities: every driver kind has a complete table", () => {
+  for (const kind of DriverKind.options) {
+    it(`${kind} declares limits, kinds and a product name`, () => {
+      const caps = capabilitiesOf(kind);
+      assert.equal(caps.driver, kind);
+      assert.ok(caps.product.length > 0);
+      assert.ok(caps.limits.maxVcpus > 0 && caps.limits.maxMemoryMiB > 0 && caps.limits.maxConcurrentVms > 0);
+      assert.ok(caps.diskBuses.length > 0 && caps.nicModels.length > 0);
+    });
+  }
+});
+
+describe("capabilities: check() refuses what the target cannot do, with the driver's reason", () => {
+  it("KVM takes the fully tuned VM", () => {
+    assert.deepEqual(failures("kvm1", TUNED_VM), []);
+  });
+
+  it("Hyper-V refuses vCPU pinning, emulator pinning and hugepages by field", () => {
+    const byField = Object.fromEntries(failures("hv1", TUNED_VM).map((f) => [f.property, f.reason]));
+    assert.equal(byField["cpu.pinning"], "Hyper-V does not support vCPU pinning");
+    assert.match(byField["cpu.emulatorPinning"], /Hyper-V/);
+    assert.match(byField["memory.hugepages"], /Hyper-V has no per-VM hugepage/);
+    assert.match(byField["disks.vda.bus"], /Hyper-V does not support disk bus "virtio-blk"; accepted: virtio-scsi/);
+    assert.equal(byField["cpu.numa"], undefined, "Hyper-V has virtual NUMA");
+  });
+
+  it("vSphere refuses NUMA cells and pinning but takes UEFI, secure boot and TPM", () => {
+    const fields = failures("vc1", TUNED_VM).map((f) => f.property).sort();
+    assert.deepEqual(fields, ["cpu.emulatorPinning", "cpu.numa", "cpu.pinning", "memory.hugepages"]);
+  });
+
+  it("XCP-ng refuses NUMA and quiesced snapshots", () => {
+    assert.ok(failures("xcp1", TUNED_VM).some((f) => f.property === "cpu.numa" && /XCP-ng/.test(f.reason)));
+    const snap = checkInputs("Snapshot", undefined, { host: "xcp1", vm: "web", name: "s", quiesce: true }, HOSTS, capabilitiesOf);
+    assert.deepEqual(snap.failures.map((f) => f.property), ["quiesce"]);
+  });
+
+  it("Proxmox refuses only emulator pinning of the tuned VM", () => {
+    assert.deepEqual(failures("pve1", TUNED_VM).map((f) => f.property), ["cpu.emulatorPinning"]);
+  });
+
+  it("limits: too many vCPUs for Hyper-V names the ceiling", () => {
+    const [f] = failures("hv1", { ...VALID_INPUTS.VirtualMachine, disks: {}, cpu: { sockets: 2, cores: 128 } });
+    assert.equal(f.property, "cpu");
+    assert.match(f.reason, /256 vCPUs; Hyper-V allows at most 240/);
+  });
+
+  it("a NIC model the kind lacks names the accepted ones", () => {
+    const spec = { ...VALID_INPUTS.VirtualMachine, disks: {}, nics: { net0: { network: "lab", model: "e1000e" } } };
+    const [f] = failures("hv1", spec);
+    assert.equal(f.property, "nics.net0.model");
+    assert.match(f.reason, /Hyper-V does not support NIC model "e1000e"; accepted: virtio/);
+  });
+
+  it("network modes and pool kinds are checked per kind", () => {
+    const net = checkInputs("Network", undefined, { host: "vc1", name: "n", mode: "nat", cidr: "10.0.0.0/24" }, HOSTS, capabilitiesOf);
+    assert.match(net.failures[0].reason, /VMware vSphere does not support network mode "nat"; accepted: bridge/);
+    const usb = checkInputs("PassthroughDevice", undefined, { host: "hv1", kind: "usb", vendorDevice: "046d:c52b" }, HOSTS, capabilitiesOf);
+    assert.ok(usb.failures.some((f) => f.reason === "Hyper-V has no USB passthrough"));
+  });
+});
