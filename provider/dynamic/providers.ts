@@ -19,7 +19,19 @@ function loadRuntime(runtime: string, tsconfig: string): Runtime {
   return require(runtime) as Runtime;
 }
 
+const cache = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
+
+/** One provider object per kind: Pulumi caches serialization by object identity. */
 export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
+  let provider = cache.get(kind);
+  if (!provider) {
+    provider = makeProvider(kind);
+    cache.set(kind, provider);
+  }
+  return provider;
+}
+
+function makeProvider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
   const runtime = RUNTIME;
   const tsconfig = TSCONFIG;
   const load = loadRuntime;

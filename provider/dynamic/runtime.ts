@@ -25,7 +25,7 @@ export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<v
 export async function check(kind: ResourceKind, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
   try {
     const outcome = checkInputs(kind, olds, news, currentHosts(), capabilitiesOf);
-    return { inputs: outcome.inputs, failures: outcome.failures };
+    return { inputs: plain(outcome.inputs), failures: outcome.failures };
   } catch (error) {
     // check() must answer with failures, never a stack trace (e.g. a malformed hosts config).
     const message = error instanceof Error ? error.message : String(error);
@@ -60,7 +60,7 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
   } else {
     observed = await ops.create(spec, ctx);
   }
-  return { id: observed.id, outs: outputsOf(spec, observed) };
+  return { id: observed.id, outs: plain(outputsOf(spec, observed)) };
 }
 
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
@@ -69,7 +69,7 @@ export async function read(kind: ResourceKind, id: string, props: Props): Promis
   const observed = await ops.read(id, last);
   if (!observed) return { id: "", props: {} };
   // Drift shows up as changed inputs, so the next `up` converges back to the program.
-  return { id: observed.id, props: outputsOf(observed.spec as Props, observed), inputs: { ...observed.spec } };
+  return { id: observed.id, props: plain(outputsOf(observed.spec, observed)), inputs: plain(observed.spec) };
 }
 
 export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
@@ -80,7 +80,7 @@ export async function update(kind: ResourceKind, id: string, olds: Props, news: 
   const ctx = operationContext(kind, next);
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
   const observed = await ops.update(id, old, next, plan, ctx);
-  return { outs: { ...outputsOf(next, observed), lastChange: describePlan(plan), lastChangeClass: plan.worst } };
+  return { outs: plain({ ...outputsOf(next, observed), lastChange: describePlan(plan), lastChangeClass: plan.worst }) };
 }
 
 export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
@@ -146,4 +146,9 @@ function operationContext(kind: ResourceKind, spec: Props): OperationContext {
 /** State = normalised inputs + what the hypervisor reported; secret inputs are marked secret by the sdk. */
 function outputsOf(spec: Props, observed: Observed<Props>): Props {
   return { ...spec, ...observed.outputs };
+}
+
+/** Protobuf Structs cannot carry `undefined`: optional fields the model left unset are dropped. */
+function plain(props: Props): Props {
+  return JSON.parse(JSON.stringify(props)) as Props;
 }

@@ -1,0 +1,146 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import * as pulumi from "@pulumi/pulumi";
+import * as provproto from "@pulumi/pulumi/proto/provider_pb";
+import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
+import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import type { ResourceKind } from "../../provider/core/model";
+import { providerFor } from "../../provider/dynamic/providers";
+
+type Props = Record<string, unknown>;
+const REPO = path.resolve(__dirname, "../..");
+
+/**
+ * Drives Pulumi's real dynamic provider host (`@pulumi/pulumi/cmd/dynamic-provider`) over gRPC
+ * with no CLI: the same process, serialization and request shapes the engine uses.
+ */
+export class ProviderHost {
+  private constructor(private readonly child: ChildProcess, private readonly client: provrpc.ResourceProviderClient, readonly stderr: string[]) {}
+
+  static async start(env: NodeJS.ProcessEnv = {}): Promise<ProviderHost> {
+    const entry = require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js");
+    const node = path.join(REPO, "node_modules/.bin/node");
+    // No engine address: progress lines then go to stderr, which the tests can read.
+    const child = spawn(node, [entry, "no-engine"], { env: { ...process.env, PULUMI_NODEJS_PROJECT: "novacron-test", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const stderr: string[] = [];
+    child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
+    const port = await new Promise<string>((resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`provider host exited with ${code}: ${stderr.join("")}`)));
+      child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim().split("\n")[0]));
+    });
+    const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    return new ProviderHost(child, client, stderr);
+  }
+
+  async stop(): Promise<void> {
+    this.client.close();
+    if (this.child.exitCode === null) {
+      const exited = new Promise((r) => this.child.once("exit", r));
+      this.child.kill("SIGTERM");
+      await exited;
+    }
+  }
+
+  /** Kills the host outright, as a crash or Ctrl-C mid-operation would. */
+  kill(): void {
+    this.child.kill("SIGKILL");
+  }
+
+  async configure(config: Record<string, string>): Promise<void> {
+    const req = new provproto.ConfigureRequest();
+    req.setArgs(Struct.fromJavaScript(config as never));
+    await this.call("configure", req);
+  }
+
+  async check(kind: ResourceKind, olds: Props, news: Props): Promise<{ inputs: Props; failures: { property: string; reason: string }[] }> {
+    const req = new provproto.CheckRequest();
+    req.setUrn(urn(kind));
+    req.setOlds(Struct.fromJavaScript(olds as never));
+    req.setNews(Struct.fromJavaScript({ ...news, __provider: await serializedProvider(kind) } as never));
+    const resp = await this.call<provproto.CheckResponse>("check", req);
+    return {
+      inputs: (resp.getInputs()?.toJavaScript() ?? {}) as Props,
+      failures: resp.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
+    };
+  }
+
+  async diff(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<{ changes: boolean; replaces: string[]; deleteBeforeReplace: boolean }> {
+    const req = new provproto.DiffRequest();
+    req.setId(id);
+    req.setUrn(urn(kind));
+    req.setOlds(Struct.fromJavaScript(olds as never));
+    req.setNews(Struct.fromJavaScript({ ...news, __provider: await serializedProvider(kind) } as never));
+    const resp = await this.call<provproto.DiffResponse>("diff", req);
+    return {
+      changes: resp.getChanges() === provproto.DiffResponse.DiffChanges.DIFF_SOME,
+      replaces: resp.getReplacesList(),
+      deleteBeforeReplace: resp.getDeletebeforereplace(),
+    };
+  }
+
+  async create(kind: ResourceKind, inputs: Props): Promise<{ id: string; outs: Props }> {
+    const req = new provproto.CreateRequest();
+    req.setUrn(urn(kind));
+    req.setProperties(Struct.fromJavaScript({ ...inputs, __provider: await serializedProvider(kind) } as never));
+    const resp = await this.call<provproto.CreateResponse>("create", req);
+    return { id: resp.getId(), outs: (resp.getProperties()?.toJavaScript() ?? {}) as Props };
+  }
+
+  async read(kind: ResourceKind, id: string, props: Props): Promise<{ id: string; props: Props; inputs: Props }> {
+    const req = new provproto.ReadRequest();
+    req.setId(id);
+    req.setUrn(urn(kind));
+    req.setProperties(Struct.fromJavaScript({ ...props, __provider: await serializedProvider(kind) } as never));
+    const resp = await this.call<provproto.ReadResponse>("read", req);
+    return { id: resp.getId(), props: (resp.getProperties()?.toJavaScript() ?? {}) as Props, inputs: (resp.getInputs()?.toJavaScript() ?? {}) as Props };
+  }
+
+  async update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<Props> {
+    const req = new provproto.UpdateRequest();
+    req.setId(id);
+    req.setUrn(urn(kind));
+    req.setOlds(Struct.fromJavaScript(olds as never));
+    req.setNews(Struct.fromJavaScript({ ...news, __provider: await serializedProvider(kind) } as never));
+    const resp = await this.call<provproto.UpdateResponse>("update", req);
+    return (resp.getProperties()?.toJavaScript() ?? {}) as Props;
+  }
+
+  async delete(kind: ResourceKind, id: string, props: Props): Promise<void> {
+    const req = new provproto.DeleteRequest();
+    req.setId(id);
+    req.setUrn(urn(kind));
+    req.setProperties(Struct.fromJavaScript({ ...props, __provider: await serializedProvider(kind) } as never));
+    await this.call("delete", req);
+  }
+
+  /** check → create, the way the engine sequences a new resource. */
+  async checkAndCreate(kind: ResourceKind, news: Props): Promise<{ id: string; outs: Props }> {
+    const checked = await this.check(kind, {}, news);
+    if (checked.failures.length > 0) throw new Error(`check failed: ${JSON.stringify(checked.failures)}`);
+    return this.create(kind, checked.inputs);
+  }
+
+  private call<T>(method: string, req: unknown): Promise<T> {
+    // The generated client's methods are untyped by name; each takes (request, callback).
+    const fn = (this.client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, v: T) => void) => void>)[method];
+    return new Promise((resolve, reject) => fn.call(this.client, req, (err, value) => (err ? reject(new Error(err.details || err.message)) : resolve(value))));
+  }
+}
+
+const serialized = new Map<ResourceKind, Promise<string>>();
+
+/** The `__provider` text exactly as a Pulumi program would record it in state. */
+export function serializedProvider(kind: ResourceKind): Promise<string> {
+  let text = serialized.get(kind);
+  if (!text) {
+    const provider = providerFor(kind);
+    text = pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }).then((f) => f.text);
+    serialized.set(kind, text);
+  }
+  return text;
+}
+
+function urn(kind: ResourceKind): string {
+  return `urn:pulumi:test::novacron-test::pulumi-nodejs:dynamic/novacron:${kind}::${kind.toLowerCase()}`;
+}
