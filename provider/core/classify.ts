@@ -29,9 +29,10 @@ interface RuleContext {
   /** The old host's driver kind differs from the new one's. */
   crossesDriver: boolean;
 }
-type Rule = (ctx: RuleContext) => { disruption: Disruption; why: string };
+type Rule = ((ctx: RuleContext) => { disruption: Disruption; why: string }) & { constant?: Disruption };
 
-const fixed = (disruption: Disruption, why: string): Rule => () => ({ disruption, why });
+/** A rule whose answer never depends on the values; marked so schema.json can list it. */
+const fixed = (disruption: Disruption, why: string): Rule => Object.assign(() => ({ disruption, why }), { constant: disruption });
 const replace = (why: string) => fixed("replace", why);
 
 /**
@@ -202,6 +203,11 @@ export function classifyChange(
   const worst = worstOf(changes.map((c) => c.disruption));
   const replaces = [...new Set(changes.filter((c) => c.disruption === "replace").map((c) => c.path.split(".")[0]))];
   return { changes, worst, replaces };
+}
+
+/** Field patterns that always replace the resource, for schema.json's `replaceOnChanges`. */
+export function alwaysReplacing(kind: ResourceKind): string[] {
+  return Object.entries(RULES[kind]).filter(([, rule]) => rule.constant === "replace").map(([pattern]) => pattern);
 }
 
 /**
