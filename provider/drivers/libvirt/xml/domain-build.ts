@@ -1,0 +1,84 @@
+import type { VirtualMachineSpec } from "../../../core/model";
+import { el, render, type XmlElement } from "./element";
+import type { DomainBuildContext } from "./domain-context";
+import { checkCpuSets, cpuElement, cputuneElement, memoryElements, numatuneElement, vcpuElement } from "./domain-cpu";
+import { diskElements, iothreadCount, SEED_IDE_DEV, SEED_SATA_DEV, isQ35 } from "./domain-disks";
+import {
+  balloonElement, graphicsElements, hostdevElements, nicElements, rootPortElements, serialElements, tpmElements,
+} from "./domain-devices";
+import { DOMAIN_METADATA_NS, ownershipElement } from "./metadata";
+
+/** Metadata extras the parser needs to read back what the XML alone cannot say. */
+export const EXTRA_SEED_DEV = "seed-dev";
+export const EXTRA_SRIOV_NICS = "sriov-nics";
+
+function osElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
+  const uefi = spec.firmware.type === "uefi";
+  const secure = spec.firmware.secureBoot;
+  // Autoselection unless explicit images are given: libvirt then matches a firmware descriptor to the features.
+  const auto = uefi && ctx.uefi === undefined;
+  return el(
+    "os",
+    { firmware: auto ? "efi" : undefined },
+    el("type", { arch: ctx.arch ?? "x86_64", machine: spec.machine }, "hvm"),
+    auto &&
+      el(
+        "firmware",
+        {},
+        el("feature", { enabled: secure, name: "secure-boot" }),
+        secure && el("feature", { enabled: true, name: "enrolled-keys" }),
+      ),
+    uefi && ctx.uefi !== undefined && el("loader", { readonly: true, secure, type: "pflash" }, ctx.uefi.loader),
+    uefi && ctx.uefi?.nvram !== undefined && el("nvram", { template: ctx.uefi.nvramTemplate }, ctx.uefi.nvram),
+    ctx.boot !== undefined && el("kernel", {}, ctx.boot.kernel),
+    ctx.boot?.initrd !== undefined && el("initrd", {}, ctx.boot.initrd),
+    ctx.boot?.cmdline !== undefined && el("cmdline", {}, ctx.boot.cmdline),
+  );
+}
+
+function metadataElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
+  const extras: Record<string, string> = {};
+  if (spec.cloudInit && ctx.cloudInitSeed !== undefined) extras[EXTRA_SEED_DEV] = isQ35(spec.machine) ? SEED_SATA_DEV : SEED_IDE_DEV;
+  const sriov = Object.entries(spec.nics).filter(([, nic]) => nic.sriovPool !== undefined).map(([slot]) => slot).sort();
+  if (sriov.length > 0) extras[EXTRA_SRIOV_NICS] = sriov.join(",");
+  return el("metadata", {}, ownershipElement(DOMAIN_METADATA_NS, ctx.ownership, spec.labels, extras));
+}
+
+/** The domain definition for `virDomainDefineXML`, from a normalised spec plus apply-time facts. */
+export function buildDomainXml(spec: VirtualMachineSpec, ctx: DomainBuildContext): string {
+  checkCpuSets(spec);
+  const iothreads = iothreadCount(spec);
+  const root = el(
+    "domain",
+    { type: ctx.type },
+    el("name", {}, spec.name),
+    ctx.uuid !== undefined && el("uuid", {}, ctx.uuid),
+    metadataElement(spec, ctx),
+    ...memoryElements(spec),
+    vcpuElement(spec),
+    iothreads > 0 && el("iothreads", {}, iothreads),
+    cputuneElement(spec),
+    numatuneElement(spec),
+    osElement(spec, ctx),
+    el("features", {}, el("acpi"), el("apic"), spec.firmware.secureBoot && el("smm", { state: "on" })),
+    cpuElement(spec, ctx.type),
+    el("clock", { offset: "utc" }),
+    el("on_poweroff", {}, "destroy"),
+    el("on_reboot", {}, "restart"),
+    el("on_crash", {}, "destroy"),
+    el(
+      "devices",
+      {},
+      ctx.emulator !== undefined && el("emulator", {}, ctx.emulator),
+      ...diskElements(spec, ctx),
+      ...rootPortElements(spec, ctx),
+      ...nicElements(spec, ctx),
+      ...hostdevElements(spec, ctx),
+      ...serialElements(),
+      ...graphicsElements(spec),
+      ...tpmElements(spec),
+      balloonElement(spec),
+    ),
+  );
+  return render(root);
+}

@@ -1,0 +1,106 @@
+import { parseCpuSet, vcpuCount, type VirtualMachineSpec } from "../../../core/model";
+import { el, elIfAny, type XmlElement } from "./element";
+import { DomainXmlError } from "./errors";
+import type { DomainType } from "./domain-context";
+
+/** DIMM slots offered for memory hotplug: QEMU needs a fixed count up front; 16 is what virt-manager-era guides use. */
+export const MEMORY_HOTPLUG_SLOTS = 16;
+
+export interface Topology {
+  sockets: number;
+  cores: number;
+  threads: number;
+}
+
+/**
+ * Libvirt requires sockets×cores×threads to equal the maximum vCPU count, not the boot count. With
+ * hot-add headroom the extra vCPUs become extra cores per socket, keeping sockets and threads as
+ * asked; a maximum that is not a multiple of sockets×threads has no such topology and is refused.
+ */
+export function libvirtTopology(cpu: VirtualMachineSpec["cpu"]): { topology: Topology; max: number } {
+  const boot = cpu.sockets * cpu.cores * cpu.threads;
+  const max = Math.max(cpu.maxVcpus ?? boot, boot);
+  if (max === boot) return { topology: { sockets: cpu.sockets, cores: cpu.cores, threads: cpu.threads }, max };
+  const perCore = cpu.sockets * cpu.threads;
+  if (max % perCore !== 0) {
+    throw new DomainXmlError(
+      "cpu.maxVcpus",
+      `got ${max}; libvirt needs sockets×cores×threads to equal the maximum, so it must be a multiple of sockets×threads (${perCore})`,
+    );
+  }
+  return { topology: { sockets: cpu.sockets, cores: max / perCore, threads: cpu.threads }, max };
+}
+
+export function vcpuElement(spec: VirtualMachineSpec): XmlElement {
+  const { max } = libvirtTopology(spec.cpu);
+  const boot = vcpuCount(spec);
+  return el("vcpu", { placement: "static", current: boot < max ? boot : undefined }, max);
+}
+
+export function cputuneElement(spec: VirtualMachineSpec): XmlElement | undefined {
+  const pins = Object.entries(spec.cpu.pinning ?? {}).sort(([a], [b]) => Number(a) - Number(b));
+  return elIfAny(
+    "cputune",
+    {},
+    ...pins.map(([vcpu, cpuset]) => el("vcpupin", { vcpu, cpuset })),
+    spec.cpu.emulatorPinning !== undefined && el("emulatorpin", { cpuset: spec.cpu.emulatorPinning }),
+  );
+}
+
+export function cpuElement(spec: VirtualMachineSpec, type: DomainType): XmlElement {
+  const { topology } = libvirtTopology(spec.cpu);
+  const cpu = spec.cpu;
+  // Under TCG there is no host CPU to pass through; libvirt's "maximum" is the emulator's closest equivalent.
+  const mode = cpu.mode === "host-passthrough" && type === "qemu" ? "maximum" : cpu.mode;
+  const attrs =
+    mode === "custom" ? { mode, match: "exact", check: "partial" }
+    : mode === "host-model" ? { mode }
+    : { mode, check: "none", migratable: "on" };
+  const cells = cpu.numa ?? [];
+  return el(
+    "cpu",
+    attrs,
+    mode === "custom" && el("model", { fallback: "forbid" }, cpu.model ?? ""),
+    el("topology", { sockets: topology.sockets, cores: topology.cores, threads: topology.threads }),
+    cells.length > 0 &&
+      el("numa", {}, ...cells.map((cell, id) => el("cell", { id, cpus: cell.vcpus, memory: cell.memoryMiB, unit: "MiB" }))),
+  );
+}
+
+export function numatuneElement(spec: VirtualMachineSpec): XmlElement | undefined {
+  const bound = (spec.cpu.numa ?? []).map((cell, id) => ({ id, node: cell.hostNode })).filter((c) => c.node !== undefined);
+  if (bound.length === 0) return undefined;
+  const nodes = [...new Set(bound.map((c) => c.node as number))].sort((a, b) => a - b);
+  return el(
+    "numatune",
+    {},
+    el("memory", { mode: "strict", nodeset: nodes.join(",") }),
+    ...bound.map((c) => el("memnode", { cellid: c.id, mode: "strict", nodeset: c.node })),
+  );
+}
+
+/**
+ * With NUMA cells libvirt sets `<memory>` to the cells' sum, so a higher ceiling there would be lost:
+ * it becomes `<maxMemory>` (DIMM hotplug, which needs NUMA anyway). Without NUMA the ceiling is the
+ * balloon's: `<memory>` is the maximum and `<currentMemory>` what the guest runs with.
+ */
+export function memoryElements(spec: VirtualMachineSpec): XmlElement[] {
+  const { sizeMiB, maxMiB } = spec.memory;
+  const numa = (spec.cpu.numa ?? []).length > 0;
+  const ceiling = maxMiB !== undefined && maxMiB > sizeMiB ? maxMiB : undefined;
+  const out: XmlElement[] = [];
+  if (numa && ceiling !== undefined) out.push(el("maxMemory", { slots: MEMORY_HOTPLUG_SLOTS, unit: "MiB" }, ceiling));
+  out.push(el("memory", { unit: "MiB" }, numa ? sizeMiB : (ceiling ?? sizeMiB)));
+  out.push(el("currentMemory", { unit: "MiB" }, sizeMiB));
+  if (spec.memory.hugepages) {
+    out.push(el("memoryBacking", {}, el("hugepages", {}, el("page", { size: spec.memory.hugepages.pageSizeKiB, unit: "KiB" }))));
+  }
+  return out;
+}
+
+/** Checks pinning and NUMA references only where the model's own check cannot see the libvirt shape. */
+export function checkCpuSets(spec: VirtualMachineSpec): void {
+  for (const [vcpu, set] of Object.entries(spec.cpu.pinning ?? {})) {
+    if (parseCpuSet(set).length === 0) throw new DomainXmlError(`cpu.pinning.${vcpu}`, `"${set}" selects no host CPU`);
+  }
+}

@@ -1,0 +1,102 @@
+import type { NicSpec, VirtualMachineSpec } from "../../../core/model";
+import { el, type XmlElement } from "./element";
+import { DomainXmlError } from "./errors";
+import type { DomainBuildContext, PassthroughSource } from "./domain-context";
+import { compareSlots, slotAlias } from "./slots";
+import { isQ35 } from "./domain-disks";
+
+const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, "0")}`;
+
+function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlElement {
+  const mac = nic.mac ?? ctx.macs?.[slot];
+  const network = ctx.networks?.[slot] ?? nic.network ?? nic.sriovPool;
+  const source = nic.bridge !== undefined ? el("source", { bridge: nic.bridge }) : el("source", { network });
+  // A VF is the real device: there is no emulated model or vhost backend to configure.
+  const emulated = nic.sriovPool === undefined;
+  // vhost-net needs /dev/vhost-net and KVM; under TCG QEMU's own multiqueue backend is used instead.
+  const driver = emulated && nic.queues > 1 ? el("driver", { name: ctx.type === "kvm" ? "vhost" : undefined, queues: nic.queues }) : undefined;
+  return el(
+    "interface",
+    { type: nic.bridge !== undefined ? "bridge" : "network" },
+    mac !== undefined && el("mac", { address: mac }),
+    source,
+    nic.vlan !== undefined && el("vlan", {}, el("tag", { id: nic.vlan })),
+    emulated && el("model", { type: nic.model }),
+    driver,
+    nic.bootOrder !== undefined && el("boot", { order: nic.bootOrder }),
+    el("alias", { name: slotAlias(slot) }),
+  );
+}
+
+export function nicElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
+  return Object.keys(spec.nics).sort(compareSlots).map((slot) => nicElement(slot, spec.nics[slot], ctx));
+}
+
+function hostdevElement(slot: string, src: PassthroughSource, romBar: boolean): XmlElement {
+  const managed = src.managed ?? true;
+  if (src.kind === "usb") {
+    return el(
+      "hostdev",
+      { mode: "subsystem", type: "usb", managed },
+      el("source", {}, el("vendor", { id: hex(src.vendorId, 4) }), el("product", { id: hex(src.productId, 4) })),
+      el("alias", { name: slotAlias(slot) }),
+    );
+  }
+  const a = src.address;
+  return el(
+    "hostdev",
+    { mode: "subsystem", type: "pci", managed },
+    el("source", {}, el("address", { domain: hex(a.domain, 4), bus: hex(a.bus, 2), slot: hex(a.slot, 2), function: hex(a.function, 1) })),
+    el("rom", { bar: romBar ? "on" : "off" }),
+    el("alias", { name: slotAlias(slot) }),
+  );
+}
+
+export function hostdevElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
+  return Object.keys(spec.passthrough).sort(compareSlots).map((slot) => {
+    const { device, romBar } = spec.passthrough[slot];
+    const src = ctx.passthrough?.[device];
+    if (!src) throw new DomainXmlError(`passthrough.${slot}.device`, "the device has no resolved host address (ctx.passthrough)");
+    return hostdevElement(slot, src, romBar);
+  });
+}
+
+/** Graphics console; the password is written into the XML only, never into messages. */
+export function graphicsElements(spec: VirtualMachineSpec): XmlElement[] {
+  const { kind, listen, password } = spec.console;
+  if (kind === "none") return [];
+  return [
+    el(
+      "graphics",
+      { type: kind, port: -1, autoport: "yes", listen, passwd: password },
+      el("listen", { type: "address", address: listen }),
+    ),
+  ];
+}
+
+/** A serial port on a pty with a console on it: `virsh console` and kernels booted with console=ttyS0 use it. */
+export function serialElements(): XmlElement[] {
+  return [
+    el("serial", { type: "pty" }, el("target", { port: 0 })),
+    el("console", { type: "pty" }, el("target", { type: "serial", port: 0 })),
+  ];
+}
+
+export function tpmElements(spec: VirtualMachineSpec): XmlElement[] {
+  if (!spec.firmware.tpm) return [];
+  return [el("tpm", { model: "tpm-crb" }, el("backend", { type: "emulator", version: "2.0" }))];
+}
+
+/**
+ * Libvirt adds a virtio balloon when none is written, so it is always written: the stats period is
+ * the only part the model controls, and a period of 0 (libvirt omits it) reads back as no balloon settings.
+ */
+export function balloonElement(spec: VirtualMachineSpec): XmlElement {
+  const period = spec.memory.balloon?.statsPeriodSeconds;
+  return el("memballoon", { model: "virtio" }, period !== undefined && period > 0 && el("stats", { period }));
+}
+
+export function rootPortElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
+  if (!isQ35(spec.machine)) return [];
+  return Array.from({ length: ctx.hotplugRootPorts ?? 4 }, () => el("controller", { type: "pci", model: "pcie-root-port" }));
+}

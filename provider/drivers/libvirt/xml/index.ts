@@ -1,0 +1,6 @@
+export * from "./domain-context";
+export { buildDomainXml } from "./domain-build";
+export { DomainXmlError } from "./errors";
+export { XmlParseError } from "./dom";
+export { DOMAIN_METADATA_NS, NETWORK_METADATA_NS, type Ownership, type ParsedOwnership } from "./metadata";
+export { slotToTargetDev, targetDevToSlot } from "./slots";
