@@ -1,7 +1,8 @@
 // libvirt data streams (volume upload/download). After the opening call is
 // answered, raw bytes flow as STREAM packets on the call's serial with status
-// CONTINUE; the sender ends with an empty OK packet and the other side
-// confirms with its own empty OK, or reports failure with ERROR + remote_error.
+// CONTINUE. The daemon marks end-of-data with an empty CONTINUE; the client
+// always finishes with an empty OK, which the daemon confirms with its own
+// empty OK (or reports failure with ERROR + remote_error).
 import { Readable } from "node:stream";
 import type { RpcConnection, StreamSink } from "./connection";
 import { decodeRemoteError } from "./connection";
@@ -106,16 +107,19 @@ export async function downloadStream(conn: RpcConnection, c: StreamCall): Promis
         return finish(new LibvirtProtocolError(`sparse stream holes are not supported (${c.label})`));
       }
       if (f.header.status === MessageStatus.CONTINUE) {
-        if (state === "data" && f.payload.length) out.push(f.payload);
-        return;
-      }
-      // status OK: first the daemon's end-of-data, then its confirmation of our finish.
-      if (state === "data") {
+        if (state !== "data") return;
+        if (f.payload.length) {
+          out.push(f.payload);
+          return;
+        }
+        // An empty CONTINUE is the daemon's end-of-data; we answer with the
+        // finish request (empty OK) and wait for its empty-OK confirmation.
         state = "finishing";
         conn.sendStream(c.prog, c.proc, serial, MessageStatus.OK).catch((e: Error) => finish(e));
-      } else {
-        finish();
+        return;
       }
+      if (state === "finishing") finish();
+      else finish(new LibvirtProtocolError(`stream ${c.label} ended before end-of-data`));
     },
     onClose: (err) => finish(err),
   });
