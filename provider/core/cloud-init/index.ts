@@ -1,0 +1,1 @@
+export { buildNoCloudSeed, seedInstanceId, seedMetaData, NOCLOUD_VOLUME_ID, type NoCloudSeedInput } from "./nocloud";
