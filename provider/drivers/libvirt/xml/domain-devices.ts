@@ -98,5 +98,11 @@ export function balloonElement(spec: VirtualMachineSpec): XmlElement {
 
 export function rootPortElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
   if (!isQ35(spec.machine)) return [];
-  return Array.from({ length: ctx.hotplugRootPorts ?? 4 }, () => el("controller", { type: "pci", model: "pcie-root-port" }));
+  const ports = ctx.hotplugRootPorts ?? 4;
+  if (ports === 0) return [];
+  // An index-less controller would take index 0, which q35 reserves for its pcie-root.
+  return [
+    el("controller", { type: "pci", index: 0, model: "pcie-root" }),
+    ...Array.from({ length: ports }, () => el("controller", { type: "pci", model: "pcie-root-port" })),
+  ];
 }

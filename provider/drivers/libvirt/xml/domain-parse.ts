@@ -1,0 +1,93 @@
+import { parseXml, type XmlNode } from "./dom";
+import { EXTRA_SEED_DEV, EXTRA_SRIOV_NICS } from "./domain-build";
+import { parseCpu, parseMemory, parseVcpus } from "./domain-parse-cpu";
+import { parseDisks, parseHostdevs, parseNics } from "./domain-parse-devices";
+import type { ParsedDomain } from "./domain-parsed";
+import { DOMAIN_METADATA_NS, parseOwnership } from "./metadata";
+import { flag } from "./units";
+
+/** Libvirt expands `q35` to a versioned type (`pc-q35-7.2`); the family is what the model names. */
+export function machineFamily(machine: string | undefined): string {
+  if (machine === undefined) return "";
+  if (machine === "q35" || machine.startsWith("pc-q35-")) return "q35";
+  if (machine === "pc" || machine.startsWith("pc-i440fx-")) return "pc";
+  return machine;
+}
+
+function parseFirmware(domain: XmlNode): ParsedDomain["firmware"] {
+  const os = domain.child("os");
+  const loader = os?.child("loader");
+  const features = os?.child("firmware")?.all("feature") ?? [];
+  const feature = (name: string) => flag(features.find((f) => f.attr("name") === name)?.attr("enabled"));
+  const uefi = os?.attr("firmware") === "efi" || loader?.attr("type") === "pflash";
+  return {
+    type: uefi ? "uefi" : "bios",
+    secureBoot: uefi && (feature("secure-boot") ?? flag(loader?.attr("secure")) ?? false),
+    tpm: (domain.child("devices")?.all("tpm") ?? []).length > 0,
+    ...(loader && loader.text !== "" ? { loader: loader.text } : {}),
+    ...(os?.child("nvram") && os.child("nvram")?.text !== "" ? { nvram: os.child("nvram")?.text } : {}),
+  };
+}
+
+function parseConsole(devices: XmlNode | undefined): ParsedDomain["console"] {
+  const graphics = devices?.all("graphics").find((g) => g.attr("type") === "vnc" || g.attr("type") === "spice");
+  if (!graphics) return { kind: "none" };
+  const listen = graphics.all("listen").find((l) => l.attr("type") === "address")?.attr("address") ?? graphics.attr("listen");
+  const password = graphics.attr("passwd");
+  return {
+    kind: graphics.attr("type") as "vnc" | "spice",
+    ...(listen !== undefined ? { listen } : {}),
+    ...(password !== undefined ? { password } : {}),
+  };
+}
+
+function parseBoot(domain: XmlNode): ParsedDomain["boot"] {
+  const os = domain.child("os");
+  const kernel = os?.child("kernel")?.rawText;
+  if (kernel === undefined || kernel === "") return undefined;
+  const initrd = os?.child("initrd")?.rawText;
+  const cmdline = os?.child("cmdline")?.rawText;
+  return { kernel, ...(initrd !== undefined ? { initrd } : {}), ...(cmdline !== undefined ? { cmdline } : {}) };
+}
+
+/**
+ * Reads any domain XML — ours or not — into the model's VM shape for refresh and drift detection.
+ * Elements it does not know are ignored; only malformed XML or a non-domain root is an error.
+ */
+export function parseDomainXml(xml: string): ParsedDomain {
+  const domain = parseXml(xml, "domain");
+  const devices = domain.child("devices");
+  const ownership = parseOwnership(domain.child("metadata"), DOMAIN_METADATA_NS);
+  const extras = ownership.owned ? ownership.extras : {};
+  const sriov = new Set((extras[EXTRA_SRIOV_NICS] ?? "").split(",").filter((s) => s !== ""));
+  const { disks, cdroms } = devices ? parseDisks(devices) : { disks: {}, cdroms: {} };
+  const seedDev = extras[EXTRA_SEED_DEV];
+  const seed = seedDev !== undefined ? cdroms[seedDev] : undefined;
+  if (seed && seedDev !== undefined) delete cdroms[seedDev];
+  const nics = devices ? parseNics(devices, sriov) : {};
+  const type = domain.child("os")?.child("type");
+  return {
+    name: domain.child("name")?.text ?? "",
+    ...(domain.child("uuid") ? { uuid: domain.child("uuid")?.text } : {}),
+    type: domain.attr("type") ?? "",
+    machine: machineFamily(type?.attr("machine")),
+    ...(type?.attr("machine") !== undefined ? { machineType: type.attr("machine") } : {}),
+    ...(type?.attr("arch") !== undefined ? { arch: type.attr("arch") } : {}),
+    ...(devices?.child("emulator") ? { emulator: devices.child("emulator")?.text } : {}),
+    cpu: parseCpu(domain),
+    vcpus: parseVcpus(domain),
+    memory: parseMemory(domain),
+    disks,
+    cdroms,
+    ...(seed?.path !== undefined ? { cloudInitSeed: seed.path } : {}),
+    nics,
+    macs: Object.fromEntries(Object.entries(nics).filter(([, n]) => n.mac !== undefined).map(([slot, n]) => [slot, n.mac as string])),
+    passthrough: devices ? parseHostdevs(devices) : {},
+    firmware: parseFirmware(domain),
+    console: parseConsole(devices),
+    serialConsole: (devices?.all("console") ?? []).length > 0 || (devices?.all("serial") ?? []).length > 0,
+    ...(parseBoot(domain) ? { boot: parseBoot(domain) } : {}),
+    labels: ownership.labels,
+    ownership,
+  };
+}
