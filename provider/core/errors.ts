@@ -90,3 +90,15 @@ export class OperationError extends Error {
     this.name = "OperationError";
   }
 }
+
+/**
+ * Thrown by a driver when an object was made but could not be finished (e.g. defined but not
+ * started). The runtime hands Pulumi the id and outputs so the object stays recorded in state
+ * and the next `up` converges it instead of leaking it.
+ */
+export class PartialCreateError extends Error {
+  constructor(readonly id: string, readonly outputs: Record<string, unknown>, message: string) {
+    super(message);
+    this.name = "PartialCreateError";
+  }
+}

@@ -12,9 +12,13 @@ type Runtime = typeof import("./runtime");
 
 function loadRuntime(runtime: string, tsconfig: string): Runtime {
   // The provider host is a plain Node process: teach it TypeScript when running from source.
-  const hasJs = (() => { try { require.resolve(`${runtime}.js`); return true; } catch { return false; } })();
-  if (!hasJs && !require.extensions[".ts"]) {
-    (require("ts-node") as { register(opts: object): void }).register({ transpileOnly: true, project: tsconfig });
+  // Checked in this order because a failed resolve costs file-system probes on every call.
+  if (!require.extensions[".ts"]) {
+    try {
+      require.resolve(`${runtime}.js`);
+    } catch {
+      (require("ts-node") as { register(opts: object): void }).register({ transpileOnly: true, project: tsconfig });
+    }
   }
   return require(runtime) as Runtime;
 }

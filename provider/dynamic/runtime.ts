@@ -2,7 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/check";
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
 import type { Observed, OperationContext, ResourceDriver } from "../core/driver";
-import { InputError } from "../core/errors";
+import { InputError, PartialCreateError } from "../core/errors";
 import { RESOURCE_MODELS, type ResourceKind } from "../core/model";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { configureHosts, currentHosts } from "./hosts";
@@ -58,7 +58,14 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
     const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
     observed = plan.changes.length > 0 ? await ops.update(existing.id, existing.spec, spec, plan, ctx) : existing;
   } else {
-    observed = await ops.create(spec, ctx);
+    try {
+      observed = await ops.create(spec, ctx);
+    } catch (error) {
+      if (!(error instanceof PartialCreateError)) throw error;
+      // The provider host reads id/properties/reasons off the error: the half-made object is
+      // recorded in state, and the next `up` updates it instead of creating a second one.
+      throw Object.assign(new Error(error.message), { id: error.id, properties: plain({ ...spec, ...error.outputs }), reasons: [error.message] });
+    }
   }
   return { id: observed.id, outs: plain(outputsOf(spec, observed)) };
 }
@@ -99,11 +106,12 @@ function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {
   return classifyChange(kind, old, next, capabilitiesOf(nextHost.driver), oldHost.driver !== nextHost.driver);
 }
 
-/** The input part of recorded outputs: exactly the model's fields, in normalised form. */
-function pickInputs(kind: ResourceKind, props: Props): Props {
-  const schema = RESOURCE_MODELS[kind].schema;
-  const parsed = schema.safeParse(withoutInternalKeys(stripOutputs(props)));
-  return parsed.success ? (parsed.data as Props) : withoutInternalKeys(stripOutputs(props));
+/**
+ * The input part of recorded outputs. Both sides were normalised by check() already, so no
+ * second parse: diff runs for every resource on every preview.
+ */
+function pickInputs(_kind: ResourceKind, props: Props): Props {
+  return withoutInternalKeys(stripOutputs(props));
 }
 
 const OUTPUT_KEYS = ["id", "state", "observed", "lastChange", "lastChangeClass", "ipAddress", "macAddresses", "uuid", "path", "capacityBytes", "migration", PLANNED_CHANGES_KEY];
