@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { LibvirtClient, LibvirtError, type DomainRef, typedParamsToObject } from "../../../provider/drivers/libvirt/rpc";
@@ -194,6 +194,48 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
       await assert.rejects(c.volUpload(vol, Buffer.alloc(4096), { flags: 0x80 }), (e: unknown) => e instanceof LibvirtError && e.isInvalidArg());
       assert.equal((await c.call("connectGetUri")).uri, URI);
       await c.call("storageVolDelete", { vol, flags: 0 });
+    });
+  });
+
+  describe("a real isolated network with dnsmasq", () => {
+    const name = uniqueName("ncnet").slice(0, 15);
+    const bridge = `ncbr${process.pid % 100000}`;
+
+    after(async () => {
+      const found = await c.call("networkLookupByName", { name }).catch(() => null);
+      if (found) {
+        await c.call("networkDestroy", { net: found.net }).catch(() => undefined);
+        await c.call("networkUndefine", { net: found.net }).catch(() => undefined);
+      }
+    });
+
+    it("is defined, started, autostarted and reports DHCP leases", async () => {
+      const xml = `<network><name>${name}</name><bridge name='${bridge}'/>` +
+        `<ip address='10.98.${process.pid % 200}.1' netmask='255.255.255.0'><dhcp><range start='10.98.${process.pid % 200}.10' end='10.98.${process.pid % 200}.20'/></dhcp></ip></network>`;
+      const { net } = await c.call("networkDefineXml", { xml });
+      await c.call("networkCreate", { net });
+      assert.match(virsh(URI, "net-list", "--name"), new RegExp(`^${name}$`, "m"));
+      await c.call("networkSetAutostart", { net, autostart: true });
+      assert.match(virsh(URI, "net-info", name), /Autostart:\s+yes/);
+      assert.equal((await c.call("networkGetBridgeName", { net })).name, bridge);
+      // libvirt answers lease queries from the status file its dnsmasq lease
+      // helper maintains; writing an entry there stands in for a booted guest.
+      const expiry = Math.floor(Date.now() / 1000) + 3600;
+      writeFileSync(
+        `/var/lib/libvirt/dnsmasq/${bridge}.status`,
+        JSON.stringify([{ "ip-address": `10.98.${process.pid % 200}.15`, "mac-address": "52:54:00:00:00:15", hostname: "guest15", "client-id": "01:52:54:00:00:00:15", "expiry-time": expiry }]),
+      );
+      const { leases, ret } = await c.call("networkGetDhcpLeases", { net, mac: null, need_results: 1, flags: 0 });
+      assert.equal(ret, 1);
+      assert.deepEqual(leases[0], {
+        iface: bridge, expirytime: BigInt(expiry), type: 0 /* IPv4 */, mac: "52:54:00:00:00:15", iaid: null,
+        ipaddr: `10.98.${process.pid % 200}.15`, prefix: 24, hostname: "guest15", clientid: "01:52:54:00:00:00:15",
+      });
+      const none = await c.call("networkGetDhcpLeases", { net, mac: "52:54:00:99:99:99", need_results: 1, flags: 0 });
+      assert.equal(none.ret, 0);
+      await c.call("networkDestroy", { net });
+      await c.call("networkUndefine", { net });
+      assert.doesNotMatch(virsh(URI, "net-list", "--all", "--name"), new RegExp(`^${name}$`, "m"));
     });
   });
 

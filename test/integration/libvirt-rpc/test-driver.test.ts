@@ -236,9 +236,8 @@ describe("libvirt RPC: test driver over the unix socket", function () {
       assert.equal((await c.call("networkLookupByName", { name })).net.uuid, net.uuid);
       const { nets } = await c.call("connectListAllNetworks", { need_results: 1, flags: 0 });
       assert.ok(nets.some((n) => n.name === name));
-      const leases = await c.call("networkGetDhcpLeases", { net, mac: null, need_results: 1, flags: 0 }).catch((e: unknown) => e);
-      if (leases instanceof Error) assert.ok(leases instanceof LibvirtError && leases.isUnsupported(), String(leases));
-      else assert.equal(leases.leases.length, leases.ret);
+      // The test driver has no DHCP server (leases are covered on qemu:///system).
+      await rejectsWith(c.call("networkGetDhcpLeases", { net, mac: null, need_results: 1, flags: 0 }), (e) => e.isUnsupported(), "leases");
       await c.call("networkDestroy", { net });
     } finally {
       await c.call("networkUndefine", { net });

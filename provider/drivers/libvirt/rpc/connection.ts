@@ -243,10 +243,20 @@ export class RpcConnection extends EventEmitter {
         if (call.timer) clearTimeout(call.timer);
         if (h.status === MessageStatus.OK) {
           call.resolve(f);
-        } else if (h.status === MessageStatus.ERROR) {
-          call.reject(new LibvirtError(decodeRemoteError(f.payload), call.label));
         } else {
-          throw new LibvirtProtocolError(`reply with invalid status ${h.status}`);
+          // The call is already off the pending map: it must be settled here
+          // even when the error record itself is garbage.
+          let err: Error;
+          try {
+            err =
+              h.status === MessageStatus.ERROR
+                ? new LibvirtError(decodeRemoteError(f.payload), call.label)
+                : new LibvirtProtocolError(`reply to ${call.label} has invalid status ${h.status}`);
+          } catch (e) {
+            err = e instanceof Error ? e : new LibvirtProtocolError(String(e));
+          }
+          call.reject(err);
+          if (!(err instanceof LibvirtError)) throw err;
         }
         return;
       }

@@ -2,7 +2,7 @@
 // procedure number (remote_protocol.x / qemu_protocol.x numbering) and the
 // argument/return layouts. The typed facade (client.call) is derived from this
 // table, so adding a procedure is one line here and nothing else.
-import { Codec, Infer, STRING_MAX, VOID, array, bool, int, map, opaque, optional, str, struct, uhyper, uint, vector } from "./codec";
+import { Codec, Infer, STRING_MAX, VOID, array, bool, hyper, int, map, opaque, optional, str, struct, uhyper, uint, vector } from "./codec";
 import { QEMU_PROGRAM, REMOTE_PROGRAM } from "./packet";
 import {
   domainRef,
@@ -231,7 +231,7 @@ export const procedures = {
       leases: array(
         struct({
           iface: str,
-          expirytime: uhyper,
+          expirytime: hyper,
           type: int,
           mac: optStr,
           iaid: optStr,
