@@ -37,6 +37,8 @@ export interface HypervisorCapabilities {
   memorySnapshots: Support;
   quiesceSnapshots: Support;
   cloudInit: Support;
+  /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
+  kernelBoot: Support;
   hotplug: { cpu: Support; memory: Support; disk: Support; nic: Support };
   /** Buses that can take a disk while the guest runs. */
   hotplugDiskBuses: DiskBus[];

@@ -94,5 +94,6 @@ function checkVm(
   if (vm.firmware.secureBoot) need("firmware.secureBoot", caps.secureBoot);
   if (vm.firmware.tpm) need("firmware.tpm", caps.tpm);
   if (vm.cloudInit) need("cloudInit", caps.cloudInit);
+  if (vm.kernelBoot) need("kernelBoot", caps.kernelBoot);
   oneOf("console.kind", vm.console.kind, caps.consoles, "console");
 }

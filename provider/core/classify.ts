@@ -111,6 +111,7 @@ const VM_RULES: Record<string, Rule> = {
   "firmware.secureBoot": fixed("cold", "the firmware variables are chosen at power-on"),
   "firmware.tpm": fixed("cold", "the TPM device is added while the VM is powered off"),
   cloudInit: fixed("reboot", "the seed is rebuilt with a new instance-id; cloud-init applies it at the next boot"),
+  kernelBoot: fixed("cold", "the kernel is loaded at power-on"),
   console: fixed("cold", "the console device is set up at power-on"),
   powerState: fixed("live", "a power action"),
   updatePolicy: fixed("none", "NovaCron's own setting"),

@@ -94,6 +94,11 @@ export const VirtualMachineInputs = z
       secureBoot: z.boolean().default(false),
       tpm: z.boolean().default(false),
     }).default({ type: "bios", secureBoot: false, tpm: false }),
+    kernelBoot: z.strictObject({
+      kernel: z.string().regex(/^\//, "must be an absolute path on the host"),
+      initrd: z.string().regex(/^\//, "must be an absolute path on the host").optional(),
+      cmdline: z.string().max(4096).optional(),
+    }).optional().describe("Boot a kernel (and initrd) straight from the host's file system instead of firmware booting a disk."),
     cloudInit: z.strictObject({
       userData: z.string().describe("cloud-config user data (secret: may hold passwords and keys)."),
       metaData: z.string().optional(),

@@ -23,6 +23,7 @@ export const HYPERV_CAPABILITIES: HypervisorCapabilities = {
   memorySnapshots: true,
   quiesceSnapshots: true,
   cloudInit: true,
+  kernelBoot: no("Hyper-V boots only from virtual disks and ISO images"),
   hotplug: { cpu: no("Hyper-V cannot change the vCPU count of a running VM"), memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-scsi"],
   cpuModes: ["host-model"],

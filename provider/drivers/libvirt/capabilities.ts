@@ -23,6 +23,7 @@ export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
   memorySnapshots: true,
   quiesceSnapshots: true,
   cloudInit: true,
+  kernelBoot: true,
   hotplug: { cpu: true, memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi"],
   cpuModes: ["host-passthrough", "host-model", "custom"],

@@ -26,6 +26,7 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   memorySnapshots: true,
   quiesceSnapshots: true,
   cloudInit: true,
+  kernelBoot: no("VMware vSphere boots only from virtual disks and ISO images"),
   hotplug: { cpu: true, memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi", "sata", "nvme"],
   cpuModes: ["host-model"],

@@ -23,6 +23,7 @@ export const XCPNG_CAPABILITIES: HypervisorCapabilities = {
   memorySnapshots: true,
   quiesceSnapshots: no("XCP-ng removed quiesced snapshots"),
   cloudInit: true,
+  kernelBoot: no("XCP-ng does not expose direct kernel boot for HVM guests"),
   hotplug: { cpu: true, memory: no("XCP-ng changes memory of a running VM only within its dynamic range"), disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi", "sata", "nvme"],
   cpuModes: ["host-model"],
