@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { parseXml, type XmlNode } from "../../../provider/drivers/libvirt/xml/dom";
-import { buildDomainXml, DOMAIN_METADATA_NS, DomainXmlError } from "../../../provider/drivers/libvirt/xml";
+import { buildDomainXml, DOMAIN_METADATA_NS, LibvirtXmlError } from "../../../provider/drivers/libvirt/xml";
 import { SPECS, ctxFor, vm } from "./fixtures";
 import { assertValidLibvirtXml } from "./validate";
 
@@ -199,7 +199,7 @@ describe("libvirt domain XML builder", () => {
 
   it("refuses what libvirt 9.0 cannot express, naming the field", () => {
     const nvme = vm({ disks: { nvme0: { volume: "x" } } });
-    assert.throws(() => buildDomainXml(nvme, ctxFor(nvme)), (e: unknown) => e instanceof DomainXmlError && /disks\.nvme0\.bus.*NVMe/.test(e.message));
+    assert.throws(() => buildDomainXml(nvme, ctxFor(nvme)), (e: unknown) => e instanceof LibvirtXmlError && /disks\.nvme0\.bus.*NVMe/.test(e.message));
     const odd = vm({ cpu: { sockets: 2, cores: 1, maxVcpus: 5 } });
     assert.throws(() => buildDomainXml(odd, ctxFor(odd)), /cpu\.maxVcpus: got 5.*multiple of sockets×threads \(2\)/);
     const sataIo = vm({ disks: { sata0: { volume: "x", iothread: 1 } } });

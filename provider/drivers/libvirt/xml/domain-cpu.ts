@@ -1,6 +1,6 @@
 import { parseCpuSet, vcpuCount, type VirtualMachineSpec } from "../../../core/model";
 import { el, elIfAny, type XmlElement } from "./element";
-import { DomainXmlError } from "./errors";
+import { LibvirtXmlError } from "./errors";
 import type { DomainType } from "./domain-context";
 
 /** DIMM slots offered for memory hotplug: QEMU needs a fixed count up front; 16 is what virt-manager-era guides use. */
@@ -23,7 +23,7 @@ export function libvirtTopology(cpu: VirtualMachineSpec["cpu"]): { topology: Top
   if (max === boot) return { topology: { sockets: cpu.sockets, cores: cpu.cores, threads: cpu.threads }, max };
   const perCore = cpu.sockets * cpu.threads;
   if (max % perCore !== 0) {
-    throw new DomainXmlError(
+    throw new LibvirtXmlError(
       "cpu.maxVcpus",
       `got ${max}; libvirt needs sockets×cores×threads to equal the maximum, so it must be a multiple of sockets×threads (${perCore})`,
     );
@@ -101,6 +101,6 @@ export function memoryElements(spec: VirtualMachineSpec): XmlElement[] {
 /** Checks pinning and NUMA references only where the model's own check cannot see the libvirt shape. */
 export function checkCpuSets(spec: VirtualMachineSpec): void {
   for (const [vcpu, set] of Object.entries(spec.cpu.pinning ?? {})) {
-    if (parseCpuSet(set).length === 0) throw new DomainXmlError(`cpu.pinning.${vcpu}`, `"${set}" selects no host CPU`);
+    if (parseCpuSet(set).length === 0) throw new LibvirtXmlError(`cpu.pinning.${vcpu}`, `"${set}" selects no host CPU`);
   }
 }

@@ -1,6 +1,6 @@
 import type { NicSpec, VirtualMachineSpec } from "../../../core/model";
 import { el, type XmlElement } from "./element";
-import { DomainXmlError } from "./errors";
+import { LibvirtXmlError } from "./errors";
 import type { DomainBuildContext, PassthroughSource } from "./domain-context";
 import { compareSlots, slotAlias } from "./slots";
 import { isQ35 } from "./domain-disks";
@@ -56,7 +56,7 @@ export function hostdevElements(spec: VirtualMachineSpec, ctx: DomainBuildContex
   return Object.keys(spec.passthrough).sort(compareSlots).map((slot) => {
     const { device, romBar } = spec.passthrough[slot];
     const src = ctx.passthrough?.[device];
-    if (!src) throw new DomainXmlError(`passthrough.${slot}.device`, "the device has no resolved host address (ctx.passthrough)");
+    if (!src) throw new LibvirtXmlError(`passthrough.${slot}.device`, "the device has no resolved host address (ctx.passthrough)");
     return hostdevElement(slot, src, romBar);
   });
 }

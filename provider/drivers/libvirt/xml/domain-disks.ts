@@ -1,6 +1,6 @@
 import { vcpuCount, type DiskSpec, type VirtualMachineSpec } from "../../../core/model";
 import { el, type XmlElement } from "./element";
-import { DomainXmlError } from "./errors";
+import { LibvirtXmlError } from "./errors";
 import type { DiskSource, DomainBuildContext } from "./domain-context";
 import { compareSlots, lettersToIndex, slotToTargetDev } from "./slots";
 
@@ -59,10 +59,10 @@ function place(spec: VirtualMachineSpec, seed: boolean): Placement {
 
 function diskElement(slot: string, disk: DiskSpec, src: DiskSource, at: Placement): XmlElement {
   if (disk.bus === "nvme") {
-    throw new DomainXmlError(`disks.${slot}.bus`, "libvirt 9.0 has no NVMe disk bus (<target bus='nvme'> is not in its schema); use virtio-blk or virtio-scsi");
+    throw new LibvirtXmlError(`disks.${slot}.bus`, "libvirt 9.0 has no NVMe disk bus (<target bus='nvme'> is not in its schema); use virtio-blk or virtio-scsi");
   }
   if (disk.iothread !== undefined && disk.bus === "sata") {
-    throw new DomainXmlError(`disks.${slot}.iothread`, "QEMU runs only virtio disks in an iothread; use bus virtio-blk or virtio-scsi");
+    throw new LibvirtXmlError(`disks.${slot}.iothread`, "QEMU runs only virtio disks in an iothread; use bus virtio-blk or virtio-scsi");
   }
   const dev = slotToTargetDev(slot);
   const scsiController = at.scsiControllerFor.get(slot);
@@ -103,7 +103,7 @@ function seedElement(spec: VirtualMachineSpec, path: string, at: Placement): Xml
 /** Disks, the cloud-init seed and the SCSI controllers they need. */
 export function diskElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
   if (spec.cloudInit && ctx.cloudInitSeed === undefined) {
-    throw new DomainXmlError("cloudInit", "the seed ISO path must be resolved before building the domain (ctx.cloudInitSeed)");
+    throw new LibvirtXmlError("cloudInit", "the seed ISO path must be resolved before building the domain (ctx.cloudInitSeed)");
   }
   const seed = spec.cloudInit !== undefined && ctx.cloudInitSeed !== undefined;
   const at = place(spec, seed);
@@ -111,7 +111,7 @@ export function diskElements(spec: VirtualMachineSpec, ctx: DomainBuildContext):
     .sort(compareSlots)
     .map((slot) => {
       const src = ctx.disks[slot];
-      if (!src) throw new DomainXmlError(`disks.${slot}`, "no resolved source for this slot (ctx.disks)");
+      if (!src) throw new LibvirtXmlError(`disks.${slot}`, "no resolved source for this slot (ctx.disks)");
       return diskElement(slot, spec.disks[slot], src, at);
     });
   if (seed) disks.push(seedElement(spec, ctx.cloudInitSeed as string, at));

@@ -14,7 +14,7 @@ function cpuMode(cpu: XmlNode | undefined): { mode: CpuMode; model?: string } {
   if (mode === "host-passthrough" || mode === "maximum") return { mode: "host-passthrough" };
   if (mode === "host-model") return { mode: "host-model" };
   const model = cpu?.child("model")?.text;
-  return { mode: "custom", model: model === "" ? undefined : model };
+  return model === undefined || model === "" ? { mode: "custom" } : { mode: "custom", model };
 }
 
 /**

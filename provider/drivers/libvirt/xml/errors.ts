@@ -1,7 +1,7 @@
-/** The spec cannot be expressed in libvirt XML (a translation limit, not a bad input shape). */
-export class DomainXmlError extends Error {
+/** A spec libvirt XML cannot express, or an apply-time fact the caller did not resolve; names the model field. */
+export class LibvirtXmlError extends Error {
   constructor(readonly property: string, reason: string) {
     super(`${property}: ${reason}`);
-    this.name = "DomainXmlError";
+    this.name = "LibvirtXmlError";
   }
 }

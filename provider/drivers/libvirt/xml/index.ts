@@ -1,8 +1,13 @@
 export * from "./domain-context";
 export { buildDomainXml } from "./domain-build";
-export { DomainXmlError } from "./errors";
+export { LibvirtXmlError } from "./errors";
 export { XmlParseError } from "./dom";
 export { DOMAIN_METADATA_NS, NETWORK_METADATA_NS, type Ownership, type ParsedOwnership } from "./metadata";
 export { slotToTargetDev, targetDevToSlot } from "./slots";
 export { parseDomainXml, machineFamily } from "./domain-parse";
 export type * from "./domain-parsed";
+export { buildNetworkXml, parseNetworkXml, defaultDhcpRange, type NetworkBuildContext, type ParsedNetwork } from "./network";
+export { bridgeNameFor } from "./bridge-name";
+export { buildStoragePoolXml, parseStoragePoolXml, POOL_KINDS_WITH_XML, type PoolBuildContext, type ParsedStoragePool } from "./storage-pool";
+export { buildVolumeXml, parseVolumeXml, type VolumeBuildContext, type ParsedVolume } from "./storage-volume";
+export { parsePciNodeDeviceXml, formatPciAddress, parsePciAddressText, type PciNodeDevice } from "./nodedev";

@@ -1,0 +1,145 @@
+import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import { parseDomainXml, XmlParseError } from "../../../provider/drivers/libvirt/xml";
+
+/** A domain no NovaCron code wrote: libvirt's normalised units, versioned machine, runtime aliases, unknown elements. */
+const FOREIGN = `<?xml version="1.0" encoding="UTF-8"?>
+<!-- written by hand, in the style of virt-install output -->
+<domain type='kvm' id='7' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
+  <name>legacy &amp; friends</name>
+  <uuid>c7a5fdbd-edaf-9455-926a-d65c16db1809</uuid>
+  <title>Someone else's VM</title>
+  <metadata>
+    <libosinfo:libosinfo xmlns:libosinfo="http://libosinfo.org/xmlns/libvirt/domain/1.0">
+      <libosinfo:os id="http://debian.org/debian/12"/>
+    </libosinfo:libosinfo>
+    <x:novacron xmlns:x="https://example.com/not-ours"><x:owner managed-by="novacron"/></x:novacron>
+  </metadata>
+  <memory unit='GiB'>4</memory>
+  <currentMemory unit='KiB'>2097152</currentMemory>
+  <vcpu placement='auto' current='3'>6</vcpu>
+  <resource><partition>/machine</partition></resource>
+  <os>
+    <type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>
+    <boot dev='hd'/>
+    <bootmenu enable='yes'/>
+  </os>
+  <features><acpi/><apic/><vmport state='off'/></features>
+  <cpu mode='custom' match='exact' check='full'>
+    <model fallback='forbid'>Cascadelake-Server</model>
+    <vendor>Intel</vendor>
+    <topology sockets='1' dies='1' cores='2' threads='3'/>
+    <feature policy='require' name='vmx'/>
+  </cpu>
+  <pm><suspend-to-mem enabled='no'/></pm>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <disk type='network' device='disk'>
+      <driver name='qemu' type='raw'/>
+      <source protocol='rbd' name='pool/image'><host name='mon1' port='6789'/></source>
+      <target dev='vda' bus='virtio'/>
+    </disk>
+    <disk type='block' device='disk'>
+      <driver name='qemu' type='raw' cache='none' io='native' discard='unmap'/>
+      <source dev='/dev/vg0/data'/>
+      <target dev='sda' bus='scsi'/>
+      <address type='drive' controller='0' bus='0' target='0' unit='0'/>
+    </disk>
+    <disk type='file' device='disk'>
+      <source file='/srv/old.img'/>
+      <target dev='hda' bus='ide'/>
+    </disk>
+    <disk type='file' device='cdrom'>
+      <source file='/srv/install.iso'/>
+      <target dev='hdc' bus='ide'/>
+      <readonly/>
+    </disk>
+    <controller type='scsi' index='0' model='lsilogic'/>
+    <interface type='direct'>
+      <mac address='52:54:00:AB:CD:EF'/>
+      <source dev='eth0' mode='bridge'/>
+      <model type='virtio'/>
+      <alias name='net0'/>
+    </interface>
+    <interface type='network'>
+      <mac address='52:54:00:00:00:02'/>
+      <source network='default' portid='1'/>
+      <target dev='vnet3'/>
+      <model type='rtl8139'/>
+      <bandwidth><inbound average='1000'/></bandwidth>
+    </interface>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x1a' slot='0x10' function='0x3'/></source>
+    </hostdev>
+    <hostdev mode='capabilities' type='storage'><source><block>/dev/sdf</block></source></hostdev>
+    <graphics type='spice' autoport='yes'><listen type='network' network='default'/><image compression='off'/></graphics>
+    <video><model type='qxl' ram='65536' vram='65536'/></video>
+    <memballoon model='none'/>
+    <rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>
+    <something-from-the-future flavour='unknown'><nested/></something-from-the-future>
+  </devices>
+  <qemu:commandline><qemu:arg value='-no-hpet'/></qemu:commandline>
+</domain>`;
+
+describe("libvirt domain XML parser on domains NovaCron did not write", () => {
+  it("reads a hand-written domain with unknown elements into the model shape", () => {
+    const d = parseDomainXml(FOREIGN);
+    assert.equal(d.name, "legacy & friends");
+    assert.equal(d.uuid, "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+    assert.equal(d.type, "kvm");
+    assert.equal(d.machine, "pc");
+    assert.equal(d.machineType, "pc-i440fx-7.2");
+    assert.deepEqual(d.vcpus, { current: 3, max: 6 });
+    assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 3, maxVcpus: 6, mode: "custom", model: "Cascadelake-Server" });
+    assert.deepEqual(d.memory, { sizeMiB: 2048, maxMiB: 4096 }, "no balloon settings: the balloon is model none");
+    assert.deepEqual(Object.keys(d.disks).sort(), ["hda", "sda", "vda"]);
+    assert.deepEqual(d.disks.vda.source, { kind: "other", type: "network" });
+    assert.equal(d.disks.vda.bus, "virtio-blk");
+    assert.deepEqual(d.disks.sda, {
+      bus: "scsi", targetDev: "sda", format: "raw", cache: "none", io: "native", readOnly: false, source: { kind: "block", dev: "/dev/vg0/data" },
+    }, "an lsilogic controller is not virtio-scsi");
+    assert.equal(d.disks.hda.bus, "ide");
+    assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } });
+    assert.equal(d.cloudInitSeed, undefined);
+    assert.deepEqual(Object.keys(d.nics), ["net0", "net1"], "libvirt's own aliases (no ua- prefix) do not name slots");
+    assert.deepEqual(d.nics.net0, { type: "direct", model: "virtio", mac: "52:54:00:ab:cd:ef", queues: 1 });
+    assert.deepEqual(d.nics.net1, { type: "network", model: "rtl8139", mac: "52:54:00:00:00:02", queues: 1, network: "default" });
+    assert.deepEqual(d.macs, { net0: "52:54:00:ab:cd:ef", net1: "52:54:00:00:00:02" });
+    assert.deepEqual(d.passthrough, {
+      hostdev0: { kind: "pci", address: { domain: 0, bus: 0x1a, slot: 0x10, function: 3 }, managed: false, romBar: true },
+    });
+    assert.deepEqual(d.firmware, { type: "bios", secureBoot: false, tpm: false });
+    assert.deepEqual(d.console, { kind: "spice" });
+    assert.equal(d.serialConsole, false);
+    assert.equal(d.ownership.owned, false, "a marker under someone else's namespace is not ours");
+    assert.deepEqual(d.labels, {});
+  });
+
+  it("reads libvirt's test driver domain (virsh -c test:///default dumpxml test)", function () {
+    const run = spawnSync("virsh", ["-c", "test:///default", "dumpxml", "test"], { encoding: "utf8" });
+    if (run.status !== 0) this.skip();
+    const d = parseDomainXml(run.stdout);
+    assert.equal(d.name, "test");
+    assert.equal(d.type, "test");
+    assert.ok(d.uuid);
+    assert.ok(d.memory.sizeMiB > 0);
+    assert.ok(d.vcpus.max >= 1);
+    assert.equal(d.cpu.sockets * d.cpu.cores * d.cpu.threads, d.vcpus.current);
+    assert.ok(Object.keys(d.disks).length >= 1);
+    assert.ok(Object.values(d.nics).every((n) => typeof n.mac === "string"));
+    assert.equal(d.ownership.owned, false);
+  });
+
+  it("tolerates a bare minimum domain", () => {
+    const d = parseDomainXml("<domain type='qemu'><name>x</name><memory>65536</memory><os><type>hvm</type></os></domain>");
+    assert.equal(d.memory.sizeMiB, 64);
+    assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 1, mode: "custom" });
+    assert.deepEqual(d.disks, {});
+    assert.deepEqual(d.console, { kind: "none" });
+  });
+
+  it("rejects malformed XML and non-domain roots with an XmlParseError", () => {
+    assert.throws(() => parseDomainXml("<domain><name>x</domain>"), XmlParseError);
+    assert.throws(() => parseDomainXml("<network><name>x</name></network>"), /root element is <network>/);
+  });
+});
