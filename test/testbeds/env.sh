@@ -36,7 +36,10 @@ if [ -z "${NOVACRON_PULUMI_CLI_DIR:-}" ]; then
   # Fast when cached; builds (minutes) on a fresh machine.
   NOVACRON_PULUMI_CLI_DIR=$(bash "$_nc_repo/test/testbeds/pulumi-cli.sh" | tail -1) || _nc_rc=1
 fi
-if [ "$_nc_rc" = 0 ] && [ -n "${NOVACRON_PULUMI_CLI_DIR:-}" ] && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi" ]; then
+if [ "$_nc_rc" = 0 ] && [ -n "${NOVACRON_PULUMI_CLI_DIR:-}" ] \
+   && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi" ] \
+   && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi-language-nodejs" ] \
+   && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi-resource-pulumi-nodejs" ]; then
   export NOVACRON_PULUMI_CLI_DIR
   case ":$PATH:" in
     *":$NOVACRON_PULUMI_CLI_DIR:"*) ;;

@@ -81,6 +81,14 @@ fetch_deb() { # pkg destdir -> prints path of the .deb
 need_tools
 export PATH=$PATH:/sbin:/usr/sbin
 
+# One build at a time (other engineers and CI share the cache).
+mkdir -p "$GUEST_DIR"
+exec 9>"$GUEST_DIR/.lock"
+if ! flock -n 9; then
+  log "another guest-image.sh is running; waiting for it"
+  flock 9
+fi
+
 KPKG=$(kernel_pkg)
 if [ -z "$KPKG" ]; then
   log "no package lists yet; running apt-get update"

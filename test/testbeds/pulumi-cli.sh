@@ -59,8 +59,10 @@ BUILD_SRC=$CACHE/pulumi-cli/src-$VERSION
 
 # Prints Go's per-package lines as a compact progress report.
 progress() {
-  awk -v what="$1" '{ n++; if (n % 100 == 0) { printf "[pulumi-cli]   %s: %d packages compiled...\n", what, n > "/dev/stderr"; fflush("/dev/stderr") } }
-                    END { printf "[pulumi-cli]   %s: %d packages compiled\n", what, n > "/dev/stderr" }'
+  awk -v what="$1" '
+    /^go: downloading / { d++; if (d % 50 == 0) { printf "[pulumi-cli]   %s: %d modules downloaded...\n", what, d > "/dev/stderr"; fflush("/dev/stderr") } next }
+    { n++; if (n % 100 == 0) { printf "[pulumi-cli]   %s: %d packages compiled...\n", what, n > "/dev/stderr"; fflush("/dev/stderr") } }
+    END { printf "[pulumi-cli]   %s: %d modules downloaded, %d packages compiled\n", what, d, n > "/dev/stderr" }'
 }
 
 prepare_module() {
@@ -73,7 +75,7 @@ prepare_module() {
 build_pulumi() { # outdir
   local out=$1 t0 t1
   prepare_module
-  log "building pulumi $VERSION (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); a cold build takes many minutes on 2 cores"
+  log "building pulumi $VERSION (github.com/pulumi/pulumi/pkg/v3/cmd/pulumi); measured cold on 2 cores: ~5.5 min, ~1.4 GB of modules, ~1.7 GB of build cache"
   t0=$(date +%s)
   if ! (cd "$BUILD_SRC" && "$GO" build -v -ldflags "$LDFLAGS" -o "$out/pulumi.tmp" \
       github.com/pulumi/pulumi/pkg/v3/cmd/pulumi 2>&1) | tee "$CACHE/pulumi-cli/build-pulumi.log" | progress pulumi \
@@ -94,7 +96,9 @@ build_langhost() { # outdir
     if ! err=$(cd "$BUILD_SRC" && "$GO" get "$LANGHOST_MOD@$LANGHOST_COMMIT" 2>&1); then
       echo "$err" >&2
       die "the nodejs language host module cannot be had from the Go module proxy (exact error above).
-  It is not substituted: the e2e tier needs the real pulumi-language-nodejs."
+  It is not substituted: the e2e tier needs the real pulumi-language-nodejs.
+  Ways out: put a Pulumi install (pulumi + pulumi-language-nodejs) on PATH, or set
+  PULUMI_LANGHOST_COMMIT to a commit of $LANGHOST_MOD that the proxy serves."
     fi
   fi
   log "building pulumi-language-nodejs ($(cd "$BUILD_SRC" && "$GO" list -m -f '{{.Version}}' "$LANGHOST_MOD"))"
