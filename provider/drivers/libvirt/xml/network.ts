@@ -24,7 +24,7 @@ function netmask(prefix: number): string {
 export function defaultDhcpRange(cidr: string): { start: string; end: string } {
   const subnet = parseCidr(cidr);
   const size = 2 ** (32 - subnet.prefix);
-  const start = Math.max(subnet.network + size / 2, subnet.first + 1);
+  const start = Math.max(subnet.network + Math.floor(size / 2), subnet.first + 1);
   if (start > subnet.last) throw new LibvirtXmlError("dhcp", `${cidr} is too small to hand out addresses besides the host's own`);
   return { start: numberToIpv4(start), end: numberToIpv4(subnet.last) };
 }
