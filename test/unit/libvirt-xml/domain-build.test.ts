@@ -111,9 +111,9 @@ describe("libvirt domain XML builder", () => {
     assert.equal(net2.child("alias")?.attr("name"), "ua-net2");
   });
 
-  it("multiqueue under TCG drops the vhost backend but keeps the queues", () => {
+  it("multiqueue under TCG names QEMU's own backend instead of vhost (no /dev/vhost-net without KVM)", () => {
     const d = built("scsiMultiqueue", { type: "qemu" });
-    assert.deepEqual(devices(d).child("interface")?.child("driver")?.attrs, { queues: "4" });
+    assert.deepEqual(devices(d).child("interface")?.child("driver")?.attrs, { name: "qemu", queues: "4" });
   });
 
   it("GPU hostdevs, USB by id, SR-IOV NIC, UEFI secure boot with SMM, TPM, cloud-init cdrom, VNC password", () => {
@@ -204,6 +204,12 @@ describe("libvirt domain XML builder", () => {
     assert.throws(() => buildDomainXml(odd, ctxFor(odd)), /cpu\.maxVcpus: got 5.*multiple of sockets×threads \(2\)/);
     const sataIo = vm({ disks: { sata0: { volume: "x", iothread: 1 } } });
     assert.throws(() => buildDomainXml(sataIo, ctxFor(sataIo)), /disks\.sata0\.iothread/);
+    const roSata = vm({ disks: { sata1: { volume: "x", readOnly: true } } });
+    assert.throws(() => buildDomainXml(roSata, ctxFor(roSata)), /disks\.sata1\.readOnly: libvirt refuses read-only SATA/);
+    const nativeCached = vm({ disks: { vda: { volume: "x", io: "native", cache: "writeback" } } });
+    assert.throws(() => buildDomainXml(nativeCached, ctxFor(nativeCached)), /disks\.vda\.io: io "native" needs O_DIRECT/);
+    const mqE1000 = vm({ nics: { net0: { network: "lab", model: "e1000e", queues: 4 } } });
+    assert.throws(() => buildDomainXml(mqE1000, ctxFor(mqE1000)), /nics\.net0\.queues: multiqueue is a virtio-net feature/);
     const unresolved = vm({ disks: { vda: { volume: "x" } } });
     assert.throws(() => buildDomainXml(unresolved, { ...ctxFor(unresolved), disks: {} }), /disks\.vda: no resolved source/);
     const seedless = vm({ cloudInit: { userData: "#cloud-config" } });

@@ -50,14 +50,16 @@ export function randomSpec(seed: number): VirtualMachineSpec {
     const bus = pick([undefined, undefined, "virtio-blk", "virtio-scsi", "sata"] as const);
     const effective = bus ?? (slot.startsWith("vd") ? "virtio-blk" : slot.startsWith("sata") ? "sata" : "virtio-scsi");
     const boot = maybe(() => int(1, 9));
+    const cache = pick(["none", "writeback", "writethrough", "directsync", "unsafe"] as const);
+    const directIo = cache === "none" || cache === "directsync";
     disks[slot] = {
       volume: `vol-${slot}`, bus,
       format: maybe(() => pick(["qcow2", "raw", "vmdk"] as const)),
-      cache: pick(["none", "writeback", "writethrough", "directsync", "unsafe"] as const),
-      io: maybe(() => pick(["native", "threads", "io_uring"] as const)),
+      cache,
+      io: maybe(() => pick(directIo ? (["native", "threads", "io_uring"] as const) : (["threads", "io_uring"] as const))),
       iothread: effective === "sata" ? undefined : maybe(() => int(1, 3)),
       bootOrder: boot !== undefined && !usedBoot.has(boot) ? (usedBoot.add(boot), boot) : undefined,
-      readOnly: r() < 0.2,
+      readOnly: effective !== "sata" && r() < 0.2,
     };
   }
   const nics: NonNullable<VirtualMachineArgs["nics"]> = {};
@@ -65,11 +67,12 @@ export function randomSpec(seed: number): VirtualMachineSpec {
     if (r() < 0.4) continue;
     const kind = pick(["network", "bridge", "sriovPool"] as const);
     const boot = maybe(() => int(10, 19));
+    const model = kind === "sriovPool" ? undefined : pick(["virtio", "e1000e", "rtl8139"] as const);
     nics[slot] = {
       [kind]: `${kind}-${i}`,
-      model: kind === "sriovPool" ? undefined : pick(["virtio", "e1000e", "rtl8139"] as const),
+      model,
       mac: maybe(() => `52:54:00:00:0${i}:${int(10, 99)}`),
-      queues: kind === "sriovPool" ? undefined : pick([1, 1, 2, 8]),
+      queues: model === "virtio" ? pick([1, 1, 2, 8]) : undefined,
       vlan: maybe(() => int(1, 4094)),
       bootOrder: boot !== undefined && !usedBoot.has(boot) ? (usedBoot.add(boot), boot) : undefined,
     };

@@ -13,8 +13,12 @@ function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlEle
   const source = nic.bridge !== undefined ? el("source", { bridge: nic.bridge }) : el("source", { network });
   // A VF is the real device: there is no emulated model or vhost backend to configure.
   const emulated = nic.sriovPool === undefined;
-  // vhost-net needs /dev/vhost-net and KVM; under TCG QEMU's own multiqueue backend is used instead.
-  const driver = emulated && nic.queues > 1 ? el("driver", { name: ctx.type === "kvm" ? "vhost" : undefined, queues: nic.queues }) : undefined;
+  if (emulated && nic.queues > 1 && nic.model !== "virtio") {
+    throw new LibvirtXmlError(`nics.${slot}.queues`, `multiqueue is a virtio-net feature; model "${nic.model}" has one queue (libvirt drops the setting)`);
+  }
+  // vhost-net needs /dev/vhost-net and KVM; under TCG QEMU's own backend is named explicitly, since
+  // libvirt otherwise tries vhost for multiqueue and fails where it is missing.
+  const driver = emulated && nic.queues > 1 ? el("driver", { name: ctx.type === "kvm" ? "vhost" : "qemu", queues: nic.queues }) : undefined;
   return el(
     "interface",
     { type: nic.bridge !== undefined ? "bridge" : "network" },

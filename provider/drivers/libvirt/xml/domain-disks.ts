@@ -17,9 +17,16 @@ export function isQ35(machine: string): boolean {
   return machine === "q35" || machine.includes("q35");
 }
 
-/** The index libvirt reads from a dev name, used as the SCSI unit so a disk keeps its LUN when others come and go. */
-function devIndex(dev: string): number {
-  return lettersToIndex(dev.replace(/^(vd|sd|hd)/, "")) ?? 0;
+/** vd slots on a SCSI bus take units above every sd-family index (sda … sata99 end at 225). */
+const VD_SCSI_UNIT_BASE = 226;
+
+/**
+ * The SCSI unit (LUN) derived from the target name, so a disk keeps its LUN when others come and go;
+ * vd and sd names share one controller's unit space, hence the offset for vd.
+ */
+function scsiUnit(dev: string): number {
+  const index = lettersToIndex(dev.slice(2)) ?? 0;
+  return dev.startsWith("vd") ? VD_SCSI_UNIT_BASE + index : index;
 }
 
 function sourceElement(src: DiskSource): XmlElement {
@@ -64,6 +71,12 @@ function diskElement(slot: string, disk: DiskSpec, src: DiskSource, at: Placemen
   if (disk.iothread !== undefined && disk.bus === "sata") {
     throw new LibvirtXmlError(`disks.${slot}.iothread`, "QEMU runs only virtio disks in an iothread; use bus virtio-blk or virtio-scsi");
   }
+  if (disk.io === "native" && disk.cache !== "none" && disk.cache !== "directsync") {
+    throw new LibvirtXmlError(`disks.${slot}.io`, `io "native" needs O_DIRECT, so cache must be "none" or "directsync" (got "${disk.cache}")`);
+  }
+  if (disk.readOnly && disk.bus === "sata") {
+    throw new LibvirtXmlError(`disks.${slot}.readOnly`, "libvirt refuses read-only SATA disks (only SATA CD-ROMs are read-only); use bus virtio-blk or virtio-scsi");
+  }
   const dev = slotToTargetDev(slot);
   const scsiController = at.scsiControllerFor.get(slot);
   const sata = at.sataAddress.get(slot);
@@ -81,7 +94,7 @@ function diskElement(slot: string, disk: DiskSpec, src: DiskSource, at: Placemen
     el("target", { dev, bus: BUS_ATTR[disk.bus] }),
     disk.bootOrder !== undefined && el("boot", { order: disk.bootOrder }),
     disk.readOnly && el("readonly"),
-    scsiController !== undefined && el("address", { type: "drive", controller: scsiController, bus: 0, target: 0, unit: devIndex(dev) }),
+    scsiController !== undefined && el("address", { type: "drive", controller: scsiController, bus: 0, target: 0, unit: scsiUnit(dev) }),
     sata !== undefined && el("address", { type: "drive", controller: sata.controller, bus: 0, target: 0, unit: sata.unit }),
   );
 }

@@ -1,4 +1,4 @@
-import type { CpuMode } from "../../../core/model";
+import { parseCpuSet, type CpuMode } from "../../../core/model";
 import type { XmlNode } from "./dom";
 import type { ParsedCpu, ParsedMemory } from "./domain-parsed";
 import { intAttr, intText, memoryAttrMiB, memoryMiB, scaledBytes } from "./units";
@@ -31,6 +31,29 @@ function bootTopology(cpu: XmlNode | undefined, current: number): { sockets: num
   return { sockets, cores: current / (sockets * threads), threads };
 }
 
+/** Renders CPU numbers in cpuset syntax with ranges: [0,1,2,5] → "0-2,5". */
+export function formatCpuSet(cpus: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < cpus.length; ) {
+    let j = i;
+    while (j + 1 < cpus.length && cpus[j + 1] === cpus[j] + 1) j++;
+    parts.push(i === j ? String(cpus[i]) : `${cpus[i]}-${cpus[j]}`);
+    i = j + 1;
+  }
+  return parts.join(",");
+}
+
+/**
+ * Libvirt puts hot-add vCPUs (boot count … maximum) into cell 0 when no cell names them; the model's
+ * cells list boot vCPUs only, so those are dropped, and the text is left alone when nothing is.
+ */
+function bootCpusOnly(cpus: string, current: number): string {
+  if (!/^[\d,^-]+$/.test(cpus)) return cpus;
+  const all = parseCpuSet(cpus);
+  const boot = all.filter((n) => n < current);
+  return boot.length === all.length ? cpus : formatCpuSet(boot);
+}
+
 export function parseCpu(domain: XmlNode): ParsedCpu {
   const { current, max } = parseVcpus(domain);
   const cpu = domain.child("cpu");
@@ -48,7 +71,7 @@ export function parseCpu(domain: XmlNode): ParsedCpu {
     .map(({ cell, id }) => {
       const bound = memnodes.find((m) => intAttr(m, "cellid") === id)?.attr("nodeset");
       return {
-        vcpus: cell.attr("cpus") ?? "",
+        vcpus: bootCpusOnly(cell.attr("cpus") ?? "", current),
         memoryMiB: memoryAttrMiB(cell.attr("memory"), cell.attr("unit")) ?? 0,
         ...(bound !== undefined && /^\d+$/.test(bound) ? { hostNode: Number(bound) } : {}),
       };

@@ -71,7 +71,8 @@ function parseNic(iface: XmlNode, sriov: boolean): ParsedNic {
   const type = iface.attr("type") ?? "";
   const source = iface.child("source");
   const network = type === "network" ? source?.attr("network") : undefined;
-  const model = iface.child("model")?.attr("type");
+  // Libvirt fills in its default model even for a VF pool's interface, where no emulated model exists.
+  const model = sriov ? undefined : iface.child("model")?.attr("type");
   const vlan = intAttr(iface.child("vlan")?.child("tag"), "id");
   const bootOrder = intAttr(iface.child("boot"), "order");
   const mac = iface.child("mac")?.attr("address")?.toLowerCase();
