@@ -15,6 +15,7 @@ import (
 
 	"github.com/vmware/govmomi/simulator"
 	_ "github.com/vmware/govmomi/vapi/simulator" // REST: sessions, tags, content library
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 func envOr(key, def string) string {
@@ -39,6 +40,16 @@ func main() {
 	model.Datastore, model.Portgroup, model.Pool, model.Machine = 2, 1, 0, 0
 	if err := model.Create(); err != nil {
 		log.Fatal(err)
+	}
+	// The simulator leaves HostSystem.capability unset; a real ESXi always reports
+	// it and the driver's capability checks read it, so give hosts plausible values.
+	yes := types.NewBool(true)
+	for _, e := range simulator.Map.All("HostSystem") {
+		e.(*simulator.HostSystem).Capability = &types.HostCapability{
+			VmotionSupported: true, StorageVMotionSupported: yes, NestedHVSupported: yes,
+			TpmSupported: yes, CloneFromSnapshotSupported: yes, MaxSupportedVcpus: 768,
+			MaxRunningVMs: 1024, MaintenanceModeSupported: true, ShutdownSupported: true,
+		}
 	}
 	model.Service.RegisterEndpoints = true
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*user, *pass)}

@@ -1,0 +1,101 @@
+// Responses are read as a small ordered tree rather than as loosely typed JSON:
+// vim25 repeats elements for arrays, so a JSON view would make single-element
+// arrays look like scalars. Accessors below make every read explicit.
+import { XMLParser } from "fast-xml-parser";
+import { MoRef } from "./xml";
+
+export interface XNode {
+  readonly name: string;
+  readonly attrs: Readonly<Record<string, string>>;
+  readonly text: string;
+  readonly children: readonly XNode[];
+}
+
+const parser = new XMLParser({
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: "",
+  parseTagValue: false,
+  parseAttributeValue: false,
+  trimValues: false,
+  processEntities: true,
+  htmlEntities: true, // also decodes numeric references such as &#xA; that Go's encoder emits
+});
+
+type Raw = Record<string, unknown>;
+
+function localName(name: string): string {
+  const i = name.indexOf(":");
+  return i < 0 ? name : name.slice(i + 1);
+}
+
+function convert(raw: Raw): XNode | string | undefined {
+  let name: string | undefined;
+  for (const key of Object.keys(raw)) {
+    if (key === "#text") return String(raw[key]);
+    if (key !== ":@") name = key;
+  }
+  if (name === undefined || name.startsWith("?")) return undefined;
+  const attrs = (raw[":@"] as Record<string, string> | undefined) ?? {};
+  const children: XNode[] = [];
+  let text = "";
+  for (const item of raw[name] as Raw[]) {
+    const c = convert(item);
+    if (typeof c === "string") text += c;
+    else if (c) children.push(c);
+  }
+  return { name: localName(name), attrs, text, children };
+}
+
+export function parseXml(xml: string): XNode {
+  const top = parser.parse(xml) as Raw[];
+  for (const item of top) {
+    const node = convert(item);
+    if (node && typeof node !== "string") return node;
+  }
+  throw new Error("vim25: response has no XML document element");
+}
+
+export function child(node: XNode | undefined, name: string): XNode | undefined {
+  return node?.children.find((c) => c.name === name);
+}
+
+export function children(node: XNode | undefined, name: string): XNode[] {
+  return node ? node.children.filter((c) => c.name === name) : [];
+}
+
+export function text(node: XNode | undefined, name?: string): string | undefined {
+  const n = name === undefined ? node : child(node, name);
+  return n?.text;
+}
+
+export function num(node: XNode | undefined, name?: string): number | undefined {
+  const t = text(node, name);
+  return t === undefined || t === "" ? undefined : Number(t);
+}
+
+export function bool(node: XNode | undefined, name?: string): boolean | undefined {
+  const t = text(node, name);
+  return t === undefined ? undefined : t === "true" || t === "1";
+}
+
+/** The declared dynamic type (xsi:type) without any namespace prefix. */
+export function xsiType(node: XNode | undefined): string | undefined {
+  const t = node?.attrs["xsi:type"];
+  return t === undefined ? undefined : localName(t);
+}
+
+export function moref(node: XNode | undefined, name?: string): MoRef | undefined {
+  const n = name === undefined ? node : child(node, name);
+  if (!n || n.attrs.type === undefined) return undefined;
+  return new MoRef(n.attrs.type, n.text);
+}
+
+export function morefs(node: XNode | undefined, name: string): MoRef[] {
+  return children(node, name).flatMap((c) => (c.attrs.type === undefined ? [] : [new MoRef(c.attrs.type, c.text)]));
+}
+
+/** Values typed ArrayOfX in property results wrap their items in X elements. */
+export function arrayItems(node: XNode | undefined): XNode[] {
+  return node ? [...node.children] : [];
+}
