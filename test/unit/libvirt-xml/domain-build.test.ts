@@ -216,6 +216,13 @@ describe("libvirt domain XML builder", () => {
     assert.throws(() => buildDomainXml(seedless, { ...ctxFor(seedless), cloudInitSeed: undefined }), /cloudInit: the seed ISO/);
   });
 
+  it("refuses VNC passwords libvirt would refuse, without echoing them", () => {
+    const spec = vm({ console: { kind: "vnc", password: "much-too-long" } });
+    assert.throws(() => buildDomainXml(spec, ctxFor(spec)), (e: unknown) => e instanceof LibvirtXmlError && /at most 8/.test(e.message) && !e.message.includes("much-too-long"));
+    const spice = vm({ console: { kind: "spice", password: "much-too-long" } });
+    assert.doesNotThrow(() => buildDomainXml(spice, ctxFor(spice)));
+  });
+
   it("never puts the console password in an error message", () => {
     const spec = vm({ console: { kind: "vnc", password: "hunter2" }, disks: { nvme0: { volume: "x" } } });
     assert.throws(() => buildDomainXml(spec, ctxFor(spec)), (e: unknown) => e instanceof Error && !e.message.includes("hunter2"));

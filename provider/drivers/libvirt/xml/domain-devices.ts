@@ -5,6 +5,8 @@ import type { DomainBuildContext, PassthroughSource } from "./domain-context";
 import { compareSlots, slotAlias } from "./slots";
 import { isQ35 } from "./domain-disks";
 
+const VNC_PASSWORD_MAX = 8;
+
 const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, "0")}`;
 
 function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlElement {
@@ -16,8 +18,8 @@ function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlEle
   if (emulated && nic.queues > 1 && nic.model !== "virtio") {
     throw new LibvirtXmlError(`nics.${slot}.queues`, `multiqueue is a virtio-net feature; model "${nic.model}" has one queue (libvirt drops the setting)`);
   }
-  // vhost-net needs /dev/vhost-net and KVM; under TCG QEMU's own backend is named explicitly, since
-  // libvirt otherwise tries vhost for multiqueue and fails where it is missing.
+  // vhost-net leans on KVM's ioeventfd/irqfd; under TCG QEMU's userspace backend is named so libvirt
+  // never opens /dev/vhost-net for a guest that cannot use it.
   const driver = emulated && nic.queues > 1 ? el("driver", { name: ctx.type === "kvm" ? "vhost" : "qemu", queues: nic.queues }) : undefined;
   return el(
     "interface",
@@ -69,6 +71,10 @@ export function hostdevElements(spec: VirtualMachineSpec, ctx: DomainBuildContex
 export function graphicsElements(spec: VirtualMachineSpec): XmlElement[] {
   const { kind, listen, password } = spec.console;
   if (kind === "none") return [];
+  // The RFB protocol's DES challenge uses 8 bytes of key, and libvirt refuses anything longer.
+  if (kind === "vnc" && password !== undefined && password.length > VNC_PASSWORD_MAX) {
+    throw new LibvirtXmlError("console.password", `VNC passwords are at most ${VNC_PASSWORD_MAX} characters; use a shorter one or kind "spice"`);
+  }
   return [
     el(
       "graphics",
