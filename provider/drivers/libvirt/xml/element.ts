@@ -28,13 +28,14 @@ export function elIfAny(name: string, attrs: Record<string, AttrValue>, ...child
   return built.children.length > 0 ? built : undefined;
 }
 
+/** A bare carriage return would be normalised to a newline by any XML reader, so it travels as a reference. */
 export function escapeText(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/\r/g, "&#13;");
 }
 
 /** Quotes and whitespace control characters too: attribute-value normalisation would otherwise turn a newline into a space. */
 export function escapeAttr(text: string): string {
-  return escapeText(text).replace(/"/g, "&quot;").replace(/\n/g, "&#10;").replace(/\r/g, "&#13;").replace(/\t/g, "&#9;");
+  return escapeText(text).replace(/"/g, "&quot;").replace(/\n/g, "&#10;").replace(/\t/g, "&#9;");
 }
 
 function attrText(value: AttrValue): string | undefined {
