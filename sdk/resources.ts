@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { ArgsOf, ResourceKind, SpecOf } from "../provider/core/model";
+import { COMPUTED_OUTPUTS, type ArgsOf, type ResourceKind, type SpecOf } from "../provider/core/model";
 import { providerFor } from "../provider/dynamic/providers";
 import type { DeepInput } from "./types";
 
@@ -7,16 +7,6 @@ import type { DeepInput } from "./types";
 export type ResourceArgs<K extends ResourceKind> = "name" extends keyof ArgsOf<K>
   ? DeepInput<Omit<ArgsOf<K>, "name">> & { name?: pulumi.Input<string> }
   : DeepInput<ArgsOf<K>>;
-
-/** Outputs each kind adds to its inputs. */
-const COMPUTED: Record<ResourceKind, string[]> = {
-  VirtualMachine: ["state", "uuid", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration", "observed"],
-  StoragePool: ["state", "uuid", "capacityBytes", "observed"],
-  Volume: ["path", "capacityBytes", "observed"],
-  Network: ["state", "uuid", "observed"],
-  PassthroughDevice: ["observed"],
-  Snapshot: ["state", "observed"],
-};
 
 /** Inputs holding secrets, by top-level key: wrapped as secrets going in and coming out. */
 const SECRET_KEYS: Partial<Record<ResourceKind, string[]>> = { VirtualMachine: ["cloudInit", "console"] };
@@ -28,7 +18,7 @@ export abstract class NovaCronResource<K extends ResourceKind> extends pulumi.dy
     for (const key of SECRET_KEYS[kind] ?? []) {
       if (props[key] !== undefined) props[key] = pulumi.secret(props[key]);
     }
-    for (const key of COMPUTED[kind]) props[key] = undefined;
+    for (const key of COMPUTED_OUTPUTS[kind]) props[key] = undefined;
     const secretOutputs = SECRET_KEYS[kind] ?? [];
     super(providerFor(kind), name, props, { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), ...secretOutputs] }, "novacron", kind);
   }

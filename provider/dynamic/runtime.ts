@@ -3,7 +3,7 @@ import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/c
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
 import type { Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
-import { RESOURCE_MODELS, type ResourceKind } from "../core/model";
+import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { configureHosts, currentHosts } from "./hosts";
 import { progressFor } from "./progress";
@@ -110,18 +110,17 @@ function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {
  * The input part of recorded outputs. Both sides were normalised by check() already, so no
  * second parse: diff runs for every resource on every preview.
  */
-function pickInputs(_kind: ResourceKind, props: Props): Props {
-  return withoutInternalKeys(stripOutputs(props));
+function pickInputs(kind: ResourceKind, props: Props): Props {
+  return withoutInternalKeys(stripOutputs(kind, props));
 }
 
-const OUTPUT_KEYS = ["id", "state", "observed", "lastChange", "lastChangeClass", "ipAddress", "macAddresses", "uuid", "path", "capacityBytes", "migration", PLANNED_CHANGES_KEY];
-
-function stripOutputs(props: Props): Props {
-  return Object.fromEntries(Object.entries(props).filter(([k]) => !OUTPUT_KEYS.includes(k)));
+function stripOutputs(kind: ResourceKind, props: Props): Props {
+  const outputs = COMPUTED_OUTPUTS[kind];
+  return Object.fromEntries(Object.entries(props).filter(([k]) => !outputs.includes(k)));
 }
 
 function parseSpec(kind: ResourceKind, props: Props): Props {
-  const parsed = RESOURCE_MODELS[kind].schema.safeParse(withoutInternalKeys(stripOutputs(props)));
+  const parsed = RESOURCE_MODELS[kind].schema.safeParse(withoutInternalKeys(stripOutputs(kind, props)));
   if (!parsed.success) {
     throw new InputError(kind, parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })));
   }

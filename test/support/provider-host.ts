@@ -18,7 +18,8 @@ const REPO = path.resolve(__dirname, "../..");
 export class ProviderHost {
   private constructor(private readonly child: ChildProcess, private readonly client: provrpc.ResourceProviderClient, readonly stderr: string[]) {}
 
-  static async start(env: NodeJS.ProcessEnv = {}): Promise<ProviderHost> {
+  /** Starts the host and sends Configure, as the engine always does before anything else. */
+  static async start(env: NodeJS.ProcessEnv = {}, config: Record<string, string> = {}): Promise<ProviderHost> {
     const entry = require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js");
     const node = path.join(REPO, "node_modules/.bin/node");
     // No engine address: progress lines then go to stderr, which the tests can read.
@@ -30,7 +31,9 @@ export class ProviderHost {
       child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim().split("\n")[0]));
     });
     const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    return new ProviderHost(child, client, stderr);
+    const host = new ProviderHost(child, client, stderr);
+    await host.configure(config);
+    return host;
   }
 
   async stop(): Promise<void> {

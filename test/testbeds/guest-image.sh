@@ -25,8 +25,9 @@ GUEST_DIR=$CACHE/guest
 WORK=$GUEST_DIR/work
 SRC=$HERE/guest
 
-# Load order from the kernel's module graph (virtio-net over virtio-pci).
-MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci
+# Load order from the kernel's module graph (virtio-net over virtio-pci); virtio_balloon lets the
+# guest answer live memory changes, which the driver tests observe.
+MODULES=(virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_balloon
          failover net_failover virtio_net)
 
 log() { echo "[guest-image] $*" >&2; }

@@ -59,8 +59,8 @@ export class LibvirtClient extends EventEmitter {
 
   static async connect(uriText: string, opts: ConnectOptions = {}): Promise<LibvirtClient> {
     const uri = parseLibvirtUri(uriText);
-    const socket = await openTransport(uri, opts);
-    const conn = new RpcConnection(socket, opts);
+    const transport = await openTransport(uri, opts);
+    const conn = new RpcConnection(transport, opts);
     const client = new LibvirtClient(uri, conn, opts.callTimeoutMs ?? 120_000);
     try {
       await client.handshake(opts);

@@ -20,6 +20,7 @@ import {
   buildRawFrame,
 } from "./packet";
 import { remoteError } from "./types";
+import type { Transport } from "./transport";
 import { XdrError, XdrWriter } from "./xdr";
 
 export interface RpcConnectionOptions {
@@ -58,7 +59,7 @@ export class RpcConnection extends EventEmitter {
   private readonly streams = new Map<number, StreamSink>();
   private readonly decoder = new FrameDecoder();
   private failure: Error | null = null;
-  private corked = false;
+  private writesThisTick = 0;
   private lastRx = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private readonly callTimeoutMs: number;
@@ -66,16 +67,20 @@ export class RpcConnection extends EventEmitter {
   private readonly keepaliveCount: number;
   private readonly closed: Promise<void>;
 
-  constructor(
-    private readonly socket: Duplex,
-    opts: RpcConnectionOptions = {},
-  ) {
+  private readonly socket: Duplex;
+  private readonly borrowedReads: boolean;
+
+  constructor(transport: Transport, opts: RpcConnectionOptions = {}) {
     super();
+    const socket = transport.stream;
+    this.socket = socket;
+    this.borrowedReads = transport.attachReader !== undefined;
     this.callTimeoutMs = opts.callTimeoutMs ?? 120_000;
     this.keepaliveIntervalMs = opts.keepaliveIntervalMs ?? 5_000;
     this.keepaliveCount = opts.keepaliveCount ?? 5;
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
-    socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    if (transport.attachReader) transport.attachReader((chunk) => this.onData(chunk));
+    else socket.on("data", (chunk: Buffer) => this.onData(chunk));
     socket.on("error", (err: Error) => this.fail(new LibvirtConnectionError(`libvirt connection error: ${err.message}`, { cause: err })));
     socket.on("end", () => this.fail(new LibvirtConnectionError("libvirt connection closed by the server")));
     socket.on("close", () => this.fail(new LibvirtConnectionError("libvirt connection closed")));
@@ -185,25 +190,29 @@ export class RpcConnection extends EventEmitter {
   }
 
   private write(buf: Buffer): boolean {
-    // Coalesce everything written in one tick into a single transport write:
-    // many concurrent calls then cost one syscall instead of one each.
-    if (!this.corked) {
-      this.corked = true;
+    // The first frame of a tick goes straight out (lowest latency for a lone
+    // call); any further frames in the same tick are corked and leave in one
+    // transport write, so a burst of concurrent calls costs one syscall.
+    if (this.writesThisTick === 0) {
+      process.nextTick(this.endTick);
+    } else if (this.writesThisTick === 1) {
       this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
     }
+    this.writesThisTick++;
     return this.socket.write(buf);
   }
+
+  private readonly endTick = (): void => {
+    if (this.writesThisTick > 1) this.socket.uncork();
+    this.writesThisTick = 0;
+  };
 
   private onData(chunk: Buffer): void {
     if (this.failure) return;
     this.lastRx = Date.now();
     let frames: Frame[];
     try {
-      frames = this.decoder.push(chunk);
+      frames = this.decoder.push(chunk, this.borrowedReads);
     } catch (e) {
       const msg = e instanceof FrameError ? e.message : String(e);
       this.destroy(new LibvirtProtocolError(`malformed data from libvirtd: ${msg}`, { cause: e }));

@@ -85,8 +85,12 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  /** Returns complete frames; throws FrameError on an impossible length. */
-  push(chunk: Buffer): Frame[] {
+  /**
+   * Returns complete frames; throws FrameError on an impossible length.
+   * `borrowed` means the caller will overwrite `chunk` after this returns, so
+   * every frame and any leftover partial frame is copied out of it.
+   */
+  push(chunk: Buffer, borrowed = false): Frame[] {
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     const out: Frame[] = [];
@@ -98,8 +102,9 @@ export class FrameDecoder {
       }
       if (this.buffered < len) break;
       const frame = this.take(len);
-      out.push(parseFrame(frame));
+      out.push(parseFrame(borrowed ? Buffer.from(frame) : frame));
     }
+    if (borrowed) this.chunks = this.chunks.map((c) => (c === chunk || c.buffer === chunk.buffer ? Buffer.from(c) : c));
     return out;
   }
 

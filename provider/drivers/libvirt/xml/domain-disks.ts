@@ -14,7 +14,8 @@ export const SEED_IDE_DEV = "hdd";
 const BUS_ATTR = { "virtio-blk": "virtio", "virtio-scsi": "scsi", sata: "sata" } as const;
 
 export function isQ35(machine: string): boolean {
-  return machine === "q35" || machine.includes("q35");
+  // Covers the alias and versioned types such as pc-q35-7.2.
+  return machine.includes("q35");
 }
 
 /** vd slots on a SCSI bus take units above every sd-family index (sda … sata99 end at 225). */
@@ -49,8 +50,9 @@ interface Placement {
 
 /**
  * virtio-scsi binds an iothread per controller, not per disk, so SCSI disks are grouped into one
- * controller per distinct iothread. SATA ports are handed out compactly in slot order, because
- * the slot-derived indices are far beyond an AHCI controller's six ports.
+ * controller per distinct iothread. Controller indices are compact (not the iothread number):
+ * libvirt fills any gap in SCSI indices with lsilogic controllers. SATA ports are handed out
+ * compactly in slot order, because slot-derived indices are far beyond an AHCI controller's six ports.
  */
 function place(spec: VirtualMachineSpec, seed: boolean): Placement {
   const slots = Object.keys(spec.disks).sort(compareSlots);

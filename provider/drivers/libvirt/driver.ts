@@ -1,0 +1,46 @@
+import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { HostConfig } from "../../core/hosts";
+import type { ResourceKind, SpecOf } from "../../core/model";
+import { libvirtHostCapabilities } from "./host-capabilities";
+import { LibvirtNetworkResource } from "./resources/network";
+import { LibvirtPassthroughResource } from "./resources/passthrough";
+import { LibvirtPoolResource } from "./resources/pool";
+import { LibvirtSnapshotResource } from "./resources/snapshot";
+import { LibvirtVmResource } from "./resources/vm";
+import { LibvirtVolumeResource } from "./resources/volume";
+import { LibvirtSession } from "./session";
+
+/** KVM/QEMU through libvirt's RPC protocol: one session per host, shared by every resource. */
+export class LibvirtDriver implements Driver {
+  readonly kind = "libvirt" as const;
+  private readonly resources: { [K in ResourceKind]: ResourceDriver<SpecOf<K>> };
+
+  constructor(readonly host: string, readonly config: HostConfig, readonly session: LibvirtSession) {
+    this.resources = {
+      VirtualMachine: new LibvirtVmResource(session, config),
+      StoragePool: new LibvirtPoolResource(session),
+      Volume: new LibvirtVolumeResource(session),
+      Network: new LibvirtNetworkResource(session),
+      PassthroughDevice: new LibvirtPassthroughResource(session),
+      Snapshot: new LibvirtSnapshotResource(session),
+    };
+  }
+
+  hostCapabilities(): Promise<HostCapabilities> {
+    return libvirtHostCapabilities(this.session);
+  }
+
+  resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
+    return this.resources[kind];
+  }
+
+  close(): Promise<void> {
+    return this.session.close();
+  }
+}
+
+export async function openLibvirtDriver(host: string, config: HostConfig): Promise<Driver> {
+  const session = LibvirtSession.fromConfig(host, config);
+  await session.get();
+  return new LibvirtDriver(host, config, session);
+}

@@ -1,0 +1,86 @@
+import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
+import type { ParsedDomain } from "../xml";
+import { DomainState } from "./vm-power";
+
+/**
+ * The model as the hypervisor has it, for refresh and drift. What libvirt cannot report
+ * (cloud-init content, NovaCron's own settings, ids users wrote) comes from the last recorded
+ * spec; what it can report overrides it, so an out-of-band `virsh` edit shows up as drift.
+ * `lastPaths` maps each recorded disk slot to the host path its volume id resolved to.
+ */
+export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualMachineSpec, lastPaths: Record<string, string>): VirtualMachineSpec {
+  const disks: Record<string, DiskSpec> = {};
+  for (const [slot, disk] of Object.entries(parsed.disks)) {
+    const path = disk.source.kind === "file" ? disk.source.path : disk.source.kind === "block" ? disk.source.dev : undefined;
+    const recorded = last.disks[slot];
+    const sameSource = recorded !== undefined && path !== undefined && lastPaths[slot] === path;
+    const source = sameSource ? { volume: recorded.volume, sizeGiB: recorded.sizeGiB, pool: recorded.pool } : { volume: path ?? `${slot}-unknown-source` };
+    disks[slot] = {
+      ...source,
+      bus: disk.bus as DiskSpec["bus"],
+      format: recorded?.format,
+      cache: (disk.cache ?? "default") as DiskSpec["cache"],
+      io: disk.io as DiskSpec["io"],
+      iothread: disk.iothread,
+      bootOrder: disk.bootOrder,
+      readOnly: disk.readOnly,
+    };
+  }
+  const nics: Record<string, NicSpec> = {};
+  for (const [slot, nic] of Object.entries(parsed.nics)) {
+    const recorded = last.nics[slot];
+    nics[slot] = {
+      model: (nic.model ?? recorded?.model ?? "virtio") as NicSpec["model"],
+      // A MAC the user left to libvirt stays unset, or every plan would show it.
+      mac: recorded?.mac === undefined ? undefined : nic.mac,
+      queues: nic.queues,
+      network: nic.network,
+      bridge: nic.bridge,
+      sriovPool: nic.sriovPool,
+      vlan: nic.vlan,
+      bootOrder: nic.bootOrder,
+    };
+  }
+  const passthrough: VirtualMachineSpec["passthrough"] = {};
+  for (const [slot, dev] of Object.entries(parsed.passthrough)) {
+    const recorded = last.passthrough[slot];
+    const id = dev.kind === "pci" ? nodeDeviceName(dev.address) : recorded?.device ?? `usb_${dev.vendorId}_${dev.productId}`;
+    passthrough[slot] = { device: recorded && (dev.kind !== "pci" || recorded.device === id) ? recorded.device : id, romBar: dev.romBar };
+  }
+  return {
+    ...last,
+    name: parsed.name,
+    machine: parsed.machine || last.machine,
+    cpu: {
+      sockets: parsed.cpu.sockets,
+      cores: parsed.cpu.cores,
+      threads: parsed.cpu.threads,
+      maxVcpus: last.cpu.maxVcpus === undefined && parsed.vcpus.max === parsed.vcpus.current ? undefined : parsed.vcpus.max,
+      mode: parsed.cpu.mode,
+      model: parsed.cpu.model,
+      pinning: parsed.cpu.pinning,
+      emulatorPinning: parsed.cpu.emulatorPinning,
+      numa: parsed.cpu.numa,
+    },
+    memory: {
+      sizeMiB: parsed.memory.sizeMiB,
+      maxMiB: parsed.memory.maxMiB,
+      hugepages: parsed.memory.hugepages ? { pageSizeKiB: parsed.memory.hugepages.pageSizeKiB as 2048 | 1048576 } : undefined,
+      balloon: parsed.memory.balloon ? { minMiB: last.memory.balloon?.minMiB, statsPeriodSeconds: parsed.memory.balloon.statsPeriodSeconds } : undefined,
+    },
+    disks,
+    nics,
+    passthrough,
+    firmware: { type: parsed.firmware.type, secureBoot: parsed.firmware.secureBoot, tpm: parsed.firmware.tpm },
+    kernelBoot: parsed.boot,
+    console: { kind: parsed.console.kind, listen: parsed.console.listen ?? last.console.listen, password: last.console.password },
+    powerState: state === DomainState.paused ? "paused" : state === DomainState.running || state === DomainState.blocked ? "running" : "stopped",
+    labels: parsed.labels,
+  };
+}
+
+/** libvirt's node device name for a PCI address: `pci_0000_01_00_0`. */
+export function nodeDeviceName(a: { domain: number; bus: number; slot: number; function: number }): string {
+  const hex = (n: number, w: number) => n.toString(16).padStart(w, "0");
+  return `pci_${hex(a.domain, 4)}_${hex(a.bus, 2)}_${hex(a.slot, 2)}_${a.function}`;
+}

@@ -1,0 +1,139 @@
+// Reading the device list out of a VirtualMachineConfigInfo, and the slot
+// bookkeeping that ties devices to the user's slot names.
+import { bool, child, moref, num, text, xsiType, type MoRef, type XNode } from "../soap";
+import type { DiskProvisioning, NetworkBinding, NicAdapter, ScsiControllerType } from "./spec";
+
+/** extraConfig key prefix recording which SCSI unit holds a disk slot. */
+export const DISK_SLOT_PREFIX = "novacron.disk.";
+/** Written to a NIC's externalId so its slot survives reordering and MAC changes. */
+export const NIC_SLOT_PREFIX = "novacron:";
+
+export interface DiskDevice {
+  readonly key: number;
+  readonly controllerKey: number;
+  readonly unitNumber: number;
+  readonly capacityKB: number;
+  readonly provisioning: DiskProvisioning;
+  readonly fileName: string;
+  readonly datastore: MoRef | undefined;
+}
+
+export interface NicDevice {
+  readonly key: number;
+  readonly adapter: NicAdapter | string;
+  readonly macAddress: string | undefined;
+  readonly externalId: string | undefined;
+  readonly network: NetworkBinding | undefined;
+  readonly unitNumber: number | undefined;
+}
+
+export interface ScsiDevice {
+  readonly key: number;
+  readonly busNumber: number;
+  readonly type: ScsiControllerType | string;
+}
+
+export interface Devices {
+  readonly disks: DiskDevice[];
+  readonly nics: NicDevice[];
+  readonly scsi: ScsiDevice[];
+}
+
+export const scsiWireType: Record<ScsiControllerType, string> = {
+  pvscsi: "ParaVirtualSCSIController",
+  "lsilogic-sas": "VirtualLsiLogicSASController",
+};
+export const nicWireType: Record<NicAdapter, string> = { vmxnet3: "VirtualVmxnet3", e1000e: "VirtualE1000e" };
+
+function reverse<K extends string>(map: Record<K, string>): Record<string, K> {
+  return Object.fromEntries(Object.entries(map).map(([k, v]) => [v, k])) as Record<string, K>;
+}
+const scsiByWire = reverse(scsiWireType);
+const nicByWire = reverse(nicWireType);
+
+function networkOf(backing: XNode | undefined): NetworkBinding | undefined {
+  switch (xsiType(backing)) {
+    case "VirtualEthernetCardNetworkBackingInfo": {
+      const network = moref(backing, "network");
+      return network ? { kind: "standard", network, name: text(backing, "deviceName") ?? "" } : undefined;
+    }
+    case "VirtualEthernetCardDistributedVirtualPortBackingInfo": {
+      const port = child(backing, "port");
+      return {
+        kind: "distributed",
+        portgroupKey: text(port, "portgroupKey") ?? "",
+        switchUuid: text(port, "switchUuid") ?? "",
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+export function parseDevices(hardware: XNode | undefined): Devices {
+  const out: Devices = { disks: [], nics: [], scsi: [] };
+  for (const d of hardware?.children ?? []) {
+    if (d.name !== "device") continue;
+    const type = xsiType(d) ?? "";
+    const key = num(d, "key") ?? 0;
+    const backing = child(d, "backing");
+    if (type === "VirtualDisk") {
+      const thin = bool(backing, "thinProvisioned") ?? false;
+      out.disks.push({
+        key,
+        controllerKey: num(d, "controllerKey") ?? 0,
+        unitNumber: num(d, "unitNumber") ?? 0,
+        capacityKB: num(d, "capacityInKB") ?? 0,
+        provisioning: thin ? "thin" : bool(backing, "eagerlyScrub") ? "eagerZeroedThick" : "thick",
+        fileName: text(backing, "fileName") ?? "",
+        datastore: moref(backing, "datastore"),
+      });
+    } else if (child(d, "addressType") !== undefined || nicByWire[type] !== undefined) {
+      out.nics.push({
+        key,
+        adapter: nicByWire[type] ?? type,
+        macAddress: text(d, "macAddress"),
+        externalId: text(d, "externalId"),
+        network: networkOf(backing),
+        unitNumber: num(d, "unitNumber"),
+      });
+    } else if (child(d, "sharedBus") !== undefined) {
+      out.scsi.push({ key, busNumber: num(d, "busNumber") ?? 0, type: scsiByWire[type] ?? type });
+    }
+  }
+  return out;
+}
+
+export function parseExtraConfig(extra: readonly XNode[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const o of extra) {
+    const key = text(o, "key");
+    if (key !== undefined) out.set(key, text(o, "value") ?? "");
+  }
+  return out;
+}
+
+/** Slot → SCSI unit number, from the extraConfig bookkeeping. */
+export function diskSlots(extraConfig: ReadonlyMap<string, string>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [k, v] of extraConfig) {
+    if (!k.startsWith(DISK_SLOT_PREFIX) || v === "") continue;
+    const unit = Number(v.replace(/^scsi\d+:/, ""));
+    if (Number.isInteger(unit)) out.set(k.slice(DISK_SLOT_PREFIX.length), unit);
+  }
+  return out;
+}
+
+/** SCSI unit 7 belongs to the controller itself. */
+export function freeUnits(used: Iterable<number>): () => number {
+  const taken = new Set(used);
+  return () => {
+    for (let u = 0; u < 64; u++) {
+      if (u !== 7 && !taken.has(u)) {
+        taken.add(u);
+        return u;
+      }
+    }
+    throw new RangeError("no free SCSI unit on controller 0");
+  };
+}

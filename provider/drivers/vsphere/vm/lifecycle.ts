@@ -1,0 +1,69 @@
+// Create, find, reconfigure and destroy. Create refuses an existing name with
+// DuplicateNameError up front (vCenter would, the simulator reports a file
+// clash instead); the caller decides whether that means "adopt".
+import {
+  DuplicateNameError,
+  findChild,
+  ManagedObjectNotFoundError,
+  moref,
+  runTask,
+  type MoRef,
+  type VimClient,
+  type WaitOptions,
+} from "../soap";
+import { createConfigSpec, reconfigureSpec } from "./config-spec";
+import type { Placement } from "./placement";
+import { shutdownGuest, type ShutdownOptions } from "./power";
+import { readVmDetails } from "./read";
+import type { VmSpec } from "./spec";
+
+export async function findVm(client: VimClient, folder: MoRef, name: string): Promise<MoRef | undefined> {
+  return findChild(client, folder, name);
+}
+
+export async function createVm(client: VimClient, placement: Placement, spec: VmSpec, options?: WaitOptions): Promise<MoRef> {
+  const existing = await findVm(client, placement.folder, spec.name);
+  if (existing) {
+    throw new DuplicateNameError("DuplicateName", `a VM named "${spec.name}" already exists (${existing.value})`, undefined);
+  }
+  const result = await runTask(
+    client,
+    "CreateVM_Task",
+    placement.folder,
+    { config: createConfigSpec(spec, placement.datastoreName), pool: placement.pool, host: placement.host },
+    options,
+  );
+  const ref = moref(result);
+  if (!ref) throw new Error(`CreateVM_Task for ${spec.name} returned no VM`);
+  return ref;
+}
+
+/**
+ * Brings the VM's configuration to `desired` with one ReconfigVM_Task carrying
+ * only the differences. Returns false when nothing had to change.
+ */
+export async function reconfigureVm(client: VimClient, vm: MoRef, desired: VmSpec, options?: WaitOptions): Promise<boolean> {
+  const current = await readVmDetails(client, vm);
+  const spec = reconfigureSpec(current, desired, current.homeDatastore);
+  if (!spec) return false;
+  await runTask(client, "ReconfigVM_Task", vm, { spec }, options);
+  return true;
+}
+
+export interface DestroyOptions extends ShutdownOptions, WaitOptions {}
+
+/**
+ * Shuts the guest down gracefully where VMware Tools run (hard power-off
+ * otherwise), then deletes the VM and its disks. A VM that is already gone is
+ * success: deletes must be repeatable.
+ */
+export async function destroyVm(client: VimClient, vm: MoRef, options: DestroyOptions = {}): Promise<"destroyed" | "absent"> {
+  try {
+    await shutdownGuest(client, vm, options);
+    await runTask(client, "Destroy_Task", vm, {}, options);
+    return "destroyed";
+  } catch (err) {
+    if (err instanceof ManagedObjectNotFoundError) return "absent";
+    throw err;
+  }
+}

@@ -1,0 +1,124 @@
+// Server state → VmState: the reverse mapping used by refresh and drift
+// detection. Everything comes from one PropertyCollector round trip.
+import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
+import { diskSlots, NIC_SLOT_PREFIX, parseDevices, parseExtraConfig, type Devices } from "./devices";
+import type { CurrentConfig } from "./config-spec";
+import type { DiskSpec, Firmware, NicSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
+
+export const VM_PROPERTIES = [
+  "config",
+  "runtime.powerState",
+  "runtime.host",
+  "guest.toolsRunningStatus",
+  "resourcePool",
+  "datastore",
+  "snapshot",
+] as const;
+
+function decode(extra: ReadonlyMap<string, string>, name: string): string | undefined {
+  const v = extra.get(`guestinfo.${name}`);
+  if (v === undefined || v === "") return undefined;
+  return extra.get(`guestinfo.${name}.encoding`) === "base64" ? Buffer.from(v, "base64").toString("utf8") : v;
+}
+
+function snapshots(list: readonly XNode[], parents: readonly string[], out: SnapshotInfo[]): void {
+  for (const s of list) {
+    const ref = moref(s, "snapshot");
+    const name = text(s, "name") ?? "";
+    if (ref) {
+      out.push({
+        ref,
+        name,
+        description: text(s, "description") ?? "",
+        createTime: text(s, "createTime") ?? "",
+        quiesced: bool(s, "quiesced") ?? false,
+        parents,
+      });
+    }
+    snapshots(children(s, "childSnapshotList"), [...parents, name], out);
+  }
+}
+
+export interface VmDetails extends CurrentConfig {
+  readonly state: VmState;
+  /** Datastore name of the VM's home folder, where new disks go by default. */
+  readonly homeDatastore: string;
+}
+
+export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetails {
+  const config = props.get("config");
+  const hardware = child(config, "hardware");
+  const devices: Devices = parseDevices(hardware);
+  const extra = parseExtraConfig(children(config, "extraConfig"));
+  const slots = diskSlots(extra);
+  const slotByUnit = new Map([...slots].map(([s, u]) => [u, s]));
+  const controller = devices.scsi.find((c) => c.busNumber === 0);
+
+  const disks: Record<string, DiskSpec> = {};
+  for (const d of devices.disks) {
+    // Disks we did not create (e.g. from a template) get a stable synthetic slot.
+    const slot = (d.controllerKey === controller?.key ? slotByUnit.get(d.unitNumber) : undefined) ?? `scsi:${d.controllerKey}:${d.unitNumber}`;
+    disks[slot] = { sizeGiB: d.capacityKB / (1024 * 1024), provisioning: d.provisioning };
+  }
+  const nics: Record<string, NicSpec> = {};
+  const macAddresses: Record<string, string> = {};
+  devices.nics.forEach((n, i) => {
+    const slot = n.externalId?.startsWith(NIC_SLOT_PREFIX) ? n.externalId.slice(NIC_SLOT_PREFIX.length) : `nic${i}`;
+    if (n.network) nics[slot] = { network: n.network, adapter: n.adapter === "e1000e" ? "e1000e" : "vmxnet3" };
+    if (n.macAddress) macAddresses[slot] = n.macAddress;
+  });
+
+  const userData = decode(extra, "userdata");
+  const metaData = decode(extra, "metadata");
+  const firmware = text(config, "firmware");
+  const spec: VmSpec = {
+    name: text(config, "name") ?? "",
+    guestId: text(config, "guestId"),
+    numCPUs: num(hardware, "numCPU") ?? 0,
+    numCoresPerSocket: num(hardware, "numCoresPerSocket"),
+    memoryMB: num(hardware, "memoryMB") ?? 0,
+    cpuHotAddEnabled: bool(config, "cpuHotAddEnabled"),
+    memoryHotAddEnabled: bool(config, "memoryHotAddEnabled"),
+    cpuReservationMHz: num(child(config, "cpuAllocation"), "reservation"),
+    memoryReservationMB: num(child(config, "memoryAllocation"), "reservation"),
+    scsiController: controller?.type === "lsilogic-sas" ? "lsilogic-sas" : controller ? "pvscsi" : undefined,
+    disks,
+    nics,
+    firmware: firmware === "efi" || firmware === "bios" ? (firmware as Firmware) : undefined,
+    secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
+    cloudInit: userData !== undefined || metaData !== undefined ? { userData, metaData } : undefined,
+    annotation: text(config, "annotation") || undefined,
+  };
+  const snaps: SnapshotInfo[] = [];
+  snapshots(children(props.get("snapshot"), "rootSnapshotList"), [], snaps);
+  const vmPath = text(child(config, "files"), "vmPathName") ?? "";
+  return {
+    spec,
+    devices,
+    diskSlots: slots,
+    homeDatastore: /^\[([^\]]+)\]/.exec(vmPath)?.[1] ?? "",
+    state: {
+      ref,
+      spec,
+      powerState: (text(props.get("runtime.powerState")) ?? "poweredOff") as PowerState,
+      host: moref(props.get("runtime.host")),
+      resourcePool: moref(props.get("resourcePool")),
+      datastores: morefs(props.get("datastore"), "ManagedObjectReference"),
+      template: bool(config, "template") ?? false,
+      toolsRunning: text(props.get("guest.toolsRunningStatus")) === "guestToolsRunning",
+      instanceUuid: text(config, "instanceUuid"),
+      snapshots: snaps,
+      macAddresses,
+    },
+  };
+}
+
+/** Reads a VM; ManagedObjectNotFoundError when it no longer exists. */
+export async function readVmDetails(client: VimClient, vm: MoRef): Promise<VmDetails> {
+  const content = await getProperties(client, vm, VM_PROPERTIES);
+  return parseVm(vm, content.props);
+}
+
+export async function readVm(client: VimClient, vm: MoRef): Promise<VmState> {
+  return (await readVmDetails(client, vm)).state;
+}

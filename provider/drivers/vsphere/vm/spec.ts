@@ -1,0 +1,84 @@
+// The plain, hypervisor-shaped description of a vSphere VM that this layer
+// accepts and reports back (refresh/drift). It stays free of wire types except
+// MoRef, so the model translation above it can be written and tested against
+// plain objects.
+import type { MoRef } from "../soap";
+
+export type DiskProvisioning = "thin" | "thick" | "eagerZeroedThick";
+export type ScsiControllerType = "pvscsi" | "lsilogic-sas";
+export type NicAdapter = "vmxnet3" | "e1000e";
+export type Firmware = "bios" | "efi";
+
+export interface DiskSpec {
+  readonly sizeGiB: number;
+  /** Default "thin". Only takes effect when the disk is created. */
+  readonly provisioning?: DiskProvisioning;
+}
+
+/** Where a NIC is plugged; from resolveNetwork() or read back from a VM. */
+export type NetworkBinding =
+  | { readonly kind: "standard"; readonly network: MoRef; readonly name: string }
+  | { readonly kind: "distributed"; readonly portgroupKey: string; readonly switchUuid: string; readonly network?: MoRef };
+
+export interface NicSpec {
+  readonly network: NetworkBinding;
+  /** Default "vmxnet3". */
+  readonly adapter?: NicAdapter;
+}
+
+export interface CloudInit {
+  /** Plain text; sent base64-encoded as guestinfo.userdata. */
+  readonly userData?: string;
+  readonly metaData?: string;
+}
+
+export interface VmSpec {
+  readonly name: string;
+  /** vSphere guest OS identifier. Default "otherGuest64". */
+  readonly guestId?: string;
+  readonly numCPUs: number;
+  readonly numCoresPerSocket?: number;
+  readonly memoryMB: number;
+  readonly cpuHotAddEnabled?: boolean;
+  readonly memoryHotAddEnabled?: boolean;
+  readonly cpuReservationMHz?: number;
+  readonly memoryReservationMB?: number;
+  /** Default "pvscsi". */
+  readonly scsiController?: ScsiControllerType;
+  /** Keyed by slot name: the slot, not the position, identifies a disk, so reordering never replaces one. */
+  readonly disks: Readonly<Record<string, DiskSpec>>;
+  readonly nics: Readonly<Record<string, NicSpec>>;
+  /** Default "bios". */
+  readonly firmware?: Firmware;
+  readonly secureBoot?: boolean;
+  readonly cloudInit?: CloudInit;
+  readonly annotation?: string;
+}
+
+export type PowerState = "poweredOn" | "poweredOff" | "suspended";
+
+export interface SnapshotInfo {
+  readonly ref: MoRef;
+  readonly name: string;
+  readonly description: string;
+  readonly createTime: string;
+  readonly quiesced: boolean;
+  /** Names from the root down to this snapshot's parent. */
+  readonly parents: readonly string[];
+}
+
+/** What refresh sees: the spec as the server has it plus runtime facts. */
+export interface VmState {
+  readonly ref: MoRef;
+  readonly spec: VmSpec;
+  readonly powerState: PowerState;
+  readonly host: MoRef | undefined;
+  readonly resourcePool: MoRef | undefined;
+  readonly datastores: readonly MoRef[];
+  readonly template: boolean;
+  readonly toolsRunning: boolean;
+  readonly instanceUuid: string | undefined;
+  readonly snapshots: readonly SnapshotInfo[];
+  /** Slot → MAC address the server assigned. */
+  readonly macAddresses: Readonly<Record<string, string>>;
+}
