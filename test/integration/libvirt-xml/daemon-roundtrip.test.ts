@@ -92,6 +92,20 @@ describe("libvirt XML against the real libvirtd 9.0 (define → dumpxml → pars
     }
   });
 
+  it("an SR-IOV pool network with a VLAN tag is accepted and reads back", () => {
+    const name = `${TAG}-vf`;
+    const spec = NetworkInputs.parse({ host: "kvm1", name, mode: "sriov", physicalFunction: "enp3s0f0", vlan: 120 });
+    withFile(buildNetworkXml(spec, { ownership: { resource: "urn:it" } }), (file) => virsh("net-define", file));
+    try {
+      const parsed = parseNetworkXml(virsh("net-dumpxml", name));
+      assert.equal(parsed.mode, "sriov");
+      assert.equal(parsed.physicalFunction, "enp3s0f0");
+      assert.equal(parsed.vlan, 120);
+    } finally {
+      tryVirsh("net-undefine", name);
+    }
+  });
+
   it("parses every PCI node device the daemon reports", () => {
     const names = virsh("nodedev-list", "--cap", "pci").split("\n").map((l) => l.trim()).filter((l) => l !== "");
     assert.ok(names.length > 0);

@@ -105,7 +105,7 @@ describe("libvirt domain XML builder", () => {
     assert.equal(net0.child("alias")?.attr("name"), "ua-net0");
     assert.equal(net2.attr("type"), "bridge");
     assert.equal(net2.child("source")?.attr("bridge"), "br0");
-    assert.equal(net2.at("vlan", "tag")?.attr("id"), "42");
+    assert.equal(net2.child("vlan"), undefined);
     assert.equal(net2.child("model")?.attr("type"), "e1000e");
     assert.equal(net2.child("driver"), undefined);
     assert.equal(net2.child("alias")?.attr("name"), "ua-net2");
@@ -210,6 +210,8 @@ describe("libvirt domain XML builder", () => {
     assert.throws(() => buildDomainXml(nativeCached, ctxFor(nativeCached)), /disks\.vda\.io: io "native" needs O_DIRECT/);
     const mqE1000 = vm({ nics: { net0: { network: "lab", model: "e1000e", queues: 4 } } });
     assert.throws(() => buildDomainXml(mqE1000, ctxFor(mqE1000)), /nics\.net0\.queues: multiqueue is a virtio-net feature/);
+    const bridgeVlan = vm({ nics: { net1: { bridge: "br0", vlan: 42 } } });
+    assert.throws(() => buildDomainXml(bridgeVlan, ctxFor(bridgeVlan)), /nics\.net1\.vlan: libvirt tags VLANs only on SR-IOV/);
     const unresolved = vm({ disks: { vda: { volume: "x" } } });
     assert.throws(() => buildDomainXml(unresolved, { ...ctxFor(unresolved), disks: {} }), /disks\.vda: no resolved source/);
     const seedless = vm({ cloudInit: { userData: "#cloud-config" } });

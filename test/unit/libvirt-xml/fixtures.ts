@@ -50,7 +50,7 @@ export const SPECS: Record<string, VirtualMachineSpec> = {
     },
     nics: {
       net0: { network: "lab", queues: 4, mac: "52:54:00:aa:bb:01", bootOrder: 2 },
-      net2: { bridge: "br0", model: "e1000e", vlan: 42 },
+      net2: { bridge: "br0", model: "e1000e" },
     },
   }),
   gpuSecure: vm({

@@ -73,7 +73,7 @@ export function randomSpec(seed: number): VirtualMachineSpec {
       model,
       mac: maybe(() => `52:54:00:00:0${i}:${int(10, 99)}`),
       queues: model === "virtio" ? pick([1, 1, 2, 8]) : undefined,
-      vlan: maybe(() => int(1, 4094)),
+      vlan: kind === "sriovPool" ? maybe(() => int(1, 4094)) : undefined,
       bootOrder: boot !== undefined && !usedBoot.has(boot) ? (usedBoot.add(boot), boot) : undefined,
     };
   }

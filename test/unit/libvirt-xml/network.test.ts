@@ -73,6 +73,13 @@ describe("libvirt network XML", () => {
     assert.equal(sriov.child("bridge"), undefined);
   });
 
+  it("refuses a VLAN tag on networks whose Linux bridge libvirt cannot tag", () => {
+    for (const mode of ["nat", "isolated", "bridge"] as const) {
+      const spec = net(mode === "bridge" ? { mode, bridge: "br0", vlan: 5 } : { mode, cidr: "10.0.0.0/24", vlan: 5 });
+      assert.throws(() => buildNetworkXml(spec, ctx), new RegExp(`vlan: .*not mode "${mode}"`));
+    }
+  });
+
   it("bridge names fit IFNAMSIZ and stay distinct for long names with a common start", () => {
     assert.equal(bridgeNameFor("lab"), "nc-lab");
     assert.equal(bridgeNameFor("abcdefghijkl"), "nc-abcdefghijkl");

@@ -15,6 +15,9 @@ function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlEle
   const source = nic.bridge !== undefined ? el("source", { bridge: nic.bridge }) : el("source", { network });
   // A VF is the real device: there is no emulated model or vhost backend to configure.
   const emulated = nic.sriovPool === undefined;
+  if (emulated && nic.vlan !== undefined) {
+    throw new LibvirtXmlError(`nics.${slot}.vlan`, "libvirt tags VLANs only on SR-IOV (sriovPool) and Open vSwitch ports; a Linux bridge port refuses to start with one");
+  }
   if (emulated && nic.queues > 1 && nic.model !== "virtio") {
     throw new LibvirtXmlError(`nics.${slot}.queues`, `multiqueue is a virtio-net feature; model "${nic.model}" has one queue (libvirt drops the setting)`);
   }

@@ -62,6 +62,9 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /** The network definition for `virNetworkDefineXML`. */
 export function buildNetworkXml(spec: NetworkSpec, ctx: NetworkBuildContext): string {
+  if (spec.vlan !== undefined && spec.mode !== "sriov") {
+    throw new LibvirtXmlError("vlan", `libvirt accepts a network VLAN tag only for SR-IOV (hostdev) and Open vSwitch networks, not mode "${spec.mode}"`);
+  }
   const mode = FORWARD_MODE[spec.mode];
   const routedLike = spec.mode === "nat" || spec.mode === "routed" || spec.mode === "isolated";
   const bridge = routedLike ? (spec.bridge ?? bridgeNameFor(spec.name)) : spec.bridge;
