@@ -74,6 +74,7 @@ describe("a guest built entirely from these builders boots and takes a DHCP leas
     virsh("start", vmName);
     const live = parseDomainXml(virsh("dumpxml", vmName));
     assert.equal(live.macs.net0, mac);
+    assert.equal(live.nics.net0.network, netName);
     assert.equal(live.ownership.owned, true);
     assert.deepEqual(live.disks.vda.source, { kind: "volume", pool: poolName, volume: "scratch.qcow2" });
 

@@ -130,6 +130,19 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
     assert.equal(d.ownership.owned, false);
   });
 
+  it("a running domain's NICs: the network name wins over the actual type libvirt shows", () => {
+    const d = parseDomainXml(`<domain type='qemu'><name>live</name><memory>65536</memory><os><type>hvm</type></os><devices>
+      <interface type='bridge'><mac address='52:54:00:cf:d9:58'/><source network='lan' portid='863bb5d7-7bd2-4cb0-9d00-65cf56189e62' bridge='br0'/>
+        <target dev='vnet51'/><model type='virtio'/><alias name='ua-net0'/></interface>
+      <interface type='bridge'><mac address='52:54:00:cf:d9:59'/><source bridge='br1'/><target dev='vnet52'/><model type='e1000e'/><alias name='ua-net1'/></interface>
+    </devices></domain>`);
+    assert.equal(d.nics.net0.network, "lan");
+    assert.equal(d.nics.net0.bridge, undefined);
+    assert.equal(d.nics.net0.type, "bridge");
+    assert.equal(d.nics.net1.bridge, "br1");
+    assert.equal(d.nics.net1.network, undefined);
+  });
+
   it("tolerates a bare minimum domain", () => {
     const d = parseDomainXml("<domain type='qemu'><name>x</name><memory>65536</memory><os><type>hvm</type></os></domain>");
     assert.equal(d.memory.sizeMiB, 64);

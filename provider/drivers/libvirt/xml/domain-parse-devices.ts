@@ -70,7 +70,9 @@ export function parseDisks(devices: XmlNode): ParsedDisks {
 function parseNic(iface: XmlNode, sriov: boolean): ParsedNic {
   const type = iface.attr("type") ?? "";
   const source = iface.child("source");
-  const network = type === "network" ? source?.attr("network") : undefined;
+  // A running domain shows a network NIC with the network's actual type (bridge for a forward-mode
+  // bridge network, hostdev for a VF pool) and keeps the network name on <source>: that name wins.
+  const network = source?.attr("network");
   // Libvirt fills in its default model even for a VF pool's interface, where no emulated model exists.
   const model = sriov ? undefined : iface.child("model")?.attr("type");
   const vlan = intAttr(iface.child("vlan")?.child("tag"), "id");
@@ -82,7 +84,7 @@ function parseNic(iface: XmlNode, sriov: boolean): ParsedNic {
     ...(mac !== undefined ? { mac } : {}),
     queues: intAttr(iface.child("driver"), "queues") ?? 1,
     ...(network !== undefined ? (sriov ? { sriovPool: network } : { network }) : {}),
-    ...(type === "bridge" && source?.attr("bridge") !== undefined ? { bridge: source.attr("bridge") } : {}),
+    ...(network === undefined && type === "bridge" && source?.attr("bridge") !== undefined ? { bridge: source.attr("bridge") } : {}),
     ...(vlan !== undefined ? { vlan } : {}),
     ...(bootOrder !== undefined ? { bootOrder } : {}),
   };
