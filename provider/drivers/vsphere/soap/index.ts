@@ -3,7 +3,7 @@ export { VimClient, type VimConnectOptions, type ServiceContent, type About } fr
 export { connect, closeAllSessions } from "./session";
 export * from "./faults";
 export { MoRef, element, envelope, escapeXml, type XmlObject, type XmlValue, type AnyTyped } from "./xml";
-export { parseXml, child, children, text, num, bool, moref, morefs, xsiType, arrayItems, type XNode } from "./node";
+export { parseXml, child, children, text, num, bool, moref, morefs, xsiType, arrayItems, toXmlValue, type XNode } from "./node";
 export {
   retrieveProperties,
   getProperties,

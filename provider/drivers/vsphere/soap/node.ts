@@ -2,7 +2,7 @@
 // vim25 repeats elements for arrays, so a JSON view would make single-element
 // arrays look like scalars. Accessors below make every read explicit.
 import { XMLParser } from "fast-xml-parser";
-import { MoRef } from "./xml";
+import { MoRef, type XmlValue } from "./xml";
 
 export interface XNode {
   readonly name: string;
@@ -79,10 +79,18 @@ export function bool(node: XNode | undefined, name?: string): boolean | undefine
   return t === undefined ? undefined : t === "true" || t === "1";
 }
 
-/** The declared dynamic type (xsi:type) without any namespace prefix. */
+/**
+ * The declared dynamic type (xsi:type) without any namespace prefix. Servers
+ * pick their own prefix for the XML Schema instance namespace (vcsim writes
+ * "XMLSchema-instance:type"); in vim25 the only prefixed "type" attribute is
+ * that one, while the unprefixed "type" belongs to managed object references.
+ */
 export function xsiType(node: XNode | undefined): string | undefined {
-  const t = node?.attrs["xsi:type"];
-  return t === undefined ? undefined : localName(t);
+  if (!node) return undefined;
+  for (const [k, v] of Object.entries(node.attrs)) {
+    if (k.endsWith(":type")) return localName(v);
+  }
+  return undefined;
 }
 
 export function moref(node: XNode | undefined, name?: string): MoRef | undefined {
@@ -98,4 +106,33 @@ export function morefs(node: XNode | undefined, name: string): MoRef[] {
 /** Values typed ArrayOfX in property results wrap their items in X elements. */
 export function arrayItems(node: XNode | undefined): XNode[] {
   return node ? [...node.children] : [];
+}
+
+/**
+ * Turns a received data object back into a sendable value, keeping dynamic
+ * types and element order. Edits of existing devices need this: servers expect
+ * the whole device as they reported it, changed only where we mean to change it.
+ */
+export function toXmlValue(node: XNode): XmlValue {
+  const type = xsiType(node);
+  if (node.children.length === 0) {
+    if (node.attrs.type !== undefined && (type === undefined || type === "ManagedObjectReference")) {
+      return new MoRef(node.attrs.type, node.text);
+    }
+    if (type === undefined) return node.text;
+    if (/^[a-z]/.test(type)) return { $type: `xsd:${type}`, $value: node.text };
+    return node.text === "" ? { $type: type } : { $type: type, $value: node.text };
+  }
+  const fields: Record<string, XmlValue> = {};
+  const repeated = new Set<string>();
+  for (const c of node.children) {
+    const value = toXmlValue(c);
+    const prev = fields[c.name];
+    if (prev === undefined) fields[c.name] = value;
+    else {
+      fields[c.name] = repeated.has(c.name) ? [...(prev as XmlValue[]), value] : [prev, value];
+      repeated.add(c.name);
+    }
+  }
+  return type === undefined ? fields : { $type: type, ...fields };
 }

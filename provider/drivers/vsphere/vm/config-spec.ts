@@ -2,7 +2,7 @@
 // sequence order (see soap/xml.ts). Create and reconfigure share the device
 // builders; reconfigure only sends what differs, so unchanged devices are
 // never touched (no needless disruption, no perpetual diffs).
-import type { MoRef, XmlObject, XmlValue } from "../soap";
+import { toXmlValue, type MoRef, type XmlObject, type XmlValue } from "../soap";
 import { DISK_SLOT_PREFIX, freeUnits, NIC_SLOT_PREFIX, nicWireType, scsiWireType, type Devices } from "./devices";
 import type { DiskSpec, NetworkBinding, NicSpec, VmSpec } from "./spec";
 
@@ -180,9 +180,15 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
       deviceChange.push(addDisk(key--, controllerKey as number, u, datastoreName, disk));
       extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${u}`));
     } else if (wantKB > device.capacityKB) {
+      const whole = toXmlValue(device.raw) as XmlObject;
       deviceChange.push({
         operation: "edit",
-        device: { $type: "VirtualDisk", key: device.key, controllerKey: device.controllerKey, unitNumber: device.unitNumber, capacityInKB: wantKB },
+        device: {
+          ...whole,
+          capacityInKB: wantKB,
+          // When both are present vCenter reads the byte count.
+          capacityInBytes: whole.capacityInBytes === undefined ? undefined : wantKB * 1024,
+        },
       });
     } else if (wantKB < device.capacityKB) {
       throw new UnsupportedChangeError(`disk "${slot}" cannot shrink from ${device.capacityKB} KB to ${wantKB} KB`);
@@ -191,7 +197,7 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   for (const [slot, unit] of current.diskSlots) {
     if (slot in desired.disks) continue;
     const device = byUnit.get(unit);
-    if (device) deviceChange.push({ operation: "remove", fileOperation: "destroy", device: { $type: "VirtualDisk", key: device.key } });
+    if (device) deviceChange.push({ operation: "remove", fileOperation: "destroy", device: toXmlValue(device.raw) });
     extraConfig.push(option(DISK_SLOT_PREFIX + slot, "")); // an empty value deletes the key
   }
 
@@ -208,12 +214,12 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     else if (!sameNetwork(device.network, nic.network)) {
       deviceChange.push({
         operation: "edit",
-        device: { $type: nicWireType[adapter], key: device.key, backing: backingFor(nic.network), externalId: NIC_SLOT_PREFIX + slot },
+        device: { ...(toXmlValue(device.raw) as XmlObject), backing: backingFor(nic.network) },
       });
     }
   }
   for (const [slot, device] of nicBySlot) {
-    if (!(slot in desired.nics)) deviceChange.push({ operation: "remove", device: { $type: nicWireType[device.adapter as "vmxnet3"] ?? "VirtualEthernetCard", key: device.key } });
+    if (!(slot in desired.nics)) deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
   }
 
   const ci = desired.cloudInit;

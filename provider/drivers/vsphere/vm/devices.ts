@@ -9,6 +9,8 @@ export const DISK_SLOT_PREFIX = "novacron.disk.";
 export const NIC_SLOT_PREFIX = "novacron:";
 
 export interface DiskDevice {
+  /** The device as the server reported it, for edits that must resend it whole. */
+  readonly raw: XNode;
   readonly key: number;
   readonly controllerKey: number;
   readonly unitNumber: number;
@@ -19,6 +21,7 @@ export interface DiskDevice {
 }
 
 export interface NicDevice {
+  readonly raw: XNode;
   readonly key: number;
   readonly adapter: NicAdapter | string;
   readonly macAddress: string | undefined;
@@ -80,6 +83,7 @@ export function parseDevices(hardware: XNode | undefined): Devices {
     if (type === "VirtualDisk") {
       const thin = bool(backing, "thinProvisioned") ?? false;
       out.disks.push({
+        raw: d,
         key,
         controllerKey: num(d, "controllerKey") ?? 0,
         unitNumber: num(d, "unitNumber") ?? 0,
@@ -90,6 +94,7 @@ export function parseDevices(hardware: XNode | undefined): Devices {
       });
     } else if (child(d, "addressType") !== undefined || nicByWire[type] !== undefined) {
       out.nics.push({
+        raw: d,
         key,
         adapter: nicByWire[type] ?? type,
         macAddress: text(d, "macAddress"),

@@ -3,6 +3,7 @@
 // Clones come from templates; a template is a VM marked as such.
 import { moref, runTask, type MoRef, type VimClient, type WaitOptions, type XmlObject } from "../soap";
 import type { Placement } from "./placement";
+import { powerOn } from "./power";
 
 export interface RelocateTarget {
   readonly host?: MoRef;
@@ -53,5 +54,8 @@ export async function cloneVm(
   const result = await runTask(client, "CloneVM_Task", source, { folder: placement.folder, name, spec }, options);
   const ref = moref(result);
   if (!ref) throw new Error(`CloneVM_Task of ${source.value} returned no VM`);
+  // Some servers (the simulator among them) ignore spec.powerOn; powerOn() is a
+  // no-op when the clone already runs.
+  if (options.powerOn && !options.template) await powerOn(client, ref, options);
   return ref;
 }
