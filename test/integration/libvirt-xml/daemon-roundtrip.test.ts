@@ -1,26 +1,10 @@
 import { strict as assert } from "node:assert";
-import { NetworkInputs, parseCpuSet, type VirtualMachineSpec } from "../../../provider/core/model";
+import { NetworkInputs, type VirtualMachineSpec } from "../../../provider/core/model";
 import { buildDomainXml, buildNetworkXml, parseDomainXml, parseNetworkXml, parsePciNodeDeviceXml } from "../../../provider/drivers/libvirt/xml";
 import { ctxFor, SPECS } from "../../unit/libvirt-xml/fixtures";
 import { expectedParse, projectParse, randomSpec } from "../../unit/libvirt-xml/generate";
+import { canonicalCpuSets, withGeneratedMacs } from "./compare";
 import { ensureLibvirtd, run, TAG, tryVirsh, virsh, withFile } from "./virsh";
-
-/** Libvirt rewrites CPU sets in its own canonical spelling ("4-7,^6" → "4-5,7"): compare the CPUs they select. */
-function canonicalCpuSets<T>(projection: T): T {
-  const p = structuredClone(projection) as { cpu: { pinning?: Record<string, string>; emulatorPinning?: string; numa?: { vcpus: string }[] } };
-  const canon = (set: string) => parseCpuSet(set).join(",");
-  if (p.cpu.pinning) p.cpu.pinning = Object.fromEntries(Object.entries(p.cpu.pinning).map(([k, v]) => [k, canon(v)]));
-  if (p.cpu.emulatorPinning) p.cpu.emulatorPinning = canon(p.cpu.emulatorPinning);
-  p.cpu.numa?.forEach((cell) => (cell.vcpus = canon(cell.vcpus)));
-  return p as T;
-}
-
-/** Libvirt generates a MAC for a NIC without one; the spec then expects whatever it chose. */
-function withGeneratedMacs<T extends { nics: Record<string, { mac?: string }> }>(expected: T, macs: Record<string, string>): T {
-  const out = structuredClone(expected);
-  for (const [slot, nic] of Object.entries(out.nics)) if (nic.mac === undefined) nic.mac = macs[slot];
-  return out;
-}
 
 /** Defines the domain, reads libvirt's own rendering back and removes it again. */
 function throughDaemon(spec: VirtualMachineSpec, ctx = ctxFor(spec)): { dumped: string } {

@@ -3,8 +3,10 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { NetworkInputs } from "../../../provider/core/model";
-import { buildDomainXml, buildNetworkXml, parseDomainXml } from "../../../provider/drivers/libvirt/xml";
+import { buildDomainXml, buildNetworkXml, parseDomainXml, type DomainBuildContext } from "../../../provider/drivers/libvirt/xml";
 import { vm } from "../../unit/libvirt-xml/fixtures";
+import { expectedParse, projectParse } from "../../unit/libvirt-xml/generate";
+import { canonicalCpuSets, withGeneratedMacs } from "./compare";
 import { ensureLibvirtd, guestImage, run, TAG, tryVirsh, virsh, withFile } from "./virsh";
 
 describe("a domain using most of the builder starts under TCG", function () {
@@ -58,17 +60,20 @@ describe("a domain using most of the builder starts under TCG", function () {
       cloudInit: { userData: "#cloud-config\n" },
       console: { kind: "vnc", password: "n0tl0gd" },
     });
-    const xml = buildDomainXml(spec, {
+    const ctx: DomainBuildContext = {
       type: "qemu",
       disks: { vda: file("a.qcow2", "qcow2"), scsi0: file("b.qcow2", "qcow2"), sdb: file("c.raw", "raw"), sata0: file("d.raw", "raw"), vdc: file("e.qcow2", "qcow2") },
       cloudInitSeed: seed,
       boot: { kernel: path.join(guest, "vmlinuz"), initrd: path.join(guest, "initrd.img"), cmdline: "console=ttyS0" },
       ownership: { resource: "urn:it" },
-    });
-    withFile(xml, (f) => virsh("define", f));
+    };
+    withFile(buildDomainXml(spec, ctx), (f) => virsh("define", f));
     virsh("start", vmName);
     assert.match(virsh("domstate", vmName), /running/);
     const live = parseDomainXml(virsh("dumpxml", "--security-info", vmName));
+    // The running domain's XML (aliases, PCI addresses, ports, runtime ids) reads back to the same spec.
+    const expected = withGeneratedMacs(expectedParse(spec, ctx), live.macs);
+    assert.deepEqual(canonicalCpuSets(projectParse(live)), canonicalCpuSets(expected));
     assert.deepEqual(live.vcpus, { current: 2, max: 4 });
     assert.equal(live.memory.maxMiB, 512);
     assert.equal(live.disks.scsi0.bus, "virtio-scsi");
