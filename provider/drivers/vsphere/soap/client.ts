@@ -112,14 +112,27 @@ export class VimClient {
    * e.g. after its idle timeout) triggers one shared re-login and one retry.
    */
   async call(method: string, self: MoRef, params: XmlObject = {}): Promise<XNode> {
+    return this.retryOnSessionLoss(() => this.raw(method, self, params));
+  }
+
+  /**
+   * Runs `fn`; if it fails with NotAuthenticated while we believed we were
+   * logged in, logs in again (shared by all concurrent callers) and runs it
+   * once more. Used for faults and for NotAuthenticated reported per property.
+   */
+  async retryOnSessionLoss<T>(fn: () => Promise<T>): Promise<T> {
+    const cookie = this.transport.sessionCookie;
     try {
-      return await this.raw(method, self, params);
+      return await fn();
     } catch (err) {
-      if (!(err instanceof NotAuthenticatedError) || !this.loggedIn) throw err;
-      this.loggedIn = false;
-      this.transport.clearSession();
-      await this.login();
-      return this.raw(method, self, params);
+      if (!(err instanceof NotAuthenticatedError) || cookie === undefined) throw err;
+      // Another caller may already have replaced the session.
+      if (this.transport.sessionCookie === cookie) {
+        this.loggedIn = false;
+        this.transport.clearSession();
+      }
+      if (!this.loggedIn) await this.login();
+      return fn();
     }
   }
 

@@ -2,7 +2,7 @@
 // comes through here, so results are returned complete: continuation tokens
 // are followed until the server says there is no more.
 import type { VimClient } from "./client";
-import { faultFromLocalized, type VimFault } from "./faults";
+import { faultFromLocalized, NotAuthenticatedError, type VimFault } from "./faults";
 import { child, children, moref, text, type XNode } from "./node";
 import type { MoRef, XmlObject } from "./xml";
 
@@ -83,10 +83,18 @@ function parseObjects(result: XNode | undefined, into: ObjectContent[]): string 
 }
 
 /** RetrievePropertiesEx, then ContinueRetrievePropertiesEx until the token runs out. */
-export async function retrieveProperties(
+export function retrieveProperties(
   client: VimClient,
   specs: readonly PropertyFilterSpec[],
   maxObjects?: number,
+): Promise<ObjectContent[]> {
+  return client.retryOnSessionLoss(() => retrieveOnce(client, specs, maxObjects));
+}
+
+async function retrieveOnce(
+  client: VimClient,
+  specs: readonly PropertyFilterSpec[],
+  maxObjects: number | undefined,
 ): Promise<ObjectContent[]> {
   const pc = client.serviceContent.ref("propertyCollector");
   const out: ObjectContent[] = [];
@@ -99,6 +107,11 @@ export async function retrieveProperties(
   );
   while (token) {
     token = parseObjects(await client.invoke("ContinueRetrievePropertiesEx", pc, { token }), out);
+  }
+  // Some servers answer a dead session with per-property NotAuthenticated
+  // instead of a fault; surface it so the session is renewed.
+  for (const o of out) {
+    for (const f of o.missing.values()) if (f instanceof NotAuthenticatedError) throw f;
   }
   return out;
 }
