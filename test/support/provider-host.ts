@@ -4,6 +4,7 @@ import * as grpc from "@grpc/grpc-js";
 import * as pulumi from "@pulumi/pulumi";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
+import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import type { ResourceKind } from "../../provider/core/model";
 import { providerFor } from "../../provider/dynamic/providers";
@@ -127,8 +128,39 @@ export class ProviderHost {
   private call<T>(method: string, req: unknown): Promise<T> {
     // The generated client's methods are untyped by name; each takes (request, callback).
     const fn = (this.client as unknown as Record<string, (r: unknown, cb: (e: grpc.ServiceError | null, v: T) => void) => void>)[method];
-    return new Promise((resolve, reject) => fn.call(this.client, req, (err, value) => (err ? reject(new Error(err.details || err.message)) : resolve(value))));
+    return new Promise((resolve, reject) => fn.call(this.client, req, (err, value) => (err ? reject(providerError(err)) : resolve(value))));
   }
+}
+
+/** What the engine records when a create fails after the object was made (ErrorResourceInitFailed). */
+export interface ResourceInitFailure {
+  id: string;
+  properties: Props;
+  reasons: string[];
+}
+
+/** A failed provider call; `initFailure` is set when the provider host packed ErrorResourceInitFailed into the status details. */
+export class ProviderCallError extends Error {
+  constructor(message: string, readonly initFailure?: ResourceInitFailure) {
+    super(message);
+    this.name = "ProviderCallError";
+  }
+}
+
+function providerError(err: grpc.ServiceError): ProviderCallError {
+  // The host sends the details only as grpc-status-details-bin metadata (a google.rpc.Status),
+  // which is also how the Go engine reads them.
+  const [raw] = err.metadata?.get("grpc-status-details-bin") ?? [];
+  let initFailure: ResourceInitFailure | undefined;
+  if (raw !== undefined) {
+    const status = statusproto.Status.deserializeBinary(typeof raw === "string" ? Buffer.from(raw, "base64") : raw);
+    for (const detail of status.getDetailsList()) {
+      if (detail.getTypeName() !== "pulumirpc.ErrorResourceInitFailed") continue;
+      const failed = provproto.ErrorResourceInitFailed.deserializeBinary(detail.getValue_asU8());
+      initFailure = { id: failed.getId(), properties: (failed.getProperties()?.toJavaScript() ?? {}) as Props, reasons: failed.getReasonsList() };
+    }
+  }
+  return new ProviderCallError(err.details || err.message, initFailure);
 }
 
 const serialized = new Map<ResourceKind, Promise<string>>();

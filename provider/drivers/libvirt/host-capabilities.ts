@@ -18,7 +18,7 @@ export async function libvirtHostCapabilities(session: LibvirtSession): Promise<
     client.call("connectGetLibVersion"),
   ]);
   const caps = parseXml(capabilities, "capabilities");
-  const numaNodes = parseCells(caps);
+  const numaNodes = parseCells(caps, info);
   const hugepages = new Map<number, { sizeKiB: number; total: number; free: number }>();
   for (const cell of caps.at("host", "topology", "cells")?.all("cell") ?? []) {
     for (const pages of cell.all("pages")) {
@@ -45,12 +45,58 @@ export async function libvirtHostCapabilities(session: LibvirtSession): Promise<
   };
 }
 
-function parseCells(caps: XmlNode): HostCapabilities["numaNodes"] {
-  return (caps.at("host", "topology", "cells")?.all("cell") ?? []).map((cell) => ({
+interface NodeInfo {
+  cpus: number;
+  nodes: number;
+  memory: number | bigint;
+}
+
+function parseCells(caps: XmlNode, info: NodeInfo): HostCapabilities["numaNodes"] {
+  const cells = (caps.at("host", "topology", "cells")?.all("cell") ?? []).map((cell) => ({
     id: Number(cell.attr("id")),
     cpus: (cell.child("cpus")?.all("cpu") ?? []).map((c) => Number(c.attr("id"))),
     memoryMiB: Math.floor(Number(cell.child("memory")?.text ?? 0) / 1024),
   }));
+  if (cells.length > 0) return cells;
+  // Some drivers (libvirt's test driver loaded from a custom file, for one) report no topology
+  // in their capabilities but do count cells and CPUs in nodeGetInfo. CPUs are then assumed to be
+  // numbered densely and spread evenly, which is how those drivers number them.
+  const nodes = Math.max(1, info.nodes);
+  const perNode = Math.ceil(info.cpus / nodes);
+  return Array.from({ length: nodes }, (_, id) => ({
+    id,
+    cpus: Array.from({ length: Math.max(0, Math.min(perNode, info.cpus - id * perNode)) }, (_, i) => id * perNode + i),
+    memoryMiB: Math.floor(Number(info.memory) / 1024 / nodes),
+  }));
+}
+
+/** The host CPU numbers and NUMA node ids a domain may be pinned or bound to. */
+export interface HostTopology {
+  cpus: number[];
+  numaNodes: number[];
+}
+
+export async function hostTopology(session: LibvirtSession): Promise<HostTopology> {
+  const client = await session.get();
+  const [{ capabilities }, info] = await Promise.all([client.call("connectGetCapabilities"), client.call("nodeGetInfo")]);
+  const cells = parseCells(parseXml(capabilities, "capabilities"), info);
+  return {
+    cpus: [...new Set(cells.flatMap((c) => c.cpus))].sort((a, b) => a - b),
+    numaNodes: cells.map((c) => c.id).sort((a, b) => a - b),
+  };
+}
+
+/** "0-3,8,10-11": how libvirt and lscpu print CPU sets, so messages read like the host's own tools. */
+export function formatCpuSet(ids: readonly number[]): string {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const runs: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j] + 1) j++;
+    runs.push(i === j ? String(sorted[i]) : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return runs.join(",") || "none";
 }
 
 export interface PciDevice {

@@ -14,17 +14,28 @@ type Spec = PassthroughDeviceSpec;
 export class LibvirtPassthroughResource implements ResourceDriver<Spec> {
   constructor(private readonly session: LibvirtSession) {}
 
-  async find(spec: Spec): Promise<Observed<Spec> | undefined> {
-    const device = await this.select(spec);
-    return device ? observe(device, spec) : undefined;
+  /**
+   * Nothing is made, so an interrupted run leaves nothing to adopt; answering "absent" sends every
+   * create through the checks below instead of letting the runtime adopt an unusable device.
+   */
+  async find(_spec: Spec): Promise<Observed<Spec> | undefined> {
+    return undefined;
   }
 
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
-    const device = await this.select(spec);
+    const devices = await listPciDevices(this.session);
+    const device = select(devices, spec);
+    const field = spec.pciAddress ? "pciAddress" : "vendorDevice";
     const wanted = spec.pciAddress ?? spec.vendorDevice;
-    if (!device) throw new Error(`${spec.pciAddress ? "pciAddress" : "vendorDevice"}: no PCI device ${wanted} on host "${this.session.host}" (see getHostCapabilities().devices)`);
+    if (!device) {
+      throw new Error(`${field}: no PCI device ${wanted} on host "${this.session.host}"; the host has ${devices.length === 0 ? "no PCI devices libvirt reports" : devices.map((d) => `${d.address} (${d.vendor}:${d.product}/${d.class ?? "?"})`).join(", ")}`);
+    }
     if (device.iommuGroup === undefined) {
-      throw new Error(`${spec.pciAddress ? "pciAddress" : "vendorDevice"}: device ${device.address} is in no IOMMU group; enable the IOMMU on the host (intel_iommu=on or amd_iommu=on) before passing it through`);
+      throw new Error(`${field}: device ${device.address} (${device.vendor}:${device.product}) is in no IOMMU group on host "${this.session.host}"; enable the IOMMU (intel_iommu=on or amd_iommu=on) before passing it through`);
+    }
+    // PCI class 0x03xxxx is "display controller": a gpu that is not one is almost surely the wrong address.
+    if (spec.kind === "gpu" && !(device.class ?? "").startsWith("03")) {
+      throw new Error(`kind: "gpu" but device ${device.address} has PCI class ${device.class ?? "unknown"}, not a display controller (03xxxx); use kind "pci" or pick the GPU's address`);
     }
     if (!spec.managed) {
       ctx.progress(`detaching ${device.address} from its host driver`);
@@ -50,17 +61,16 @@ export class LibvirtPassthroughResource implements ResourceDriver<Spec> {
     const client = await this.session.get();
     await orAbsent(client.call("nodeDeviceReAttach", { name: id }));
   }
-
-  private async select(spec: Spec): Promise<PciDevice | undefined> {
-    const devices = await listPciDevices(this.session);
-    if (spec.pciAddress) return devices.find((d) => d.address === spec.pciAddress);
-    const [ids, cls] = spec.vendorDevice!.split("/");
-    const [vendor, product] = ids.split(":");
-    // The class is matched by prefix: "0300" (VGA) matches the host's full "030000".
-    return devices.find((d) => d.vendor === vendor && d.product === product && (!cls || (d.class ?? "").startsWith(cls)));
-  }
 }
 
 function observe(device: PciDevice, spec: Spec): Observed<Spec> {
   return { id: device.name, spec, owned: true, outputs: { observed: { ...device } } };
+}
+
+function select(devices: PciDevice[], spec: Spec): PciDevice | undefined {
+  if (spec.pciAddress) return devices.find((d) => d.address === spec.pciAddress);
+  const [ids, cls] = spec.vendorDevice!.split("/");
+  const [vendor, product] = ids.split(":");
+  // The class is matched by prefix: "0300" (VGA) matches the host's full "030000".
+  return devices.find((d) => d.vendor === vendor && d.product === product && (!cls || (d.class ?? "").startsWith(cls)));
 }

@@ -1,12 +1,10 @@
 import { buildNoCloudSeed, seedInstanceId } from "../../../core/cloud-init";
 import type { VirtualMachineSpec } from "../../../core/model";
-import { parsePciDevice } from "../host-capabilities";
+import { checkVmAgainstHost } from "../host-checks";
 import { hostDomainType } from "../host-facts";
-import type { LibvirtClient } from "../rpc";
 import type { LibvirtSession } from "../session";
-import { orAbsent } from "../session";
-import { ensureVolume, resolveVolume } from "../volumes";
-import type { DiskSource, DomainBuildContext, DomainType, PassthroughSource } from "../xml";
+import { ensureVolume, resolveVolume, type ResolvedVolume } from "../volumes";
+import type { DiskSource, DomainBuildContext, DomainType } from "../xml";
 
 const GIB = 1024 ** 3;
 
@@ -21,19 +19,29 @@ export function seedVolumeName(vm: string): string {
 /**
  * Resolves everything the model refers to by id into what libvirt addresses: volume paths,
  * blank disks and the cloud-init seed (made on the host if missing), passthrough addresses.
+ * The host checks run first, so create and update refuse before touching the host.
  */
 export async function resolveDomainContext(
   session: LibvirtSession,
   vm: VirtualMachineSpec,
   known: { uuid?: string; macs?: Record<string, string> } = {},
 ): Promise<DomainBuildContext> {
+  // Before any volume is made: a spec the host cannot run must leave nothing behind.
+  const passthrough = await checkVmAgainstHost(session, vm);
   const client = await session.get();
   const disks: Record<string, DiskSource> = {};
   let seedPool: string | undefined;
+  const given = new Map<string, ResolvedVolume>();
+  // Every given volume is looked up before the first blank disk is made, for the same reason.
   for (const [slot, disk] of Object.entries(vm.disks)) {
-    if (disk.volume) {
-      const found = await resolveVolume(client, disk.volume);
-      if (!found) throw new Error(`disks.${slot}.volume: no volume "${disk.volume}" on host "${session.host}" (give a Volume id, its path, or pool/name)`);
+    if (!disk.volume) continue;
+    const found = await resolveVolume(client, disk.volume);
+    if (!found) throw new Error(`disks.${slot}.volume: no volume "${disk.volume}" on host "${session.host}" (give a Volume id, its path, or pool/name)`);
+    given.set(slot, found);
+  }
+  for (const [slot, disk] of Object.entries(vm.disks)) {
+    const found = given.get(slot);
+    if (found) {
       disks[slot] = { kind: "file", path: found.path, format: disk.format ?? found.format ?? "raw" };
       seedPool ??= found.ref.pool;
     } else {
@@ -42,8 +50,6 @@ export async function resolveDomainContext(
       seedPool ??= disk.pool;
     }
   }
-  const passthrough: Record<string, PassthroughSource> = {};
-  for (const [slot, dev] of Object.entries(vm.passthrough)) passthrough[dev.device] = await resolvePassthrough(client, slot, dev.device);
   let cloudInitSeed: string | undefined;
   if (vm.cloudInit) {
     if (!seedPool) throw new Error("cloudInit: the seed ISO is stored in the pool of the VM's first disk, and this VM has no disk");
@@ -63,18 +69,4 @@ export async function resolveDomainContext(
     boot: vm.kernelBoot,
     ownership: { resource: vm.name },
   };
-}
-
-async function resolvePassthrough(client: LibvirtClient, slot: string, device: string): Promise<PassthroughSource> {
-  const found = await orAbsent(client.call("nodeDeviceGetXmlDesc", { name: device, flags: 0 }));
-  if (!found) throw new Error(`passthrough.${slot}.device: no device "${device}" on this host (give a PassthroughDevice id such as pci_0000_01_00_0)`);
-  const pci = parsePciDevice(found.xml);
-  if (pci) {
-    const [domain, bus, rest] = pci.address.split(":");
-    const [slotHex, fn] = rest.split(".");
-    return { kind: "pci", address: { domain: parseInt(domain, 16), bus: parseInt(bus, 16), slot: parseInt(slotHex, 16), function: Number(fn) }, managed: true };
-  }
-  const usb = /<vendor id='0x([0-9a-f]+)'[\s\S]*?<product id='0x([0-9a-f]+)'/i.exec(found.xml);
-  if (usb && /type='usb_device'/.test(found.xml)) return { kind: "usb", vendorId: parseInt(usb[1], 16), productId: parseInt(usb[2], 16), managed: true };
-  throw new Error(`passthrough.${slot}.device: "${device}" is neither a PCI nor a USB device`);
 }
