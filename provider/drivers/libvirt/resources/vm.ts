@@ -1,21 +1,22 @@
 import type { ChangePlan } from "../../../core/classify";
 import { needsRestart } from "../../../core/disruption";
-import type { Observed, OperationContext, ResourceDriver } from "../../../core/driver";
+import type { Driver, Observed, OperationContext, ResourceDriver } from "../../../core/driver";
 import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import type { HostConfig } from "../../../core/hosts";
-import { migrateLive } from "../migration";
+import { migrateLive, type MigrationResult } from "../migration";
 import type { DomainRef, LibvirtClient } from "../rpc";
 import { LibvirtError } from "../rpc";
-import { orAbsent, type LibvirtSession } from "../session";
+import { LibvirtSession, orAbsent } from "../session";
 import { deleteVolumeIfPresent, resolveVolume } from "../volumes";
 import { buildDomainXml, parseDomainXml, type ParsedDomain } from "../xml";
 import { applyLiveChanges } from "./vm-live";
 import { blankDiskName, resolveDomainContext, seedVolumeName } from "./vm-context";
 import { observedSpec } from "./vm-observe";
-import { applyPowerState, domainState, stateName, stopGracefully, waitForIp } from "./vm-power";
+import { applyPowerState, DomainState, domainState, stateName, stopGracefully, waitForIp } from "./vm-power";
 
 /** virDomainXMLFlags / virDomainDefineFlags / virDomainUndefineFlags bits. */
+const XML_SECURE = 1;
 const XML_INACTIVE = 2;
 const DEFINE_VALIDATE = 1;
 const UNDEFINE_ALL = 1 | 2 | 4 | 16; // managed save, snapshot metadata, NVRAM, checkpoint metadata
@@ -162,38 +163,68 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
   }
 
   /**
-   * A host change on a running VM: live migration peer-to-peer to the other libvirt host, then the
-   * rest of the update runs there. A stopped VM's definition is moved instead.
+   * A host change: a running (or paused) VM migrates live, peer-to-peer, to the other libvirt
+   * host; a stopped VM's definition moves instead. The rest of the update then runs there.
+   * Disks must be reachable under the same paths on both hosts (shared storage): libvirt
+   * refuses the move otherwise and the VM stays where it was.
    */
   private async migrateThenUpdate(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
     const target = await ctx.connect(next.host);
-    if (target.config.driver !== "libvirt") throw new Error(`host: "${next.host}" is not a libvirt host; moving across hypervisor kinds replaces the VM`);
+    const targetSession = libvirtSessionOf(target);
+    if (!targetSession || target.config.driver !== "libvirt") throw new Error(`host: "${next.host}" is not a libvirt host; moving across hypervisor kinds replaces the VM`);
     const client = await this.session.get();
+    const targetClient = await targetSession.get();
     const { dom } = await client.call("domainLookupByUuid", { uuid: id });
-    const targetOps = target.resource("VirtualMachine")!;
-    let migration: Record<string, number> | undefined;
-    if ((await domainState(client, dom)) !== 5) {
-      const result = await migrateLive(client, dom, {
+    let migration: MigrationResult | undefined;
+    if ((await domainState(client, dom)) !== DomainState.shutoff) {
+      migration = await migrateLive(client, dom, {
         destinationUri: target.config.uri,
         migrateUri: target.config.migrationUri,
-        maxDowntimeMs: 300,
+        destination: targetClient,
+        maxDowntimeMs: MAX_DOWNTIME_MS,
         deadline: ctx.deadline,
         progress: ctx.progress,
       });
-      migration = { totalMs: result.totalMs, downtimeMs: result.downtimeMs, bytesMoved: result.bytesMoved };
     } else {
-      ctx.progress(`moving the stopped VM's definition to ${next.host}`);
-      const { xml } = await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE | 1 });
-      const targetClient = await (target as unknown as { session: LibvirtSession }).session.get();
-      await targetClient.call("domainDefineXmlFlags", { xml, flags: 0 });
-      await client.call("domainUndefineFlags", { dom, flags: UNDEFINE_ALL }).catch(() => client.call("domainUndefine", { dom }));
+      await moveDefinition(client, targetClient, dom, next.host, ctx);
     }
     const moved = { ...old, host: next.host };
     const rest: ChangePlan = { ...plan, changes: plan.changes.filter((c) => c.path !== "host") };
+    const targetOps = target.resource("VirtualMachine")!;
     const observed = rest.changes.length > 0 ? await targetOps.update(id, moved, next, rest, ctx) : await targetOps.read(id, next);
     if (!observed) throw new Error(`the VM did not arrive on ${next.host}`);
-    if (migration) observed.outputs.migration = migration;
+    if (migration) observed.outputs.migration = { ...migration };
     return observed;
+  }
+}
+
+/** Switchover pause we accept; QEMU's own default (300 ms) is noticeable to latency-sensitive guests. */
+const MAX_DOWNTIME_MS = 200;
+
+function libvirtSessionOf(driver: Driver): LibvirtSession | undefined {
+  if (driver.kind !== "libvirt" || !("session" in driver)) return undefined;
+  return driver.session instanceof LibvirtSession ? driver.session : undefined;
+}
+
+/**
+ * A stopped VM has no memory to move, only its definition: defined on the target first and
+ * undefined on the source after, so a failure in between leaves it defined twice (the next
+ * `up` finds it on the target) rather than nowhere.
+ */
+async function moveDefinition(source: LibvirtClient, target: LibvirtClient, dom: DomainRef, targetHost: string, ctx: OperationContext): Promise<void> {
+  ctx.progress(`moving the stopped VM's definition to ${targetHost}`);
+  // SECURE: console passwords are part of the definition and must travel with it.
+  const { xml } = await source.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE | XML_SECURE });
+  const clash = await orAbsent(target.call("domainLookupByName", { name: dom.name }));
+  if (clash && clash.dom.uuid !== dom.uuid) {
+    throw new Error(`host "${targetHost}" already has a different VM named "${dom.name}" (uuid ${clash.dom.uuid}); the VM stays where it is`);
+  }
+  await target.call("domainDefineXmlFlags", { xml, flags: DEFINE_VALIDATE });
+  try {
+    await source.call("domainUndefineFlags", { dom, flags: UNDEFINE_ALL });
+  } catch (error) {
+    if (!(error instanceof LibvirtError && (error.isUnsupported() || error.isInvalidArg()))) throw error;
+    await orAbsent(source.call("domainUndefine", { dom }));
   }
 }
 

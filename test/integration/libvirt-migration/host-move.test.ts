@@ -1,0 +1,138 @@
+import assert from "node:assert/strict";
+import { ProviderHost } from "../../support/provider-host";
+import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+
+const SOURCE = "qemu:///system";
+const PEER = "qemu+tcp://10.213.0.2/system";
+type Props = Record<string, unknown>;
+
+/**
+ * A `host` change through Pulumi's real provider host between two real libvirtd daemons (the
+ * second one in its own network and mount namespaces): a running VM migrates live, a stopped
+ * VM's definition moves, and neither is ever replaced.
+ */
+describe("libvirt host moves through the provider host (kvm1 → kvm2)", function () {
+  this.timeout(600_000);
+  const prefix = uniquePrefix("mig");
+  let host: ProviderHost;
+  let guest: string;
+  const made: { name: string; id: string; outs: Props }[] = [];
+
+  before(async () => {
+    testbed("libvirt.sh");
+    assert.equal(testbed("libvirt-peer.sh"), PEER);
+    guest = testbed("guest-image.sh");
+    host = await ProviderHost.start({
+      NOVACRON_HOSTS: JSON.stringify({
+        kvm1: { driver: "libvirt", uri: SOURCE },
+        kvm2: { driver: "libvirt", uri: PEER, migrationUri: "tcp://10.213.0.2" },
+      }),
+    });
+  });
+
+  after(async () => {
+    // Through the provider first (it knows the recorded host), then virsh on both hosts for
+    // anything a failed step left behind.
+    for (const vm of made) await host?.delete("VirtualMachine", vm.id, vm.outs).catch((e) => console.error(`cleanup ${vm.name}: ${e}`));
+    await host?.stop();
+    for (const vm of made) {
+      for (const uri of [SOURCE, PEER]) {
+        virshMaybe(uri, "destroy", vm.name);
+        virshMaybe(uri, "undefine", vm.name);
+      }
+    }
+  });
+
+  function spec(name: string, powerState: "running" | "stopped"): Props {
+    return {
+      host: "kvm1",
+      name,
+      machine: "pc",
+      cpu: { cores: 1 },
+      memory: { sizeMiB: 192 },
+      // No disk and no NIC: nothing host-local, so the guest can move without shared storage.
+      kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0" },
+      powerState,
+      updatePolicy: { shutdownTimeoutSeconds: 2 },
+    };
+  }
+
+  async function create(name: string, powerState: "running" | "stopped") {
+    const result = await host.checkAndCreate("VirtualMachine", spec(name, powerState));
+    const entry = { name, id: result.id, outs: result.outs };
+    made.push(entry);
+    return entry;
+  }
+
+  /** check → diff → update to kvm2, asserting the plan on the way. */
+  async function moveToKvm2(vm: { id: string; outs: Props }, expectedWhy: RegExp): Promise<Props> {
+    const old = specOf(vm.outs);
+    const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, host: "kvm2" });
+    assert.deepEqual(failures, []);
+    const planned = inputs.plannedChanges as string[];
+    assert.equal(planned.length, 1, JSON.stringify(planned));
+    assert.match(planned[0], /^host: migrate \(/);
+    assert.match(planned[0], expectedWhy);
+    const diff = await host.diff("VirtualMachine", vm.id, vm.outs, inputs);
+    assert.deepEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: false });
+    return host.update("VirtualMachine", vm.id, vm.outs, inputs);
+  }
+
+  it("migrates a running VM live to the other host, same domain, with measured figures", async () => {
+    const name = `${prefix}-live`;
+    const vm = await create(name, "running");
+    assert.match(virsh(SOURCE, "domstate", name), /^running/);
+    const bootedAt = Date.now();
+    // Let the guest boot far enough to have dirtied real memory before it moves.
+    await new Promise((r) => setTimeout(r, 5000));
+
+    const outs = await moveToKvm2(vm, /live migration/);
+    assert.match(virsh(PEER, "domstate", name), /^running/);
+    assert.equal(virshMaybe(SOURCE, "domstate", name), undefined, "the source no longer has the domain (not even defined)");
+    assert.match(virsh(PEER, "dominfo", name), /Persistent:\s+yes/, "the definition moved with it");
+    assert.equal(virsh(PEER, "domuuid", name).trim(), vm.id, "the same domain, not a new one");
+    assert.equal(outs.host, "kvm2");
+    assert.equal(outs.state, "running");
+    assert.equal(outs.lastChangeClass, "migrate");
+
+    const m = outs.migration as { totalMs: number; downtimeMs: number; bytesMoved: number };
+    assert.ok(m, "migration figures are in the outputs");
+    const wallMs = Date.now() - bootedAt;
+    assert.ok(m.totalMs > 0 && m.totalMs < wallMs, `totalMs ${m.totalMs}`);
+    // The switchover pause is real (the guest stops at least once) and within the cap we set, plus slack for TCG.
+    assert.ok(m.downtimeMs > 0 && m.downtimeMs < 1000 && m.downtimeMs < m.totalMs, `downtimeMs ${m.downtimeMs}`);
+    // A booted guest has written its kernel and initramfs into RAM (tens of MiB); the rest
+    // (still zero pages) costs almost nothing, so far less than the 192 MiB of RAM moves.
+    assert.ok(m.bytesMoved > 8 * 2 ** 20 && m.bytesMoved < 192 * 2 ** 20, `bytesMoved ${m.bytesMoved}`);
+
+    Object.assign(vm, { outs });
+    const refreshed = await host.read("VirtualMachine", vm.id, outs);
+    assert.equal(refreshed.id, vm.id, "refresh finds it on kvm2");
+    assert.equal((refreshed.inputs as Props).host, "kvm2");
+  });
+
+  it("moves a stopped VM's definition, then deletes both VMs on kvm2 through the provider", async () => {
+    const name = `${prefix}-cold`;
+    const vm = await create(name, "stopped");
+    assert.match(virsh(SOURCE, "domstate", name), /^shut off/);
+    const outs = await moveToKvm2(vm, /definition moves/);
+    assert.match(virsh(PEER, "domstate", name), /^shut off/);
+    assert.equal(virsh(PEER, "domuuid", name).trim(), vm.id);
+    assert.equal(virshMaybe(SOURCE, "domstate", name), undefined, "undefined on the source");
+    assert.equal(outs.migration, undefined, "nothing was migrated live");
+    assert.equal(outs.state, "stopped");
+    Object.assign(vm, { outs });
+
+    for (const entry of [...made]) {
+      await host.delete("VirtualMachine", entry.id, entry.outs);
+      made.splice(made.indexOf(entry), 1);
+      assert.equal(virshMaybe(PEER, "dominfo", entry.name), undefined, `${entry.name} is gone from kvm2`);
+      assert.equal(virshMaybe(SOURCE, "dominfo", entry.name), undefined);
+    }
+  });
+});
+
+function specOf(outs: Props): Props {
+  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
+  return spec;
+}
