@@ -66,6 +66,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
   if (seed && seedDev !== undefined) delete cdroms[seedDev];
   const nics = devices ? parseNics(devices, sriov) : {};
   const type = domain.child("os")?.child("type");
+  const boot = parseBoot(domain);
   return {
     name: domain.child("name")?.text ?? "",
     ...(domain.child("uuid") ? { uuid: domain.child("uuid")?.text } : {}),
@@ -86,7 +87,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     firmware: parseFirmware(domain),
     console: parseConsole(devices),
     serialConsole: (devices?.all("console") ?? []).length > 0 || (devices?.all("serial") ?? []).length > 0,
-    ...(parseBoot(domain) ? { boot: parseBoot(domain) } : {}),
+    ...(boot ? { boot } : {}),
     labels: ownership.labels,
     ownership,
   };
