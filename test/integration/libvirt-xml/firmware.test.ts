@@ -8,7 +8,7 @@ import { ensureLibvirtd, run, TAG, tryVirsh, virsh, withFile } from "./virsh";
 const haveOvmf = () => fs.existsSync("/usr/share/qemu/firmware") && fs.readdirSync("/usr/share/qemu/firmware").some((f) => f.includes("edk2"));
 const haveSwtpm = () => run("sh", ["-c", "command -v swtpm && command -v swtpm_setup"]).status === 0;
 
-describe("UEFI, secure boot and TPM start under TCG with libvirt's firmware autoselection", function () {
+describe("UEFI, secure boot and TPM start under TCG (firmware autoselection and explicit images)", function () {
   this.timeout(900_000);
   const names: string[] = [];
 
@@ -46,4 +46,20 @@ describe("UEFI, secure boot and TPM start under TCG with libvirt's firmware auto
       assert.ok(live.firmware.nvram);
     });
   }
+
+  it("explicit loader and NVRAM template (no autoselection) with secure boot", function () {
+    const code = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd";
+    const vars = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
+    if (!fs.existsSync(code) || !fs.existsSync(vars)) this.skip();
+    const name = `${TAG}-fw-manual`;
+    names.push(name);
+    const spec = vm({ name, memory: { sizeMiB: 256 }, firmware: { type: "uefi", secureBoot: true } });
+    const nvram = `/var/lib/libvirt/qemu/nvram/${name}_VARS.fd`;
+    withFile(buildDomainXml(spec, ctxFor(spec, { type: "qemu", uefi: { loader: code, nvram, nvramTemplate: vars } })), (file) => virsh("define", file));
+    virsh("start", name);
+    assert.match(virsh("domstate", name), /running/);
+    const live = parseDomainXml(virsh("dumpxml", name));
+    assert.deepEqual(live.firmware, { type: "uefi", secureBoot: true, tpm: false, loader: code, nvram });
+    assert.ok(fs.existsSync(nvram), "libvirt copied the template into the domain's NVRAM file");
+  });
 });
