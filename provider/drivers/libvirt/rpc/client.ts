@@ -21,7 +21,6 @@ import { downloadStream, uploadStream, type UploadSource } from "./stream";
 import { openTransport, type TransportOptions } from "./transport";
 import type { DomainRef, StorageVolRef } from "./types";
 import { parseLibvirtUri, type LibvirtUri } from "./uri";
-import { XdrError } from "./xdr";
 
 export interface ConnectOptions extends RpcConnectionOptions, TransportOptions {
   readOnly?: boolean;
@@ -93,20 +92,13 @@ export class LibvirtClient extends EventEmitter {
   async call<K extends ProcName>(name: K, ...rest: ArgsOf<K> extends void ? [] : never): Promise<RetOf<K>>;
   async call<K extends ProcName>(name: K, args?: ArgsOf<K>, opts: CallOptions = {}): Promise<RetOf<K>> {
     const def = procedures[name] as unknown as ProcDef<ArgsOf<K>, RetOf<K>>;
-    const reply = await this.conn.call(def.prog, def.proc, (w) => def.args.enc(w, args as ArgsOf<K>), {
-      ...opts,
-      label: opts.label ?? name,
-    });
-    try {
-      return decode(def.ret, reply.payload, name);
-    } catch (e) {
-      if (e instanceof XdrError) {
-        const err = new LibvirtProtocolError(`cannot decode reply to ${name}: ${e.message}`, { cause: e });
-        this.conn.destroy(err);
-        throw err;
-      }
-      throw e;
-    }
+    return this.conn.call(
+      def.prog,
+      def.proc,
+      (w) => def.args.enc(w, args as ArgsOf<K>),
+      (payload) => decode(def.ret, payload, name),
+      { ...opts, label: opts.label ?? name },
+    );
   }
 
   /** QMP (or HMP with flags=1) passthrough to a running QEMU domain. */

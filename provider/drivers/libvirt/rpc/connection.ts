@@ -41,7 +41,9 @@ export interface CallOptions {
 
 interface PendingCall {
   prog: number;
-  resolve: (f: Frame) => void;
+  /** Runs synchronously on the receive buffer, which may be reused afterwards. */
+  decode: (payload: Buffer) => unknown;
+  resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | undefined;
   label: string;
@@ -60,6 +62,8 @@ export class RpcConnection extends EventEmitter {
   private readonly decoder = new FrameDecoder();
   private failure: Error | null = null;
   private writesThisTick = 0;
+  /** Calls are encoded here, then copied out at their exact size. */
+  private readonly scratch = new XdrWriter(4096);
   private lastRx = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
   private readonly callTimeoutMs: number;
@@ -100,8 +104,18 @@ export class RpcConnection extends EventEmitter {
     return this.serial;
   }
 
-  /** Sends a CALL and resolves with the REPLY frame; a server error rejects with LibvirtError. */
-  call(prog: number, proc: number, writeArgs: ((w: XdrWriter) => void) | undefined, opts: CallOptions = {}): Promise<Frame> {
+  /**
+   * Sends a CALL and resolves with `decode(replyPayload)`; a server error
+   * rejects with LibvirtError. Decoding happens as the reply arrives, straight
+   * from the receive buffer, so replies cost no intermediate copies.
+   */
+  call<T>(
+    prog: number,
+    proc: number,
+    writeArgs: ((w: XdrWriter) => void) | undefined,
+    decode: (payload: Buffer) => T,
+    opts: CallOptions = {},
+  ): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const serial = opts.serial ?? this.nextSerial();
     const label = opts.label ?? `${prog.toString(16)}:${proc}`;
@@ -110,11 +124,12 @@ export class RpcConnection extends EventEmitter {
       frame = buildFrame(
         { prog, vers: PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK },
         writeArgs,
+        this.scratch,
       );
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise<Frame>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
       const timer =
         timeoutMs > 0
@@ -124,7 +139,7 @@ export class RpcConnection extends EventEmitter {
               }
             }, timeoutMs)
           : undefined;
-      this.pending.set(serial, { prog, resolve, reject, timer, label });
+      this.pending.set(serial, { prog, decode, resolve: resolve as (v: unknown) => void, reject, timer, label });
       this.write(frame);
     });
   }
@@ -251,7 +266,18 @@ export class RpcConnection extends EventEmitter {
         this.pending.delete(h.serial);
         if (call.timer) clearTimeout(call.timer);
         if (h.status === MessageStatus.OK) {
-          call.resolve(f);
+          let value: unknown;
+          try {
+            value = call.decode(f.payload);
+          } catch (e) {
+            const err =
+              e instanceof XdrError
+                ? new LibvirtProtocolError(`cannot decode reply to ${call.label}: ${e.message}`, { cause: e })
+                : (e as Error);
+            call.reject(err);
+            throw err;
+          }
+          call.resolve(value);
         } else {
           // The call is already off the pending map: it must be settled here
           // even when the error record itself is garbage.
@@ -274,6 +300,7 @@ export class RpcConnection extends EventEmitter {
         this.streams.get(h.serial)?.onPacket(f);
         return;
       case MessageType.MESSAGE:
+        // Listeners run synchronously; the payload is only valid until they return.
         this.emit("message", f);
         return;
       default:

@@ -42,9 +42,14 @@ export interface Frame {
   payload: Buffer;
 }
 
-/** Builds a complete frame (length word included) in one buffer. */
-export function buildFrame(h: Header, writeBody?: (w: XdrWriter) => void, sizeHint = 256): Buffer {
-  const w = new XdrWriter(sizeHint);
+/**
+ * Builds a complete frame (length word included). With a scratch writer the
+ * frame is encoded there and copied out at its exact size, so a connection
+ * does not allocate a fresh oversized buffer per call.
+ */
+export function buildFrame(h: Header, writeBody?: (w: XdrWriter) => void, scratch?: XdrWriter): Buffer {
+  const w = scratch ?? new XdrWriter(256);
+  w.reset();
   w.uint(0);
   w.uint(h.prog);
   w.uint(h.vers);
@@ -54,7 +59,7 @@ export function buildFrame(h: Header, writeBody?: (w: XdrWriter) => void, sizeHi
   w.int(h.status);
   if (writeBody) writeBody(w);
   w.patchUint(0, w.length);
-  return w.bytes();
+  return scratch ? Buffer.from(w.bytes()) : w.bytes();
 }
 
 /** Frame with raw (non-XDR) payload bytes, as stream data packets carry. */
@@ -87,8 +92,10 @@ export class FrameDecoder {
 
   /**
    * Returns complete frames; throws FrameError on an impossible length.
-   * `borrowed` means the caller will overwrite `chunk` after this returns, so
-   * every frame and any leftover partial frame is copied out of it.
+   * `borrowed` means the caller will overwrite `chunk` once the returned
+   * frames have been handled synchronously, so any leftover partial frame is
+   * copied out of it (the frames themselves stay views; consumers that keep
+   * bytes copy them).
    */
   push(chunk: Buffer, borrowed = false): Frame[] {
     this.chunks.push(chunk);
@@ -101,10 +108,9 @@ export class FrameDecoder {
         throw new FrameError(`invalid frame length ${len}`);
       }
       if (this.buffered < len) break;
-      const frame = this.take(len);
-      out.push(parseFrame(borrowed ? Buffer.from(frame) : frame));
+      out.push(parseFrame(this.take(len)));
     }
-    if (borrowed) this.chunks = this.chunks.map((c) => (c === chunk || c.buffer === chunk.buffer ? Buffer.from(c) : c));
+    if (borrowed) this.chunks = this.chunks.map((c) => (c.buffer === chunk.buffer ? Buffer.from(c) : c));
     return out;
   }
 

@@ -54,7 +54,7 @@ export async function uploadStream(conn: RpcConnection, c: StreamCall, source: U
   };
   conn.registerStream(serial, sink);
   try {
-    await conn.call(c.prog, c.proc, c.writeArgs, { serial, timeoutMs: c.timeoutMs, label: c.label });
+    await conn.call(c.prog, c.proc, c.writeArgs, () => undefined, { serial, timeoutMs: c.timeoutMs, label: c.label });
     let sent = 0;
     try {
       for await (const chunk of chunks(source)) {
@@ -109,7 +109,8 @@ export async function downloadStream(conn: RpcConnection, c: StreamCall): Promis
       if (f.header.status === MessageStatus.CONTINUE) {
         if (state !== "data") return;
         if (f.payload.length) {
-          out.push(f.payload);
+          // Copy: the frame is a view into a receive buffer that gets reused.
+          out.push(Buffer.from(f.payload));
           return;
         }
         // An empty CONTINUE is the daemon's end-of-data; we answer with the
@@ -124,7 +125,7 @@ export async function downloadStream(conn: RpcConnection, c: StreamCall): Promis
     onClose: (err) => finish(err),
   });
   try {
-    await conn.call(c.prog, c.proc, c.writeArgs, { serial, timeoutMs: c.timeoutMs, label: c.label });
+    await conn.call(c.prog, c.proc, c.writeArgs, () => undefined, { serial, timeoutMs: c.timeoutMs, label: c.label });
   } catch (e) {
     finish(e as Error);
     throw e;

@@ -23,6 +23,10 @@ export class XdrWriter {
     return this.pos;
   }
 
+  reset(): void {
+    this.pos = 0;
+  }
+
   private ensure(n: number): void {
     const need = this.pos + n;
     if (need <= this.buf.length) return;
