@@ -98,7 +98,7 @@ export function memoryElements(spec: VirtualMachineSpec): XmlElement[] {
   return out;
 }
 
-/** Checks pinning and NUMA references only where the model's own check cannot see the libvirt shape. */
+/** A set such as "2,^2" passes the model's syntax check yet selects nothing, which libvirt rejects. */
 export function checkCpuSets(spec: VirtualMachineSpec): void {
   for (const [vcpu, set] of Object.entries(spec.cpu.pinning ?? {})) {
     if (parseCpuSet(set).length === 0) throw new LibvirtXmlError(`cpu.pinning.${vcpu}`, `"${set}" selects no host CPU`);
