@@ -1,7 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HypervisorCapabilities } from "../provider/core/capabilities";
-import type { HostCapabilities } from "../provider/core/driver";
+import type { Driver, HostCapabilities } from "../provider/core/driver";
 import { DriverKind, parseHosts } from "../provider/core/hosts";
+import type { VmMetrics } from "../provider/drivers/libvirt/metrics";
 import { capabilitiesOf, openDriver } from "../provider/drivers/registry";
 
 /** What a kind of hypervisor supports, known without contacting any host. */
@@ -14,9 +15,25 @@ export function getDriverCapabilities(kind: DriverKind): HypervisorCapabilities 
  * devices, plus its kind's capabilities. `host` names an entry of `novacron:hosts`.
  */
 export async function getHostCapabilities(host: string): Promise<HostCapabilities> {
+  return (await openConfiguredHost(host)).hostCapabilities();
+}
+
+/**
+ * Cumulative counters (CPU time, vCPUs, balloon, disk and NIC I/O) of every VM on a KVM/QEMU
+ * host, from one call; poll twice and divide for rates.
+ */
+export async function getVmMetrics(host: string): Promise<VmMetrics[]> {
+  const driver = await openConfiguredHost(host);
+  // Checked by shape so the SDK never loads a driver module for a kind the stack does not use.
+  if (!("collectMetrics" in driver) || typeof driver.collectMetrics !== "function") {
+    throw new Error(`host "${host}" is a ${driver.kind} host; VM metrics are available on libvirt hosts`);
+  }
+  return (driver.collectMetrics as () => Promise<VmMetrics[]>).call(driver);
+}
+
+async function openConfiguredHost(host: string): Promise<Driver> {
   const hosts = parseHosts(pulumi.runtime.getConfig("novacron:hosts") ?? process.env.NOVACRON_HOSTS, "novacron:hosts");
   const config = hosts[host];
   if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts (configured: ${Object.keys(hosts).join(", ")})`);
-  const driver = await openDriver(host, config);
-  return driver.hostCapabilities();
+  return openDriver(host, config);
 }

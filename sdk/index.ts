@@ -3,7 +3,8 @@
  * vSphere, Proxmox VE, Hyper-V and XCP-ng from one description.
  */
 export { VirtualMachine, StoragePool, Volume, Network, PassthroughDevice, Snapshot, type ResourceArgs } from "./resources";
-export { getDriverCapabilities, getHostCapabilities } from "./functions";
+export { getDriverCapabilities, getHostCapabilities, getVmMetrics } from "./functions";
+export type { VmMetrics } from "../provider/drivers/libvirt/metrics";
 export type { HypervisorCapabilities, Support } from "../provider/core/capabilities";
 export type { HostCapabilities } from "../provider/core/driver";
 export type { Disruption } from "../provider/core/disruption";

@@ -2,6 +2,7 @@ import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
 import { libvirtHostCapabilities } from "./host-capabilities";
+import { collectMetrics, type VmMetrics } from "./metrics";
 import { LibvirtNetworkResource } from "./resources/network";
 import { LibvirtPassthroughResource } from "./resources/passthrough";
 import { LibvirtPoolResource } from "./resources/pool";
@@ -28,6 +29,11 @@ export class LibvirtDriver implements Driver {
 
   hostCapabilities(): Promise<HostCapabilities> {
     return libvirtHostCapabilities(this.session);
+  }
+
+  /** Counters of every VM on this host from one round trip, for a collector to poll. */
+  collectMetrics(): Promise<VmMetrics[]> {
+    return collectMetrics(this.session);
   }
 
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
