@@ -14,7 +14,8 @@ export DEBIAN_FRONTEND=noninteractive
 APT=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=900)
 need=()
 command -v npm >/dev/null || need+=(nodejs npm)
-for pkg in ca-certificates git genisoimage xorriso iproute2 util-linux kmod cpio; do
+# ovmf + swtpm: the UEFI, secure boot and TPM tests start real firmware.
+for pkg in ca-certificates git genisoimage xorriso iproute2 util-linux kmod cpio ovmf swtpm swtpm-tools; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if ((${#need[@]})); then
