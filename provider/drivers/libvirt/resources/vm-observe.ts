@@ -11,9 +11,11 @@ import { DomainState } from "./vm-power";
 export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualMachineSpec, lastPaths: Record<string, string>): VirtualMachineSpec {
   const disks: Record<string, DiskSpec> = {};
   for (const [slot, disk] of Object.entries(parsed.disks)) {
-    const path = disk.source.kind === "file" ? disk.source.path : disk.source.kind === "block" ? disk.source.dev : undefined;
+    // Pool volumes are named the way users may write them: `pool/volume`.
+    const src = disk.source;
+    const path = src.kind === "file" ? src.path : src.kind === "block" ? src.dev : src.kind === "volume" ? `${src.pool}/${src.volume}` : undefined;
     const recorded = last.disks[slot];
-    const sameSource = recorded !== undefined && path !== undefined && lastPaths[slot] === path;
+    const sameSource = recorded !== undefined && path !== undefined && (lastPaths[slot] === path || recorded.volume === path);
     const source = sameSource ? { volume: recorded.volume, sizeGiB: recorded.sizeGiB, pool: recorded.pool } : { volume: path ?? `${slot}-unknown-source` };
     disks[slot] = {
       ...source,
