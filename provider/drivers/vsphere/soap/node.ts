@@ -1,7 +1,6 @@
 // Responses are read as a small ordered tree rather than as loosely typed JSON:
 // vim25 repeats elements for arrays, so a JSON view would make single-element
 // arrays look like scalars. Accessors below make every read explicit.
-import { XMLParser } from "fast-xml-parser";
 import { MoRef, type XmlValue } from "./xml";
 
 export interface XNode {
@@ -11,49 +10,11 @@ export interface XNode {
   readonly children: readonly XNode[];
 }
 
-const parser = new XMLParser({
-  preserveOrder: true,
-  ignoreAttributes: false,
-  attributeNamePrefix: "",
-  parseTagValue: false,
-  parseAttributeValue: false,
-  trimValues: false,
-  processEntities: true,
-  htmlEntities: true, // also decodes numeric references such as &#xA; that Go's encoder emits
-});
-
-type Raw = Record<string, unknown>;
+export { parseXml } from "./parse";
 
 function localName(name: string): string {
   const i = name.indexOf(":");
   return i < 0 ? name : name.slice(i + 1);
-}
-
-function convert(raw: Raw): XNode | string | undefined {
-  let name: string | undefined;
-  for (const key of Object.keys(raw)) {
-    if (key === "#text") return String(raw[key]);
-    if (key !== ":@") name = key;
-  }
-  if (name === undefined || name.startsWith("?")) return undefined;
-  const attrs = (raw[":@"] as Record<string, string> | undefined) ?? {};
-  const children: XNode[] = [];
-  let text = "";
-  for (const item of raw[name] as Raw[]) {
-    const c = convert(item);
-    if (typeof c === "string") text += c;
-    else if (c) children.push(c);
-  }
-  return { name: localName(name), attrs, text, children };
-}
-
-export function parseXml(xml: string): XNode {
-  const top = parser.parse(xml) as Raw[];
-  for (const item of top) {
-    const node = convert(item);
-    if (node && typeof node !== "string") return node;
-  }
-  throw new Error("vim25: response has no XML document element");
 }
 
 export function child(node: XNode | undefined, name: string): XNode | undefined {

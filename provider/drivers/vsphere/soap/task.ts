@@ -4,7 +4,7 @@
 // look, and a fast task costs exactly one look.
 import type { VimClient } from "./client";
 import { faultFromLocalized, TaskTimeoutError } from "./faults";
-import { child, num, text, type XNode } from "./node";
+import { num, text, type XNode } from "./node";
 import { getProperties } from "./property";
 import type { MoRef } from "./xml";
 
@@ -26,6 +26,8 @@ export interface WaitOptions {
   readonly signal?: AbortSignal;
 }
 
+const TASK_FIELDS = ["info.state", "info.progress", "info.result", "info.error", "info.description"] as const;
+
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms);
@@ -40,17 +42,18 @@ export async function waitForTask(client: VimClient, task: MoRef, options: WaitO
   let last = "";
   for (;;) {
     options.signal?.throwIfAborted();
-    const content = await getProperties(client, task, ["info"]);
-    const info = content.props.get("info");
-    const state = (text(info, "state") ?? "queued") as TaskProgress["state"];
-    const progress = num(info, "progress");
-    const report: TaskProgress = { task, state, progress, description: text(child(info, "description"), "message") };
+    // Only the fields we use: TaskInfo also carries entity names, reasons and
+    // timestamps that the server would otherwise serialise on every look.
+    const { props } = await getProperties(client, task, TASK_FIELDS);
+    const state = (text(props.get("info.state")) ?? "queued") as TaskProgress["state"];
+    const progress = num(props.get("info.progress"));
+    const report: TaskProgress = { task, state, progress, description: text(props.get("info.description"), "message") };
     const fingerprint = `${state}/${progress}`;
     if (options.onProgress && fingerprint !== last) options.onProgress(report);
     last = fingerprint;
-    if (state === "success") return child(info, "result");
+    if (state === "success") return props.get("info.result");
     if (state === "error") {
-      const error = child(info, "error");
+      const error = props.get("info.error");
       throw error ? faultFromLocalized(error) : new Error(`vSphere task ${task.value} failed without an error`);
     }
     const left = deadline - Date.now();

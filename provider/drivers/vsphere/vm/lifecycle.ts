@@ -4,6 +4,7 @@
 import {
   DuplicateNameError,
   findChild,
+  getProperties,
   ManagedObjectNotFoundError,
   moref,
   runTask,
@@ -14,7 +15,7 @@ import {
 import { createConfigSpec, reconfigureSpec } from "./config-spec";
 import type { Placement } from "./placement";
 import { shutdownGuest, type ShutdownOptions } from "./power";
-import { readVmDetails } from "./read";
+import { parseVm } from "./read";
 import type { VmSpec } from "./spec";
 
 export async function findVm(client: VimClient, folder: MoRef, name: string): Promise<MoRef | undefined> {
@@ -43,7 +44,9 @@ export async function createVm(client: VimClient, placement: Placement, spec: Vm
  * only the differences. Returns false when nothing had to change.
  */
 export async function reconfigureVm(client: VimClient, vm: MoRef, desired: VmSpec, options?: WaitOptions): Promise<boolean> {
-  const current = await readVmDetails(client, vm);
+  // Only "config": the runtime/snapshot properties readVm adds cost a third more
+  // server time and play no part in computing the change.
+  const current = parseVm(vm, (await getProperties(client, vm, ["config"])).props);
   const spec = reconfigureSpec(current, desired, current.homeDatastore);
   if (!spec) return false;
   await runTask(client, "ReconfigVM_Task", vm, { spec }, options);
