@@ -14,7 +14,10 @@ function violations(policy: ResourceValidationPolicy, spec: Record<string, unkno
   assert.deepEqual(failures, [], "the spec itself is valid");
   const found: string[] = [];
   const args = { type: VirtualMachine.__pulumiType, props: inputs, urn: "urn:x", name: "web" } as unknown as ResourceValidationArgs;
-  void policy.validateResource(args, (message: string) => found.push(message));
+  const validate = policy.validateResource;
+  // The helpers each define one validation function, not a list.
+  if (typeof validate !== "function") throw new Error(`${policy.name} has no single validateResource`);
+  void validate(args, (message: string) => found.push(message));
   return found;
 }
 
