@@ -13,41 +13,9 @@ import {
   LibvirtProtocolError,
   LibvirtTimeoutError,
 } from "../../../provider/drivers/libvirt/rpc";
-import { FrameDecoder, MessageStatus, MessageType, REMOTE_PROGRAM, buildFrame, type Frame } from "../../../provider/drivers/libvirt/rpc/packet";
+import { MessageStatus, MessageType, buildFrame, type Frame } from "../../../provider/drivers/libvirt/rpc/packet";
+import { fakeDaemon, hostnameReply, reply, type Behaviour } from "./fake-daemon";
 import { useLibvirtTestbed } from "./testbed";
-
-const PROC = { OPEN: 1, CLOSE: 2, FEATURE: 60, AUTH_LIST: 66 } as const;
-
-type Behaviour = (sock: Socket, f: Frame) => void;
-
-function reply(sock: Socket, f: Frame, body?: (w: import("../../../provider/drivers/libvirt/rpc/xdr").XdrWriter) => void): void {
-  sock.write(buildFrame({ ...f.header, type: MessageType.REPLY, status: MessageStatus.OK }, body));
-}
-
-function hostnameReply(sock: Socket, f: Frame, name: string): void {
-  reply(sock, f, (w) => w.string(name));
-}
-
-/** Answers the connect handshake like libvirtd, then defers to `behaviour`. */
-function fakeDaemon(path: string, behaviour: Behaviour, keepalive = false): Promise<Server> {
-  const srv = createServer((sock) => {
-    const dec = new FrameDecoder();
-    sock.on("error", () => undefined);
-    sock.on("data", (chunk) => {
-      for (const f of dec.push(chunk)) {
-        if (f.header.prog !== REMOTE_PROGRAM) continue; // ignore keepalive: this peer is deaf
-        switch (f.header.proc) {
-          case PROC.AUTH_LIST: reply(sock, f, (w) => { w.uint(1); w.int(0); }); break;
-          case PROC.FEATURE: reply(sock, f, (w) => w.int(keepalive ? 1 : 0)); break;
-          case PROC.OPEN:
-          case PROC.CLOSE: reply(sock, f); break;
-          default: behaviour(sock, f);
-        }
-      }
-    });
-  });
-  return new Promise((resolve) => srv.listen(path, () => resolve(srv)));
-}
 
 async function timed<T>(p: Promise<T>): Promise<{ ms: number; result: T | Error }> {
   const t0 = Date.now();
@@ -76,11 +44,10 @@ describe("libvirt RPC: faults", function () {
 
   it("answers out-of-order replies to the right callers", async () => {
     const held: Frame[] = [];
-    let sockRef: Socket | undefined;
     const c = await withFake((sock, f) => {
-      sockRef = sock;
-      held.push(f);
-      if (held.length === 50) for (const h of held.reverse()) hostnameReply(sockRef, h, `host-${h.header.serial}`);
+      // Frames are views into the fake's receive buffer: keep copies.
+      held.push({ header: { ...f.header }, payload: Buffer.from(f.payload) });
+      if (held.length === 50) for (const h of held.reverse()) hostnameReply(sock, h, `host-${h.header.serial}`);
     });
     const calls = Array.from({ length: 50 }, () => c.call("connectGetHostname"));
     const names = (await Promise.all(calls)).map((r) => r.hostname);
@@ -131,6 +98,16 @@ describe("libvirt RPC: faults", function () {
   it("rejects a malformed server error record without crashing", async () => {
     const c = await withFake((sock, f) => sock.write(buildFrame({ ...f.header, type: MessageType.REPLY, status: MessageStatus.ERROR }, (w) => w.int(1))));
     await assert.rejects(c.call("connectGetHostname"), LibvirtProtocolError);
+  });
+
+  it("rejects calls still pending when the client closes", async () => {
+    const c = await withFake(() => undefined); // never answers hostname
+    const pending = timed(c.call("connectGetHostname", undefined, { timeoutMs: 0 }));
+    await c.close();
+    const { ms, result } = await pending;
+    assert.ok(result instanceof LibvirtConnectionError && /closed by client/.test(result.message), String(result));
+    assert.ok(ms < 1000, `took ${ms} ms`);
+    await assert.rejects(c.call("connectGetHostname"), LibvirtConnectionError);
   });
 
   it("times out a single call and keeps the connection usable", async () => {

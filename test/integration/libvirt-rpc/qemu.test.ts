@@ -79,6 +79,15 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
       assert.equal(job.type, 0, "no job running");
     });
 
+    it("reads domain capabilities for TCG on this host", async () => {
+      const { capabilities } = await c.call("connectGetDomainCapabilities", {
+        emulatorbin: null, arch: "x86_64", machine: "pc", virttype: "qemu", flags: 0,
+      });
+      assert.match(capabilities, /<domain>qemu<\/domain>/);
+      assert.match(capabilities, /<arch>x86_64<\/arch>/);
+      assert.match(capabilities, /<path>\/usr\/bin\/qemu-system-x86_64<\/path>/);
+    });
+
     it("passes QMP through the QEMU program", async () => {
       const reply = JSON.parse(await c.qemuMonitorCommand(dom, { execute: "query-status" })) as { return: { status: string; running: boolean } };
       assert.deepEqual([reply.return.status, reply.return.running], ["running", true]);
