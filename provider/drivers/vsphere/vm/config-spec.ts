@@ -228,6 +228,8 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   }
 
   const out: Record<string, XmlValue | undefined> = {
+    name: changed(desired.name, have.name),
+    guestId: changed(desired.guestId, have.guestId),
     annotation: changed(desired.annotation, have.annotation),
     numCPUs: changed(desired.numCPUs, have.numCPUs),
     numCoresPerSocket: changed(desired.numCoresPerSocket, have.numCoresPerSocket),
