@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { ProviderHost } from "../../support/provider-host";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
@@ -64,15 +65,16 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     return entry;
   }
 
-  /** check → diff → update to kvm2, asserting the plan on the way. */
-  async function moveToKvm2(vm: { id: string; outs: Props }, expectedWhy: RegExp): Promise<Props> {
+  /** check → diff → update to kvm2 (plus `also`), asserting the host part of the plan on the way. */
+  async function moveToKvm2(vm: { id: string; outs: Props }, expectedWhy: RegExp, also: Props = {}): Promise<Props> {
     const old = specOf(vm.outs);
-    const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, host: "kvm2" });
+    const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, ...also, host: "kvm2" });
     assert.deepEqual(failures, []);
     const planned = inputs.plannedChanges as string[];
-    assert.equal(planned.length, 1, JSON.stringify(planned));
-    assert.match(planned[0], /^host: migrate \(/);
-    assert.match(planned[0], expectedWhy);
+    assert.equal(planned.length, 1 + Object.keys(also).length, JSON.stringify(planned));
+    const hostLine = planned.find((line) => line.startsWith("host: "));
+    assert.match(hostLine ?? "", /^host: migrate \(/);
+    assert.match(hostLine ?? "", expectedWhy);
     const diff = await host.diff("VirtualMachine", vm.id, vm.outs, inputs);
     assert.deepEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: false });
     return host.update("VirtualMachine", vm.id, vm.outs, inputs);
@@ -111,19 +113,43 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     assert.equal((refreshed.inputs as Props).host, "kvm2");
   });
 
-  it("moves a stopped VM's definition, then deletes both VMs on kvm2 through the provider", async () => {
+  it("moves a stopped VM's definition and applies the rest of the update on the new host", async () => {
     const name = `${prefix}-cold`;
     const vm = await create(name, "stopped");
     assert.match(virsh(SOURCE, "domstate", name), /^shut off/);
-    const outs = await moveToKvm2(vm, /definition moves/);
+    const outs = await moveToKvm2(vm, /definition moves/, { memory: { sizeMiB: 256 } });
     assert.match(virsh(PEER, "domstate", name), /^shut off/);
     assert.equal(virsh(PEER, "domuuid", name).trim(), vm.id);
     assert.equal(virshMaybe(SOURCE, "domstate", name), undefined, "undefined on the source");
+    assert.match(virsh(PEER, "dumpxml", name, "--inactive"), /<memory unit='KiB'>262144<\/memory>/, "the memory change landed on kvm2");
     assert.equal(outs.migration, undefined, "nothing was migrated live");
     assert.equal(outs.state, "stopped");
     Object.assign(vm, { outs });
+  });
 
+  it("a live migration libvirt refuses (the VM's network exists only on kvm1) fails the update and leaves the VM running where it was", async () => {
+    const net = await host.checkAndCreate("Network", { host: "kvm1", name: `${prefix}-net`, mode: "isolated", cidr: "10.233.77.0/24" });
+    try {
+      const name = `${prefix}-pinned`;
+      const result = await host.checkAndCreate("VirtualMachine", { ...spec(name, "running"), nics: { net0: { network: `${prefix}-net` } } });
+      const vm = { name, id: result.id, outs: result.outs };
+      made.push(vm);
+      const pidBefore = qemuPid(name);
+      await assert.rejects(moveToKvm2(vm, /live migration/), /still runs on the source[\s\S]*network/i);
+      assert.match(virsh(SOURCE, "domstate", name), /^running/);
+      assert.equal(qemuPid(name), pidBefore, "the same QEMU process: never stopped");
+      assert.equal(virshMaybe(PEER, "domstate", name), undefined, "nothing half-made on kvm2");
+      await host.delete("VirtualMachine", vm.id, vm.outs);
+      made.splice(made.indexOf(vm), 1);
+    } finally {
+      await host.delete("Network", net.id, net.outs);
+    }
+  });
+
+  it("deletes the moved VMs on kvm2 through the provider", async () => {
+    assert.equal(made.length, 2);
     for (const entry of [...made]) {
+      assert.equal((entry.outs as Props).host, "kvm2");
       await host.delete("VirtualMachine", entry.id, entry.outs);
       made.splice(made.indexOf(entry), 1);
       assert.equal(virshMaybe(PEER, "dominfo", entry.name), undefined, `${entry.name} is gone from kvm2`);
@@ -131,6 +157,10 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     }
   });
 });
+
+function qemuPid(name: string): string {
+  return readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim();
+}
 
 function specOf(outs: Props): Props {
   const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
