@@ -92,11 +92,19 @@ describe("vSphere session handling against vcsim", function () {
 
     const placement = await resolvePlacement(a, { datacenter: DATACENTER, resourcePool: "DC0_C0", datastore: "LocalDS_0" });
     let ops = 0;
+    // The simulator (0.24.2) can panic when FindChild walks a folder while
+    // another CreateVM in it is half done, so creates take turns; everything
+    // else runs concurrently.
+    let createTurn: Promise<unknown> = Promise.resolve();
     // 10 callers, each asking the registry for its client, 10 operations each.
     await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
         const client = await connect(options);
-        const vm = await createVm(client, placement, { name: uniqueName(`nc-sess${i}`), numCPUs: 1, memoryMB: 64, disks: {}, nics: {} });
+        const create = createTurn.then(() =>
+          createVm(client, placement, { name: uniqueName(`nc-sess${i}`), numCPUs: 1, memoryMB: 64, disks: {}, nics: {} }),
+        );
+        createTurn = create.catch(() => undefined);
+        const vm = await create;
         ops++;
         for (let j = 0; j < 7; j++) {
           await lookup(client, "host", `DC0_C0/DC0_C0_H${j % 3}`, DATACENTER);
