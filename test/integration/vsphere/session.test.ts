@@ -141,6 +141,18 @@ describe("vSphere session handling against vcsim", function () {
     const now = await sessionsOf(agent);
     assert.equal(now.length, 1);
     assert.notEqual(now[0], key);
+
+    // Ten callers losing the session at once share one Login.
+    const admin2 = await new VimClient(vcsim().options).connect();
+    await admin2.invoke("TerminateSession", admin2.serviceContent.ref("sessionManager"), { sessionId: [now[0]!] });
+    await admin2.logout();
+    const start = client.roundTrips;
+    const names = await Promise.all(
+      Array.from({ length: 10 }, () => getProperties(client, client.serviceContent.ref("rootFolder"), ["name"])),
+    );
+    assert.ok(names.every((n) => n.props.get("name")?.text === "Datacenters"));
+    assert.equal(client.roundTrips - start, 21, "10 failed reads, one Login, 10 reads again");
+    assert.equal((await sessionsOf(agent)).length, 1);
   });
 
   it("logs out when the process ends on its own (beforeExit)", async () => {

@@ -121,6 +121,9 @@ export class VimClient {
    * once more. Used for faults and for NotAuthenticated reported per property.
    */
   async retryOnSessionLoss<T>(fn: () => Promise<T>): Promise<T> {
+    // Requests sent while a re-login is under way would go out without a
+    // session; wait for it instead (its failure is reported by its own caller).
+    if (this.loginInFlight) await this.loginInFlight.catch(() => undefined);
     const cookie = this.transport.sessionCookie;
     try {
       return await fn();
