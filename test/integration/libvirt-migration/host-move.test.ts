@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { ProviderHost } from "../../support/provider-host";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
@@ -146,8 +147,21 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     }
   });
 
+  it("an update whose VM already moved (an interrupted earlier run) converges instead of failing", async () => {
+    const name = `${prefix}-again`;
+    const vm = await create(name, "running");
+    // What a crash right after the migration, before Pulumi recorded it, leaves behind.
+    execFileSync("virsh", ["-c", SOURCE, "migrate", "--live", "--p2p", "--persistent", "--undefinesource", name, PEER, "tcp://10.213.0.2"], { timeout: 120_000 });
+    assert.match(virsh(PEER, "domstate", name), /^running/);
+    const outs = await moveToKvm2(vm, /live migration/);
+    assert.equal(outs.host, "kvm2");
+    assert.equal(outs.state, "running");
+    assert.equal(outs.migration, undefined, "nothing left to migrate");
+    Object.assign(vm, { outs });
+  });
+
   it("deletes the moved VMs on kvm2 through the provider", async () => {
-    assert.equal(made.length, 2);
+    assert.equal(made.length, 3);
     for (const entry of [...made]) {
       assert.equal((entry.outs as Props).host, "kvm2");
       await host.delete("VirtualMachine", entry.id, entry.outs);

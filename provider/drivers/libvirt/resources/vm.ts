@@ -174,9 +174,17 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     if (!targetSession || target.config.driver !== "libvirt") throw new Error(`host: "${next.host}" is not a libvirt host; moving across hypervisor kinds replaces the VM`);
     const client = await this.session.get();
     const targetClient = await targetSession.get();
-    const { dom } = await client.call("domainLookupByUuid", { uuid: id });
+    const found = await orAbsent(client.call("domainLookupByUuid", { uuid: id }));
     let migration: MigrationResult | undefined;
-    if ((await domainState(client, dom)) !== DomainState.shutoff) {
+    if (!found) {
+      // An earlier run died after the move but before Pulumi recorded it, or someone moved it by
+      // hand: carry on from where it is instead of failing every later `up`.
+      if (!(await orAbsent(targetClient.call("domainLookupByUuid", { uuid: id })))) {
+        throw new Error(`VM "${next.name}" (uuid ${id}) is on neither host "${old.host}" nor host "${next.host}"`);
+      }
+      ctx.progress(`already on ${next.host}; nothing to move`);
+    } else if ((await domainState(client, found.dom)) !== DomainState.shutoff) {
+      const dom = found.dom;
       migration = await migrateLive(client, dom, {
         destinationUri: target.config.uri,
         migrateUri: target.config.migrationUri,
@@ -186,7 +194,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
         progress: ctx.progress,
       });
     } else {
-      await moveDefinition(client, targetClient, dom, next.host, ctx);
+      await moveDefinition(client, targetClient, found.dom, next.host, ctx);
     }
     const moved = { ...old, host: next.host };
     const rest: ChangePlan = { ...plan, changes: plan.changes.filter((c) => c.path !== "host") };
