@@ -165,7 +165,10 @@ export class LibvirtClient extends EventEmitter {
         eventName: DOMAIN_EVENT_NAMES[m.msg.event] ?? `event-${m.msg.event}`,
         detail: m.msg.detail,
       };
-      this.emit("domainLifecycle", ev);
+      // Decoded now (the frame's buffer is reused), delivered on the next
+      // tick: a throwing listener must not look like a protocol fault and
+      // tear down the connection. nextTick keeps events in arrival order.
+      process.nextTick(() => this.emit("domainLifecycle", ev));
     } else {
       this.emit("message", f);
     }
