@@ -63,12 +63,23 @@ describe("vSphere session handling against vcsim", function () {
       assert.match(err.message, /not retried/);
       return true;
     });
-    assert.equal(client.roundTrips, 2, "RetrieveServiceContent + one Login, no retries");
+    assert.equal(client.roundTrips, 3, "version listing, RetrieveServiceContent, one Login: no retries");
 
     // Through the shared registry: the failure is not cached, and the right password then works.
     await assert.rejects(connect(bad), InvalidLoginError);
     const good = await connect(vcsim().options);
     assert.equal(good.isLoggedIn, true);
+  });
+
+  it("speaks the newest vim25 version the server lists, unless told otherwise", async () => {
+    const negotiated = await new VimClient(vcsim().options).connect();
+    assert.equal(negotiated.soapAction, `urn:vim25/${negotiated.serviceContent.about.apiVersion}`);
+    await negotiated.logout();
+    const pinned = new VimClient({ ...vcsim().options, apiVersion: "6.0" });
+    await pinned.connect();
+    assert.equal(pinned.soapAction, "urn:vim25/6.0");
+    assert.equal(pinned.roundTrips, 2, "no version listing fetched");
+    await pinned.logout();
   });
 
   it("verifies TLS by default, trusts a given CA, and skips verification only when asked", async () => {

@@ -11,7 +11,11 @@ export interface VimConnectOptions extends TlsOptions {
   readonly url: string;
   readonly username: string;
   readonly password: string;
-  /** vim25 version sent as SOAPAction; vCenter answers in that version's schema. */
+  /**
+   * vim25 version sent as SOAPAction; the server answers in that version's
+   * schema. Default: the newest the server lists in vimServiceVersions.xml
+   * (one GET at connect), or "7.0" when it lists none.
+   */
   readonly apiVersion?: string;
   readonly userAgent?: string;
   readonly requestTimeoutMs?: number;
@@ -71,7 +75,6 @@ export class VimClient {
       url: options.url,
       insecure: options.insecure,
       ca: options.ca,
-      soapAction: `urn:vim25/${options.apiVersion ?? "7.0"}`,
       userAgent: options.userAgent ?? `novacron-vsphere (pid ${process.pid})`,
       requestTimeoutMs: options.requestTimeoutMs ?? 120_000,
       connections: options.connections ?? 8,
@@ -156,9 +159,30 @@ export class VimClient {
 
   /** Fetches ServiceContent and logs in; concurrent callers share one Login. */
   async connect(): Promise<this> {
+    if (!this.content) {
+      const version = this.options.apiVersion ?? (await this.serverVersion());
+      if (version) this.transport.soapAction = `urn:vim25/${version}`;
+    }
     if (!this.content) this.content = parseServiceContent(await this.invoke("RetrieveServiceContent", SERVICE_INSTANCE));
     if (!this.loggedIn) await this.login();
     return this;
+  }
+
+  /** The newest vim25 version the server declares; an older vCenter refuses versions it does not know. */
+  private async serverVersion(): Promise<string | undefined> {
+    const xml = await this.transport.getBeside("vimServiceVersions.xml");
+    if (!xml) return undefined;
+    try {
+      const ns = parseXml(xml).children.find((n) => n.name === "namespace" && text(n, "name") === "urn:vim25");
+      return text(ns, "version")?.trim() || undefined;
+    } catch {
+      return undefined; // a malformed listing is not worth failing the connection over
+    }
+  }
+
+  /** The SOAPAction version in use, e.g. "urn:vim25/6.5". */
+  get soapAction(): string {
+    return this.transport.soapAction;
   }
 
   private login(): Promise<void> {

@@ -17,7 +17,6 @@ export interface TlsOptions {
 
 export interface TransportOptions extends TlsOptions {
   readonly url: string;
-  readonly soapAction: string;
   readonly userAgent: string;
   readonly requestTimeoutMs: number;
   readonly connections: number;
@@ -33,6 +32,8 @@ export class Transport {
   private readonly path: string;
   private cookie: string | undefined;
   roundTrips = 0;
+  /** "urn:vim25/<version>": the server answers in that version's schema. */
+  soapAction = "urn:vim25/7.0";
 
   constructor(private readonly options: TransportOptions) {
     const url = new URL(options.url);
@@ -62,7 +63,7 @@ export class Transport {
   async post(body: string): Promise<HttpReply> {
     const headers: Record<string, string> = {
       "content-type": "text/xml; charset=utf-8",
-      soapaction: this.options.soapAction,
+      soapaction: this.soapAction,
       "user-agent": this.options.userAgent,
     };
     if (this.cookie) headers.cookie = this.cookie;
@@ -80,6 +81,19 @@ export class Transport {
       if (pair?.startsWith("vmware_soap_session=")) this.cookie = pair;
     }
     return { status: res.statusCode, body: await res.body.text() };
+  }
+
+  /** A GET next to the SDK endpoint (e.g. vimServiceVersions.xml); undefined unless HTTP 200. */
+  async getBeside(file: string): Promise<string | undefined> {
+    this.roundTrips++;
+    try {
+      const res = await this.pool.request({ path: `${this.path.replace(/\/+$/, "")}/${file}`, method: "GET" });
+      const body = await res.body.text();
+      return res.statusCode === 200 ? body : undefined;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new VimTransportError(`vSphere ${this.options.url}: ${reason}`, undefined, { cause: err });
+    }
   }
 
   async close(): Promise<void> {
