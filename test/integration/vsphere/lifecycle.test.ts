@@ -198,6 +198,8 @@ describe("vSphere VM lifecycle against vcsim", function () {
     // The simulator's clone drops extraConfig (vCenter copies it), so compare sizes, not slot names.
     assert.deepEqual(Object.values(state.spec.disks).map((d) => d.sizeGiB).sort(), [2, 4]);
     assert.ok(!clone.equals(tpl));
+    // Applying what refresh read back is a no-op, even for disks we did not create.
+    assert.equal(await reconfigureVm(client, clone, state.spec), false);
     assert.equal(await destroyVm(client, clone), "destroyed");
   });
 

@@ -46,7 +46,12 @@ export const scsiWireType: Record<ScsiControllerType, string> = {
   pvscsi: "ParaVirtualSCSIController",
   "lsilogic-sas": "VirtualLsiLogicSASController",
 };
-export const nicWireType: Record<NicAdapter, string> = { vmxnet3: "VirtualVmxnet3", e1000e: "VirtualE1000e" };
+export const nicWireType: Record<NicAdapter, string> = {
+  vmxnet3: "VirtualVmxnet3",
+  e1000e: "VirtualE1000e",
+  e1000: "VirtualE1000",
+  vmxnet2: "VirtualVmxnet2",
+};
 
 function reverse<K extends string>(map: Record<K, string>): Record<string, K> {
   return Object.fromEntries(Object.entries(map).map(([k, v]) => [v, k])) as Record<string, K>;
@@ -141,4 +146,37 @@ export function freeUnits(used: Iterable<number>): () => number {
     }
     throw new RangeError("no free SCSI unit on controller 0");
   };
+}
+
+/** Devices by slot name, the one identity create, read and reconfigure agree on. */
+export interface SlotIndex {
+  readonly disks: ReadonlyMap<string, DiskDevice>;
+  readonly nics: ReadonlyMap<string, NicDevice>;
+}
+
+/**
+ * Disks we created are found through their extraConfig unit record, NICs
+ * through their externalId. Devices we did not create (a template's, an
+ * adopted VM's) get synthetic slots — "scsi:<controllerKey>:<unit>" and
+ * "nic<index>" — so reading a VM and applying what was read changes nothing.
+ */
+export function indexSlots(devices: Devices, slots: ReadonlyMap<string, number>): SlotIndex {
+  const controller = devices.scsi.find((c) => c.busNumber === 0);
+  const disks = new Map<string, DiskDevice>();
+  const claimed = new Set<DiskDevice>();
+  for (const [slot, unit] of slots) {
+    const d = devices.disks.find((x) => x.controllerKey === controller?.key && x.unitNumber === unit);
+    if (d) {
+      disks.set(slot, d);
+      claimed.add(d);
+    }
+  }
+  for (const d of devices.disks) {
+    if (!claimed.has(d)) disks.set(`scsi:${d.controllerKey}:${d.unitNumber}`, d);
+  }
+  const nics = new Map<string, NicDevice>();
+  devices.nics.forEach((n, i) => {
+    nics.set(n.externalId?.startsWith(NIC_SLOT_PREFIX) ? n.externalId.slice(NIC_SLOT_PREFIX.length) : `nic${i}`, n);
+  });
+  return { disks, nics };
 }

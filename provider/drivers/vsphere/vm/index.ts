@@ -7,4 +7,5 @@ export { relocateVm, cloneVm, markAsTemplate, markAsVirtualMachine, type Relocat
 export { createSnapshot, removeSnapshot, revertToSnapshot, type SnapshotSpec } from "./snapshot";
 export { resolvePlacement, resolveNetwork, type Placement, type PlacementInput } from "./placement";
 export { getHostCapabilities, type HostCapabilities } from "./host";
-export { createConfigSpec, reconfigureSpec, UnsupportedChangeError } from "./config-spec";
+export { createConfigSpec } from "./config-spec";
+export { reconfigureSpec, UnsupportedChangeError, type CurrentConfig } from "./reconfigure-spec";

@@ -12,7 +12,8 @@ import {
   type VimClient,
   type WaitOptions,
 } from "../soap";
-import { createConfigSpec, reconfigureSpec } from "./config-spec";
+import { createConfigSpec } from "./config-spec";
+import { reconfigureSpec } from "./reconfigure-spec";
 import type { Placement } from "./placement";
 import { shutdownGuest, type ShutdownOptions } from "./power";
 import { parseVm } from "./read";

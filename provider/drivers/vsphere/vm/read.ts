@@ -1,9 +1,9 @@
 // Server state → VmState: the reverse mapping used by refresh and drift
 // detection. Everything comes from one PropertyCollector round trip.
 import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
-import { diskSlots, NIC_SLOT_PREFIX, parseDevices, parseExtraConfig, type Devices } from "./devices";
-import type { CurrentConfig } from "./config-spec";
-import type { DiskSpec, Firmware, NicSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
+import { diskSlots, indexSlots, nicWireType, parseDevices, parseExtraConfig, type Devices } from "./devices";
+import type { CurrentConfig } from "./reconfigure-spec";
+import type { DiskSpec, Firmware, NicAdapter, NicSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
 export const VM_PROPERTIES = [
   "config",
@@ -51,22 +51,16 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
   const devices: Devices = parseDevices(hardware);
   const extra = parseExtraConfig(children(config, "extraConfig"));
   const slots = diskSlots(extra);
-  const slotByUnit = new Map([...slots].map(([s, u]) => [u, s]));
   const controller = devices.scsi.find((c) => c.busNumber === 0);
-
+  const index = indexSlots(devices, slots);
   const disks: Record<string, DiskSpec> = {};
-  for (const d of devices.disks) {
-    // Disks we did not create (e.g. from a template) get a stable synthetic slot.
-    const slot = (d.controllerKey === controller?.key ? slotByUnit.get(d.unitNumber) : undefined) ?? `scsi:${d.controllerKey}:${d.unitNumber}`;
-    disks[slot] = { sizeGiB: d.capacityKB / (1024 * 1024), provisioning: d.provisioning };
-  }
+  for (const [slot, d] of index.disks) disks[slot] = { sizeGiB: d.capacityKB / (1024 * 1024), provisioning: d.provisioning };
   const nics: Record<string, NicSpec> = {};
   const macAddresses: Record<string, string> = {};
-  devices.nics.forEach((n, i) => {
-    const slot = n.externalId?.startsWith(NIC_SLOT_PREFIX) ? n.externalId.slice(NIC_SLOT_PREFIX.length) : `nic${i}`;
-    if (n.network) nics[slot] = { network: n.network, adapter: n.adapter === "e1000e" ? "e1000e" : "vmxnet3" };
+  for (const [slot, n] of index.nics) {
+    if (n.network) nics[slot] = { network: n.network, adapter: n.adapter in nicWireType ? (n.adapter as NicAdapter) : undefined };
     if (n.macAddress) macAddresses[slot] = n.macAddress;
-  });
+  }
 
   const userData = decode(extra, "userdata");
   const metaData = decode(extra, "metadata");

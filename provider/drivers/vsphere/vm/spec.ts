@@ -6,7 +6,7 @@ import type { MoRef } from "../soap";
 
 export type DiskProvisioning = "thin" | "thick" | "eagerZeroedThick";
 export type ScsiControllerType = "pvscsi" | "lsilogic-sas";
-export type NicAdapter = "vmxnet3" | "e1000e";
+export type NicAdapter = "vmxnet3" | "e1000e" | "e1000" | "vmxnet2";
 export type Firmware = "bios" | "efi";
 
 export interface DiskSpec {

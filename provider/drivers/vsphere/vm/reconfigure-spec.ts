@@ -1,0 +1,133 @@
+// The minimal ReconfigVM_Task spec between what a VM is and what it should be.
+// Only differences are sent, so unchanged devices are never touched (no
+// needless disruption, no perpetual diffs); devices are matched by slot, never
+// by position.
+import { toXmlValue, type XmlObject, type XmlValue } from "../soap";
+import {
+  addDisk,
+  addNic,
+  allocation,
+  backingFor,
+  bootOptions,
+  cloudInitOptions,
+  GiB_IN_KB,
+  option,
+} from "./config-spec";
+import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices } from "./devices";
+import type { NetworkBinding, VmSpec } from "./spec";
+
+export interface CurrentConfig {
+  readonly spec: VmSpec;
+  readonly devices: Devices;
+  readonly diskSlots: ReadonlyMap<string, number>;
+}
+
+/** Thrown for changes vSphere cannot make in place; the caller plans a replace or refuses. */
+export class UnsupportedChangeError extends Error {
+  override name = "UnsupportedChangeError";
+}
+
+function changed<T>(want: T | undefined, have: T | undefined): T | undefined {
+  return want !== undefined && want !== have ? want : undefined;
+}
+
+function sameNetwork(a: NetworkBinding | undefined, b: NetworkBinding): boolean {
+  if (!a || a.kind !== b.kind) return false;
+  if (a.kind === "standard" && b.kind === "standard") return a.network.value === b.network.value;
+  if (a.kind === "distributed" && b.kind === "distributed") return a.portgroupKey === b.portgroupKey;
+  return false;
+}
+
+/**
+ * The minimal ReconfigVM_Task spec turning `current` into `desired`, or
+ * undefined when nothing differs. Disks grow in place; shrinking is refused.
+ */
+export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datastoreName: string): XmlObject | undefined {
+  const have = current.spec;
+  const deviceChange: XmlObject[] = [];
+  const extraConfig: XmlObject[] = [];
+  let key = -200;
+
+  const controller = current.devices.scsi.find((c) => c.busNumber === 0);
+  let controllerKey = controller?.key;
+  const wantsDisks = Object.keys(desired.disks).length > 0;
+  if (controllerKey === undefined && wantsDisks) {
+    controllerKey = key--;
+    deviceChange.push({
+      operation: "add",
+      device: { $type: scsiWireType[desired.scsiController ?? "pvscsi"], key: controllerKey, busNumber: 0, sharedBus: "noSharing" },
+    });
+  }
+  const slots = indexSlots(current.devices, current.diskSlots);
+  const nextUnit = freeUnits(current.devices.disks.filter((d) => d.controllerKey === controllerKey).map((d) => d.unitNumber));
+  for (const [slot, disk] of Object.entries(desired.disks)) {
+    const device = slots.disks.get(slot);
+    const wantKB = Math.round(disk.sizeGiB * GiB_IN_KB);
+    if (!device) {
+      const u = nextUnit();
+      deviceChange.push(addDisk(key--, controllerKey as number, u, datastoreName, disk));
+      extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${u}`));
+    } else if (wantKB > device.capacityKB) {
+      const whole = toXmlValue(device.raw) as XmlObject;
+      deviceChange.push({
+        operation: "edit",
+        device: {
+          ...whole,
+          capacityInKB: wantKB,
+          // When both are present vCenter reads the byte count.
+          capacityInBytes: whole.capacityInBytes === undefined ? undefined : wantKB * 1024,
+        },
+      });
+    } else if (wantKB < device.capacityKB) {
+      throw new UnsupportedChangeError(`disk "${slot}" cannot shrink from ${device.capacityKB} KB to ${wantKB} KB`);
+    }
+  }
+  for (const [slot, device] of slots.disks) {
+    if (slot in desired.disks) continue;
+    deviceChange.push({ operation: "remove", fileOperation: "destroy", device: toXmlValue(device.raw) });
+    if (current.diskSlots.has(slot)) extraConfig.push(option(DISK_SLOT_PREFIX + slot, "")); // an empty value deletes the key
+  }
+
+  for (const [slot, nic] of Object.entries(desired.nics)) {
+    const device = slots.nics.get(slot);
+    const adapter = nic.adapter ?? "vmxnet3";
+    if (device && device.adapter !== adapter) {
+      throw new UnsupportedChangeError(`NIC "${slot}" cannot change adapter from ${device.adapter} to ${adapter} in place`);
+    }
+    if (!device) deviceChange.push(addNic(key--, slot, nic));
+    else if (!sameNetwork(device.network, nic.network)) {
+      deviceChange.push({
+        operation: "edit",
+        device: { ...(toXmlValue(device.raw) as XmlObject), backing: backingFor(nic.network) },
+      });
+    }
+  }
+  for (const [slot, device] of slots.nics) {
+    if (!(slot in desired.nics)) deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
+  }
+
+  const ci = desired.cloudInit;
+  if (ci && (ci.userData !== have.cloudInit?.userData || ci.metaData !== have.cloudInit?.metaData)) {
+    extraConfig.push(...cloudInitOptions(desired));
+  }
+
+  const out: Record<string, XmlValue | undefined> = {
+    name: changed(desired.name, have.name),
+    guestId: changed(desired.guestId, have.guestId),
+    annotation: changed(desired.annotation, have.annotation),
+    numCPUs: changed(desired.numCPUs, have.numCPUs),
+    numCoresPerSocket: changed(desired.numCoresPerSocket, have.numCoresPerSocket),
+    memoryMB: changed(desired.memoryMB, have.memoryMB),
+    memoryHotAddEnabled: changed(desired.memoryHotAddEnabled, have.memoryHotAddEnabled),
+    cpuHotAddEnabled: changed(desired.cpuHotAddEnabled, have.cpuHotAddEnabled),
+    deviceChange: deviceChange.length ? deviceChange : undefined,
+    cpuAllocation: allocation(changed(desired.cpuReservationMHz, have.cpuReservationMHz)),
+    memoryAllocation: allocation(changed(desired.memoryReservationMB, have.memoryReservationMB)),
+    extraConfig: extraConfig.length ? extraConfig : undefined,
+    bootOptions: changed(desired.secureBoot, have.secureBoot) === undefined ? undefined : bootOptions(desired),
+    firmware: changed(desired.firmware, have.firmware),
+  };
+  const entries = Object.entries(out).filter(([, v]) => v !== undefined);
+  return entries.length ? (Object.fromEntries(entries) as XmlObject) : undefined;
+}
+
