@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import type { Driver } from "../../../provider/core/driver";
+import type { HostConfig } from "../../../provider/core/hosts";
 import { RESOURCE_MODELS, type VirtualMachineSpec } from "../../../provider/core/model";
 import { LibvirtDriver } from "../../../provider/drivers/libvirt/driver";
 import { closeAllDrivers, openDriver } from "../../../provider/drivers/registry";
@@ -22,7 +23,8 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
   this.timeout(120_000);
   const fixture = path.join(REPO, "test/fixtures/libvirt-passthrough-node.xml");
   const uri = `test+unix://${fixture}`;
-  const hosts = { lab: { driver: "libvirt", uri } };
+  const lab: HostConfig = { driver: "libvirt", uri };
+  const hosts = { lab };
   const prefix = uniquePrefix("pt");
   let host: ProviderHost;
   const made: { kind: Parameters<ProviderHost["delete"]>[0]; id: string; props: Props }[] = [];
@@ -118,7 +120,7 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
   });
 
   it("the stored domain XML has a managed PCI hostdev at the device's address (connection of the test's own)", async () => {
-    const driver = await openDriver("lab", hosts.lab as never);
+    const driver = await openDriver("lab", lab);
     const spec = vmSpec({ host: "lab", name: `${prefix}-xml`, memory: { sizeMiB: 128 }, passthrough: { hostdev0: { device: "pci_0000_41_00_0" }, hostdev1: { device: "pci_0000_41_00_1", romBar: false } }, powerState: "stopped" });
     const ops = driver.resource("VirtualMachine")!;
     const observed = await ops.create(spec, ctxFor(driver));
@@ -138,7 +140,7 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
   });
 
   it("refuses a VM whose passthrough device has no IOMMU group or is absent, before defining anything", async () => {
-    const driver = await openDriver("lab", hosts.lab as never);
+    const driver = await openDriver("lab", lab);
     const client = await (driver as LibvirtDriver).session.get();
     const names = async () => (await client.call("connectListAllDomains", { need_results: 1, flags: 0 })).domains.map((d) => d.name);
     const before = await names();
@@ -152,6 +154,26 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
     // The same refusal through the provider host.
     const message = await refused("VirtualMachine", { host: "lab", name: `${prefix}-bad2`, memory: { sizeMiB: 128 }, passthrough: { hostdev0: { device: "pci_0000_77_00_0" } } });
     assert.match(message, /passthrough\.hostdev0\.device: no device "pci_0000_77_00_0" on host "lab"/);
+  });
+
+  it("pinning and NUMA binding are checked against this host's topology (4 CPUs, 2 nodes), not the machine's", async () => {
+    const fits = await create("VirtualMachine", {
+      host: "lab",
+      name: `${prefix}-numa`,
+      cpu: { cores: 2, pinning: { "0": "3", "1": "2-3" }, numa: [{ vcpus: "0", memoryMiB: 64, hostNode: 0 }, { vcpus: "1", memoryMiB: 64, hostNode: 1 }] },
+      memory: { sizeMiB: 128 },
+      powerState: "stopped",
+    });
+    assert.equal(fits.outs.state, "stopped");
+    const message = await refused("VirtualMachine", {
+      host: "lab",
+      name: `${prefix}-numa2`,
+      cpu: { cores: 2, pinning: { "0": "3", "1": "2-5" }, numa: [{ vcpus: "0", memoryMiB: 64, hostNode: 1 }, { vcpus: "1", memoryMiB: 64, hostNode: 2 }] },
+      memory: { sizeMiB: 128 },
+    });
+    assert.match(message, /cpu\.pinning\.1: host CPUs 4-5 do not exist; host "lab" has CPUs 0-3/);
+    assert.match(message, /cpu\.numa\.1\.hostNode: host NUMA node 2 does not exist; host "lab" has NUMA nodes 0-1/);
+    assert.doesNotMatch(message, /cpu\.pinning\.0|cpu\.numa\.0/);
   });
 
   it("getHostCapabilities lists the PCI devices with their IOMMU groups and the host's NUMA nodes", async () => {
