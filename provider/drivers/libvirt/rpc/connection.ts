@@ -45,9 +45,14 @@ interface PendingCall {
   decode: (payload: Buffer) => unknown;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout | undefined;
+  /** Epoch ms after which the call fails; 0 = no deadline. */
+  deadline: number;
+  timeoutMs: number;
   label: string;
 }
+
+/** Granularity of per-call deadlines: one shared sweep instead of a timer per call. */
+const SWEEP_MS = 25;
 
 /** Receives the STREAM packets (and a stream-ending REPLY) for one serial. */
 export interface StreamSink {
@@ -66,6 +71,7 @@ export class RpcConnection extends EventEmitter {
   private readonly scratch = new XdrWriter(4096);
   private lastRx = Date.now();
   private keepaliveTimer: NodeJS.Timeout | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
   private readonly callTimeoutMs: number;
   private readonly keepaliveIntervalMs: number;
   private readonly keepaliveCount: number;
@@ -131,18 +137,33 @@ export class RpcConnection extends EventEmitter {
     }
     return new Promise<T>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
-      const timer =
-        timeoutMs > 0
-          ? setTimeout(() => {
-              if (this.pending.delete(serial)) {
-                reject(new LibvirtTimeoutError(`libvirt call ${label} timed out after ${timeoutMs} ms`));
-              }
-            }, timeoutMs)
-          : undefined;
-      this.pending.set(serial, { prog, decode, resolve: resolve as (v: unknown) => void, reject, timer, label });
+      const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
+      this.pending.set(serial, { prog, decode, resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, label });
+      if (deadline && !this.sweepTimer) this.armSweep();
       this.write(frame);
     });
   }
+
+  private armSweep(): void {
+    this.sweepTimer = setTimeout(this.sweep, SWEEP_MS);
+    this.sweepTimer.unref();
+  }
+
+  private readonly sweep = (): void => {
+    this.sweepTimer = undefined;
+    const now = Date.now();
+    let more = false;
+    for (const [serial, call] of this.pending) {
+      if (!call.deadline) continue;
+      if (call.deadline <= now) {
+        this.pending.delete(serial);
+        call.reject(new LibvirtTimeoutError(`libvirt call ${call.label} timed out after ${call.timeoutMs} ms`));
+      } else {
+        more = true;
+      }
+    }
+    if (more && !this.failure) this.armSweep();
+  };
 
   registerStream(serial: number, sink: StreamSink): void {
     if (this.failure) {
@@ -264,7 +285,6 @@ export class RpcConnection extends EventEmitter {
         }
         if (call.prog !== h.prog) throw new LibvirtProtocolError(`reply for serial ${h.serial} names program ${h.prog.toString(16)}`);
         this.pending.delete(h.serial);
-        if (call.timer) clearTimeout(call.timer);
         if (h.status === MessageStatus.OK) {
           let value: unknown;
           try {
@@ -313,12 +333,10 @@ export class RpcConnection extends EventEmitter {
     if (this.failure) return;
     this.failure = err;
     if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
     const calls = [...this.pending.values()];
     this.pending.clear();
-    for (const c of calls) {
-      if (c.timer) clearTimeout(c.timer);
-      c.reject(err);
-    }
+    for (const c of calls) c.reject(err);
     const sinks = [...this.streams.values()];
     this.streams.clear();
     for (const s of sinks) s.onClose(err);

@@ -110,7 +110,11 @@ export class FrameDecoder {
       if (this.buffered < len) break;
       out.push(parseFrame(this.take(len)));
     }
-    if (borrowed) this.chunks = this.chunks.map((c) => (c.buffer === chunk.buffer ? Buffer.from(c) : c));
+    if (borrowed) {
+      for (let i = 0; i < this.chunks.length; i++) {
+        if (this.chunks[i].buffer === chunk.buffer) this.chunks[i] = Buffer.from(this.chunks[i]);
+      }
+    }
     return out;
   }
 

@@ -1,23 +1,30 @@
 // Wire shapes shared by many libvirt procedures (object references, typed
 // parameters, the error record). Field order is the wire order.
-import { Codec, Infer, array, bool, double, hyper, int, map, opaqueFixed, optional, str, struct, uhyper, uint } from "./codec";
+import { Codec, Infer, array, bool, double, hyper, int, optional, str, struct, uhyper, uint } from "./codec";
 import { XdrError } from "./xdr";
 
 const UUID_BYTES = 16;
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const UUID_TEXT = /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/;
+
 /** UUIDs travel as 16 raw bytes; callers deal in the canonical text form. */
-export const uuid: Codec<string> = map(
-  opaqueFixed(UUID_BYTES),
-  (b) => {
-    const h = b.toString("hex");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+export const uuid: Codec<string> = {
+  enc: (w, s) => {
+    if (!UUID_TEXT.test(s)) throw new XdrError(`not a UUID: ${s}`);
+    w.fixed(Buffer.from(s.replace(/-/g, ""), "hex"));
   },
-  (s) => {
-    const hex = s.replace(/-/g, "");
-    if (!/^[0-9a-fA-F]{32}$/.test(hex)) throw new XdrError(`not a UUID: ${s}`);
-    return Buffer.from(hex, "hex");
+  dec: (r) => {
+    const b = r.fixed(UUID_BYTES);
+    let out = "";
+    for (let i = 0; i < UUID_BYTES; i++) {
+      if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
+      out += HEX[b[i]];
+    }
+    return out;
   },
-);
+  min: UUID_BYTES,
+};
 
 export const optStr = optional(str);
 
