@@ -25,6 +25,7 @@ import {
   reconfigureVm,
   resolveNetwork,
   resolvePlacement,
+  shutdownGuest,
   UnsupportedChangeError,
   type Placement,
   type VmSpec,
@@ -99,6 +100,21 @@ describe("vSphere wire details against vcsim", function () {
     await runTask(client, "PowerOffVM_Task", vm, {});
     await markAsTemplate(client, vm);
     await assert.rejects(markAsTemplate(client, vm), NotSupportedError);
+  });
+
+  it("creates an LSI Logic SAS controller with an eager-zeroed thick disk, and reads them back", async () => {
+    const vm = await newVm({ scsiController: "lsilogic-sas", disks: { db: { sizeGiB: 1, provisioning: "eagerZeroedThick" } } });
+    const { spec } = await readVm(client, vm);
+    assert.equal(spec.scsiController, "lsilogic-sas");
+    assert.deepEqual(spec.disks, { db: { sizeGiB: 1, provisioning: "eagerZeroedThick" } });
+  });
+
+  it("shuts a guest down without VMware Tools by powering off, and is a no-op when already off", async () => {
+    const vm = await newVm();
+    await powerOn(client, vm);
+    assert.equal(await shutdownGuest(client, vm), "forced");
+    assert.equal((await readVm(client, vm)).powerState, "poweredOff");
+    assert.equal(await shutdownGuest(client, vm), "already");
   });
 
   it("reports task progress to the caller", async () => {
