@@ -171,6 +171,16 @@ describe("libvirt RPC: faults", function () {
     await again.close();
   });
 
+  it("bounds the handshake when a daemon accepts but never answers", async () => {
+    const path = sockPath();
+    const mute = createServer((sock) => sock.on("error", () => undefined));
+    servers.push(mute);
+    await new Promise<void>((r) => mute.listen(path, () => r()));
+    const { ms, result } = await timed(LibvirtClient.connect(`qemu:///system?socket=${path}`, { connectTimeoutMs: 300 }));
+    assert.ok(result instanceof LibvirtTimeoutError && /authList/.test(result.message), String(result));
+    assert.ok(ms < 1000, `took ${ms} ms`);
+  });
+
   it("fails fast with a clear error when nothing listens", async () => {
     await assert.rejects(LibvirtClient.connect(`qemu:///system?socket=${join(dir, "absent.sock")}`), /cannot connect to libvirt socket .*absent\.sock/);
   });

@@ -4,12 +4,12 @@
 import assert from "node:assert/strict";
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHmac, randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { HostKeyVerificationError, LibvirtClient, fingerprintSha256 } from "../../../provider/drivers/libvirt/rpc";
-import { useLibvirtTestbed, sleep } from "./testbed";
+import { useLibvirtTestbed, sleep, waitFor } from "./testbed";
 
 function sparePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -116,6 +116,25 @@ describe("libvirt RPC: qemu+ssh:// through a real sshd", function () {
       assert.equal((await c.call("domainLookupByName", { name: "test" })).dom.name, "test");
     } finally {
       await c.close();
+    }
+  });
+
+  it("authenticates through an ssh-agent when no key file is given", async () => {
+    const agentSock = join(dir, "agent.sock");
+    const agent = spawn("ssh-agent", ["-D", "-a", agentSock], { stdio: "ignore" });
+    try {
+      await waitFor(() => existsSync(agentSock), (ok) => ok, 5000, "ssh-agent socket");
+      execFileSync("ssh-add", [join(dir, "client")], { env: { ...process.env, SSH_AUTH_SOCK: agentSock }, stdio: "ignore" });
+      const c = await LibvirtClient.connect(`test+ssh://root@127.0.0.1:${port}/default?known_hosts=${join(dir, "known_hosts_plain")}`, {
+        ssh: { agent: agentSock },
+      });
+      try {
+        assert.equal((await c.call("connectGetUri")).uri, "test:///default");
+      } finally {
+        await c.close();
+      }
+    } finally {
+      agent.kill("SIGTERM");
     }
   });
 

@@ -71,20 +71,23 @@ export class LibvirtClient extends EventEmitter {
   }
 
   private async handshake(opts: ConnectOptions): Promise<void> {
-    const { types } = await this.call("authList");
+    // A daemon that accepts the socket but never answers must not hold the
+    // caller for the long per-call default.
+    const t = { timeoutMs: opts.connectTimeoutMs ?? 15_000 };
+    const { types } = await this.call("authList", undefined, t);
     if (!types.includes(AUTH_NONE)) {
       if (types.includes(AUTH_POLKIT)) {
-        const { complete } = await this.call("authPolkit");
+        const { complete } = await this.call("authPolkit", undefined, t);
         if (!complete) throw new LibvirtConnectionError(`polkit authentication to ${this.uri.raw} did not complete`);
       } else {
         throw new LibvirtConnectionError(`${this.uri.raw} requires an authentication method this client lacks (offered: ${types.join(",")})`);
       }
     }
     if (opts.keepalive !== false) {
-      const { supported } = await this.call("connectSupportsFeature", { feature: FEATURE_PROGRAM_KEEPALIVE });
+      const { supported } = await this.call("connectSupportsFeature", { feature: FEATURE_PROGRAM_KEEPALIVE }, t);
       if (supported) this.conn.startKeepalive();
     }
-    await this.call("connectOpen", { name: this.uri.serverName, flags: opts.readOnly ? CONNECT_RO : 0 });
+    await this.call("connectOpen", { name: this.uri.serverName, flags: opts.readOnly ? CONNECT_RO : 0 }, t);
   }
 
   /** Invokes one procedure from the table with typed arguments and result. */
