@@ -174,10 +174,10 @@ describe("vSphere VM lifecycle against vcsim", function () {
 
     // Destroy: running → powered off first, then gone.
     await powerOn(client, vm);
-    assert.equal(await destroyVm(client, vm), "destroyed");
+    assert.deepEqual(await destroyVm(client, vm), { existed: true, shutdown: "forced" });
     await assert.rejects(getProperties(client, vm, ["name"]), ManagedObjectNotFoundError);
     assert.equal(await findVm(client, placement.folder, name), undefined);
-    assert.equal(await destroyVm(client, vm), "absent");
+    assert.deepEqual(await destroyVm(client, vm), { existed: false });
   });
 
   it("clones a VM from a template", async () => {
@@ -200,7 +200,7 @@ describe("vSphere VM lifecycle against vcsim", function () {
     assert.ok(!clone.equals(tpl));
     // Applying what refresh read back is a no-op, even for disks we did not create.
     assert.equal(await reconfigureVm(client, clone, state.spec), false);
-    assert.equal(await destroyVm(client, clone), "destroyed");
+    assert.deepEqual(await destroyVm(client, clone), { existed: true, shutdown: "forced" });
   });
 
   it("refuses a name that exists already with DuplicateNameError", async () => {

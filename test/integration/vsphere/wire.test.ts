@@ -117,6 +117,25 @@ describe("vSphere wire details against vcsim", function () {
     assert.equal(await shutdownGuest(client, vm), "already");
   });
 
+  it("shuts a guest with running VMware Tools down through the guest, also on destroy", async () => {
+    const vm = await newVm();
+    // The testbed's simulated tools (testbeds/vcsim/tools.go) answer for VMs carrying this option.
+    await runTask(client, "ReconfigVM_Task", vm, {
+      spec: { extraConfig: [{ key: "novacron.test.tools", value: { $type: "xsd:string", $value: "running" } }] },
+    });
+    const toolsUp = async () => {
+      for (let i = 0; i < 100 && !(await readVm(client, vm)).toolsRunning; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await readVm(client, vm)).toolsRunning, true);
+    };
+    await powerOn(client, vm);
+    await toolsUp();
+    assert.equal(await shutdownGuest(client, vm), "guest");
+    assert.equal((await readVm(client, vm)).powerState, "poweredOff");
+    await powerOn(client, vm);
+    await toolsUp();
+    assert.deepEqual(await destroyVm(client, vm), { existed: true, shutdown: "guest" });
+  });
+
   it("reports task progress to the caller", async () => {
     const vm = await newVm();
     const seen: TaskProgress[] = [];

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	_ "github.com/vmware/govmomi/vapi/simulator" // REST: sessions, tags, content library
@@ -61,6 +62,7 @@ func main() {
 		model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	}
 	server := model.Service.NewServer()
+	go simulateTools(20 * time.Millisecond)
 	if *useTLS && *certOut != "" {
 		block := &pem.Block{Type: "CERTIFICATE", Bytes: server.Certificate().Raw}
 		if err := os.WriteFile(*certOut, pem.EncodeToMemory(block), 0o644); err != nil {

@@ -1,6 +1,6 @@
 // VM operations for the vSphere driver, over the vim25 client in ../soap.
 export * from "./spec";
-export { createVm, findVm, reconfigureVm, destroyVm, type DestroyOptions } from "./lifecycle";
+export { createVm, findVm, reconfigureVm, destroyVm, type DestroyOptions, type DestroyOutcome } from "./lifecycle";
 export { readVm, readVmDetails, type VmDetails } from "./read";
 export { powerOn, powerOff, shutdownGuest, powerState, type ShutdownOptions } from "./power";
 export { relocateVm, cloneVm, markAsTemplate, markAsVirtualMachine, type RelocateTarget, type CloneOptions } from "./migrate";

@@ -56,18 +56,24 @@ export async function reconfigureVm(client: VimClient, vm: MoRef, desired: VmSpe
 
 export interface DestroyOptions extends ShutdownOptions, WaitOptions {}
 
+export interface DestroyOutcome {
+  /** False when the VM was already gone: deletes must be repeatable. */
+  readonly existed: boolean;
+  /** How it stopped: through the guest, by power-off, or it was not running. */
+  readonly shutdown?: "guest" | "forced" | "already";
+}
+
 /**
  * Shuts the guest down gracefully where VMware Tools run (hard power-off
- * otherwise), then deletes the VM and its disks. A VM that is already gone is
- * success: deletes must be repeatable.
+ * otherwise, or after the shutdown timeout), then deletes the VM and its disks.
  */
-export async function destroyVm(client: VimClient, vm: MoRef, options: DestroyOptions = {}): Promise<"destroyed" | "absent"> {
+export async function destroyVm(client: VimClient, vm: MoRef, options: DestroyOptions = {}): Promise<DestroyOutcome> {
   try {
-    await shutdownGuest(client, vm, options);
+    const shutdown = await shutdownGuest(client, vm, options);
     await runTask(client, "Destroy_Task", vm, {}, options);
-    return "destroyed";
+    return { existed: true, shutdown };
   } catch (err) {
-    if (err instanceof ManagedObjectNotFoundError) return "absent";
+    if (err instanceof ManagedObjectNotFoundError) return { existed: false };
     throw err;
   }
 }
