@@ -40,7 +40,8 @@ describe("vSphere VM lifecycle against vcsim", function () {
   let dvpg: NetworkBinding;
   const created: MoRef[] = [];
 
-  before(async () => {
+  before(async function () {
+    this.timeout(300_000); // a fresh machine installs Go and builds the simulator first
     client = await connect(vcsim().options);
     placement = await resolvePlacement(client, {
       datacenter: DATACENTER,

@@ -52,6 +52,10 @@ function runChild(options: VimConnectOptions, agent: string, mode: "drain" | "wa
 
 describe("vSphere session handling against vcsim", function () {
   this.timeout(60_000);
+  before(function () {
+    this.timeout(300_000); // a fresh machine installs Go and builds the simulator first
+    vcsim();
+  });
   afterEach(() => closeAllSessions());
 
   it("rejects wrong credentials with a clear InvalidLoginError after exactly one Login", async () => {

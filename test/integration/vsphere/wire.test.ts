@@ -38,7 +38,8 @@ describe("vSphere wire details against vcsim", function () {
   let placement: Placement;
   const created: MoRef[] = [];
 
-  before(async () => {
+  before(async function () {
+    this.timeout(300_000); // a fresh machine installs Go and builds the simulator first
     client = await connect(vcsim().options);
     placement = await resolvePlacement(client, { datacenter: DATACENTER, resourcePool: "DC0_C0", datastore: "LocalDS_0" });
   });
