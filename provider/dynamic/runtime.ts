@@ -56,7 +56,9 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
     // A previous run died after creating it: converge instead of duplicating.
     ctx.progress("found from an earlier interrupted run; converging it");
     const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
-    observed = plan.changes.length > 0 ? await ops.update(existing.id, existing.spec, spec, plan, ctx) : existing;
+    // Updated even when nothing differs: the interrupted run may have stopped before the power
+    // state or the IP wait, and update converges those too.
+    observed = await ops.update(existing.id, existing.spec, spec, plan, ctx);
   } else {
     try {
       observed = await ops.create(spec, ctx);
