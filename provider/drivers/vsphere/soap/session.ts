@@ -13,7 +13,7 @@ function keyOf(o: VimConnectOptions): string {
   const h = createHash("sha256");
   // The password is part of the key so a corrected password gets a fresh login;
   // it is hashed, never stored in the map key in clear.
-  for (const part of [o.url, o.username, o.password, String(o.insecure ?? false), o.apiVersion ?? ""]) {
+  for (const part of [o.url, o.username, o.password, String(o.insecure ?? false), o.apiVersion ?? "", o.userAgent ?? ""]) {
     h.update(part).update("\0");
   }
   for (const ca of o.ca === undefined ? [] : Array.isArray(o.ca) ? o.ca : [o.ca]) h.update(ca).update("\0");
