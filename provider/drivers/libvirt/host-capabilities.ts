@@ -2,6 +2,7 @@ import type { HostCapabilities } from "../../core/driver";
 import { LIBVIRT_CAPABILITIES } from "./capabilities";
 import type { LibvirtSession } from "./session";
 import { parseXml, type XmlNode } from "./xml/dom";
+import { parsePciNodeDeviceXml } from "./xml";
 
 /** virConnectListAllNodeDevices flag selecting PCI devices. */
 const LIST_PCI_DEVICES = 2;
@@ -120,25 +121,21 @@ export async function listPciDevices(session: LibvirtSession): Promise<PciDevice
   return xmls.flatMap((xml) => (xml ? [parsePciDevice(xml)].filter((d): d is PciDevice => d !== undefined) : []));
 }
 
+/** The flat, output-friendly view of a PCI node device (the XML parser lives in xml/nodedev.ts). */
 export function parsePciDevice(xml: string): PciDevice | undefined {
-  const dev = parseXml(xml, "device");
-  const pci = dev.all("capability").find((c) => c.attr("type") === "pci");
-  if (!pci) return undefined;
-  const hex = (name: string, width: number) => Number(pci.child(name)?.text ?? 0).toString(16).padStart(width, "0");
-  const vendor = pci.child("vendor");
-  const product = pci.child("product");
-  const group = pci.child("iommuGroup")?.attr("number");
-  const numa = pci.child("numa")?.attr("node");
+  const dev = parsePciNodeDeviceXml(xml);
+  if (!dev) return undefined;
+  const hex = (n: number, width: number) => n.toString(16).padStart(width, "0");
   return {
-    name: dev.child("name")?.text ?? "",
-    address: `${hex("domain", 4)}:${hex("bus", 2)}:${hex("slot", 2)}.${Number(pci.child("function")?.text ?? 0)}`,
-    vendor: (vendor?.attr("id") ?? "").replace(/^0x/, "").toLowerCase(),
-    product: (product?.attr("id") ?? "").replace(/^0x/, "").toLowerCase(),
-    class: pci.child("class")?.text.replace(/^0x/, "").toLowerCase(),
-    iommuGroup: group === undefined ? undefined : Number(group),
-    numaNode: numa === undefined ? undefined : Number(numa),
-    driver: dev.at("driver", "name")?.text,
-    vendorName: vendor?.text || undefined,
-    productName: product?.text || undefined,
+    name: dev.name,
+    address: dev.addressText,
+    vendor: hex(dev.vendor.id, 4),
+    product: hex(dev.product.id, 4),
+    class: dev.classCode === undefined ? undefined : hex(dev.classCode, 6),
+    iommuGroup: dev.iommuGroup?.number,
+    numaNode: dev.numaNode,
+    driver: dev.driver,
+    vendorName: dev.vendor.name,
+    productName: dev.product.name,
   };
 }
