@@ -14,6 +14,7 @@ const PEER: HostConfig = { driver: "libvirt", uri: "qemu+tcp://10.213.0.2/system
 const SIZES_GIB = [1, 10];
 const TOTAL_TARGET_MS = 60_000;
 const DOWNTIME_TARGET_MS = 200;
+const RUNS = 3;
 
 /**
  * Live migration of an idle guest between the two testbed libvirt hosts (TCG), through the same
@@ -31,13 +32,19 @@ export async function run(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   try {
     for (const gib of SIZES_GIB) {
-      const m = await migrateOnce(source, peer, guest, gib);
-      const mib = (m.bytesMoved / 2 ** 20).toFixed(0);
+      const runs: (MigrationResult & { wallMs: number })[] = [];
+      for (let i = 0; i < RUNS; i++) runs.push(await migrateOnce(source, peer, guest, gib));
+      const total = runs.map((r) => r.totalMs);
+      const downtime = runs.map((r) => r.downtimeMs);
+      // Targets hold for the worst run: this machine is shared, and a target met only on the median would hide the spikes.
+      const totalTarget = gib === 10 ? { target: `< ${TOTAL_TARGET_MS} ms`, pass: Math.max(...total) < TOTAL_TARGET_MS } : {};
       results.push(
-        { name: `${gib} GiB idle guest: total migration time`, value: m.totalMs, unit: "ms", target: gib === 10 ? `< ${TOTAL_TARGET_MS} ms` : undefined, pass: gib === 10 ? m.totalMs < TOTAL_TARGET_MS : undefined },
-        { name: `${gib} GiB idle guest: downtime`, value: m.downtimeMs, unit: "ms", target: `< ${DOWNTIME_TARGET_MS} ms`, pass: m.downtimeMs < DOWNTIME_TARGET_MS },
-        { name: `${gib} GiB idle guest: data sent (${mib} MiB)`, value: m.bytesMoved / 2 ** 20, unit: "MiB" },
-        { name: `${gib} GiB idle guest: update call, wall`, value: m.wallMs, unit: "ms" },
+        { name: `${gib} GiB idle guest: total time, median of ${RUNS}`, value: median(total), unit: "ms" },
+        { name: `${gib} GiB idle guest: total time, worst of ${RUNS}`, value: Math.max(...total), unit: "ms", ...totalTarget },
+        { name: `${gib} GiB idle guest: downtime, median of ${RUNS}`, value: median(downtime), unit: "ms" },
+        { name: `${gib} GiB idle guest: downtime, worst of ${RUNS}`, value: Math.max(...downtime), unit: "ms", target: `< ${DOWNTIME_TARGET_MS} ms`, pass: Math.max(...downtime) < DOWNTIME_TARGET_MS },
+        { name: `${gib} GiB idle guest: data sent, median`, value: median(runs.map((r) => r.bytesMoved / 2 ** 20)), unit: "MiB" },
+        { name: `${gib} GiB idle guest: update call wall time, median`, value: median(runs.map((r) => r.wallMs)), unit: "ms" },
       );
     }
   } finally {
@@ -45,6 +52,11 @@ export async function run(): Promise<BenchResult[]> {
     await peer.close();
   }
   return results;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 function ctx(): OperationContext {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { migrateLive } from "../../../provider/drivers/libvirt/migration";
+import { downtimeRamp, migrateLive } from "../../../provider/drivers/libvirt/migration";
+import { LibvirtQmpTransport } from "../../../provider/drivers/libvirt/qmp-passthrough";
 import { LibvirtClient, type DomainRef } from "../../../provider/drivers/libvirt/rpc";
 import { testbed, virsh, virshMaybe } from "../../support/testbeds";
 import { eventually, startTestGuest, URI, type TestGuest } from "../libvirt-metrics/guest";
@@ -7,11 +8,12 @@ import { eventually, startTestGuest, URI, type TestGuest } from "../libvirt-metr
 const PEER = "qemu+tcp://10.213.0.2/system";
 
 /**
- * Dynamic providers get no cancel and no customTimeouts from Pulumi, so the deadline is ours: a
- * migration that cannot finish in time must be stopped in libvirtd, not merely abandoned by
- * our client, and the guest must keep running on the source.
+ * How migrateLive steers a running job: the deadline (dynamic providers get no cancel and no
+ * customTimeouts from Pulumi, so a migration that cannot finish in time must be stopped in
+ * libvirtd, not merely abandoned by our client) and the downtime cap, which starts tight and
+ * is relaxed while the copy does not converge. Bandwidth limits make the jobs slow on purpose.
  */
-describe("live migration past its deadline", function () {
+describe("live migration job control (deadline, downtime ramp)", function () {
   this.timeout(300_000);
   let guest: TestGuest;
   let source: LibvirtClient;
@@ -61,5 +63,45 @@ describe("live migration past its deadline", function () {
     // cancelled (not BOUNDED/UNBOUNDED, which a running job would be).
     const job = await source.call("domainGetJobStats", { dom, flags: 0 });
     assert.equal(job.type, 5, "virDomainJobType CANCELLED");
+  });
+
+  it("relaxes the downtime cap step by step while the copy has not converged, and QEMU applies each step", async () => {
+    assert.deepEqual(downtimeRamp(200), [50, 100, 200]);
+    assert.match(virsh(URI, "domstate", guest.name), /^running/, "back on the source after the aborted attempt");
+    const qmp = new LibvirtQmpTransport(source, dom);
+    const seen: number[] = [];
+    let watching = true;
+    const watcher = (async () => {
+      while (watching) {
+        const params = (await qmp.execute("query-migrate-parameters").catch(() => undefined)) as { "downtime-limit"?: number } | undefined;
+        const limit = params?.["downtime-limit"];
+        if (limit !== undefined && seen.at(-1) !== limit) seen.push(limit);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    })();
+    const lines: string[] = [];
+    try {
+      const result = await migrateLive(source, dom, {
+        destinationUri: PEER,
+        migrateUri: "tcp://10.213.0.2",
+        destination: peer,
+        maxDowntimeMs: 200,
+        // 8 MiB/s: the first pass over the booted guest's memory takes longer than two steps.
+        bandwidthMiBs: 8,
+        deadline: Date.now() + 120_000,
+        progress: (line) => lines.push(line),
+      });
+      assert.ok(result.downtimeMs > 0 && result.downtimeMs < 1000, `downtime ${result.downtimeMs} ms`);
+      assert.ok(result.totalMs > 8000, `total ${result.totalMs} ms: slow on purpose`);
+    } finally {
+      watching = false;
+      await watcher;
+    }
+    const raised = lines.filter((l) => l.startsWith("not converged yet")).map((l) => Number(/(\d+) ms/.exec(l)?.[1]));
+    assert.deepEqual(raised, [100, 200], JSON.stringify(lines));
+    // What QEMU itself held while the job ran, read through libvirt's monitor passthrough
+    // (before the job it holds whatever an earlier job left, hence only the tail).
+    assert.deepEqual(seen.slice(-3), [50, 100, 200], JSON.stringify(seen));
+    assert.match(virsh(PEER, "domstate", guest.name), /^running/);
   });
 });
