@@ -76,10 +76,20 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   } catch (error) {
     if (error instanceof LibvirtTimeoutError) {
       // Our call gave up but the job still runs in libvirtd: stop it so the guest stays on the source.
-      await abortJob(source, dom).catch(() => undefined);
-      throw new Error(`live migration to ${opts.destinationUri} did not finish by the deadline and was aborted; the VM still runs on the source`);
+      const aborted = await abortJob(source, dom).then(() => true, () => false);
+      throw new Error(
+        aborted
+          ? `live migration to ${opts.destinationUri} did not finish by the deadline and was aborted; the VM still runs on the source`
+          : `live migration to ${opts.destinationUri} did not finish by the deadline and could not be aborted; it may still complete (the next update finds the VM wherever it ends up)`,
+        { cause: error },
+      );
     }
-    throw new Error(`live migration to ${opts.destinationUri} failed; the VM still runs on the source: ${errorText(error)}`, { cause: error });
+    if (error instanceof LibvirtError) {
+      // libvirtd itself reports the job failed: its rollback resumes the guest on the source.
+      throw new Error(`live migration to ${opts.destinationUri} failed; the VM still runs on the source: ${error.message}`, { cause: error });
+    }
+    // The connection to the source broke: peer-to-peer, the job runs on in libvirtd without us.
+    throw new Error(`lost track of the live migration to ${opts.destinationUri} (${errorText(error)}); the VM may end up on either host, and the next update finds it where it is`, { cause: error });
   } finally {
     await reporter;
   }
