@@ -8,7 +8,7 @@ export const MIGRATE = { live: 1, peerToPeer: 2, persistDest: 8, undefineSource:
  * virDomainGetJobStatsFlags: the last finished job instead of the running one, and keep it
  * (reading it otherwise clears it, and an operator may still want `virsh domjobinfo --completed`).
  */
-const JOB_STATS_COMPLETED = 1 | 2;
+const JOB_STATS_COMPLETED_KEEP = 1 | 2;
 /** virDomainJobType of a finished job. */
 const JOB_COMPLETED = 3;
 
@@ -111,7 +111,7 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
 export async function completedJobStats(destination: LibvirtClient, uuid: string): Promise<Record<string, number | string | boolean> | undefined> {
   try {
     const { dom } = await destination.call("domainLookupByUuid", { uuid });
-    const job = await destination.call("domainGetJobStats", { dom, flags: JOB_STATS_COMPLETED });
+    const job = await destination.call("domainGetJobStats", { dom, flags: JOB_STATS_COMPLETED_KEEP });
     return job.type === JOB_COMPLETED ? paramsToRecord(job.params) : undefined;
   } catch (error) {
     if (error instanceof LibvirtError) return undefined;
