@@ -119,12 +119,9 @@ export async function completedJobStats(destination: LibvirtClient, uuid: string
   }
 }
 
-/**
- * Cancels the outgoing migration in QEMU; libvirt sees the job fail and resumes the guest on the
- * source. Through the monitor because the client's procedure table has no virDomainAbortJob yet.
- */
+/** Cancels the outgoing migration job; libvirt resumes the guest on the source. */
 async function abortJob(client: LibvirtClient, dom: DomainRef): Promise<void> {
-  await client.qemuMonitorCommand(dom, { execute: "migrate_cancel" });
+  await client.call("domainAbortJob", { dom });
 }
 
 /**

@@ -117,6 +117,7 @@ export const procedures = {
   domainIsPersistent: remote(151, dom, struct({ persistent: bool })),
   domainAttachDeviceFlags: remote(160, domXmlFlags, VOID),
   domainDetachDeviceFlags: remote(161, domXmlFlags, VOID),
+  domainAbortJob: remote(164, dom, VOID),
   domainMigrateSetMaxDowntime: remote(166, struct({ dom: domainRef, downtime: uhyper, flags: uint }), VOID),
   domainUpdateDeviceFlags: remote(174, domXmlFlags, VOID),
   domainManagedSave: remote(182, domFlags, VOID),
