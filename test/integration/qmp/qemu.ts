@@ -63,8 +63,20 @@ export async function startQemu(
   return { proc, qmpPath, stderr: () => err, exited, kill };
 }
 
+/**
+ * QEMU creates the socket file a moment before it listens on it; on a loaded machine a connect
+ * can land in between and be refused, so refused connects are retried for a few seconds.
+ */
 export async function connect(q: QemuProcess): Promise<QmpClient> {
-  return QmpClient.connect(q.qmpPath, { connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 });
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await QmpClient.connect(q.qmpPath, { connectTimeoutMs: 5_000, commandTimeoutMs: 10_000 });
+    } catch (error) {
+      if (Date.now() > until || !/ECONNREFUSED/.test(String((error as Error).message))) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 }
 
 /** A currently free loopback port for -incoming; the small reuse race is acceptable in tests. */
