@@ -2,7 +2,7 @@
 // builders reconfigure-spec.ts shares. Keys are written in the vim25 schema's
 // sequence order (see soap/xml.ts).
 import type { XmlObject } from "../soap";
-import { DISK_SLOT_PREFIX, freeUnits, NIC_SLOT_PREFIX, nicWireType, scsiWireType } from "./devices";
+import { DISK_SLOT_PREFIX, freeUnits, LABEL_PREFIX, NIC_SLOT_PREFIX, nicWireType, OWNER_KEY, scsiWireType } from "./devices";
 import type { DiskSpec, NetworkBinding, NicSpec, VmSpec } from "./spec";
 
 const SCSI_TEMP_KEY = -100;
@@ -74,6 +74,15 @@ export function cloudInitOptions(spec: VmSpec): XmlObject[] {
   return out;
 }
 
+/** Owner mark and labels as extraConfig options; keys in `drop` are deleted (vSphere deletes a key given an empty value). */
+export function metadataOptions(spec: Pick<VmSpec, "owner" | "labels">, drop: readonly string[] = []): XmlObject[] {
+  const out: XmlObject[] = [];
+  if (spec.owner !== undefined) out.push(option(OWNER_KEY, spec.owner));
+  for (const [k, v] of Object.entries(spec.labels ?? {})) out.push(option(LABEL_PREFIX + k, v));
+  for (const k of drop) out.push(option(LABEL_PREFIX + k, ""));
+  return out;
+}
+
 export function allocation(reservation: number | undefined): XmlObject | undefined {
   return reservation === undefined ? undefined : { reservation };
 }
@@ -106,7 +115,7 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${unit}`));
   }
   for (const [slot, nic] of Object.entries(spec.nics)) deviceChange.push(addNic(key--, slot, nic));
-  extraConfig.push(...cloudInitOptions(spec));
+  extraConfig.push(...cloudInitOptions(spec), ...metadataOptions(spec));
   return {
     name: spec.name,
     guestId: spec.guestId ?? "otherGuest64",

@@ -5,6 +5,8 @@ import type { DiskProvisioning, NetworkBinding, NicAdapter, ScsiControllerType }
 
 /** extraConfig key prefix recording which SCSI unit holds a disk slot. */
 export const DISK_SLOT_PREFIX = "novacron.disk.";
+export const OWNER_KEY = "novacron.owner";
+export const LABEL_PREFIX = "novacron.label.";
 /** Written to a NIC's externalId so its slot survives reordering and MAC changes. */
 export const NIC_SLOT_PREFIX = "novacron:";
 

@@ -19,6 +19,14 @@ export async function powerOff(client: VimClient, vm: MoRef, options?: WaitOptio
   await runTask(client, "PowerOffVM_Task", vm, {}, options);
 }
 
+/** Suspends a running VM (memory to disk); a suspended VM stays as it is. */
+export async function suspend(client: VimClient, vm: MoRef, options?: WaitOptions): Promise<void> {
+  const state = await powerState(client, vm);
+  if (state === "suspended") return;
+  if (state === "poweredOff") await runTask(client, "PowerOnVM_Task", vm, {}, options);
+  await runTask(client, "SuspendVM_Task", vm, {}, options);
+}
+
 export interface ShutdownOptions {
   /** How long the guest gets to shut down. Default 120 s. */
   readonly timeoutMs?: number;

@@ -1,7 +1,7 @@
 // Server state → VmState: the reverse mapping used by refresh and drift
 // detection. Everything comes from one PropertyCollector round trip.
 import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
-import { diskSlots, indexSlots, nicWireType, parseDevices, parseExtraConfig, type Devices } from "./devices";
+import { diskSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_KEY, parseDevices, parseExtraConfig, type Devices } from "./devices";
 import type { CurrentConfig } from "./reconfigure-spec";
 import type { DiskSpec, Firmware, NicAdapter, NicSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
@@ -10,6 +10,7 @@ export const VM_PROPERTIES = [
   "runtime.powerState",
   "runtime.host",
   "guest.toolsRunningStatus",
+  "guest.ipAddress",
   "resourcePool",
   "datastore",
   "snapshot",
@@ -37,6 +38,12 @@ function snapshots(list: readonly XNode[], parents: readonly string[], out: Snap
     }
     snapshots(children(s, "childSnapshotList"), [...parents, name], out);
   }
+}
+
+function labelsOf(extra: ReadonlyMap<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of extra) if (k.startsWith(LABEL_PREFIX) && v !== "") out[k.slice(LABEL_PREFIX.length)] = v;
+  return out;
 }
 
 export interface VmDetails extends CurrentConfig {
@@ -82,6 +89,8 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
     cloudInit: userData !== undefined || metaData !== undefined ? { userData, metaData } : undefined,
     annotation: text(config, "annotation") || undefined,
+    owner: extra.get(OWNER_KEY) || undefined,
+    labels: labelsOf(extra),
   };
   const snaps: SnapshotInfo[] = [];
   snapshots(children(props.get("snapshot"), "rootSnapshotList"), [], snaps);
@@ -101,6 +110,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
       template: bool(config, "template") ?? false,
       toolsRunning: text(props.get("guest.toolsRunningStatus")) === "guestToolsRunning",
       instanceUuid: text(config, "instanceUuid"),
+      ipAddress: text(props.get("guest.ipAddress")) || undefined,
       snapshots: snaps,
       macAddresses,
     },

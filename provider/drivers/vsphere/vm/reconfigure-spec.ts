@@ -11,6 +11,7 @@ import {
   bootOptions,
   cloudInitOptions,
   GiB_IN_KB,
+  metadataOptions,
   option,
 } from "./config-spec";
 import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices } from "./devices";
@@ -111,6 +112,8 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     extraConfig.push(...cloudInitOptions(desired));
   }
 
+  extraConfig.push(...metadataChanges(have, desired));
+
   const out: Record<string, XmlValue | undefined> = {
     name: changed(desired.name, have.name),
     guestId: changed(desired.guestId, have.guestId),
@@ -131,3 +134,15 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   return entries.length ? (Object.fromEntries(entries) as XmlObject) : undefined;
 }
 
+
+/** Owner and labels that differ; labels absent from `desired` are removed. Undefined `labels` leaves them alone. */
+function metadataChanges(have: VmSpec, desired: VmSpec): XmlObject[] {
+  const owner = changed(desired.owner, have.owner);
+  const labels: Record<string, string> = {};
+  const drop: string[] = [];
+  if (desired.labels) {
+    for (const [k, v] of Object.entries(desired.labels)) if (have.labels?.[k] !== v) labels[k] = v;
+    for (const k of Object.keys(have.labels ?? {})) if (!(k in desired.labels)) drop.push(k);
+  }
+  return metadataOptions({ owner, labels }, drop);
+}

@@ -53,6 +53,10 @@ export interface VmSpec {
   readonly secureBoot?: boolean;
   readonly cloudInit?: CloudInit;
   readonly annotation?: string;
+  /** Written to extraConfig `novacron.owner`: the mark that NovaCron made (and may adopt) this VM. */
+  readonly owner?: string;
+  /** Free-form key/values, each its own extraConfig entry `novacron.label.<key>`. */
+  readonly labels?: Readonly<Record<string, string>>;
 }
 
 export type PowerState = "poweredOn" | "poweredOff" | "suspended";
@@ -79,6 +83,8 @@ export interface VmState {
   readonly toolsRunning: boolean;
   readonly instanceUuid: string | undefined;
   readonly snapshots: readonly SnapshotInfo[];
+  /** The guest's primary address as VMware Tools report it. */
+  readonly ipAddress: string | undefined;
   /** Slot → MAC address the server assigned. */
   readonly macAddresses: Readonly<Record<string, string>>;
 }

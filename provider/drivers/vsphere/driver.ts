@@ -1,0 +1,50 @@
+import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { HostConfig } from "../../core/hosts";
+import type { ResourceKind, SpecOf } from "../../core/model";
+import { vsphereHostCapabilities } from "./host-capabilities";
+import { VsphereDatastoreResource, VspherePortgroupResource } from "./resources/inventory";
+import { VsphereSnapshotResource } from "./resources/snapshot";
+import { VsphereVmResource } from "./resources/vm";
+import { VsphereSession } from "./session";
+
+type Resources = { [K in ResourceKind]?: ResourceDriver<SpecOf<K>> };
+
+/**
+ * VMware vSphere through vim25. Every entry naming one vCenter and user shares
+ * one logged-in session per process (logged out at exit by soap/session.ts).
+ * Volumes and passthrough devices have no vSphere resource here: disks are
+ * made with their VM.
+ */
+export class VsphereDriver implements Driver {
+  readonly kind = "vsphere" as const;
+  private readonly resources: Resources;
+
+  constructor(readonly host: string, readonly config: HostConfig, readonly session: VsphereSession) {
+    this.resources = {
+      VirtualMachine: new VsphereVmResource(session),
+      Snapshot: new VsphereSnapshotResource(session),
+      StoragePool: new VsphereDatastoreResource(session),
+      Network: new VspherePortgroupResource(session),
+    };
+  }
+
+  hostCapabilities(): Promise<HostCapabilities> {
+    return vsphereHostCapabilities(this.session);
+  }
+
+  resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
+    return this.resources[kind] as ResourceDriver<SpecOf<K>> | undefined;
+  }
+
+  async close(): Promise<void> {
+    // The session is shared with other entries of the same vCenter; soap/session.ts logs it out at exit.
+  }
+}
+
+export async function openVsphereDriver(host: string, config: HostConfig): Promise<Driver> {
+  if (config.driver !== "vsphere") throw new Error(`host "${host}" is a ${config.driver} host, not vSphere`);
+  const session = new VsphereSession(host, config);
+  // Log in now: wrong credentials fail the first operation once, with vCenter's answer.
+  await session.client();
+  return new VsphereDriver(host, config, session);
+}

@@ -1,0 +1,138 @@
+// The neutral model ↔ the vSphere VmSpec. Forward: what to ask vCenter for.
+// Reverse: what refresh reports, with fields vSphere cannot express (cache
+// modes, slot buses, cloud-init network config, NovaCron's own settings)
+// carried over from the last recorded spec, so read-after-create is no diff.
+import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
+import { vcpuCount } from "../../core/model";
+import type { NetworkBinding, NicAdapter, PowerState, VmSpec, VmState } from "./vm";
+
+/** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
+export class UnsupportedSpecError extends Error {
+  override name = "UnsupportedSpecError";
+  constructor(readonly property: string, reason: string) {
+    super(`${property}: ${reason}`);
+  }
+}
+
+/** The datastore a VM's files and blank disks live on: all disks share one (the VM home). */
+export function homeDatastore(spec: VirtualMachineSpec, fallback: string | undefined): string {
+  const pools = [...new Set(Object.values(spec.disks).flatMap((d) => (d.pool ? [d.pool] : [])))];
+  if (pools.length > 1) {
+    throw new UnsupportedSpecError("disks", `every disk of a vSphere VM must name the same pool (datastore); got ${pools.join(", ")}`);
+  }
+  const name = pools[0] ?? fallback;
+  if (!name) throw new UnsupportedSpecError("disks", "no datastore: give a disk a `pool` (a datastore name) or set `datastore` in the host entry");
+  return name;
+}
+
+/** Refuses what the capability table accepts but this driver does not build yet. */
+function refuseUnbuilt(spec: VirtualMachineSpec): void {
+  for (const [slot, disk] of Object.entries(spec.disks)) {
+    if (disk.volume) {
+      throw new UnsupportedSpecError(`disks.${slot}.volume`, "attaching an existing VMDK is not supported by the vSphere driver yet; use `sizeGiB` with `pool` (a datastore) for a new disk");
+    }
+  }
+  for (const [slot, nic] of Object.entries(spec.nics)) {
+    if (!nic.network) throw new UnsupportedSpecError(`nics.${slot}`, "on vSphere a NIC plugs into a portgroup: set `network` to its name");
+    if (nic.mac) throw new UnsupportedSpecError(`nics.${slot}.mac`, "fixed MAC addresses are not supported by the vSphere driver yet; vCenter assigns one");
+    if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
+  }
+  if (spec.firmware.tpm) throw new UnsupportedSpecError("firmware.tpm", "a vTPM needs a vCenter key provider, which the vSphere driver does not configure yet");
+  if (spec.cloudInit?.networkConfig) {
+    throw new UnsupportedSpecError("cloudInit.networkConfig", "VMware's guestinfo datasource reads network config from metaData; put it there");
+  }
+}
+
+function adapterOf(model: NicSpec["model"]): NicAdapter {
+  return model === "e1000e" ? "e1000e" : "vmxnet3";
+}
+
+/** Model → VmSpec. `networks` holds each NIC slot's resolved portgroup. */
+export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>): VmSpec {
+  refuseUnbuilt(spec);
+  const vcpus = vcpuCount(spec);
+  return {
+    name: spec.name,
+    numCPUs: vcpus,
+    numCoresPerSocket: spec.cpu.cores * spec.cpu.threads,
+    memoryMB: spec.memory.sizeMiB,
+    // vSphere has no vCPU/memory ceiling; a ceiling above the boot size is the wish to grow live.
+    cpuHotAddEnabled: spec.cpu.maxVcpus !== undefined && spec.cpu.maxVcpus > vcpus,
+    memoryHotAddEnabled: spec.memory.maxMiB !== undefined && spec.memory.maxMiB > spec.memory.sizeMiB,
+    scsiController: "pvscsi",
+    disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => [slot, { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }])),
+    nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model) }])),
+    firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
+    secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
+    cloudInit: spec.cloudInit ? { userData: spec.cloudInit.userData, metaData: spec.cloudInit.metaData } : undefined,
+    owner: spec.name,
+    labels: spec.labels,
+  };
+}
+
+export function powerStateOf(state: PowerState): VirtualMachineSpec["powerState"] {
+  return state === "poweredOn" ? "running" : state === "suspended" ? "paused" : "stopped";
+}
+
+/** What a NIC's backing is called in a spec: the portgroup name we resolved it from, when it still matches. */
+export type NetworkNamer = (slot: string, binding: NetworkBinding) => string;
+
+/**
+ * VmState → model, for refresh and drift. `home` is the VM's datastore name,
+ * reported as the pool of disks the last spec does not know.
+ */
+export function observedSpec(state: VmState, last: VirtualMachineSpec, home: string, networkName: NetworkNamer): VirtualMachineSpec {
+  const have = state.spec;
+  const perSocket = have.numCoresPerSocket ?? 1;
+  const threads = perSocket % last.cpu.threads === 0 ? last.cpu.threads : 1;
+  const vcpus = have.numCPUs;
+  const disks: Record<string, DiskSpec> = {};
+  for (const [slot, d] of Object.entries(have.disks)) {
+    const recorded = last.disks[slot];
+    disks[slot] = {
+      ...(recorded ?? { cache: "none", readOnly: false }),
+      bus: recorded?.bus ?? "virtio-scsi",
+      volume: undefined,
+      pool: recorded?.pool ?? home,
+      sizeGiB: d.sizeGiB,
+    };
+  }
+  const nics: Record<string, NicSpec> = {};
+  for (const [slot, n] of Object.entries(have.nics)) {
+    const recorded = last.nics[slot];
+    const sameFamily = recorded !== undefined && adapterOf(recorded.model) === n.adapter;
+    nics[slot] = {
+      ...(recorded ?? { queues: 1 }),
+      model: sameFamily ? recorded.model : n.adapter === "e1000e" ? "e1000e" : "vmxnet3",
+      network: networkName(slot, n.network),
+    };
+  }
+  const wantedCpuHotAdd = last.cpu.maxVcpus !== undefined && last.cpu.maxVcpus > vcpuCount(last);
+  const wantedMemHotAdd = last.memory.maxMiB !== undefined && last.memory.maxMiB > last.memory.sizeMiB;
+  const efi = have.firmware === "efi";
+  const ci = have.cloudInit;
+  const sameCloudInit = ci !== undefined && last.cloudInit !== undefined && ci.userData === last.cloudInit.userData && ci.metaData === last.cloudInit.metaData;
+  return {
+    ...last,
+    name: have.name,
+    cpu: {
+      ...last.cpu,
+      sockets: Math.max(1, Math.round(vcpus / perSocket)),
+      cores: perSocket / threads,
+      threads,
+      // A hot-add switch flipped out of band shows as a ceiling change: the vSphere limit when on, none when off.
+      maxVcpus: have.cpuHotAddEnabled === wantedCpuHotAdd ? last.cpu.maxVcpus : have.cpuHotAddEnabled ? 768 : undefined,
+    },
+    memory: {
+      ...last.memory,
+      sizeMiB: have.memoryMB,
+      maxMiB: have.memoryHotAddEnabled === wantedMemHotAdd ? last.memory.maxMiB : have.memoryHotAddEnabled ? 24 * 1024 * 1024 : undefined,
+    },
+    disks,
+    nics,
+    firmware: { type: efi ? "uefi" : "bios", secureBoot: efi && have.secureBoot === true, tpm: last.firmware.tpm },
+    cloudInit: sameCloudInit ? last.cloudInit : ci ? { userData: ci.userData ?? "", metaData: ci.metaData } : undefined,
+    powerState: powerStateOf(state.powerState),
+    labels: { ...(have.labels ?? {}) },
+  };
+}
