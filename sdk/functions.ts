@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { HypervisorCapabilities } from "../provider/core/capabilities";
-import type { Driver, HostCapabilities } from "../provider/core/driver";
+import type { Driver, HostCapabilities, VmMetrics } from "../provider/core/driver";
 import { DriverKind, parseHosts } from "../provider/core/hosts";
-import type { VmMetrics } from "../provider/drivers/libvirt/metrics";
 import { capabilitiesOf, openDriver } from "../provider/drivers/registry";
 
 /** What a kind of hypervisor supports, known without contacting any host. */
@@ -24,11 +23,8 @@ export async function getHostCapabilities(host: string): Promise<HostCapabilitie
  */
 export async function getVmMetrics(host: string): Promise<VmMetrics[]> {
   const driver = await openConfiguredHost(host);
-  // Checked by shape so the SDK never loads a driver module for a kind the stack does not use.
-  if (!("collectMetrics" in driver) || typeof driver.collectMetrics !== "function") {
-    throw new Error(`host "${host}" is a ${driver.kind} host; VM metrics are available on libvirt hosts`);
-  }
-  return (driver.collectMetrics as () => Promise<VmMetrics[]>).call(driver);
+  if (!driver.collectMetrics) throw new Error(`host "${host}" is a ${driver.kind} host; VM metrics are available on libvirt hosts`);
+  return driver.collectMetrics();
 }
 
 async function openConfiguredHost(host: string): Promise<Driver> {

@@ -4,8 +4,7 @@
  */
 export { VirtualMachine, StoragePool, Volume, Network, PassthroughDevice, Snapshot, type ResourceArgs } from "./resources";
 export { getDriverCapabilities, getHostCapabilities, getVmMetrics } from "./functions";
-export type { VmMetrics } from "../provider/drivers/libvirt/metrics";
 export type { HypervisorCapabilities, Support } from "../provider/core/capabilities";
-export type { HostCapabilities } from "../provider/core/driver";
+export type { HostCapabilities, VmMetrics } from "../provider/core/driver";
 export type { Disruption } from "../provider/core/disruption";
 export type { VirtualMachineSpec, StoragePoolSpec, VolumeSpec, NetworkSpec, PassthroughDeviceSpec, SnapshotSpec } from "../provider/core/model";

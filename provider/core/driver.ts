@@ -51,6 +51,23 @@ export interface HostCapabilities {
   capabilities: HypervisorCapabilities;
 }
 
+/** Cumulative per-VM counters for a metrics collector; rates come from two polls. */
+export interface VmMetrics {
+  name: string;
+  uuid: string;
+  /** The hypervisor's state number (libvirt: 1 running, 3 paused, 5 shut off). */
+  state: number;
+  cpuTimeNs: number;
+  cpuUserNs?: number;
+  cpuSystemNs?: number;
+  vcpus: { id: number; state: number; timeNs: number }[];
+  /** Sizes in KiB; the guest-reported ones (available, unused, usable) only with a balloon driver in the guest. */
+  balloon: { currentKiB?: number; maximumKiB?: number; availableKiB?: number; unusedKiB?: number; usableKiB?: number; rssKiB?: number; lastUpdate?: number };
+  disks: { name: string; path?: string; readBytes: number; writeBytes: number; readRequests: number; writeRequests: number; capacityBytes?: number; allocationBytes?: number }[];
+  /** `name` is the host-side device (the tap, e.g. vnet3); counters are from the guest's point of view. */
+  nics: { name: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; rxDrops: number; txDrops: number }[];
+}
+
 export interface Driver {
   readonly kind: DriverKind;
   readonly host: string;
@@ -58,5 +75,7 @@ export interface Driver {
   hostCapabilities(): Promise<HostCapabilities>;
   /** The operations for one resource kind, or undefined where this hypervisor has no such object. */
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined;
+  /** Counters of every VM on the host in one call, where the hypervisor offers them. */
+  collectMetrics?(): Promise<VmMetrics[]>;
   close(): Promise<void>;
 }

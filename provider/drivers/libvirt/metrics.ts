@@ -1,3 +1,6 @@
+import type { VmMetrics } from "../../core/driver";
+
+export type { VmMetrics };
 import type { DomainRef } from "./rpc";
 import type { LibvirtSession } from "./session";
 import { paramsToRecord } from "./typed-params";
@@ -10,21 +13,6 @@ const STATS = { state: 1, cpuTotal: 2, balloon: 4, vcpu: 8, interface: 16, block
  */
 const NOWAIT = 1 << 29;
 
-export interface VmMetrics {
-  name: string;
-  uuid: string;
-  /** virDomainState number: 1 running, 3 paused, 5 shut off, … */
-  state: number;
-  cpuTimeNs: number;
-  cpuUserNs?: number;
-  cpuSystemNs?: number;
-  vcpus: { id: number; state: number; timeNs: number }[];
-  /** Sizes in KiB; the guest-reported ones (available, unused, usable) only with a balloon driver in the guest. */
-  balloon: { currentKiB?: number; maximumKiB?: number; availableKiB?: number; unusedKiB?: number; usableKiB?: number; rssKiB?: number; lastUpdate?: number };
-  disks: { name: string; path?: string; readBytes: number; writeBytes: number; readRequests: number; writeRequests: number; capacityBytes?: number; allocationBytes?: number }[];
-  /** `name` is the host-side device (the tap, e.g. vnet3); counters are from the guest's point of view. */
-  nics: { name: string; rxBytes: number; txBytes: number; rxPackets: number; txPackets: number; rxDrops: number; txDrops: number }[];
-}
 
 /**
  * Per-VM counters for a collector to poll, from one all-domain stats call (one round trip for
