@@ -1,0 +1,228 @@
+import assert from "node:assert/strict";
+import { VSPHERE_CAPABILITIES } from "../../../provider/drivers/vsphere/capabilities";
+import { closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, moref, MoRef, runTask, text, xsiType, type VimClient } from "../../../provider/drivers/vsphere/soap";
+import { readVm } from "../../../provider/drivers/vsphere/vm";
+import { ProviderHost, ProviderCallError } from "../../support/provider-host";
+import { DATACENTER, uniqueName, vcsim } from "../vsphere/testbed";
+import { secondVcenter, type SecondVcenter } from "./second-vcenter";
+
+type Props = Record<string, unknown>;
+
+/**
+ * The vSphere driver through Pulumi's real dynamic provider host against govmomi's simulator,
+ * with the same unified VM spec that validates for KVM. Outcomes are read back over vim25.
+ */
+describe("vSphere driver through the provider host (vcsim)", function () {
+  this.timeout(600_000);
+  let host: ProviderHost;
+  let client: VimClient;
+  let other: SecondVcenter;
+  let vm: { id: string; outs: Props };
+  const name = uniqueName("nc-pv");
+
+  /** One VM description for every hypervisor: a datastore on vSphere is the pool, a portgroup the network. */
+  const unified = (host: string): Props => ({
+    host,
+    name,
+    cpu: { cores: 2 },
+    memory: { sizeMiB: 1024, maxMiB: 4096 },
+    disks: { vda: { pool: "LocalDS_0", sizeGiB: 1 } },
+    nics: { net0: { network: "VM Network" } },
+    labels: { team: "infra" },
+    updatePolicy: { shutdownTimeoutSeconds: 5 },
+  });
+
+  before(async function () {
+    this.timeout(300_000); // a fresh machine builds the simulator first
+    const sim = vcsim();
+    other = await secondVcenter();
+    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0" };
+    host = await ProviderHost.start({
+      NOVACRON_HOSTS: JSON.stringify({
+        vc1: { ...vc, host: "DC0_C0_H0" },
+        vc1b: { ...vc, host: "DC0_C0_H1" },
+        vc2: { ...vc, url: other.url, caFile: other.caFile, host: "DC0_C0_H2" },
+        vcbad: { ...vc, host: "DC0_C0_H0", password: "not-the-password" },
+        kvm: { driver: "libvirt", uri: "qemu:///system" },
+      }),
+    });
+    client = await connect(sim.options);
+  });
+
+  after(async () => {
+    if (vm) await host.delete("VirtualMachine", vm.id, vm.outs).catch((e) => console.error(`cleanup: ${e}`));
+    await host?.stop();
+    await other?.stop();
+    await closeAllSessions();
+  });
+
+  it("the spec written for KVM validates unchanged for vSphere; pinning is refused with vSphere's reason", async () => {
+    assert.deepEqual((await host.check("VirtualMachine", {}, unified("kvm"))).failures, []);
+    assert.deepEqual((await host.check("VirtualMachine", {}, unified("vc1"))).failures, []);
+    const pinned = { ...unified("vc1"), cpu: { cores: 2, pinning: { "0": "1" } } };
+    const { failures } = await host.check("VirtualMachine", {}, pinned);
+    assert.deepEqual(failures, [{ property: "cpu.pinning", reason: (VSPHERE_CAPABILITIES.cpuPinning as { unsupported: string }).unsupported }]);
+  });
+
+  it("wrong credentials fail create once with a clear error", async () => {
+    const started = Date.now();
+    const { inputs } = await host.check("VirtualMachine", {}, { ...unified("vcbad"), name: `${name}-bad` });
+    await assert.rejects(host.create("VirtualMachine", inputs), (e: ProviderCallError) => {
+      assert.match(e.message, /host "vcbad": cannot log in to vSphere at https:\/\/127\.0\.0\.1:\d+\/sdk: .*InvalidLogin.*not retried.*fix username\/password/);
+      assert.doesNotMatch(e.message, /not-the-password/);
+      return true;
+    });
+    assert.ok(Date.now() - started < 5000, "one refused Login, no retry loop");
+  });
+
+  it("creates the VM on the pinned host: 2 cores, memory hot-add, a thin disk on the datastore, vmxnet3 on the portgroup, running", async () => {
+    const { inputs, failures } = await host.check("VirtualMachine", {}, unified("vc1"));
+    assert.deepEqual(failures, []);
+    vm = await host.create("VirtualMachine", inputs);
+    assert.match(vm.id, /^vm-\d+$/);
+    assert.equal(vm.outs.state, "running");
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const state = await readVm(client, ref);
+    assert.equal(state.powerState, "poweredOn");
+    assert.equal(state.spec.numCPUs, 2);
+    assert.equal(state.spec.numCoresPerSocket, 2);
+    assert.equal(state.spec.memoryMB, 1024);
+    assert.equal(state.spec.memoryHotAddEnabled, true);
+    assert.equal(state.spec.cpuHotAddEnabled, false);
+    assert.deepEqual(state.spec.disks, { vda: { sizeGiB: 1, provisioning: "thin" } });
+    assert.equal(state.spec.nics.net0?.adapter, "vmxnet3");
+    assert.equal(state.spec.nics.net0?.network.kind === "standard" && state.spec.nics.net0.network.name, "VM Network");
+    assert.equal(state.spec.owner, name, "NovaCron's ownership mark is in extraConfig");
+    assert.deepEqual(state.spec.labels, { team: "infra" });
+    assert.equal(await hostOf(client, ref), "DC0_C0_H0");
+    assert.match(String((vm.outs.macAddresses as Props).net0), /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, "vCenter assigned the MAC");
+  });
+
+  it("read after create shows no difference, and a second create adopts the VM it finds marked as ours", async () => {
+    const read = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.equal(read.id, vm.id);
+    const again = (await host.check("VirtualMachine", {}, unified("vc1"))).inputs;
+    const diff = await host.diff("VirtualMachine", vm.id, read.props, again);
+    assert.equal(diff.changes, false, `read-back differs: ${JSON.stringify(read.inputs)}`);
+    const adopted = await host.create("VirtualMachine", again);
+    assert.equal(adopted.id, vm.id);
+  });
+
+  it("grows memory with hot-add: an in-place update, the VM never powers off", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const offBefore = await powerOffEvents(client, ref);
+    const old = specOf(vm.outs);
+    const next = { ...old, memory: { ...(old.memory as Props), sizeMiB: 2048 } };
+    const { inputs, failures } = await host.check("VirtualMachine", old, next);
+    assert.deepEqual(failures, []);
+    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["memory.sizeMiB: hotplug"]);
+    assert.deepEqual(await host.diff("VirtualMachine", vm.id, vm.outs, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
+    const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);
+    const state = await readVm(client, ref);
+    assert.equal(state.spec.memoryMB, 2048);
+    assert.equal(state.powerState, "poweredOn");
+    assert.equal(await powerOffEvents(client, ref), offBefore, "not power-cycled");
+    assert.equal(outs.lastChangeClass, "hotplug");
+    vm = { id: vm.id, outs };
+  });
+
+  it("a change vSphere makes only powered off is refused while reboots are forbidden", async () => {
+    const old = specOf(vm.outs);
+    const next = { ...old, memory: { sizeMiB: 1024 } }; // shrinking, and hot-add switched off
+    const { inputs } = await host.check("VirtualMachine", old, next);
+    await assert.rejects(host.update("VirtualMachine", vm.id, vm.outs, inputs), /memory hot-add is switched while powered off.*allowReboot is false/);
+    assert.equal((await readVm(client, new MoRef("VirtualMachine", vm.id))).spec.memoryMB, 2048, "nothing was applied");
+  });
+
+  it("moving vc1 → vc1b is planned as a migration and vMotions the running VM", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const old = specOf(vm.outs);
+    const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, host: "vc1b" });
+    assert.deepEqual(failures, []);
+    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["host: migrate"]);
+    assert.deepEqual(await host.diff("VirtualMachine", vm.id, vm.outs, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
+    const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);
+    assert.equal(await hostOf(client, ref), "DC0_C0_H1");
+    assert.equal((await readVm(client, ref)).powerState, "poweredOn");
+    const migration = outs.migration as { totalMs: number; fromHost: string; toHost: string };
+    assert.ok(typeof migration.totalMs === "number" && migration.totalMs >= 0);
+    assert.deepEqual([migration.fromHost, migration.toHost], ["DC0_C0_H0", "DC0_C0_H1"]);
+    assert.equal(outs.lastChangeClass, "migrate");
+    vm = { id: vm.id, outs };
+    const read = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.equal((await host.diff("VirtualMachine", vm.id, read.props, (await host.check("VirtualMachine", {}, specOf(vm.outs))).inputs)).changes, false);
+  });
+
+  it("moving to another vCenter is refused clearly and the VM stays", async () => {
+    const old = specOf(vm.outs);
+    const { inputs } = await host.check("VirtualMachine", old, { ...old, host: "vc2" });
+    await assert.rejects(host.update("VirtualMachine", vm.id, vm.outs, inputs), /"vc1b" \(.*\) and "vc2" \(.*\) are different vCenters; vMotion works within one vCenter/);
+    assert.equal(await hostOf(client, new MoRef("VirtualMachine", vm.id)), "DC0_C0_H1");
+  });
+
+  it("takes and removes a memory snapshot through the provider", async () => {
+    const snap = await host.checkAndCreate("Snapshot", { host: "vc1b", vm: vm.id, name: "before-upgrade", memory: true, description: "pre" });
+    assert.match(snap.id, /^snapshot-\d+$/);
+    const tree = (await readVm(client, new MoRef("VirtualMachine", vm.id))).snapshots;
+    assert.deepEqual(tree.map((s) => [s.ref.value, s.name, s.description]), [[snap.id, "before-upgrade", "pre"]]);
+    const read = await host.read("Snapshot", snap.id, snap.outs);
+    assert.equal(read.id, snap.id);
+    await host.delete("Snapshot", snap.id, snap.outs);
+    assert.deepEqual((await readVm(client, new MoRef("VirtualMachine", vm.id))).snapshots, []);
+    await host.delete("Snapshot", snap.id, snap.outs); // already gone is fine
+  });
+
+  it("adopts an existing datastore and distributed portgroup; refuses to invent a portgroup", async () => {
+    const ds = await host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore", adopt: true });
+    assert.equal((await host.read("StoragePool", ds.id, ds.outs)).id, ds.id);
+    assert.equal(ds.outs.state, "accessible");
+    assert.ok(Number(ds.outs.capacityBytes) > 0);
+    const pg = await host.checkAndCreate("Network", { host: "vc1", name: "DC0_DVPG0", mode: "bridge", bridge: "DVS0" });
+    assert.match(pg.id, /^DistributedVirtualPortgroup:/);
+    assert.equal((await host.read("Network", pg.id, pg.outs)).inputs.bridge, "DVS0");
+    await assert.rejects(host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "DVS0" }), /portgroup "no-such-pg" does not exist.*create it in vCenter first/);
+    await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore" }), /not managed by NovaCron/);
+    await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "NoSuchDS", kind: "datastore" }), /NovaCron does not create vSphere datastores/);
+    await host.delete("StoragePool", ds.id, ds.outs);
+    await host.delete("Network", pg.id, pg.outs);
+    assert.ok(await lookup(client, "datastore", "LocalDS_0", DATACENTER), "the datastore stays");
+  });
+
+  it("delete shuts the guest down through VMware Tools, destroys the VM, and tolerates it being gone", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    // The testbed reports VMware Tools running for VMs carrying this option.
+    await runTask(client, "ReconfigVM_Task", ref, { spec: { extraConfig: [{ key: "novacron.test.tools", value: { $type: "xsd:string", $value: "running" } }] } });
+    await waitFor(async () => text((await getProperties(client, ref, ["guest.toolsRunningStatus"])).props.get("guest.toolsRunningStatus")) === "guestToolsRunning");
+    const from = host.stderr.length;
+    await host.delete("VirtualMachine", vm.id, vm.outs);
+    assert.match(host.stderr.slice(from).join(""), /guest shut down/);
+    await assert.rejects(getProperties(client, ref, ["name"]), ManagedObjectNotFoundError);
+    await host.delete("VirtualMachine", vm.id, vm.outs);
+    assert.equal((await host.read("VirtualMachine", vm.id, vm.outs)).id, "");
+    vm = undefined as unknown as typeof vm; // deleted: nothing for after() to clean
+  });
+});
+
+function specOf(outs: Props): Props {
+  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
+  return spec;
+}
+
+async function hostOf(client: VimClient, vm: MoRef): Promise<string | undefined> {
+  const ref = moref((await getProperties(client, vm, ["runtime.host"])).props.get("runtime.host"));
+  return ref && text((await getProperties(client, ref, ["name"])).props.get("name"));
+}
+
+/** vCenter's own event log: how often this VM was powered off. */
+async function powerOffEvents(client: VimClient, vm: MoRef): Promise<number> {
+  const events = await client.invokeAll("QueryEvents", client.serviceContent.ref("eventManager"), { filter: { entity: { entity: vm, recursion: "self" } } });
+  return events.filter((e) => xsiType(e) === "VmPoweredOffEvent").length;
+}
+
+async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > until) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
