@@ -134,6 +134,18 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     assert.equal((await readVm(client, new MoRef("VirtualMachine", vm.id))).spec.memoryMB, 2048, "nothing was applied");
   });
 
+  it("with allowReboot the same change is applied by a power cycle, and the VM runs again", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const offBefore = await powerOffEvents(client, ref);
+    const old = specOf(vm.outs);
+    const policy = { allowReboot: true, shutdownTimeoutSeconds: 5 };
+    const { inputs } = await host.check("VirtualMachine", old, { ...old, memory: { sizeMiB: 1536, maxMiB: 4096 }, updatePolicy: policy });
+    vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
+    assert.equal((await readVm(client, ref)).spec.memoryMB, 1536);
+    assert.equal(await powerOffEvents(client, ref), offBefore + 1, "powered off once to shrink memory");
+    assert.equal((await readVm(client, ref)).powerState, "poweredOn");
+  });
+
   it("moving vc1 → vc1b is planned as a migration and vMotions the running VM", async () => {
     const ref = new MoRef("VirtualMachine", vm.id);
     const old = specOf(vm.outs);
