@@ -5,6 +5,7 @@ import { vsphereHostCapabilities } from "./host-capabilities";
 import { VsphereDatastoreResource, VspherePortgroupResource } from "./resources/inventory";
 import { VsphereSnapshotResource } from "./resources/snapshot";
 import { VsphereVmResource } from "./resources/vm";
+import { VsphereVolumeResource } from "./resources/volume";
 import { VsphereSession } from "./session";
 
 type Resources = { [K in ResourceKind]?: ResourceDriver<SpecOf<K>> };
@@ -12,8 +13,7 @@ type Resources = { [K in ResourceKind]?: ResourceDriver<SpecOf<K>> };
 /**
  * VMware vSphere through vim25. Every entry naming one vCenter and user shares
  * one logged-in session per process (logged out at exit by soap/session.ts).
- * Volumes and passthrough devices have no vSphere resource here: disks are
- * made with their VM.
+ * Passthrough devices have no vSphere resource here yet.
  */
 export class VsphereDriver implements Driver {
   readonly kind = "vsphere" as const;
@@ -23,6 +23,7 @@ export class VsphereDriver implements Driver {
     this.resources = {
       VirtualMachine: new VsphereVmResource(session),
       Snapshot: new VsphereSnapshotResource(session),
+      Volume: new VsphereVolumeResource(session),
       StoragePool: new VsphereDatastoreResource(session),
       Network: new VspherePortgroupResource(session),
     };

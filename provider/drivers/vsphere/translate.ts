@@ -18,9 +18,10 @@ export class UnsupportedSpecError extends Error {
 export function homeDatastore(spec: VirtualMachineSpec, fallback: string | undefined): string {
   const pools = [...new Set(Object.values(spec.disks).flatMap((d) => (d.pool ? [d.pool] : [])))];
   if (pools.length > 1) {
-    throw new UnsupportedSpecError("disks", `every disk of a vSphere VM must name the same pool (datastore); got ${pools.join(", ")}`);
+    throw new UnsupportedSpecError("disks", `every new disk of a vSphere VM must name the same pool (datastore); got ${pools.join(", ")}`);
   }
-  const name = pools[0] ?? fallback;
+  const volumes = Object.values(spec.disks).flatMap((d) => (d.volume ? [datastoreOf(d.volume)] : []));
+  const name = pools[0] ?? fallback ?? volumes[0];
   if (!name) throw new UnsupportedSpecError("disks", "no datastore: give a disk a `pool` (a datastore name) or set `datastore` in the host entry");
   return name;
 }
@@ -28,8 +29,8 @@ export function homeDatastore(spec: VirtualMachineSpec, fallback: string | undef
 /** Refuses what the capability table accepts but this driver does not build yet. */
 function refuseUnbuilt(spec: VirtualMachineSpec): void {
   for (const [slot, disk] of Object.entries(spec.disks)) {
-    if (disk.volume) {
-      throw new UnsupportedSpecError(`disks.${slot}.volume`, "attaching an existing VMDK is not supported by the vSphere driver yet; use `sizeGiB` with `pool` (a datastore) for a new disk");
+    if (disk.volume && !VMDK_PATH.test(disk.volume)) {
+      throw new UnsupportedSpecError(`disks.${slot}.volume`, `got ${JSON.stringify(disk.volume)}; on vSphere a volume is a Volume id or a VMDK datastore path such as "[LocalDS_0] disks/web.vmdk"`);
     }
   }
   for (const [slot, nic] of Object.entries(spec.nics)) {
@@ -41,6 +42,13 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
   if (spec.cloudInit?.networkConfig) {
     throw new UnsupportedSpecError("cloudInit.networkConfig", "VMware's guestinfo datasource reads network config from metaData; put it there");
   }
+}
+
+/** "[datastore] folder/name.vmdk", the form vSphere names disk files in. */
+export const VMDK_PATH = /^\[([^\]]+)\] \S.*\.vmdk$/;
+
+function datastoreOf(path: string): string {
+  return VMDK_PATH.exec(path)?.[1] ?? "";
 }
 
 function adapterOf(model: NicSpec["model"]): NicAdapter {
@@ -60,7 +68,7 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     cpuHotAddEnabled: spec.cpu.maxVcpus !== undefined && spec.cpu.maxVcpus > vcpus,
     memoryHotAddEnabled: spec.memory.maxMiB !== undefined && spec.memory.maxMiB > spec.memory.sizeMiB,
     scsiController: "pvscsi",
-    disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => [slot, { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }])),
+    disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => [slot, d.volume ? { sizeGiB: 0, file: d.volume } : { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }])),
     nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model) }])),
     firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
@@ -89,13 +97,12 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
   const disks: Record<string, DiskSpec> = {};
   for (const [slot, d] of Object.entries(have.disks)) {
     const recorded = last.disks[slot];
-    disks[slot] = {
-      ...(recorded ?? { cache: "none", readOnly: false }),
-      bus: recorded?.bus ?? "virtio-scsi",
-      volume: undefined,
-      pool: recorded?.pool ?? home,
-      sizeGiB: d.sizeGiB,
-    };
+    const file = state.diskFiles[slot];
+    // An attached volume is known by its file; another file in its place shows as drift.
+    const source = recorded?.volume !== undefined
+      ? { volume: file ?? recorded.volume, pool: undefined, sizeGiB: undefined }
+      : { volume: undefined, pool: recorded?.pool ?? home, sizeGiB: d.sizeGiB };
+    disks[slot] = { ...(recorded ?? { cache: "none", readOnly: false }), bus: recorded?.bus ?? "virtio-scsi", ...source };
   }
   const nics: Record<string, NicSpec> = {};
   for (const [slot, n] of Object.entries(have.nics)) {

@@ -18,6 +18,7 @@ describe("vSphere driver through the provider host (vcsim)", function () {
   let client: VimClient;
   let other: SecondVcenter;
   let vm: { id: string; outs: Props };
+  let volume: { id: string; outs: Props };
   const name = uniqueName("nc-pv");
 
   /** One VM description for every hypervisor: a datastore on vSphere is the pool, a portgroup the network. */
@@ -51,6 +52,7 @@ describe("vSphere driver through the provider host (vcsim)", function () {
 
   after(async () => {
     if (vm) await host.delete("VirtualMachine", vm.id, vm.outs).catch((e) => console.error(`cleanup: ${e}`));
+    if (volume) await host.delete("Volume", volume.id, volume.outs).catch((e) => console.error(`cleanup: ${e}`));
     await host?.stop();
     await other?.stop();
     await closeAllSessions();
@@ -184,6 +186,28 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await host.delete("Snapshot", snap.id, snap.outs); // already gone is fine
   });
 
+  it("makes a VMDK volume and attaches it by id while the VM runs; removing the slot detaches it, keeping the file", async () => {
+    volume = await host.checkAndCreate("Volume", { host: "vc1b", pool: "LocalDS_0", name: `${name}-data`, sizeGiB: 2, format: "vmdk" });
+    assert.equal(volume.id, `[LocalDS_0] novacron-volumes/${name}-data.vmdk`);
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const old = specOf(vm.outs);
+    const attach = async (disks: Props) => {
+      const { inputs, failures } = await host.check("VirtualMachine", specOf(vm.outs), { ...old, disks });
+      assert.deepEqual(failures, []);
+      vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
+      return inputs;
+    };
+    const inputs = await attach({ ...(old.disks as Props), vdb: { volume: volume.id } });
+    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["disks.vdb: hotplug"]);
+    assert.equal((await readVm(client, ref)).diskFiles.vdb, volume.id);
+    const read = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.equal((await host.diff("VirtualMachine", vm.id, read.props, (await host.check("VirtualMachine", {}, specOf(vm.outs))).inputs)).changes, false);
+    await attach(old.disks as Props);
+    assert.equal((await readVm(client, ref)).diskFiles.vdb, undefined);
+    assert.equal((await host.read("Volume", volume.id, volume.outs)).id, volume.id, "the detached file is still there");
+    await attach({ ...(old.disks as Props), vdb: { volume: volume.id } });
+  });
+
   it("adopts an existing datastore and distributed portgroup; refuses to invent a portgroup", async () => {
     const ds = await host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore", adopt: true });
     assert.equal((await host.read("StoragePool", ds.id, ds.outs)).id, ds.id);
@@ -212,6 +236,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await host.delete("VirtualMachine", vm.id, vm.outs);
     assert.equal((await host.read("VirtualMachine", vm.id, vm.outs)).id, "");
     vm = undefined as unknown as typeof vm; // deleted: nothing for after() to clean
+    assert.equal((await host.read("Volume", volume.id, volume.outs)).id, volume.id, "an attached volume outlives its VM");
+    await host.delete("Volume", volume.id, volume.outs);
+    assert.equal((await host.read("Volume", volume.id, volume.outs)).id, "");
+    volume = undefined as unknown as typeof volume;
   });
 });
 

@@ -30,6 +30,20 @@ function diskBacking(datastoreName: string, disk: DiskSpec): XmlObject {
 }
 
 export function addDisk(key: number, controllerKey: number, unit: number, datastoreName: string, disk: DiskSpec): XmlObject {
+  if (disk.file !== undefined) {
+    // No fileOperation: the file exists and is used as it is; vCenter reads its size from it.
+    return {
+      operation: "add",
+      device: {
+        $type: "VirtualDisk",
+        key,
+        backing: { $type: "VirtualDiskFlatVer2BackingInfo", fileName: disk.file, diskMode: "persistent" },
+        controllerKey,
+        unitNumber: unit,
+        capacityInKB: 0,
+      },
+    };
+  }
   return {
     operation: "add",
     fileOperation: "create",

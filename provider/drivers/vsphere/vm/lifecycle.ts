@@ -8,12 +8,13 @@ import {
   ManagedObjectNotFoundError,
   moref,
   runTask,
+  toXmlValue,
   type MoRef,
   type VimClient,
   type WaitOptions,
 } from "../soap";
 import { createConfigSpec } from "./config-spec";
-import { reconfigureSpec } from "./reconfigure-spec";
+import { ownsFile, reconfigureSpec } from "./reconfigure-spec";
 import type { Placement } from "./placement";
 import { shutdownGuest, type ShutdownOptions } from "./power";
 import { parseVm } from "./read";
@@ -70,10 +71,20 @@ export interface DestroyOutcome {
 export async function destroyVm(client: VimClient, vm: MoRef, options: DestroyOptions = {}): Promise<DestroyOutcome> {
   try {
     const shutdown = await shutdownGuest(client, vm, options);
+    await detachForeignDisks(client, vm, options);
     await runTask(client, "Destroy_Task", vm, {}, options);
     return { existed: true, shutdown };
   } catch (err) {
     if (err instanceof ManagedObjectNotFoundError) return { existed: false };
     throw err;
   }
+}
+
+/** Destroy_Task deletes every attached disk: ones living outside the VM's folder (attached volumes) are detached first. */
+async function detachForeignDisks(client: VimClient, vm: MoRef, options?: WaitOptions): Promise<void> {
+  const current = parseVm(vm, (await getProperties(client, vm, ["config"])).props);
+  const foreign = current.devices.disks.filter((d) => !ownsFile(current, d.fileName));
+  if (foreign.length === 0) return;
+  const deviceChange = foreign.map((d) => ({ operation: "remove", device: toXmlValue(d.raw) }));
+  await runTask(client, "ReconfigVM_Task", vm, { spec: { deviceChange } }, options);
 }

@@ -61,7 +61,11 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
   const controller = devices.scsi.find((c) => c.busNumber === 0);
   const index = indexSlots(devices, slots);
   const disks: Record<string, DiskSpec> = {};
-  for (const [slot, d] of index.disks) disks[slot] = { sizeGiB: d.capacityKB / (1024 * 1024), provisioning: d.provisioning };
+  const diskFiles: Record<string, string> = {};
+  for (const [slot, d] of index.disks) {
+    disks[slot] = { sizeGiB: d.capacityKB / (1024 * 1024), provisioning: d.provisioning };
+    diskFiles[slot] = d.fileName;
+  }
   const nics: Record<string, NicSpec> = {};
   const macAddresses: Record<string, string> = {};
   for (const [slot, n] of index.nics) {
@@ -100,6 +104,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     devices,
     diskSlots: slots,
     homeDatastore: /^\[([^\]]+)\]/.exec(vmPath)?.[1] ?? "",
+    homeDir: vmPath.includes("/") ? vmPath.slice(0, vmPath.lastIndexOf("/") + 1) : undefined,
     state: {
       ref,
       spec,
@@ -113,6 +118,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
       ipAddress: text(props.get("guest.ipAddress")) || undefined,
       snapshots: snaps,
       macAddresses,
+      diskFiles,
     },
   };
 }

@@ -21,6 +21,13 @@ export interface CurrentConfig {
   readonly spec: VmSpec;
   readonly devices: Devices;
   readonly diskSlots: ReadonlyMap<string, number>;
+  /** "[datastore] folder/" of the VM's files: disks outside it are not the VM's to delete. */
+  readonly homeDir?: string;
+}
+
+/** Whether removing this disk may delete its file: only files in the VM's own folder. */
+export function ownsFile(current: Pick<CurrentConfig, "homeDir">, fileName: string): boolean {
+  return current.homeDir === undefined || fileName.startsWith(current.homeDir);
 }
 
 /** Thrown for changes vSphere cannot make in place; the caller plans a replace or refuses. */
@@ -64,7 +71,15 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   for (const [slot, disk] of Object.entries(desired.disks)) {
     const device = slots.disks.get(slot);
     const wantKB = Math.round(disk.sizeGiB * GiB_IN_KB);
-    if (!device) {
+    if (disk.file !== undefined && device && device.fileName !== disk.file) {
+      // Another file in this slot: the old one is detached (kept when it is not the VM's own), the new one attached.
+      deviceChange.push({ operation: "remove", fileOperation: ownsFile(current, device.fileName) ? "destroy" : undefined, device: toXmlValue(device.raw) });
+      const u = nextUnit();
+      deviceChange.push(addDisk(key--, controllerKey as number, u, datastoreName, disk));
+      extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${u}`));
+    } else if (disk.file !== undefined && device) {
+      // An attached file keeps its own size.
+    } else if (!device) {
       const u = nextUnit();
       deviceChange.push(addDisk(key--, controllerKey as number, u, datastoreName, disk));
       extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${u}`));
@@ -85,7 +100,7 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   }
   for (const [slot, device] of slots.disks) {
     if (slot in desired.disks) continue;
-    deviceChange.push({ operation: "remove", fileOperation: "destroy", device: toXmlValue(device.raw) });
+    deviceChange.push({ operation: "remove", fileOperation: ownsFile(current, device.fileName) ? "destroy" : undefined, device: toXmlValue(device.raw) });
     if (current.diskSlots.has(slot)) extraConfig.push(option(DISK_SLOT_PREFIX + slot, "")); // an empty value deletes the key
   }
 

@@ -10,9 +10,16 @@ export type NicAdapter = "vmxnet3" | "e1000e" | "e1000" | "vmxnet2";
 export type Firmware = "bios" | "efi";
 
 export interface DiskSpec {
+  /** Capacity of a new disk; ignored for `file`, whose size is its own. */
   readonly sizeGiB: number;
   /** Default "thin". Only takes effect when the disk is created. */
   readonly provisioning?: DiskProvisioning;
+  /**
+   * An existing VMDK, "[datastore] dir/name.vmdk", attached as it is. Disks
+   * outside the VM's own folder are detached, never deleted, when the slot or
+   * the VM goes.
+   */
+  readonly file?: string;
 }
 
 /** Where a NIC is plugged; from resolveNetwork() or read back from a VM. */
@@ -85,6 +92,8 @@ export interface VmState {
   readonly snapshots: readonly SnapshotInfo[];
   /** The guest's primary address as VMware Tools report it. */
   readonly ipAddress: string | undefined;
+  /** Slot → the VMDK backing the disk, "[datastore] dir/name.vmdk". */
+  readonly diskFiles: Readonly<Record<string, string>>;
   /** Slot → MAC address the server assigned. */
   readonly macAddresses: Readonly<Record<string, string>>;
 }
