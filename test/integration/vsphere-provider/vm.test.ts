@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { openVsphereDriver } from "../../../provider/drivers/vsphere/driver";
 import { VSPHERE_CAPABILITIES } from "../../../provider/drivers/vsphere/capabilities";
 import { closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, moref, MoRef, runTask, text, xsiType, type VimClient } from "../../../provider/drivers/vsphere/soap";
 import { readVm } from "../../../provider/drivers/vsphere/vm";
@@ -19,6 +21,8 @@ describe("vSphere driver through the provider host (vcsim)", function () {
   let other: SecondVcenter;
   let vm: { id: string; outs: Props };
   let volume: { id: string; outs: Props };
+  // ProviderHost.stop() waits for an exit that already happened when called twice.
+  let hostStopped = false;
   const name = uniqueName("nc-pv");
 
   /** One VM description for every hypervisor: a datastore on vSphere is the pool, a portgroup the network. */
@@ -53,7 +57,7 @@ describe("vSphere driver through the provider host (vcsim)", function () {
   after(async () => {
     if (vm) await host.delete("VirtualMachine", vm.id, vm.outs).catch((e) => console.error(`cleanup: ${e}`));
     if (volume) await host.delete("Volume", volume.id, volume.outs).catch((e) => console.error(`cleanup: ${e}`));
-    await host?.stop();
+    if (!hostStopped) await host?.stop();
     await other?.stop();
     await closeAllSessions();
   });
@@ -241,7 +245,45 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     assert.equal((await host.read("Volume", volume.id, volume.outs)).id, "");
     volume = undefined as unknown as typeof volume;
   });
+
+  it("reports the pinned host's capabilities from the host itself", async () => {
+    const sim = vcsim();
+    const driver = await openVsphereDriver("vc1", { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", host: "DC0_C0_H0", caFile: sim.caFile, insecure: false });
+    const caps = await driver.hostCapabilities();
+    assert.equal(caps.driver, "vsphere");
+    assert.ok(caps.cpus > 0 && caps.memoryMiB > 0, JSON.stringify(caps));
+    assert.equal(caps.capabilities.liveMigration, true, "the testbed's hosts report vMotion");
+    assert.equal(caps.capabilities.limits.maxVcpus, 768);
+    assert.equal(caps.capabilities.cpuPinning, VSPHERE_CAPABILITIES.cpuPinning);
+  });
+
+  it("every entry of one vCenter shares one session, logged out when the provider host stops", async () => {
+    const mine = (await sessions(client)).filter((s) => parentOf(s.pid) === process.pid);
+    // vc1, vc1b and the adopted-resource entries all ran through the same login; vc2 is another vCenter.
+    assert.equal(mine.length, 1, JSON.stringify(mine));
+    await host.stop();
+    hostStopped = true;
+    const left = (await sessions(client)).filter((s) => s.key === mine[0]!.key);
+    assert.deepEqual(left, []);
+  });
 });
+
+/** Sessions vCenter holds for NovaCron processes, with the pid their user agent names. */
+async function sessions(client: VimClient): Promise<{ key: string; pid: number }[]> {
+  const list = (await getProperties(client, client.serviceContent.ref("sessionManager"), ["sessionList"])).props.get("sessionList");
+  return (list?.children ?? []).flatMap((s) => {
+    const pid = /^novacron-vsphere \(pid (\d+)\)$/.exec(text(s, "userAgent") ?? "")?.[1];
+    return pid ? [{ key: text(s, "key") ?? "", pid: Number(pid) }] : [];
+  });
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]);
+  } catch {
+    return undefined;
+  }
+}
 
 function specOf(outs: Props): Props {
   const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
