@@ -33,6 +33,8 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     memory: { sizeMiB: 1024, maxMiB: 4096 },
     disks: { vda: { pool: "LocalDS_0", sizeGiB: 1 } },
     nics: { net0: { network: "VM Network" } },
+    firmware: { type: "uefi", secureBoot: true },
+    cloudInit: { userData: "#cloud-config\nhostname: web\n", metaData: "instance-id: web-1\n" },
     labels: { team: "infra" },
     updatePolicy: { shutdownTimeoutSeconds: 5 },
   });
@@ -46,6 +48,7 @@ describe("vSphere driver through the provider host (vcsim)", function () {
       NOVACRON_HOSTS: JSON.stringify({
         vc1: { ...vc, host: "DC0_C0_H0" },
         vc1b: { ...vc, host: "DC0_C0_H1" },
+        vc1c: { ...vc, host: "DC0_C0_H2", datastore: "LocalDS_1" },
         vc2: { ...vc, url: other.url, caFile: other.caFile, host: "DC0_C0_H2" },
         vcbad: { ...vc, host: "DC0_C0_H0", password: "not-the-password" },
         kvm: { driver: "libvirt", uri: "qemu:///system" },
@@ -81,7 +84,7 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     assert.ok(Date.now() - started < 5000, "one refused Login, no retry loop");
   });
 
-  it("creates the VM on the pinned host: 2 cores, memory hot-add, a thin disk on the datastore, vmxnet3 on the portgroup, running", async () => {
+  it("creates the VM on the pinned host: 2 cores, memory hot-add, a thin disk on the datastore, vmxnet3 on the portgroup, UEFI, cloud-init, running", async () => {
     const { inputs, failures } = await host.check("VirtualMachine", {}, unified("vc1"));
     assert.deepEqual(failures, []);
     vm = await host.create("VirtualMachine", inputs);
@@ -100,6 +103,8 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     assert.equal(state.spec.nics.net0?.network.kind === "standard" && state.spec.nics.net0.network.name, "VM Network");
     assert.equal(state.spec.owner, name, "NovaCron's ownership mark is in extraConfig");
     assert.deepEqual(state.spec.labels, { team: "infra" });
+    assert.deepEqual([state.spec.firmware, state.spec.secureBoot], ["efi", true]);
+    assert.deepEqual(state.spec.cloudInit, { userData: "#cloud-config\nhostname: web\n", metaData: "instance-id: web-1\n" }, "guestinfo carries the seed");
     assert.equal(await hostOf(client, ref), "DC0_C0_H0");
     assert.match(String((vm.outs.macAddresses as Props).net0), /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, "vCenter assigned the MAC");
   });
@@ -169,6 +174,21 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     vm = { id: vm.id, outs };
     const read = await host.read("VirtualMachine", vm.id, vm.outs);
     assert.equal((await host.diff("VirtualMachine", vm.id, read.props, (await host.check("VirtualMachine", {}, specOf(vm.outs))).inputs)).changes, false);
+  });
+
+  it("an entry on another datastore of the same vCenter moves the storage too (storage vMotion)", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const old = specOf(vm.outs);
+    const { inputs } = await host.check("VirtualMachine", old, { ...old, host: "vc1c" });
+    const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);
+    const ds1 = await lookup(client, "datastore", "LocalDS_1", DATACENTER);
+    assert.deepEqual((await readVm(client, ref)).datastores.map((d) => d.value), [ds1.value]);
+    assert.equal(await hostOf(client, ref), "DC0_C0_H2");
+    assert.deepEqual(outs.migration, { ...(outs.migration as Props), fromHost: "DC0_C0_H1", toHost: "DC0_C0_H2", storage: true });
+    // Back to vc1b, the entry the later steps use.
+    const back = await host.check("VirtualMachine", specOf(outs), { ...specOf(outs), host: "vc1b" });
+    vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, outs, back.inputs) };
+    assert.deepEqual((await readVm(client, ref)).datastores.map((d) => d.value), [(await lookup(client, "datastore", "LocalDS_0", DATACENTER)).value]);
   });
 
   it("moving to another vCenter is refused clearly and the VM stays", async () => {
