@@ -210,6 +210,33 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await host.delete("Snapshot", snap.id, snap.outs); // already gone is fine
   });
 
+  it("pauses (suspends) and resumes the VM as power-state changes", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    for (const [wanted, vsphere] of [["paused", "suspended"], ["running", "poweredOn"]] as const) {
+      const old = specOf(vm.outs);
+      const { inputs } = await host.check("VirtualMachine", old, { ...old, powerState: wanted });
+      vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
+      assert.equal((await readVm(client, ref)).powerState, vsphere);
+      assert.equal(vm.outs.state, wanted);
+    }
+  });
+
+  it("a create that cannot finish (no IP in time) leaves the VM recorded, and the next create adopts it", async () => {
+    const spec = { ...unified("vc1"), name: `${name}-ip`, waitForIp: { timeoutSeconds: 1 } };
+    const { inputs } = await host.check("VirtualMachine", {}, spec);
+    let failure: ProviderCallError | undefined;
+    await host.create("VirtualMachine", inputs).catch((e: ProviderCallError) => (failure = e));
+    assert.ok(failure?.initFailure, `expected a partial create, got ${String(failure)}`);
+    assert.match(failure.initFailure.id, /^vm-\d+$/);
+    assert.match(failure.message, /created but not finished: VMware Tools reported no IP address within 1s/);
+    const recorded = failure.initFailure;
+    const { waitForIp: _noWait, ...withoutWait } = spec;
+    const { inputs: again } = await host.check("VirtualMachine", {}, withoutWait);
+    const adopted = await host.create("VirtualMachine", again);
+    assert.equal(adopted.id, recorded.id);
+    await host.delete("VirtualMachine", adopted.id, adopted.outs);
+  });
+
   it("makes a VMDK volume and attaches it by id while the VM runs; removing the slot detaches it, keeping the file", async () => {
     volume = await host.checkAndCreate("Volume", { host: "vc1b", pool: "LocalDS_0", name: `${name}-data`, sizeGiB: 2, format: "vmdk" });
     assert.equal(volume.id, `[LocalDS_0] novacron-volumes/${name}-data.vmdk`);
