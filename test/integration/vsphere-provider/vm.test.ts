@@ -119,6 +119,31 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     assert.equal(adopted.id, vm.id);
   });
 
+  it("an out-of-band label shows as drift on refresh and the next update removes it", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    await runTask(client, "ReconfigVM_Task", ref, { spec: { extraConfig: [{ key: "novacron.label.owner", value: { $type: "xsd:string", $value: "bob" } }] } });
+    const drifted = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.deepEqual(drifted.inputs.labels, { team: "infra", owner: "bob" });
+    const wanted = (await host.check("VirtualMachine", drifted.inputs, specOf(vm.outs))).inputs;
+    assert.equal((await host.diff("VirtualMachine", vm.id, drifted.props, wanted)).changes, true);
+    vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, drifted.props, wanted) };
+    assert.deepEqual((await readVm(client, ref)).spec.labels, { team: "infra" });
+  });
+
+  it("hot-adds an e1000e NIC on a distributed portgroup, read back by the portgroup's name", async () => {
+    const ref = new MoRef("VirtualMachine", vm.id);
+    const old = specOf(vm.outs);
+    const next = { ...old, nics: { ...(old.nics as Props), net1: { network: "DC0_DVPG0", model: "e1000e" } } };
+    const { inputs } = await host.check("VirtualMachine", old, next);
+    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["nics.net1: hotplug"]);
+    vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
+    const nic = (await readVm(client, ref)).spec.nics.net1;
+    assert.deepEqual([nic?.adapter, nic?.network.kind], ["e1000e", "distributed"]);
+    const read = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.equal((read.inputs.nics as Record<string, Props>).net1!.network, "DC0_DVPG0");
+    assert.equal((await host.diff("VirtualMachine", vm.id, read.props, (await host.check("VirtualMachine", {}, specOf(vm.outs))).inputs)).changes, false);
+  });
+
   it("grows memory with hot-add: an in-place update, the VM never powers off", async () => {
     const ref = new MoRef("VirtualMachine", vm.id);
     const offBefore = await powerOffEvents(client, ref);
@@ -344,7 +369,9 @@ async function hostOf(client: VimClient, vm: MoRef): Promise<string | undefined>
 
 /** vCenter's own event log: how often this VM was powered off. */
 async function powerOffEvents(client: VimClient, vm: MoRef): Promise<number> {
-  const events = await client.invokeAll("QueryEvents", client.serviceContent.ref("eventManager"), { filter: { entity: { entity: vm, recursion: "self" } } });
+  // Filtered by type on the server: an unfiltered query returns only the latest page of events.
+  const filter = { entity: { entity: vm, recursion: "self" }, eventTypeId: ["VmPoweredOffEvent"], maxCount: 1000 };
+  const events = await client.invokeAll("QueryEvents", client.serviceContent.ref("eventManager"), { filter });
   return events.filter((e) => xsiType(e) === "VmPoweredOffEvent").length;
 }
 
