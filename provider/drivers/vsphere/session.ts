@@ -55,9 +55,12 @@ export class VsphereSession {
 
   /** The pinned ESXi host, or undefined when DRS places VMs. */
   esxiHost(): Promise<MoRef | undefined> {
-    const path = this.hostPath();
-    this.hostRef ??= path === undefined ? Promise.resolve(undefined) : this.client().then((c) => lookup(c, "host", path, this.datacenter));
-    this.hostRef.catch(() => (this.hostRef = undefined));
+    if (!this.hostRef) {
+      const path = this.hostPath();
+      const found = path === undefined ? Promise.resolve(undefined) : this.client().then((c) => lookup(c, "host", path, this.datacenter));
+      found.catch(() => (this.hostRef = undefined));
+      this.hostRef = found;
+    }
     return this.hostRef;
   }
 

@@ -4,6 +4,7 @@
 // carried over from the last recorded spec, so read-after-create is no diff.
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
 import { vcpuCount } from "../../core/model";
+import { VSPHERE_CAPABILITIES } from "./capabilities";
 import type { NetworkBinding, NicAdapter, PowerState, VmSpec, VmState } from "./vm";
 
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
@@ -128,12 +129,12 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
       cores: perSocket / threads,
       threads,
       // A hot-add switch flipped out of band shows as a ceiling change: the vSphere limit when on, none when off.
-      maxVcpus: have.cpuHotAddEnabled === wantedCpuHotAdd ? last.cpu.maxVcpus : have.cpuHotAddEnabled ? 768 : undefined,
+      maxVcpus: have.cpuHotAddEnabled === wantedCpuHotAdd ? last.cpu.maxVcpus : have.cpuHotAddEnabled ? VSPHERE_CAPABILITIES.limits.maxVcpus : undefined,
     },
     memory: {
       ...last.memory,
       sizeMiB: have.memoryMB,
-      maxMiB: have.memoryHotAddEnabled === wantedMemHotAdd ? last.memory.maxMiB : have.memoryHotAddEnabled ? 24 * 1024 * 1024 : undefined,
+      maxMiB: have.memoryHotAddEnabled === wantedMemHotAdd ? last.memory.maxMiB : have.memoryHotAddEnabled ? VSPHERE_CAPABILITIES.limits.maxMemoryMiB : undefined,
     },
     disks,
     nics,

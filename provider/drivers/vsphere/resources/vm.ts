@@ -105,7 +105,7 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
     return observed;
   }
 
-  async observe(client: VimClient, ref: MoRef, last: Spec): Promise<Observed<Spec>> {
+  private async observe(client: VimClient, ref: MoRef, last: Spec): Promise<Observed<Spec>> {
     const details = await readVmDetails(client, ref);
     const names = new Map<string, string>();
     for (const [slot, nic] of Object.entries(details.state.spec.nics)) {
