@@ -2,7 +2,8 @@ import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
 import { vsphereHostCapabilities } from "./host-capabilities";
-import { VsphereDatastoreResource, VspherePortgroupResource } from "./resources/inventory";
+import { VsphereDatastoreResource } from "./resources/datastore";
+import { VspherePortgroupResource } from "./resources/portgroup";
 import { VsphereSnapshotResource } from "./resources/snapshot";
 import { VsphereVmResource } from "./resources/vm";
 import { VsphereVolumeResource } from "./resources/volume";

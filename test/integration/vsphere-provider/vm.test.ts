@@ -262,6 +262,26 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await host.delete("VirtualMachine", adopted.id, adopted.outs);
   });
 
+  it("makes a distributed portgroup with a VLAN, plugs a NIC into it, and deletes only its own portgroup", async () => {
+    const pgName = `${name}-pg`;
+    const pg = await host.checkAndCreate("Network", { host: "vc1b", name: pgName, mode: "bridge", bridge: "DVS0", vlan: 42 });
+    const ref = await lookup(client, "network", pgName, DATACENTER);
+    assert.equal(pg.id, `DistributedVirtualPortgroup:${ref.value}`);
+    const vlan = (await getProperties(client, ref, ["config.defaultPortConfig"])).props.get("config.defaultPortConfig");
+    assert.equal(text(vlan?.children.find((c) => c.name === "vlan"), "vlanId"), "42");
+    const read = await host.read("Network", pg.id, pg.outs);
+    assert.deepEqual([read.inputs.bridge, read.inputs.vlan], ["DVS0", 42]);
+    const old = specOf(vm.outs);
+    const { inputs } = await host.check("VirtualMachine", old, { ...old, nics: { ...(old.nics as Props), net2: { network: pgName } } });
+    vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
+    const net2 = (await readVm(client, new MoRef("VirtualMachine", vm.id))).spec.nics.net2;
+    assert.equal(net2?.network.kind === "distributed" && net2.network.portgroupKey, ref.value);
+    const detach = await host.check("VirtualMachine", specOf(vm.outs), old);
+    vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, detach.inputs) };
+    await host.delete("Network", pg.id, pg.outs);
+    await assert.rejects(getProperties(client, ref, ["name"]), ManagedObjectNotFoundError);
+  });
+
   it("makes a VMDK volume and attaches it by id while the VM runs; removing the slot detaches it, keeping the file", async () => {
     volume = await host.checkAndCreate("Volume", { host: "vc1b", pool: "LocalDS_0", name: `${name}-data`, sizeGiB: 2, format: "vmdk" });
     assert.equal(volume.id, `[LocalDS_0] novacron-volumes/${name}-data.vmdk`);
@@ -284,7 +304,7 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await attach({ ...(old.disks as Props), vdb: { volume: volume.id } });
   });
 
-  it("adopts an existing datastore and distributed portgroup; refuses to invent a portgroup", async () => {
+  it("adopts an existing datastore and distributed portgroup and leaves them on delete; refuses a portgroup it cannot make", async () => {
     const ds = await host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore", adopt: true });
     assert.equal((await host.read("StoragePool", ds.id, ds.outs)).id, ds.id);
     assert.equal(ds.outs.state, "accessible");
@@ -292,12 +312,16 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const pg = await host.checkAndCreate("Network", { host: "vc1", name: "DC0_DVPG0", mode: "bridge", bridge: "DVS0" });
     assert.match(pg.id, /^DistributedVirtualPortgroup:/);
     assert.equal((await host.read("Network", pg.id, pg.outs)).inputs.bridge, "DVS0");
-    await assert.rejects(host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "DVS0" }), /portgroup "no-such-pg" does not exist.*create it in vCenter first/);
+    await assert.rejects(
+      host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "vSwitch0" }),
+      /portgroup "no-such-pg" does not exist .* NovaCron creates portgroups only on a distributed switch.*no switch "vSwitch0"/,
+    );
     await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore" }), /not managed by NovaCron/);
     await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "NoSuchDS", kind: "datastore" }), /NovaCron does not create vSphere datastores/);
     await host.delete("StoragePool", ds.id, ds.outs);
     await host.delete("Network", pg.id, pg.outs);
     assert.ok(await lookup(client, "datastore", "LocalDS_0", DATACENTER), "the datastore stays");
+    assert.ok(await lookup(client, "network", "DC0_DVPG0", DATACENTER), "the adopted portgroup stays");
   });
 
   it("delete shuts the guest down through VMware Tools, destroys the VM, and tolerates it being gone", async () => {
