@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { openVsphereDriver } from "../../../provider/drivers/vsphere/driver";
 import { VSPHERE_CAPABILITIES } from "../../../provider/drivers/vsphere/capabilities";
-import { closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, moref, MoRef, runTask, text, xsiType, type VimClient } from "../../../provider/drivers/vsphere/soap";
+import { closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, MoRef, runTask, text, type VimClient } from "../../../provider/drivers/vsphere/soap";
 import { readVm } from "../../../provider/drivers/vsphere/vm";
 import { ProviderHost, ProviderCallError } from "../../support/provider-host";
 import { DATACENTER, uniqueName, vcsim } from "../vsphere/testbed";
+import { hostOf, parentOf, powerOffEvents, sessions, specOf, waitFor } from "./helpers";
 import { secondVcenter, type SecondVcenter } from "./second-vcenter";
 
 type Props = Record<string, unknown>;
@@ -50,7 +49,6 @@ describe("vSphere driver through the provider host (vcsim)", function () {
         vc1b: { ...vc, host: "DC0_C0_H1" },
         vc1c: { ...vc, host: "DC0_C0_H2", datastore: "LocalDS_1" },
         vc2: { ...vc, url: other.url, caFile: other.caFile, host: "DC0_C0_H2" },
-        vcbad: { ...vc, host: "DC0_C0_H0", password: "not-the-password" },
         kvm: { driver: "libvirt", uri: "qemu:///system" },
       }),
     });
@@ -71,17 +69,6 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const pinned = { ...unified("vc1"), cpu: { cores: 2, pinning: { "0": "1" } } };
     const { failures } = await host.check("VirtualMachine", {}, pinned);
     assert.deepEqual(failures, [{ property: "cpu.pinning", reason: (VSPHERE_CAPABILITIES.cpuPinning as { unsupported: string }).unsupported }]);
-  });
-
-  it("wrong credentials fail create once with a clear error", async () => {
-    const started = Date.now();
-    const { inputs } = await host.check("VirtualMachine", {}, { ...unified("vcbad"), name: `${name}-bad` });
-    await assert.rejects(host.create("VirtualMachine", inputs), (e: ProviderCallError) => {
-      assert.match(e.message, /host "vcbad": cannot log in to vSphere at https:\/\/127\.0\.0\.1:\d+\/sdk: .*InvalidLogin.*not retried.*fix username\/password/);
-      assert.doesNotMatch(e.message, /not-the-password/);
-      return true;
-    });
-    assert.ok(Date.now() - started < 5000, "one refused Login, no retry loop");
   });
 
   it("creates the VM on the pinned host: 2 cores, memory hot-add, a thin disk on the datastore, vmxnet3 on the portgroup, UEFI, cloud-init, running", async () => {
@@ -304,26 +291,6 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await attach({ ...(old.disks as Props), vdb: { volume: volume.id } });
   });
 
-  it("adopts an existing datastore and distributed portgroup and leaves them on delete; refuses a portgroup it cannot make", async () => {
-    const ds = await host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore", adopt: true });
-    assert.equal((await host.read("StoragePool", ds.id, ds.outs)).id, ds.id);
-    assert.equal(ds.outs.state, "accessible");
-    assert.ok(Number(ds.outs.capacityBytes) > 0);
-    const pg = await host.checkAndCreate("Network", { host: "vc1", name: "DC0_DVPG0", mode: "bridge", bridge: "DVS0" });
-    assert.match(pg.id, /^DistributedVirtualPortgroup:/);
-    assert.equal((await host.read("Network", pg.id, pg.outs)).inputs.bridge, "DVS0");
-    await assert.rejects(
-      host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "vSwitch0" }),
-      /portgroup "no-such-pg" does not exist .* NovaCron creates portgroups only on a distributed switch.*no switch "vSwitch0"/,
-    );
-    await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore" }), /not managed by NovaCron/);
-    await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "NoSuchDS", kind: "datastore" }), /NovaCron does not create vSphere datastores/);
-    await host.delete("StoragePool", ds.id, ds.outs);
-    await host.delete("Network", pg.id, pg.outs);
-    assert.ok(await lookup(client, "datastore", "LocalDS_0", DATACENTER), "the datastore stays");
-    assert.ok(await lookup(client, "network", "DC0_DVPG0", DATACENTER), "the adopted portgroup stays");
-  });
-
   it("delete shuts the guest down through VMware Tools, destroys the VM, and tolerates it being gone", async () => {
     const ref = new MoRef("VirtualMachine", vm.id);
     // The testbed reports VMware Tools running for VMs carrying this option.
@@ -342,17 +309,6 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     volume = undefined as unknown as typeof volume;
   });
 
-  it("reports the pinned host's capabilities from the host itself", async () => {
-    const sim = vcsim();
-    const driver = await openVsphereDriver("vc1", { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", host: "DC0_C0_H0", caFile: sim.caFile, insecure: false });
-    const caps = await driver.hostCapabilities();
-    assert.equal(caps.driver, "vsphere");
-    assert.ok(caps.cpus > 0 && caps.memoryMiB > 0, JSON.stringify(caps));
-    assert.equal(caps.capabilities.liveMigration, true, "the testbed's hosts report vMotion");
-    assert.equal(caps.capabilities.limits.maxVcpus, 768);
-    assert.equal(caps.capabilities.cpuPinning, VSPHERE_CAPABILITIES.cpuPinning);
-  });
-
   it("every entry of one vCenter shares one session, logged out when the provider host stops", async () => {
     const mine = (await sessions(client)).filter((s) => parentOf(s.pid) === process.pid);
     // vc1, vc1b and the adopted-resource entries all ran through the same login; vc2 is another vCenter.
@@ -363,46 +319,3 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     assert.deepEqual(left, []);
   });
 });
-
-/** Sessions vCenter holds for NovaCron processes, with the pid their user agent names. */
-async function sessions(client: VimClient): Promise<{ key: string; pid: number }[]> {
-  const list = (await getProperties(client, client.serviceContent.ref("sessionManager"), ["sessionList"])).props.get("sessionList");
-  return (list?.children ?? []).flatMap((s) => {
-    const pid = /^novacron-vsphere \(pid (\d+)\)$/.exec(text(s, "userAgent") ?? "")?.[1];
-    return pid ? [{ key: text(s, "key") ?? "", pid: Number(pid) }] : [];
-  });
-}
-
-function parentOf(pid: number): number | undefined {
-  try {
-    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]);
-  } catch {
-    return undefined;
-  }
-}
-
-function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
-  return spec;
-}
-
-async function hostOf(client: VimClient, vm: MoRef): Promise<string | undefined> {
-  const ref = moref((await getProperties(client, vm, ["runtime.host"])).props.get("runtime.host"));
-  return ref && text((await getProperties(client, ref, ["name"])).props.get("name"));
-}
-
-/** vCenter's own event log: how often this VM was powered off. */
-async function powerOffEvents(client: VimClient, vm: MoRef): Promise<number> {
-  // Filtered by type on the server: an unfiltered query returns only the latest page of events.
-  const filter = { entity: { entity: vm, recursion: "self" }, eventTypeId: ["VmPoweredOffEvent"], maxCount: 1000 };
-  const events = await client.invokeAll("QueryEvents", client.serviceContent.ref("eventManager"), { filter });
-  return events.filter((e) => xsiType(e) === "VmPoweredOffEvent").length;
-}
-
-async function waitFor(cond: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > until) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
