@@ -12,12 +12,15 @@ export class VsphereSession {
   private readonly placements = new Map<string, Promise<Placement>>();
   private readonly networks = new Map<string, Promise<NetworkBinding>>();
   private hostRef?: Promise<MoRef | undefined>;
+  /** Read once: every operation asks for the client. */
+  private ca?: string;
 
   constructor(readonly host: string, readonly config: VsphereHostConfig) {}
 
   /** The logged-in client. Wrong credentials fail once here with the vCenter's refusal; nothing retries. */
   async client(): Promise<VimClient> {
-    const ca = this.config.caFile === undefined ? undefined : readCa(this.host, this.config.caFile);
+    this.ca ??= this.config.caFile === undefined ? undefined : readCa(this.host, this.config.caFile);
+    const ca = this.ca;
     try {
       return await connect({ url: this.config.url, username: this.config.username, password: this.config.password, insecure: this.config.insecure, ca });
     } catch (error) {
