@@ -222,6 +222,16 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     await host.delete("Snapshot", snap.id, snap.outs); // already gone is fine
   });
 
+  it("a quiesced snapshot whose create was not recorded is adopted by the next create, its VM being NovaCron's", async () => {
+    const spec = { host: "vc1b", vm: vm.id, name: "nightly", quiesce: true };
+    const first = await host.checkAndCreate("Snapshot", spec);
+    const again = await host.checkAndCreate("Snapshot", spec);
+    assert.equal(again.id, first.id);
+    const tree = (await readVm(client, new MoRef("VirtualMachine", vm.id))).snapshots;
+    assert.deepEqual(tree.map((s) => [s.name, s.quiesced]), [["nightly", true]]);
+    await host.delete("Snapshot", first.id, first.outs);
+  });
+
   it("pauses (suspends) and resumes the VM as power-state changes", async () => {
     const ref = new MoRef("VirtualMachine", vm.id);
     for (const [wanted, vsphere] of [["paused", "suspended"], ["running", "poweredOn"]] as const) {

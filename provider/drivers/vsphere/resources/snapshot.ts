@@ -3,7 +3,7 @@ import type { Observed, OperationContext, ResourceDriver } from "../../../core/d
 import type { SnapshotSpec } from "../../../core/model";
 import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
 import type { VsphereSession } from "../session";
-import { createSnapshot, readVm, removeSnapshot, type SnapshotInfo } from "../vm";
+import { createSnapshot, readVm, removeSnapshot, type SnapshotInfo, type VmState } from "../vm";
 import { vmRef } from "./vm";
 import { taskOptions } from "./vm-power";
 
@@ -16,9 +16,10 @@ export class VsphereSnapshotResource implements ResourceDriver<SnapshotSpec> {
   constructor(private readonly session: VsphereSession) {}
 
   async find(spec: SnapshotSpec): Promise<Observed<SnapshotSpec> | undefined> {
-    const found = (await this.snapshots(spec.vm))?.find((s) => s.name === spec.name);
-    // Nothing marks a snapshot as ours, so one found by name is never adopted.
-    return found ? observed(found, spec, false) : undefined;
+    const vm = await this.vm(spec.vm);
+    const found = vm?.snapshots.find((s) => s.name === spec.name);
+    // Snapshots carry no mark of their own: one is taken to be ours when its VM is.
+    return found ? observed(found, spec, vm?.spec.owner !== undefined) : undefined;
   }
 
   async create(spec: SnapshotSpec, ctx: OperationContext): Promise<Observed<SnapshotSpec>> {
@@ -36,11 +37,12 @@ export class VsphereSnapshotResource implements ResourceDriver<SnapshotSpec> {
   }
 
   async update(id: string, _old: SnapshotSpec, next: SnapshotSpec, _plan: ChangePlan, _ctx: OperationContext): Promise<Observed<SnapshotSpec>> {
-    const client = await this.session.client();
-    await client.invoke("RenameSnapshot", snapshotRef(id), { description: next.description });
     const found = await this.read(id, next);
     if (!found) throw new Error(`snapshot ${id} of VM ${next.vm} is gone`);
-    return found;
+    if (found.spec.description === next.description) return found;
+    const client = await this.session.client();
+    await client.invoke("RenameSnapshot", snapshotRef(id), { description: next.description });
+    return { ...found, spec: { ...found.spec, description: next.description } };
   }
 
   async delete(id: string, _spec: SnapshotSpec, ctx: OperationContext): Promise<void> {
@@ -48,11 +50,15 @@ export class VsphereSnapshotResource implements ResourceDriver<SnapshotSpec> {
     await tolerateGone(removeSnapshot(client, snapshotRef(id), { removeChildren: false, consolidate: true }, taskOptions(ctx)));
   }
 
-  /** The VM's snapshots, or undefined when the VM itself is gone. */
   private async snapshots(vm: string): Promise<readonly SnapshotInfo[] | undefined> {
+    return (await this.vm(vm))?.snapshots;
+  }
+
+  /** The VM, or undefined when it is gone. */
+  private async vm(id: string): Promise<VmState | undefined> {
     const client: VimClient = await this.session.client();
     try {
-      return (await readVm(client, vmRef(vm))).snapshots;
+      return await readVm(client, vmRef(id));
     } catch (error) {
       if (error instanceof ManagedObjectNotFoundError) return undefined;
       throw error;
