@@ -9,6 +9,11 @@ export function no(reason: string): Support {
   return { unsupported: reason };
 }
 
+/** How a driver classifies a field: one answer, or one for growing and one for shrinking a number. */
+export type ChangeRule =
+  | { disruption: Disruption; why: string }
+  | { grow: { disruption: Disruption; why: string }; shrink: { disruption: Disruption; why: string } };
+
 /**
  * What one kind of hypervisor can do, known without contacting any host, so `pulumi preview`
  * can refuse a spec the target cannot satisfy. Live host facts (CPUs present, devices, NUMA
@@ -57,5 +62,5 @@ export interface HypervisorCapabilities {
    * Where this hypervisor's rules differ from the neutral classification: a field path pattern
    * (`*` for a slot) → the disruption a change of it causes here, and why.
    */
-  changeRules: Record<string, { disruption: Disruption; why: string }>;
+  changeRules: Record<string, ChangeRule>;
 }

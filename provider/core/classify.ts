@@ -198,7 +198,8 @@ export function classifyChange(
     if (grouped.has(concrete)) continue;
     const ctx: RuleContext = { path: concrete, before: lookup(old, concrete), after: lookup(next, concrete), old, next, caps, crossesDriver };
     const override = kind === "VirtualMachine" ? caps.changeRules[pattern] : undefined;
-    grouped.set(concrete, { path: concrete, ...(override ?? rules[pattern](ctx)) });
+    const answer = override === undefined ? rules[pattern](ctx) : "grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override;
+    grouped.set(concrete, { path: concrete, ...answer });
   }
   const changes = [...grouped.values()];
   const worst = worstOf(changes.map((c) => c.disruption));

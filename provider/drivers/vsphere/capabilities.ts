@@ -41,9 +41,17 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
   features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "cloud-init → guestinfo extraConfig", "network → portgroup"],
   changeRules: {
-    // vSphere changes the socket layout only with the VM powered off; cores use CPU hot-add.
-    "cpu.sockets": { disruption: "cold", why: "vSphere changes the CPU layout only while the VM is powered off" },
-    "memory.sizeMiB": { disruption: "hotplug", why: "memory hot-add (shrinking needs the VM powered off)" },
+    // vSphere's CPU hot-add adds whole sockets (with cpu.maxVcpus set, which enables hot-add);
+    // cores per socket, and removing CPUs or memory, need the VM powered off.
+    "cpu.sockets": {
+      grow: { disruption: "hotplug", why: "vSphere CPU hot-add adds sockets to the running VM" },
+      shrink: { disruption: "cold", why: "vSphere removes CPUs only while the VM is powered off" },
+    },
+    "cpu.cores": { disruption: "cold", why: "vSphere changes cores per socket only while the VM is powered off" },
+    "memory.sizeMiB": {
+      grow: { disruption: "hotplug", why: "vSphere memory hot-add" },
+      shrink: { disruption: "cold", why: "vSphere shrinks memory only while the VM is powered off" },
+    },
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
   },
 };

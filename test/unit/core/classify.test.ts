@@ -56,8 +56,10 @@ describe("classification table (libvirt unless named)", () => {
     assert.deepEqual(plan.replaces, ["host"]);
   });
 
-  it("drivers override the neutral rules: vSphere changes sockets cold, Hyper-V cannot hot-add vCPUs", () => {
-    assert.deepEqual(classOf(edit((vm) => { vm.cpu.sockets = 2; vm.cpu.cores = 1; }), "vsphere"), { "cpu.sockets": "cold", "cpu.cores": "hotplug" });
+  it("drivers override the neutral rules: vSphere hot-adds sockets but changes cores and shrinks cold, Hyper-V cannot hot-add vCPUs", () => {
+    assert.deepEqual(classOf(edit((vm) => { vm.cpu.sockets = 2; vm.cpu.cores = 1; }), "vsphere"), { "cpu.sockets": "hotplug", "cpu.cores": "cold" });
+    assert.deepEqual(classOf(edit((vm) => { vm.memory.sizeMiB = 1536; }), "vsphere"), { "memory.sizeMiB": "hotplug" });
+    assert.deepEqual(classOf(edit((vm) => { vm.memory.sizeMiB = 512; }), "vsphere"), { "memory.sizeMiB": "cold" });
     assert.deepEqual(classOf(edit((vm) => { vm.cpu.cores = 4; }), "hyperv"), { "cpu.cores": "reboot" });
   });
 
