@@ -88,14 +88,18 @@ fi
 
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt /var/cache/libvirt
 
-if ! pgrep -x virtlogd >/dev/null; then
+# By pid file, not by process name: the migration peer (libvirt-peer.sh) runs daemons of the
+# same names in its own namespaces, and they must not count as this host's.
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+if ! alive /run/virtlogd.pid; then
   log "starting virtlogd -d"
   virtlogd -d
 else
   log "virtlogd already running"
 fi
 
-if ! pgrep -x libvirtd >/dev/null; then
+if ! alive /run/libvirtd.pid; then
   log "starting libvirtd -d"
   libvirtd -d
   touch /run/novacron-libvirt-testbed.started
