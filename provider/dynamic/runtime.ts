@@ -49,25 +49,31 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
   const ctx = operationContext(kind, spec);
   const existing = await ops.find(spec);
   let observed: Observed<Props>;
-  if (existing) {
-    if (!existing.owned) {
-      throw new Error(`${kind} "${String(spec.name)}" already exists on host "${driver.host}" and is not managed by NovaCron; pick another name or remove it`);
-    }
-    // A previous run died after creating it: converge instead of duplicating.
-    ctx.progress("found from an earlier interrupted run; converging it");
-    const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
-    // Updated even when nothing differs: the interrupted run may have stopped before the power
-    // state or the IP wait, and update converges those too.
-    observed = await ops.update(existing.id, existing.spec, spec, plan, ctx);
-  } else {
-    try {
+  try {
+    if (existing) {
+      if (!existing.owned) {
+        throw new Error(`${kind} "${String(spec.name)}" already exists on host "${driver.host}" and is not managed by NovaCron; pick another name or remove it`);
+      }
+      // A previous run died after creating it: converge instead of duplicating. Updated even
+      // when nothing differs: the interrupted run may have stopped before the power state or
+      // the IP wait, and update converges those too.
+      ctx.progress("found from an earlier interrupted run; converging it");
+      const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
+      try {
+        observed = await ops.update(existing.id, existing.spec, spec, plan, ctx);
+      } catch (error) {
+        // The adopted object exists whatever went wrong: record it rather than lose track of it.
+        if (error instanceof PartialCreateError) throw error;
+        throw new PartialCreateError(existing.id, existing.outputs, error instanceof Error ? error.message : String(error));
+      }
+    } else {
       observed = await ops.create(spec, ctx);
-    } catch (error) {
-      if (!(error instanceof PartialCreateError)) throw error;
-      // The provider host reads id/properties/reasons off the error: the half-made object is
-      // recorded in state, and the next `up` updates it instead of creating a second one.
-      throw Object.assign(new Error(error.message), { id: error.id, properties: plain({ ...spec, ...error.outputs }), reasons: [error.message] });
     }
+  } catch (error) {
+    if (!(error instanceof PartialCreateError)) throw error;
+    // The provider host reads id/properties/reasons off the error: the half-made object is
+    // recorded in state, and the next `up` updates it instead of creating a second one.
+    throw Object.assign(new Error(error.message), { id: error.id, properties: plain({ ...spec, ...error.outputs }), reasons: [error.message] });
   }
   return { id: observed.id, outs: plain(outputsOf(spec, observed)) };
 }

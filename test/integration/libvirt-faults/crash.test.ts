@@ -78,6 +78,7 @@ describe("libvirt VM create: crash and partial failure (qemu:///system)", functi
     assert.ok(error instanceof ProviderCallError && error.initFailure, "the adopted domain is recorded in the error");
     made.push({ kind: "VirtualMachine", id: error.initFailure.id, props: error.initFailure.properties });
     assert.equal(error.initFailure.id, uuid, "the second create adopted the domain the killed one made");
+    assert.equal(error.initFailure.properties.name, name, "the adopted VM is recorded with its inputs");
     assert.deepEqual(domainsWithPrefix(name).filter((n) => n === name), [name], "exactly one domain of that name");
     assert.match(host.stderr.join(""), /found from an earlier interrupted run/);
     assert.match(virsh(URI, "domstate", name), /running/);
