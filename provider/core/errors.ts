@@ -83,14 +83,6 @@ export class InputError extends Error {
   }
 }
 
-/** A failure after the hypervisor was contacted, carrying the operation and the target. */
-export class OperationError extends Error {
-  constructor(readonly operation: string, readonly target: string, message: string, override readonly cause?: unknown) {
-    super(`${operation} ${target}: ${message}`);
-    this.name = "OperationError";
-  }
-}
-
 /**
  * Thrown by a driver when an object was made but could not be finished (e.g. defined but not
  * started). The runtime hands Pulumi the id and outputs so the object stays recorded in state
