@@ -71,20 +71,26 @@ fi
 QEMU_CONF=/etc/libvirt/qemu.conf
 MARK="# novacron-testbed (sandbox-only)"
 if ! grep -qF "$MARK" "$QEMU_CONF"; then
-  log "applying sandbox-only settings to $QEMU_CONF"
   cat >> "$QEMU_CONF" <<'CONF'
 
 # novacron-testbed (sandbox-only): appended by test/testbeds/libvirt.sh because it
 # starts libvirtd itself inside a throwaway sandbox with no systemd, no qemu
 # user setup and no AppArmor/SELinux. Never use these settings on a real host:
-# they run guests as root with no confinement.
-user = "root"
-group = "root"
-security_driver = "none"
+# they run guests (and their swtpm) as root with no confinement.
 CONF
-else
-  log "sandbox-only settings already present in $QEMU_CONF"
 fi
+# Each setting is ensured on its own so that a file written by an older version of this
+# script gains the settings added since. swtpm runs as root like the guests: libvirt's
+# default (tss) depends on whether that user existed when the daemon started, and a CA in
+# /var/lib/swtpm-localca created by a root swtpm is unusable by tss (seen in CI).
+for setting in 'user = "root"' 'group = "root"' 'security_driver = "none"' \
+               'swtpm_user = "root"' 'swtpm_group = "root"'; do
+  key=${setting%% *}
+  if ! grep -qE "^${key}[[:space:]]*=" "$QEMU_CONF"; then
+    log "setting $setting in $QEMU_CONF (sandbox only)"
+    echo "$setting" >> "$QEMU_CONF"
+  fi
+done
 
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt /var/cache/libvirt
 
