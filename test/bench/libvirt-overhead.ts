@@ -6,6 +6,7 @@ import type { OperationContext } from "../../provider/core/driver";
 import { RESOURCE_MODELS, type VirtualMachineSpec } from "../../provider/core/model";
 import { openLibvirtDriver, type LibvirtDriver } from "../../provider/drivers/libvirt/driver";
 import { resolveDomainContext } from "../../provider/drivers/libvirt/resources/vm-context";
+import type { LibvirtClient } from "../../provider/drivers/libvirt/rpc";
 import { buildDomainXml } from "../../provider/drivers/libvirt/xml";
 import { testbed, uniquePrefix } from "../support/testbeds";
 import type { BenchResult } from "./types";
@@ -44,14 +45,18 @@ export async function run(): Promise<BenchResult[]> {
       RESOURCE_MODELS.VirtualMachine.schema.parse({ host: "kvm", name, machine: "pc", memory: { sizeMiB: 64 }, powerState: "running", updatePolicy: { shutdownTimeoutSeconds: 0 } });
     const xmlFor = async (spec: VirtualMachineSpec) => buildDomainXml(spec, await resolveDomainContext(driver.session, spec));
     const client = await driver.session.get();
+    const inCalls = timeInsideCalls(client);
     const ops = driver.resource("VirtualMachine")!;
     const ctx: OperationContext = { progress: () => undefined, deadline: Date.now() + 3_600_000, connect: async () => driver };
 
     const cycles: Record<Method, (name: string, start: boolean) => Promise<void>> = {
       driver: async (name, start) => {
         const spec = { ...specFor(name), powerState: start ? "running" : "stopped" } as VirtualMachineSpec;
+        const t0 = process.hrtime.bigint();
+        const waited = inCalls.total();
         const made = await ops.create(spec, ctx);
         await ops.delete(made.id, spec, ctx);
+        ownTime.push(Number(process.hrtime.bigint() - t0) / 1e6 - (inCalls.total() - waited));
       },
       rpc: async (name, start) => {
         const { dom } = await client.call("domainDefineXmlFlags", { xml: await xmlOf(name), flags: DEFINE_VALIDATE });
@@ -89,10 +94,12 @@ export async function run(): Promise<BenchResult[]> {
       }
     }
 
+    let ownTime: number[] = [];
     const measure = async (start: boolean) => {
       const times: Record<Method, number[]> = { driver: [], rpc: [], "virsh-exec": [], "virsh-shell": [] };
       // One untimed cycle each: connection set-up, QEMU capability probing, ts-node compilation.
       for (const m of METHODS) await cycles[m](`${prefix}-${m}-w`, start);
+      ownTime = [];
       for (let r = 0; r < ROUNDS; r++) {
         for (let k = 0; k < METHODS.length; k++) {
           const m = METHODS[(r + k) % METHODS.length];
@@ -105,6 +112,7 @@ export async function run(): Promise<BenchResult[]> {
     };
 
     const full = await measure(true);
+    const fullOwn = ownTime;
     const light = await measure(false);
     const results: BenchResult[] = [];
     const report = (label: string, times: Record<Method, number[]>, targeted: boolean) => {
@@ -121,8 +129,13 @@ export async function run(): Promise<BenchResult[]> {
       results.push({ name: `${label}: driver - virsh-shell (median per-round)`, value: median(times.driver.map((t, r) => t - times["virsh-shell"][r])), unit: "ms" });
     };
     report("define+start+destroy+undefine", full, true);
+    // The wall-clock ratios carry libvirtd's and QEMU's own variance (destroy alone swings by
+    // hundreds of ms); the driver's time outside its libvirtd calls is its overhead without that noise.
+    results.push({ name: "define+start+destroy+undefine: driver time outside libvirtd calls (median)", value: median(fullOwn), unit: "ms" });
+    results.push({ name: "define+start+destroy+undefine: that time as a share of virsh-shell's cycle", value: median(fullOwn) / median(full["virsh-shell"]), unit: "ratio" });
     // Without QEMU the client's share is largest; shown for what it costs, the target is the lifecycle's.
     report("define+undefine", light, false);
+    results.push({ name: "define+undefine: driver time outside libvirtd calls (median)", value: median(ownTime), unit: "ms" });
     return results;
   } finally {
     shell.close();
@@ -133,6 +146,26 @@ export async function run(): Promise<BenchResult[]> {
     }
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Wraps the client's `call` so the time spent waiting for libvirtd can be subtracted from a
+ * driver cycle. The driver's calls in these cycles are sequential, so the waits add up.
+ */
+function timeInsideCalls(client: LibvirtClient): { total(): number } {
+  let waited = 0;
+  // The facade's call is generic per procedure; the wrapper only passes arguments through.
+  const original = client.call.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  const wrapped = async (...args: unknown[]) => {
+    const t0 = process.hrtime.bigint();
+    try {
+      return await original(...args);
+    } finally {
+      waited += Number(process.hrtime.bigint() - t0) / 1e6;
+    }
+  };
+  client.call = wrapped as unknown as typeof client.call;
+  return { total: () => waited };
 }
 
 function virsh(...args: string[]): void {
