@@ -94,6 +94,26 @@ done
 
 mkdir -p /var/log/libvirt /var/run/libvirt /var/lib/libvirt /var/cache/libvirt
 
+# Hugepage-backed guests need a hugetlbfs mount that libvirtd finds when it starts, and
+# reserved 2 MiB pages. The reservation is the kernel's, shared with anything else on the
+# machine, so it is only ever raised, to what the tests start (512 MiB) plus slack.
+HUGEPAGES_WANTED=320
+if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
+  mkdir -p /dev/hugepages
+  if mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null; then
+    log "mounted hugetlbfs on /dev/hugepages"
+  else
+    log "warning: cannot mount hugetlbfs; hugepage-backed guests will be defined but not started"
+  fi
+fi
+if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$HUGEPAGES_WANTED" ]; then
+  if echo "$HUGEPAGES_WANTED" > /proc/sys/vm/nr_hugepages 2>/dev/null; then
+    log "reserved $(cat /proc/sys/vm/nr_hugepages) hugepages of 2 MiB"
+  else
+    log "warning: cannot reserve hugepages; hugepage-backed guests will be defined but not started"
+  fi
+fi
+
 # By pid file, not by process name: the migration peer (libvirt-peer.sh) runs daemons of the
 # same names in its own namespaces, and they must not count as this host's.
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
