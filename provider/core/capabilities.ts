@@ -56,6 +56,11 @@ export interface HypervisorCapabilities {
   networkModes: NetworkMode[];
   passthroughKinds: PassthroughKind[];
   limits: { maxVcpus: number; maxMemoryMiB: number; maxConcurrentVms: number; maxDisks: number; maxNics: number };
+  /**
+   * Where a fixed NIC MAC address (`nics.*.mac`) must fall, inclusive, lower-case; absent when the
+   * hypervisor takes any unicast address. `why` says whose rule it is.
+   */
+  fixedMacRange?: { first: string; last: string; why: string };
   /** Notes on how the neutral model maps onto this hypervisor, e.g. "virtio NIC → vmxnet3". */
   features: string[];
   /**

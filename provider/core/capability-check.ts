@@ -88,6 +88,11 @@ function checkVm(
   for (const [slot, nic] of nics) {
     oneOf(`nics.${slot}.model`, nic.model, caps.nicModels, "NIC model");
     if (nic.sriovPool) need(`nics.${slot}.sriovPool`, caps.sriov);
+    const range = caps.fixedMacRange;
+    // MACs are normalised to lower-case "xx:xx:xx:xx:xx:xx", so string order is numeric order.
+    if (range && nic.mac !== undefined && !containsUnknown(nic.mac) && (nic.mac < range.first || nic.mac > range.last)) {
+      failures.push({ property: `nics.${slot}.mac`, reason: `got "${nic.mac}"; ${caps.product} accepts fixed MAC addresses only from ${range.first} to ${range.last} (${range.why})` });
+    }
   }
   if (Object.keys(vm.passthrough).length > 0) need("passthrough", caps.pciPassthrough);
   if (vm.firmware.type === "uefi") need("firmware.type", caps.uefi);

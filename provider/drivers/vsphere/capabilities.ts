@@ -1,5 +1,8 @@
 import { no, type HypervisorCapabilities } from "../../core/capabilities";
 
+/** vSphere refuses manual MACs outside VMware's own block for them (OUI 00:50:56, next byte 00-3F). */
+export const MANUAL_MAC_RANGE = { first: "00:50:56:00:00:00", last: "00:50:56:3f:ff:ff", why: "VMware's range for manually assigned addresses" };
+
 /**
  * VMware vSphere (vim25). Neutral names map onto vSphere's own devices: a virtio disk goes on a
  * paravirtual SCSI controller, a virtio NIC becomes vmxnet3.
@@ -38,8 +41,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   poolKinds: ["datastore"],
   networkModes: ["bridge"],
   passthroughKinds: [],
+  fixedMacRange: MANUAL_MAC_RANGE,
   limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
-  features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "cloud-init → guestinfo extraConfig", "network → portgroup"],
+  features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "fixed MAC → manual address (00:50:56:00:00:00-00:50:56:3f:ff:ff)", "cloud-init → guestinfo extraConfig", "network → portgroup"],
   changeRules: {
     // vSphere's CPU hot-add adds whole sockets (with cpu.maxVcpus set, which enables hot-add);
     // cores per socket, and removing CPUs or memory, need the VM powered off.
@@ -53,5 +57,7 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
       shrink: { disruption: "cold", why: "vSphere shrinks memory only while the VM is powered off" },
     },
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
+    // The NIC keeps its slot and device; only its address is edited, which vSphere takes powered off.
+    "nics.*.mac": { disruption: "cold", why: "vSphere changes a NIC's MAC address only while the VM is powered off" },
   },
 };

@@ -4,7 +4,7 @@
 // carried over from the last recorded spec, so read-after-create is no diff.
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
 import { vcpuCount } from "../../core/model";
-import { VSPHERE_CAPABILITIES } from "./capabilities";
+import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
 import type { NetworkBinding, NicAdapter, PowerState, VmSpec, VmState } from "./vm";
 
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
@@ -36,12 +36,24 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
   }
   for (const [slot, nic] of Object.entries(spec.nics)) {
     if (!nic.network) throw new UnsupportedSpecError(`nics.${slot}`, "on vSphere a NIC plugs into a portgroup: set `network` to its name");
-    if (nic.mac) throw new UnsupportedSpecError(`nics.${slot}.mac`, "fixed MAC addresses are not supported by the vSphere driver yet; vCenter assigns one");
+    if (nic.mac) refuseOutOfRangeMac(`nics.${slot}.mac`, nic.mac);
     if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
   }
   if (spec.firmware.tpm) throw new UnsupportedSpecError("firmware.tpm", "a vTPM needs a vCenter key provider, which the vSphere driver does not configure yet");
   if (spec.cloudInit?.networkConfig) {
     throw new UnsupportedSpecError("cloudInit.networkConfig", "VMware's guestinfo datasource reads network config from metaData; put it there");
+  }
+}
+
+/**
+ * Also checked at preview through the capability table; repeated here because a spec can reach
+ * the driver without check() (an adopted VM converged by create).
+ */
+function refuseOutOfRangeMac(property: string, mac: string): void {
+  const range = MANUAL_MAC_RANGE;
+  const normal = mac.toLowerCase();
+  if (normal < range.first || normal > range.last) {
+    throw new UnsupportedSpecError(property, `got "${mac}"; vSphere accepts fixed MAC addresses only from ${range.first} to ${range.last} (${range.why})`);
   }
 }
 
@@ -70,7 +82,7 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     memoryHotAddEnabled: spec.memory.maxMiB !== undefined && spec.memory.maxMiB > spec.memory.sizeMiB,
     scsiController: "pvscsi",
     disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => [slot, d.volume ? { sizeGiB: 0, file: d.volume } : { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }])),
-    nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model) }])),
+    nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model), macAddress: n.mac }])),
     firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
     cloudInit: spec.cloudInit ? { userData: spec.cloudInit.userData, metaData: spec.cloudInit.metaData } : undefined,
@@ -113,6 +125,8 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
       ...(recorded ?? { queues: 1 }),
       model: sameFamily ? recorded.model : n.adapter === "e1000e" ? "e1000e" : "vmxnet3",
       network: networkName(slot, n.network),
+      // Only a manual address is the spec's; a generated one is an output (macAddresses).
+      mac: n.macAddress,
     };
   }
   const wantedCpuHotAdd = last.cpu.maxVcpus !== undefined && last.cpu.maxVcpus > vcpuCount(last);

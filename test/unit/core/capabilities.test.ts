@@ -69,6 +69,15 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     assert.match(f.reason, /Hyper-V does not support NIC model "e1000e"; accepted: virtio/);
   });
 
+  it("a fixed MAC outside the kind's range names the range; kinds without one take any address", () => {
+    const spec = (mac: string) => ({ ...VALID_INPUTS.VirtualMachine, disks: {}, nics: { net0: { network: "lab", mac } } });
+    const [f] = failures("vc1", spec("52:54:00:00:00:01"));
+    assert.equal(f.property, "nics.net0.mac");
+    assert.match(f.reason, /got "52:54:00:00:00:01"; VMware vSphere accepts fixed MAC addresses only from 00:50:56:00:00:00 to 00:50:56:3f:ff:ff/);
+    assert.deepEqual(failures("vc1", spec("00:50:56:00:00:01")), []);
+    assert.deepEqual(failures("pve1", spec("52:54:00:00:00:01")), []);
+  });
+
   it("network modes and pool kinds are checked per kind", () => {
     const net = checkInputs("Network", undefined, { host: "vc1", name: "n", mode: "nat", cidr: "10.0.0.0/24" }, HOSTS, capabilitiesOf);
     assert.match(net.failures[0].reason, /VMware vSphere does not support network mode "nat"; accepted: bridge/);

@@ -50,6 +50,10 @@ export function powerOffReason(have: VmSpec, want: VmSpec): string | undefined {
   if (want.memoryMB > have.memoryMB && !have.memoryHotAddEnabled) return "memory grows live only with memory hot-add (set memory.maxMiB above memory.sizeMiB)";
   if ((want.firmware ?? "bios") !== (have.firmware ?? "bios")) return "firmware changes only while powered off";
   if (want.secureBoot !== undefined && want.secureBoot !== (have.secureBoot ?? false)) return "secure boot changes only while powered off";
+  for (const [slot, nic] of Object.entries(want.nics)) {
+    const current = have.nics[slot];
+    if (current && current.macAddress !== nic.macAddress) return `the MAC address of NIC ${slot} changes only while powered off`;
+  }
   return undefined;
 }
 

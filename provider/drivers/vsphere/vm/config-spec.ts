@@ -66,10 +66,15 @@ export function addNic(key: number, slot: string, nic: NicSpec): XmlObject {
       key,
       backing: backingFor(nic.network),
       connectable: { startConnected: true, allowGuestControl: true, connected: false },
-      addressType: "generated",
+      ...addressOf(nic),
       externalId: NIC_SLOT_PREFIX + slot,
     },
   };
+}
+
+/** addressType/macAddress of a NIC, in schema order: a fixed address is "manual", otherwise vCenter generates one. */
+export function addressOf(nic: Pick<NicSpec, "macAddress">): XmlObject {
+  return nic.macAddress === undefined ? { addressType: "generated" } : { addressType: "manual", macAddress: nic.macAddress };
 }
 
 export function option(key: string, value: string): XmlObject {

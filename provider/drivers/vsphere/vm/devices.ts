@@ -27,6 +27,8 @@ export interface NicDevice {
   readonly key: number;
   readonly adapter: NicAdapter | string;
   readonly macAddress: string | undefined;
+  /** "manual" for a fixed address; "generated" or "assigned" when vSphere chose it. */
+  readonly addressType: string | undefined;
   readonly externalId: string | undefined;
   readonly network: NetworkBinding | undefined;
   readonly unitNumber: number | undefined;
@@ -105,6 +107,7 @@ export function parseDevices(hardware: XNode | undefined): Devices {
         key,
         adapter: nicByWire[type] ?? type,
         macAddress: text(d, "macAddress"),
+        addressType: text(d, "addressType"),
         externalId: text(d, "externalId"),
         network: networkOf(backing),
         unitNumber: num(d, "unitNumber"),

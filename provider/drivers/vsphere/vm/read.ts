@@ -69,7 +69,10 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
   const nics: Record<string, NicSpec> = {};
   const macAddresses: Record<string, string> = {};
   for (const [slot, n] of index.nics) {
-    if (n.network) nics[slot] = { network: n.network, adapter: n.adapter in nicWireType ? (n.adapter as NicAdapter) : undefined };
+    if (n.network) {
+      const manual = n.addressType === "manual" ? n.macAddress?.toLowerCase() : undefined;
+      nics[slot] = { network: n.network, adapter: n.adapter in nicWireType ? (n.adapter as NicAdapter) : undefined, macAddress: manual };
+    }
     if (n.macAddress) macAddresses[slot] = n.macAddress;
   }
 

@@ -6,6 +6,7 @@ import { toXmlValue, type XmlObject, type XmlValue } from "../soap";
 import {
   addDisk,
   addNic,
+  addressOf,
   allocation,
   backingFor,
   bootOptions,
@@ -14,7 +15,7 @@ import {
   metadataOptions,
   option,
 } from "./config-spec";
-import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices } from "./devices";
+import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices, type NicDevice } from "./devices";
 import type { NetworkBinding, VmSpec } from "./spec";
 
 export interface CurrentConfig {
@@ -37,6 +38,12 @@ export class UnsupportedChangeError extends Error {
 
 function changed<T>(want: T | undefined, have: T | undefined): T | undefined {
   return want !== undefined && want !== have ? want : undefined;
+}
+
+/** A wanted manual address matches a manual one on the device; no wanted address matches any non-manual one. */
+export function sameAddress(device: Pick<NicDevice, "addressType" | "macAddress">, wanted: string | undefined): boolean {
+  if (wanted === undefined) return device.addressType !== "manual";
+  return device.addressType === "manual" && device.macAddress?.toLowerCase() === wanted;
 }
 
 function sameNetwork(a: NetworkBinding | undefined, b: NetworkBinding): boolean {
@@ -110,11 +117,23 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     if (device && device.adapter !== adapter) {
       throw new UnsupportedChangeError(`NIC "${slot}" cannot change adapter from ${device.adapter} to ${adapter} in place`);
     }
-    if (!device) deviceChange.push(addNic(key--, slot, nic));
-    else if (!sameNetwork(device.network, nic.network)) {
+    if (!device) {
+      deviceChange.push(addNic(key--, slot, nic));
+      continue;
+    }
+    const moved = !sameNetwork(device.network, nic.network);
+    const readdressed = !sameAddress(device, nic.macAddress);
+    if (moved || readdressed) {
+      // One edit carries both; the device is resent as reported with only these fields replaced.
+      const whole = toXmlValue(device.raw) as XmlObject;
       deviceChange.push({
         operation: "edit",
-        device: { ...(toXmlValue(device.raw) as XmlObject), backing: backingFor(nic.network) },
+        device: {
+          ...whole,
+          ...(moved ? { backing: backingFor(nic.network) } : {}),
+          // Back to a generated address: the old manual one is dropped so vCenter picks a new one.
+          ...(readdressed ? { addressType: undefined, macAddress: undefined, ...addressOf(nic) } : {}),
+        },
       });
     }
   }

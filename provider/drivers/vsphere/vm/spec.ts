@@ -31,6 +31,8 @@ export interface NicSpec {
   readonly network: NetworkBinding;
   /** Default "vmxnet3". */
   readonly adapter?: NicAdapter;
+  /** A manual (fixed) address, lower-case; undefined lets vCenter generate one. */
+  readonly macAddress?: string;
 }
 
 export interface CloudInit {
