@@ -5,7 +5,11 @@
 # (private /etc/libvirt, /var/{run,lib,log,cache}/libvirt), with its own
 # host UUID so libvirt does not refuse migrating "to the same host".
 #
+# It also listens with TLS (qemu+tls://10.213.0.2/system), with a PKI of its own made
+# here, so the TLS transport is tested against libvirtd's own TLS code.
+#
 #   libvirt-peer.sh [start]   bring it up (idempotent); prints the peer URI last
+#   libvirt-peer.sh tls-uri   prints the TLS URI, whose pkipath holds a client certificate
 #   libvirt-peer.sh stop      destroy its guests, stop its daemons, delete the namespace
 #
 # Sandbox only: the peer runs guests as root without confinement and accepts
@@ -20,6 +24,8 @@ PEER_ADDR=10.213.0.2
 PREFIX=30
 STATE=/var/lib/novacron-peer
 URI="qemu+tcp://${PEER_ADDR}/system"
+PKI="$STATE/pki"
+TLS_URI="qemu+tls://${PEER_ADDR}/system?pkipath=$PKI/client"
 # Our private copy (under $STATE) of each folder the peer must not share.
 declare -A BIND=(
   [/etc/libvirt]="$STATE/etc"
@@ -28,11 +34,11 @@ declare -A BIND=(
   [/var/log/libvirt]="$STATE/log"
   [/var/cache/libvirt]="$STATE/cache"
 )
-PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 util-linux)
+PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 util-linux openssl)
 
 log() { echo "[libvirt-peer] $*" >&2; }
 
-answers() { timeout 10 virsh -c "$URI" version >/dev/null 2>&1; }
+answers() { timeout 10 virsh -c "$URI" version >/dev/null 2>&1 && timeout 10 virsh -c "$TLS_URI" version >/dev/null 2>&1; }
 
 require_root() {
   if [ "$(id -u)" -ne 0 ]; then
@@ -111,6 +117,29 @@ stop_daemons() {
   kill_pidfile "$STATE/run/virtlogd.pid"
 }
 
+# A CA, a server certificate for the peer's address and a client certificate, in the
+# file names libvirt looks for. Made once; kept with the peer's state.
+make_pki() {
+  [ -s "$PKI/client/clientkey.pem" ] && return 0
+  log "making the peer's TLS certificates in $PKI"
+  rm -rf "$PKI"
+  mkdir -p "$PKI/ca" "$PKI/server" "$PKI/client"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=novacron-peer-ca" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$PKI/ca/cakey.pem" -out "$PKI/ca/cacert.pem" 2>/dev/null
+  local leaf usage
+  for leaf in server client; do
+    usage=$([ "$leaf" = server ] && echo serverAuth || echo clientAuth)
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=novacron-peer-$leaf" \
+      -keyout "$PKI/$leaf/${leaf}key.pem" -out "$PKI/ca/$leaf.csr" 2>/dev/null
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\nsubjectAltName=IP:%s\n' \
+      "$usage" "$PEER_ADDR" >"$PKI/ca/$leaf.ext"
+    openssl x509 -req -in "$PKI/ca/$leaf.csr" -CA "$PKI/ca/cacert.pem" -CAkey "$PKI/ca/cakey.pem" \
+      -CAcreateserial -days 3650 -extfile "$PKI/ca/$leaf.ext" -out "$PKI/$leaf/${leaf}cert.pem" 2>/dev/null
+    cp "$PKI/ca/cacert.pem" "$PKI/$leaf/cacert.pem"
+  done
+}
+
 prepare_state() {
   mkdir -p "$STATE"/{etc,run,lib,log,cache} "$STATE/etc/qemu"
   [ -s "$STATE/host_uuid" ] || cat /proc/sys/kernel/random/uuid >"$STATE/host_uuid"
@@ -126,8 +155,12 @@ prepare_state() {
 # Must differ from the main daemon's UUID, or migration is refused as "same host".
 host_uuid = "$(cat "$STATE/host_uuid")"
 listen_tcp = 1
-listen_tls = 0
+listen_tls = 1
 auth_tcp = "none"
+auth_tls = "none"
+key_file = "$PKI/server/serverkey.pem"
+cert_file = "$PKI/server/servercert.pem"
+ca_file = "$PKI/server/cacert.pem"
 listen_addr = "${PEER_ADDR}"
 CONF
   cat >"$STATE/etc/qemu.conf" <<'CONF'
@@ -163,6 +196,7 @@ start() {
   stop_peer_guests
   stop_daemons
   setup_network
+  make_pki
   prepare_state
   log "starting virtlogd and libvirtd in namespace $NS ($PEER_ADDR)"
   start_daemons
@@ -190,5 +224,6 @@ stop() {
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
-  *) echo "usage: $0 [start|stop]" >&2; exit 2 ;;
+  tls-uri) echo "$TLS_URI" ;;
+  *) echo "usage: $0 [start|tls-uri|stop]" >&2; exit 2 ;;
 esac

@@ -1,7 +1,8 @@
 // qemu+tls:// transport: certificates from a pkipath directory, server
-// verification, and libvirt's post-handshake confirmation byte. The peer is
-// the scripted fake daemon behind a real TLS server (enabling TLS on the
-// shared libvirtd would mean restarting it under everyone's feet).
+// verification, and libvirt's post-handshake confirmation byte. First against a
+// real libvirtd (the migration peer of test/testbeds/libvirt-peer.sh, which
+// listens with TLS and a PKI of its own), then against the scripted fake daemon
+// behind a TLS server, for the refusals a real daemon cannot be made to send.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { createServer, type Server } from "node:tls";
 import { LibvirtClient, LibvirtConnectionError } from "../../../provider/drivers/libvirt/rpc";
 import { hostnameReply, serveConnection } from "./fake-daemon";
+import { testbed, virsh } from "../../support/testbeds";
 import { useLibvirtTestbed } from "./testbed";
 
 function openssl(...args: string[]): void {
@@ -28,6 +30,61 @@ function makePki(dir: string, cn: string, san: string): void {
       "-CAcreateserial", "-out", join(dir, `${leaf}cert.pem`), "-days", "2", "-extfile", join(dir, `${leaf}.ext`));
   }
 }
+
+describe("libvirt RPC: qemu+tls:// against a real libvirtd", function () {
+  this.timeout(120_000);
+  let tcpUri: string;
+  let tlsUri: string;
+  let pki: string;
+  const dir = mkdtempSync(join(tmpdir(), "nc-rpc-tls-real-"));
+
+  before(() => {
+    tcpUri = testbed("libvirt-peer.sh");
+    tlsUri = testbed("libvirt-peer.sh", "tls-uri");
+    pki = new URL(tlsUri.replace(/^qemu\+tls:/, "http:")).searchParams.get("pkipath")!;
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A pkipath holding `ca` as the trusted CA and the given client certificate. */
+  function pkipath(name: string, ca: string, clientDir: string): string {
+    const out = join(dir, name);
+    mkdirSync(out);
+    copyFileSync(ca, join(out, "cacert.pem"));
+    copyFileSync(join(clientDir, "clientcert.pem"), join(out, "clientcert.pem"));
+    copyFileSync(join(clientDir, "clientkey.pem"), join(out, "clientkey.pem"));
+    return out;
+  }
+
+  it("talks to libvirtd over TLS with the client certificate from pkipath", async () => {
+    const c = await LibvirtClient.connect(tlsUri);
+    try {
+      assert.equal((await c.call("connectGetHostname")).hostname, virsh(tcpUri, "hostname").trim());
+      // The same daemon as over TCP: its host UUID, not the main host's.
+      const caps = (await c.call("connectGetCapabilities")).capabilities;
+      assert.match(virsh(tcpUri, "capabilities"), new RegExp(/<uuid>([^<]+)<\/uuid>/.exec(caps)![1]));
+      assert.doesNotMatch(virsh("qemu:///system", "capabilities"), new RegExp(/<uuid>([^<]+)<\/uuid>/.exec(caps)![1]));
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("refuses the daemon when its certificate is not from the CA we trust", async () => {
+    const rogue = join(dir, "rogue-ca");
+    makePki(rogue, "rogue", "IP:10.213.0.2");
+    const uri = tlsUri.replace(pki, pkipath("trusts-rogue", join(rogue, "cacert.pem"), join(pki)));
+    await assert.rejects(LibvirtClient.connect(uri), (e: unknown) => e instanceof LibvirtConnectionError && /\(TLS\)/.test(e.message) && /certificate/i.test(e.message));
+  });
+
+  it("is refused by libvirtd when our client certificate is not from its CA", async () => {
+    const rogue = join(dir, "rogue-client-pki");
+    makePki(rogue, "rogue", "IP:10.213.0.2");
+    const uri = tlsUri.replace(pki, pkipath("rogue-client", join(pki, "cacert.pem"), rogue));
+    const started = Date.now();
+    await assert.rejects(LibvirtClient.connect(uri), (e: unknown) => e instanceof LibvirtConnectionError && /rejected our TLS client certificate/.test(e.message));
+    assert.ok(Date.now() - started < 10_000, "refused promptly, not by a timeout");
+  });
+});
 
 describe("libvirt RPC: qemu+tls:// transport", function () {
   this.timeout(30_000);

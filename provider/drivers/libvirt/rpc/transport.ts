@@ -1,6 +1,6 @@
 // Opens the byte stream a libvirt URI designates.
 import { readFileSync } from "node:fs";
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { userInfo } from "node:os";
 import type { Duplex } from "node:stream";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
@@ -71,30 +71,27 @@ function readFileOpt(path: string | undefined, what: string): Buffer | undefined
 
 /**
  * After the TLS handshake libvirtd checks our certificate and sends a single
- * byte: 1 means accepted. Anything else means it rejected us.
+ * byte: 1 means accepted. A daemon that rejects the certificate may instead send
+ * 0, or close the connection (libvirtd 9 does that), or fail the session with an alert.
  */
 function awaitTlsCheckByte(sock: TLSSocket, what: string, timeoutMs: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
+    const rejected = `${what} rejected our TLS client certificate or address`;
+    const settle = (error?: LibvirtConnectionError): void => {
+      clearTimeout(timer);
+      sock.off("readable", onReadable).off("error", onError).off("end", onClosed).off("close", onClosed);
+      if (!error) return resolve();
       sock.destroy();
-      reject(new LibvirtConnectionError(`timed out waiting for TLS confirmation from ${what}`));
-    }, timeoutMs);
+      reject(error);
+    };
+    const timer = setTimeout(() => settle(new LibvirtConnectionError(`timed out waiting for TLS confirmation from ${what}`)), timeoutMs);
     const onReadable = (): void => {
       const b = sock.read(1) as Buffer | null;
-      if (!b) return;
-      clearTimeout(timer);
-      sock.off("readable", onReadable);
-      if (b[0] === 1) resolve();
-      else {
-        sock.destroy();
-        reject(new LibvirtConnectionError(`${what} rejected our TLS client certificate or address`));
-      }
+      if (b) settle(b[0] === 1 ? undefined : new LibvirtConnectionError(rejected));
     };
-    sock.on("readable", onReadable);
-    sock.once("error", (e: Error) => {
-      clearTimeout(timer);
-      reject(new LibvirtConnectionError(`TLS error from ${what}: ${e.message}`, { cause: e }));
-    });
+    const onError = (e: Error): void => settle(new LibvirtConnectionError(`${rejected}: ${e.message}`, { cause: e }));
+    const onClosed = (): void => settle(new LibvirtConnectionError(`${rejected} (it closed the connection after the handshake)`));
+    sock.on("readable", onReadable).once("error", onError).once("end", onClosed).once("close", onClosed);
   });
 }
 
@@ -124,7 +121,8 @@ export async function openTransport(uri: LibvirtUri, o: TransportOptions = {}): 
       const sock = tlsConnect({
         host: uri.host,
         port,
-        servername: uri.host,
+        // SNI carries host names only (RFC 6066); an address is verified against the certificate's IP SANs.
+        servername: isIP(uri.host!) ? undefined : uri.host,
         ca,
         cert,
         key,
