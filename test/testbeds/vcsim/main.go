@@ -52,6 +52,7 @@ func main() {
 			MaxRunningVMs: 1024, MaintenanceModeSupported: true, ShutdownSupported: true,
 		}
 	}
+	simulatePassthrough()
 	model.Service.RegisterEndpoints = true
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*user, *pass)}
 	if *useTLS {
