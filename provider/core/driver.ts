@@ -72,6 +72,12 @@ export interface Driver {
   readonly kind: DriverKind;
   readonly host: string;
   readonly config: HostConfig;
+  /**
+   * A VM's id names it on every host of this kind (libvirt's UUIDs, unlike vSphere's
+   * per-vCenter object ids), so a VM missing from its recorded host may be looked up on the
+   * others: it was moved outside Pulumi, not deleted.
+   */
+  readonly vmIdsAreGlobal?: boolean;
   hostCapabilities(): Promise<HostCapabilities>;
   /** The operations for one resource kind, or undefined where this hypervisor has no such object. */
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined;

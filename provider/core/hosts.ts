@@ -13,6 +13,11 @@ export const HostConfig = z.discriminatedUnion("driver", [
     driver: z.literal("libvirt"),
     uri: z.string().regex(/^[a-z]+(\+[a-z]+)?:\/\//, "must be a libvirt URI such as qemu:///system or qemu+ssh://root@kvm2/system"),
     migrationUri: z.string().optional().describe("Address other hosts use to reach this one for migration data, e.g. tcp://10.0.0.2"),
+    peerUri: z
+      .string()
+      .regex(/^[a-z]+(\+[a-z]+)?:\/\/[^/]/, "must be a libvirt URI with a host part, such as qemu+tcp://10.0.0.1/system")
+      .optional()
+      .describe("libvirt URI other hosts' libvirtd use to reach this one in a peer-to-peer migration; defaults to uri, which must then name a host"),
   }),
   z.strictObject({
     driver: z.literal("vsphere"),

@@ -1,7 +1,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/check";
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
-import type { Observed, OperationContext, ResourceDriver } from "../core/driver";
+import type { Driver, Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
@@ -80,11 +80,35 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
 
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = parseSpec(kind, props);
-  const { ops } = await resolve(kind, last.host as string);
-  const observed = await ops.read(id, last);
+  const { driver, ops } = await resolve(kind, last.host as string);
+  const observed = (await ops.read(id, last)) ?? (kind === "VirtualMachine" && driver.vmIdsAreGlobal ? await findMovedVm(id, last, driver) : undefined);
   if (!observed) return { id: "", props: {} };
   // Drift shows up as changed inputs, so the next `up` converges back to the program.
   return { id: observed.id, props: plain(outputsOf(observed.spec, observed)), inputs: plain(observed.spec) };
+}
+
+/**
+ * A VM gone from its recorded host may have been migrated outside Pulumi (virsh migrate, a
+ * host evacuation). Refresh then records where it runs now, so the next `up` plans the way
+ * back as a migration instead of creating a second VM. Hosts that cannot be searched are
+ * named in a progress line; the VM counts as gone only on the hosts that answered.
+ */
+async function findMovedVm(id: string, last: Props, recorded: Driver): Promise<Observed<Props> | undefined> {
+  const progress = progressFor(`VirtualMachine ${String(last.name ?? "")}`.trim());
+  for (const [name, config] of Object.entries(currentHosts())) {
+    if (name === recorded.host || config.driver !== recorded.kind) continue;
+    try {
+      const { ops } = await resolve("VirtualMachine", name);
+      const found = await ops.read(id, { ...last, host: name });
+      if (found) {
+        progress(`not on host "${recorded.host}" any more: found on host "${name}", moved outside Pulumi`);
+        return { ...found, spec: { ...found.spec, host: name } };
+      }
+    } catch (error) {
+      progress(`could not look for it on host "${name}": ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return undefined;
 }
 
 export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {

@@ -5,6 +5,9 @@
 # (private /etc/libvirt, /var/{run,lib,log,cache}/libvirt), with its own
 # host UUID so libvirt does not refuse migrating "to the same host".
 #
+# The way back works too: the main host's libvirtd is reachable from the peer as
+# qemu+tcp://10.213.0.1/system, through a socat forwarder from that address to the main
+# daemon's unix socket (the main daemon is not restarted to listen on TCP).
 # It also listens with TLS (qemu+tls://10.213.0.2/system), with a PKI of its own made
 # here, so the TLS transport is tested against libvirtd's own TLS code.
 #
@@ -26,6 +29,8 @@ STATE=/var/lib/novacron-peer
 URI="qemu+tcp://${PEER_ADDR}/system"
 PKI="$STATE/pki"
 TLS_URI="qemu+tls://${PEER_ADDR}/system?pkipath=$PKI/client"
+MAIN_FROM_PEER_URI="qemu+tcp://${HOST_ADDR}/system"
+FORWARDER_PID="$STATE/main-forwarder.pid"
 # Our private copy (under $STATE) of each folder the peer must not share.
 declare -A BIND=(
   [/etc/libvirt]="$STATE/etc"
@@ -34,7 +39,7 @@ declare -A BIND=(
   [/var/log/libvirt]="$STATE/log"
   [/var/cache/libvirt]="$STATE/cache"
 )
-PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 util-linux openssl)
+PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 util-linux openssl socat)
 
 log() { echo "[libvirt-peer] $*" >&2; }
 
@@ -185,14 +190,31 @@ start_daemons() {
   ' peer $(for target in "${!BIND[@]}"; do printf '%s %s ' "$target" "${BIND[$target]}"; done)
 }
 
+# The main daemon as the peer sees it: TCP on the host end of the veth, into the main
+# daemon's unix socket. Unauthenticated like the peer's own TCP listener: sandbox only.
+ensure_main_forwarder() {
+  if [ -f "$FORWARDER_PID" ] && kill -0 "$(cat "$FORWARDER_PID")" 2>/dev/null; then return 0; fi
+  log "forwarding ${HOST_ADDR}:16509 to the main libvirtd's socket"
+  setsid socat "TCP-LISTEN:16509,bind=${HOST_ADDR},reuseaddr,fork" UNIX-CONNECT:/var/run/libvirt/libvirt-sock \
+    </dev/null >/dev/null 2>&1 &
+  echo $! >"$FORWARDER_PID"
+  for _ in $(seq 1 50); do
+    ip netns exec "$NS" timeout 10 virsh -c "$MAIN_FROM_PEER_URI" version >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  log "the main libvirtd does not answer from the peer at $MAIN_FROM_PEER_URI"
+  exit 1
+}
+
 start() {
   require_root
+  ensure_packages
   if answers; then
+    ensure_main_forwarder
     log "peer libvirtd already answers at $URI"
     echo "$URI"
     return 0
   fi
-  ensure_packages
   stop_peer_guests
   stop_daemons
   setup_network
@@ -203,6 +225,7 @@ start() {
   for _ in $(seq 1 150); do
     if answers; then
       log "peer answers: $(virsh -c "$URI" version 2>/dev/null | tr '\n' ' ')"
+      ensure_main_forwarder
       echo "$URI"
       return 0
     fi
@@ -216,6 +239,7 @@ stop() {
   require_root
   stop_peer_guests
   stop_daemons
+  kill_pidfile "$FORWARDER_PID"
   ip link del "$HOST_IF" 2>/dev/null || true
   ip netns del "$NS" 2>/dev/null || true
   log "peer stopped (state kept in $STATE)"

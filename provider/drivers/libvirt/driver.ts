@@ -14,6 +14,7 @@ import { LibvirtSession } from "./session";
 /** KVM/QEMU through libvirt's RPC protocol: one session per host, shared by every resource. */
 export class LibvirtDriver implements Driver {
   readonly kind = "libvirt" as const;
+  readonly vmIdsAreGlobal = true;
   private readonly resources: { [K in ResourceKind]: ResourceDriver<SpecOf<K>> };
 
   constructor(readonly host: string, readonly config: HostConfig, readonly session: LibvirtSession) {

@@ -6,6 +6,8 @@ import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds
 
 const SOURCE = "qemu:///system";
 const PEER = "qemu+tcp://10.213.0.2/system";
+/** This machine's daemon, as the peer reaches it for a migration back (libvirt-peer.sh forwards it). */
+const KVM1 = { driver: "libvirt", uri: SOURCE, peerUri: "qemu+tcp://10.213.0.1/system", migrationUri: "tcp://10.213.0.1" };
 type Props = Record<string, unknown>;
 
 /**
@@ -26,7 +28,7 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     guest = testbed("guest-image.sh");
     host = await ProviderHost.start({
       NOVACRON_HOSTS: JSON.stringify({
-        kvm1: { driver: "libvirt", uri: SOURCE },
+        kvm1: KVM1,
         kvm2: { driver: "libvirt", uri: PEER, migrationUri: "tcp://10.213.0.2" },
       }),
     });
@@ -158,6 +160,41 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     assert.equal(outs.state, "running");
     assert.equal(outs.migration, undefined, "nothing left to migrate");
     Object.assign(vm, { outs });
+  });
+
+  it("refresh follows a VM migrated outside Pulumi, and the next up migrates it back instead of creating another", async () => {
+    const name = `${prefix}-oob`;
+    const vm = await create(name, "running");
+    execFileSync("virsh", ["-c", SOURCE, "migrate", "--live", "--p2p", "--persistent", "--undefinesource", name, PEER, "tcp://10.213.0.2"], { timeout: 120_000 });
+
+    const refreshed = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.equal(refreshed.id, vm.id, "still the same VM, not gone");
+    assert.equal(refreshed.inputs.host, "kvm2", "recorded where it runs now");
+    assert.equal(refreshed.props.state, "running");
+
+    // The program still says kvm1: the way back is a live migration, never a replace.
+    const { inputs, failures } = await host.check("VirtualMachine", refreshed.inputs, spec(name, "running"));
+    assert.deepEqual(failures, []);
+    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["host: migrate"]);
+    assert.deepEqual(await host.diff("VirtualMachine", vm.id, refreshed.props, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
+
+    // Without peerUri, kvm1 is only qemu:///system, which would lead kvm2's libvirtd back to itself.
+    const localOnly = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ kvm1: { driver: "libvirt", uri: SOURCE }, kvm2: { driver: "libvirt", uri: PEER } }) });
+    try {
+      await assert.rejects(localOnly.update("VirtualMachine", vm.id, refreshed.props, inputs), /cannot migrate to "kvm1": its uri qemu:\/\/\/system is local[\s\S]*set peerUri[\s\S]*Nothing was moved/);
+    } finally {
+      await localOnly.stop();
+    }
+    assert.match(virsh(PEER, "domstate", name), /^running/, "still running on kvm2");
+
+    const outs = await host.update("VirtualMachine", vm.id, refreshed.props, inputs);
+    assert.equal(outs.host, "kvm1");
+    assert.match(virsh(SOURCE, "domstate", name), /^running/);
+    assert.equal(virsh(SOURCE, "domuuid", name).trim(), vm.id);
+    assert.equal(virshMaybe(PEER, "dominfo", name), undefined, "nothing left on kvm2");
+
+    await host.delete("VirtualMachine", vm.id, outs);
+    made.splice(made.indexOf(vm), 1);
   });
 
   it("deletes the moved VMs on kvm2 through the provider", async () => {

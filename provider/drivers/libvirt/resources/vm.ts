@@ -6,7 +6,7 @@ import type { VirtualMachineSpec } from "../../../core/model";
 import type { HostConfig } from "../../../core/hosts";
 import { migrateLive, type MigrationResult } from "../migration";
 import type { DomainRef, LibvirtClient } from "../rpc";
-import { LibvirtError } from "../rpc";
+import { LibvirtError, parseLibvirtUri } from "../rpc";
 import { LibvirtSession, orAbsent } from "../session";
 import { deleteVolumeIfPresent, resolveVolume } from "../volumes";
 import { buildDomainXml, parseDomainXml, type ParsedDomain } from "../xml";
@@ -186,7 +186,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     } else if ((await domainState(client, found.dom)) !== DomainState.shutoff) {
       const dom = found.dom;
       migration = await migrateLive(client, dom, {
-        destinationUri: target.config.uri,
+        destinationUri: peerUriOf(next.host, target.config),
         migrateUri: target.config.migrationUri,
         destination: targetClient,
         maxDowntimeMs: MAX_DOWNTIME_MS,
@@ -204,6 +204,23 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     if (migration) observed.outputs.migration = { ...migration };
     return observed;
   }
+}
+
+/**
+ * In a peer-to-peer migration the source libvirtd itself connects to the destination, so the
+ * destination needs a URI that names it from elsewhere; `qemu:///system` would lead the
+ * source back to itself. Checked before anything moves.
+ */
+function peerUriOf(host: string, config: HostConfig): string {
+  if (config.driver !== "libvirt") throw new Error(`host: "${host}" is not a libvirt host`);
+  const uri = config.peerUri ?? config.uri;
+  if (!parseLibvirtUri(uri).host) {
+    throw new Error(
+      `host: cannot migrate to "${host}": its uri ${uri} is local to this machine and other hosts cannot reach it; ` +
+        `set peerUri in its novacron:hosts entry to a URI they can reach (e.g. qemu+tcp://<address>/system). Nothing was moved`,
+    );
+  }
+  return uri;
 }
 
 /** Switchover pause we accept; QEMU's own default (300 ms) is noticeable to latency-sensitive guests. */
