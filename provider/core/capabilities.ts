@@ -55,6 +55,11 @@ export interface HypervisorCapabilities {
   poolKinds: PoolKind[];
   networkModes: NetworkMode[];
   passthroughKinds: PassthroughKind[];
+  /**
+   * Moving a VM that holds passthrough devices to another host. Absent: the migration rules alone
+   * decide; unsupported: check() refuses such a host change with this reason.
+   */
+  passthroughMigration?: Support;
   limits: { maxVcpus: number; maxMemoryMiB: number; maxConcurrentVms: number; maxDisks: number; maxNics: number };
   /**
    * Where a fixed NIC MAC address (`nics.*.mac`) must fall, inclusive, lower-case; absent when the

@@ -53,6 +53,16 @@ export function checkCapabilities<K extends ResourceKind>(kind: K, spec: SpecOf<
   return failures;
 }
 
+/** A host change the target kind cannot make for this VM, refused at preview rather than planned. */
+export function checkHostMove(old: VirtualMachineSpec, next: VirtualMachineSpec, caps: HypervisorCapabilities): InputFailure[] {
+  const devices = Object.keys(old.passthrough);
+  if (old.host === next.host || devices.length === 0 || caps.passthroughMigration === undefined || caps.passthroughMigration === true) return [];
+  return [{
+    property: "host",
+    reason: `got "${next.host}"; this VM holds passthrough devices (${devices.map((s) => `passthrough.${s}`).join(", ")}): ${caps.passthroughMigration.unsupported}`,
+  }];
+}
+
 function checkVm(
   vm: VirtualMachineSpec,
   caps: HypervisorCapabilities,

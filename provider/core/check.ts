@@ -1,5 +1,5 @@
 import type { HypervisorCapabilities } from "./capabilities";
-import { checkCapabilities } from "./capability-check";
+import { checkCapabilities, checkHostMove } from "./capability-check";
 import { classifyChange, describePlan, refuseForbiddenRestarts } from "./classify";
 import { failureFromIssue, type InputFailure } from "./errors";
 import type { DriverKind, Hosts } from "./hosts";
@@ -54,6 +54,7 @@ export function checkInputs(
       const oldHost = hosts[before.data.host];
       const plan = classifyChange(kind, before.data, spec, caps, oldHost !== undefined && oldHost.driver !== host.driver);
       failures.push(...refuseForbiddenRestarts(plan, before.data, spec as VirtualMachineSpec));
+      failures.push(...checkHostMove(before.data, spec as VirtualMachineSpec, caps));
       // Shown by `pulumi preview` as an input change: dynamic providers cannot return detailed diffs.
       if (plan.changes.length > 0) inputs[PLANNED_CHANGES_KEY] = describePlan(plan);
     }

@@ -18,9 +18,10 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   hugepages: no("VMware vSphere backs guest memory with large pages itself; there is no per-VM hugepage setting"),
   hugepageSizesKiB: [],
   ballooning: true,
-  gpuPassthrough: no("NovaCron's vSphere driver does not assign passthrough devices yet"),
-  pciPassthrough: no("NovaCron's vSphere driver does not assign passthrough devices yet"),
-  usbPassthrough: no("NovaCron's vSphere driver does not assign passthrough devices yet"),
+  // DirectPath I/O: a device the vSphere admin enabled for passthrough on the VM's ESXi host.
+  gpuPassthrough: true,
+  pciPassthrough: true,
+  usbPassthrough: no("USB devices reach a vSphere VM through a USB controller and the host's USB arbitrator, which NovaCron's vSphere driver does not configure"),
   sriov: no("NovaCron's vSphere driver does not attach SR-IOV functions yet; use a portgroup"),
   uefi: true,
   secureBoot: true,
@@ -40,10 +41,11 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   volumeFormats: ["vmdk"],
   poolKinds: ["datastore"],
   networkModes: ["bridge"],
-  passthroughKinds: [],
+  passthroughKinds: ["gpu", "pci"],
+  passthroughMigration: no("vSphere cannot vMotion a VM with DirectPath I/O devices, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host"),
   fixedMacRange: MANUAL_MAC_RANGE,
   limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
-  features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "fixed MAC → manual address (00:50:56:00:00:00-00:50:56:3f:ff:ff)", "cloud-init → guestinfo extraConfig", "network → portgroup"],
+  features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "fixed MAC → manual address (00:50:56:00:00:00-00:50:56:3f:ff:ff)", "cloud-init → guestinfo extraConfig", "network → portgroup", "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max"],
   changeRules: {
     // vSphere's CPU hot-add adds whole sockets (with cpu.maxVcpus set, which enables hot-add);
     // cores per socket, and removing CPUs or memory, need the VM powered off.
@@ -59,5 +61,6 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
     // The NIC keeps its slot and device; only its address is edited, which vSphere takes powered off.
     "nics.*.mac": { disruption: "cold", why: "vSphere changes a NIC's MAC address only while the VM is powered off" },
+    "passthrough.*": { disruption: "cold", why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off" },
   },
 };

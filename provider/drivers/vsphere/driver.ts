@@ -3,6 +3,7 @@ import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
 import { vsphereHostCapabilities } from "./host-capabilities";
 import { VsphereDatastoreResource } from "./resources/datastore";
+import { VspherePassthroughResource } from "./resources/passthrough";
 import { VspherePortgroupResource } from "./resources/portgroup";
 import { VsphereSnapshotResource } from "./resources/snapshot";
 import { VsphereVmResource } from "./resources/vm";
@@ -14,7 +15,7 @@ type Resources = { [K in ResourceKind]?: ResourceDriver<SpecOf<K>> };
 /**
  * VMware vSphere through vim25. Every entry naming one vCenter and user shares
  * one logged-in session per process (logged out at exit by soap/session.ts).
- * Passthrough devices have no vSphere resource here yet.
+ * Passthrough devices are adopted (found enabled on the pinned ESXi host), never enabled.
  */
 export class VsphereDriver implements Driver {
   readonly kind = "vsphere" as const;
@@ -27,6 +28,7 @@ export class VsphereDriver implements Driver {
       Volume: new VsphereVolumeResource(session),
       StoragePool: new VsphereDatastoreResource(session),
       Network: new VspherePortgroupResource(session),
+      PassthroughDevice: new VspherePassthroughResource(session),
     };
   }
 

@@ -6,7 +6,7 @@ import type { HostCapabilities } from "../../core/driver";
 import { getProperties, lookup, moref, num, text, type MoRef, type VimClient } from "./soap";
 import { VSPHERE_CAPABILITIES } from "./capabilities";
 import type { VsphereSession } from "./session";
-import { getHostCapabilities } from "./vm";
+import { getHostCapabilities, listHostPciDevices } from "./vm";
 
 export async function vsphereHostCapabilities(session: VsphereSession): Promise<HostCapabilities> {
   const client = await session.client();
@@ -26,10 +26,14 @@ export async function vsphereHostCapabilities(session: VsphereSession): Promise<
     version: text(hw.props.get("config.product.version")) ?? client.serviceContent.about.version,
     cpus: num(hw.props.get("hardware.cpuInfo.numCpuThreads")) ?? 0,
     memoryMiB: Math.floor((num(hw.props.get("hardware.memorySize")) ?? 0) / (1024 * 1024)),
-    // ESXi sizes virtual NUMA and large pages itself and does not expose host devices through this driver.
+    // ESXi sizes virtual NUMA and large pages itself.
     numaNodes: [],
     hugepages: [],
-    devices: [],
+    // The host's PCI devices, for choosing a PassthroughDevice; driver is where passthrough is enabled.
+    devices: (await listHostPciDevices(client, host)).map((d) => ({
+      name: d.id, address: d.id, vendor: d.vendorId, product: d.deviceId, class: d.classId,
+      driver: d.passthruEnabled ? "passthrough" : undefined,
+    })),
     capabilities,
   };
 }

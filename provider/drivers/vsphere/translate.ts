@@ -5,7 +5,7 @@
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
 import { vcpuCount } from "../../core/model";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
-import type { NetworkBinding, NicAdapter, PowerState, VmSpec, VmState } from "./vm";
+import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
 
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
 export class UnsupportedSpecError extends Error {
@@ -39,6 +39,9 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
     if (nic.mac) refuseOutOfRangeMac(`nics.${slot}.mac`, nic.mac);
     if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
   }
+  for (const [slot, p] of Object.entries(spec.passthrough)) {
+    if (!p.romBar) throw new UnsupportedSpecError(`passthrough.${slot}.romBar`, "vSphere has no per-device ROM BAR switch; leave romBar at its default (true)");
+  }
   if (spec.firmware.tpm) throw new UnsupportedSpecError("firmware.tpm", "a vTPM needs a vCenter key provider, which the vSphere driver does not configure yet");
   if (spec.cloudInit?.networkConfig) {
     throw new UnsupportedSpecError("cloudInit.networkConfig", "VMware's guestinfo datasource reads network config from metaData; put it there");
@@ -68,8 +71,24 @@ function adapterOf(model: NicSpec["model"]): NicAdapter {
   return model === "e1000e" ? "e1000e" : "vmxnet3";
 }
 
-/** Model → VmSpec. `networks` holds each NIC slot's resolved portgroup. */
-export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>): VmSpec {
+/**
+ * A PassthroughDevice id on vSphere: the ESXi host's managed object id and the PCI address,
+ * "host-21/0000:3b:00.0" — a device is only meaningful on its own host.
+ */
+export function passthroughDeviceId(hostId: string, pciId: string): string {
+  return `${hostId}/${pciId}`;
+}
+
+export function parsePassthroughDeviceId(id: string): { hostId: string; pciId: string } | undefined {
+  const m = /^([^/]+)\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$/i.exec(id);
+  return m ? { hostId: m[1]!, pciId: m[2]!.toLowerCase() } : undefined;
+}
+
+/**
+ * Model → VmSpec. `networks` holds each NIC slot's resolved portgroup, `passthrough` each
+ * passthrough slot's resolved host device.
+ */
+export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>, passthrough: Readonly<Record<string, PciPassthroughSpec>> = {}): VmSpec {
   refuseUnbuilt(spec);
   const vcpus = vcpuCount(spec);
   return {
@@ -83,6 +102,9 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     scsiController: "pvscsi",
     disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => [slot, d.volume ? { sizeGiB: 0, file: d.volume } : { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }])),
     nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model), macAddress: n.mac }])),
+    passthrough: Object.fromEntries(Object.keys(spec.passthrough).map((slot) => [slot, passthrough[slot]!])),
+    // vSphere powers on a passthrough VM only with all its memory reserved; NovaCron owns this switch.
+    memoryReservationLockedToMax: Object.keys(spec.passthrough).length > 0,
     firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
     cloudInit: spec.cloudInit ? { userData: spec.cloudInit.userData, metaData: spec.cloudInit.metaData } : undefined,
@@ -129,6 +151,13 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
       mac: n.macAddress,
     };
   }
+  const passthrough: VirtualMachineSpec["passthrough"] = {};
+  for (const [slot, p] of Object.entries(have.passthrough ?? {})) {
+    const recorded = last.passthrough[slot];
+    // The recorded id when it still names this device, so a refresh shows no change.
+    const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.pciId === p.id;
+    passthrough[slot] = same ? recorded : { device: passthroughDeviceId(state.host?.value ?? "unknown-host", p.id), romBar: true };
+  }
   const wantedCpuHotAdd = last.cpu.maxVcpus !== undefined && last.cpu.maxVcpus > vcpuCount(last);
   const wantedMemHotAdd = last.memory.maxMiB !== undefined && last.memory.maxMiB > last.memory.sizeMiB;
   const efi = have.firmware === "efi";
@@ -152,6 +181,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     },
     disks,
     nics,
+    passthrough,
     firmware: { type: efi ? "uefi" : "bios", secureBoot: efi && have.secureBoot === true, tpm: last.firmware.tpm },
     cloudInit: sameCloudInit ? last.cloudInit : ci ? { userData: ci.userData ?? "", metaData: ci.metaData } : undefined,
     powerState: powerStateOf(state.powerState),

@@ -66,5 +66,7 @@ describe("vSphere host entries, datastores and portgroups through the provider h
     assert.equal(caps.capabilities.liveMigration, true, "the testbed's hosts report vMotion");
     assert.equal(caps.capabilities.limits.maxVcpus, 768);
     assert.equal(caps.capabilities.cpuPinning, VSPHERE_CAPABILITIES.cpuPinning);
+    const svga = caps.devices.find((d) => d.address === "0000:00:0f.0");
+    assert.deepEqual(svga, { name: "0000:00:0f.0", address: "0000:00:0f.0", vendor: "15ad", product: "0405", class: "0300", driver: "passthrough" });
   });
 });

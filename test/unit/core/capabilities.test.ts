@@ -78,6 +78,15 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     assert.deepEqual(failures("pve1", spec("52:54:00:00:00:01")), []);
   });
 
+  it("a host change of a VM holding passthrough devices is refused where the kind says so (vSphere), planned elsewhere", () => {
+    const vm = (host: string) => ({ ...VALID_INPUTS.VirtualMachine, host, disks: {}, passthrough: { hostdev0: { device: "dev" } } });
+    const vsphereHosts = { ...HOSTS, vc2: { ...HOSTS.vc1! } };
+    const moved = checkInputs("VirtualMachine", vm("vc1"), vm("vc2"), vsphereHosts, capabilitiesOf).failures;
+    assert.deepEqual(moved.map((f) => f.property), ["host"]);
+    assert.match(moved[0]!.reason, /holds passthrough devices \(passthrough\.hostdev0\): vSphere cannot vMotion/);
+    assert.deepEqual(checkInputs("VirtualMachine", vm("kvm1"), vm("kvm2"), HOSTS, capabilitiesOf).failures, []);
+  });
+
   it("network modes and pool kinds are checked per kind", () => {
     const net = checkInputs("Network", undefined, { host: "vc1", name: "n", mode: "nat", cidr: "10.0.0.0/24" }, HOSTS, capabilitiesOf);
     assert.match(net.failures[0].reason, /VMware vSphere does not support network mode "nat"; accepted: bridge/);

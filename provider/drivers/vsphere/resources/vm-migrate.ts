@@ -32,6 +32,10 @@ export async function migrateThenUpdate(
       `host: "${old.host}" (${from.url}) and "${next.host}" (${to.url}) are different vCenters; vMotion works within one vCenter, so NovaCron does not move VMs between them. Keep the host, or replace the VM (e.g. a new name on the new host)`,
     );
   }
+  // Also refused at preview (capabilities.passthroughMigration); repeated for specs that skip check().
+  if (Object.keys(old.passthrough).length > 0) {
+    throw new Error(`host: "${old.host}" → "${next.host}": VM "${next.name}" holds passthrough devices; vSphere cannot vMotion it. Remove the passthrough slots first, then move it`);
+  }
   const client = await source.session.client();
   const ref = vmRef(id);
   const relocation = await relocationTarget(client, source.session, target.session);

@@ -50,6 +50,11 @@ export function powerOffReason(have: VmSpec, want: VmSpec): string | undefined {
   if (want.memoryMB > have.memoryMB && !have.memoryHotAddEnabled) return "memory grows live only with memory hot-add (set memory.maxMiB above memory.sizeMiB)";
   if ((want.firmware ?? "bios") !== (have.firmware ?? "bios")) return "firmware changes only while powered off";
   if (want.secureBoot !== undefined && want.secureBoot !== (have.secureBoot ?? false)) return "secure boot changes only while powered off";
+  const havePci = have.passthrough ?? {};
+  const wantPci = want.passthrough ?? {};
+  for (const slot of new Set([...Object.keys(havePci), ...Object.keys(wantPci)])) {
+    if (havePci[slot]?.id !== wantPci[slot]?.id) return `passthrough device ${slot} is added or removed only while powered off`;
+  }
   for (const [slot, nic] of Object.entries(want.nics)) {
     const current = have.nics[slot];
     if (current && current.macAddress !== nic.macAddress) return `the MAC address of NIC ${slot} changes only while powered off`;

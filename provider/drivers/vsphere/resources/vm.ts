@@ -6,6 +6,7 @@ import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
 import { homeDatastore, observedSpec, toVmSpec } from "../translate";
 import type { VsphereSession } from "../session";
 import { createVm, destroyVm, findVm, readVmDetails, reconfigureVm, UnsupportedChangeError, type NetworkBinding, type VmSpec } from "../vm";
+import { resolveVmPassthrough } from "./passthrough";
 import { migrateThenUpdate } from "./vm-migrate";
 import { applyPowerState, powerOffReason, stop, taskOptions, waitForIp } from "./vm-power";
 
@@ -88,13 +89,14 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
     ctx.progress(outcome.existed ? "destroyed" : "already gone");
   }
 
-  /** The spec as vSphere wants it; NIC portgroups resolved by name. */
+  /** The spec as vSphere wants it; NIC portgroups resolved by name, passthrough devices on the pinned host. */
   private async desired(spec: Spec): Promise<VmSpec> {
     const networks: Record<string, NetworkBinding> = {};
     for (const [slot, nic] of Object.entries(spec.nics)) {
       if (nic.network) networks[slot] = await this.session.network(nic.network);
     }
-    return toVmSpec(spec, networks);
+    const passthrough = await resolveVmPassthrough(this.session, await this.session.client(), spec);
+    return toVmSpec(spec, networks, passthrough);
   }
 
   private async observeWithIp(client: VimClient, ref: MoRef, spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {

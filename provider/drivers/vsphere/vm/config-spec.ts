@@ -2,8 +2,9 @@
 // builders reconfigure-spec.ts shares. Keys are written in the vim25 schema's
 // sequence order (see soap/xml.ts).
 import type { XmlObject } from "../soap";
-import { DISK_SLOT_PREFIX, freeUnits, LABEL_PREFIX, NIC_SLOT_PREFIX, nicWireType, OWNER_KEY, scsiWireType } from "./devices";
-import type { DiskSpec, NetworkBinding, NicSpec, VmSpec } from "./spec";
+import { DISK_SLOT_PREFIX, freeUnits, HOSTDEV_SLOT_PREFIX, LABEL_PREFIX, NIC_SLOT_PREFIX, nicWireType, OWNER_KEY, scsiWireType } from "./devices";
+import { signed16 } from "./pci";
+import type { DiskSpec, NetworkBinding, NicSpec, PciPassthroughSpec, VmSpec } from "./spec";
 
 const SCSI_TEMP_KEY = -100;
 export const GiB_IN_KB = 1024 * 1024;
@@ -72,6 +73,31 @@ export function addNic(key: number, slot: string, nic: NicSpec): XmlObject {
   };
 }
 
+/** A host PCI device for the VM; the slot is recorded separately (hostdevOption). */
+export function addPassthrough(key: number, dev: PciPassthroughSpec): XmlObject {
+  return {
+    operation: "add",
+    device: {
+      $type: "VirtualPCIPassthrough",
+      key,
+      backing: {
+        $type: "VirtualPCIPassthroughDeviceBackingInfo",
+        deviceName: dev.deviceName,
+        id: dev.id,
+        // deviceId travels as a hex string, vendorId as a signed 16-bit number.
+        deviceId: parseInt(dev.deviceId, 16).toString(16),
+        systemId: dev.systemId,
+        vendorId: signed16(dev.vendorId),
+      },
+    },
+  };
+}
+
+/** The extraConfig record tying a passthrough slot to its device's PCI address; an empty id deletes it. */
+export function hostdevOption(slot: string, id: string): XmlObject {
+  return option(HOSTDEV_SLOT_PREFIX + slot, id);
+}
+
 /** addressType/macAddress of a NIC, in schema order: a fixed address is "manual", otherwise vCenter generates one. */
 export function addressOf(nic: Pick<NicSpec, "macAddress">): XmlObject {
   return nic.macAddress === undefined ? { addressType: "generated" } : { addressType: "manual", macAddress: nic.macAddress };
@@ -134,6 +160,10 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${unit}`));
   }
   for (const [slot, nic] of Object.entries(spec.nics)) deviceChange.push(addNic(key--, slot, nic));
+  for (const [slot, dev] of Object.entries(spec.passthrough ?? {})) {
+    deviceChange.push(addPassthrough(key--, dev));
+    extraConfig.push(hostdevOption(slot, dev.id));
+  }
   extraConfig.push(...cloudInitOptions(spec), ...metadataOptions(spec));
   return {
     name: spec.name,
@@ -151,5 +181,6 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     extraConfig,
     bootOptions: bootOptions(spec),
     firmware: spec.firmware,
+    memoryReservationLockedToMax: spec.memoryReservationLockedToMax,
   };
 }

@@ -7,6 +7,8 @@ import type { DiskProvisioning, NetworkBinding, NicAdapter, ScsiControllerType }
 export const DISK_SLOT_PREFIX = "novacron.disk.";
 export const OWNER_KEY = "novacron.owner";
 export const LABEL_PREFIX = "novacron.label.";
+/** extraConfig key prefix recording which host PCI address a passthrough slot holds. */
+export const HOSTDEV_SLOT_PREFIX = "novacron.hostdev.";
 /** Written to a NIC's externalId so its slot survives reordering and MAC changes. */
 export const NIC_SLOT_PREFIX = "novacron:";
 
@@ -34,6 +36,17 @@ export interface NicDevice {
   readonly unitNumber: number | undefined;
 }
 
+export interface PciPassthroughDevice {
+  readonly raw: XNode;
+  readonly key: number;
+  /** The backing's PCI address on the host. */
+  readonly id: string;
+  readonly vendorId: string;
+  readonly deviceId: string;
+  readonly systemId: string;
+  readonly deviceName: string;
+}
+
 export interface ScsiDevice {
   readonly key: number;
   readonly busNumber: number;
@@ -44,6 +57,7 @@ export interface Devices {
   readonly disks: DiskDevice[];
   readonly nics: NicDevice[];
   readonly scsi: ScsiDevice[];
+  readonly pci: PciPassthroughDevice[];
 }
 
 export const scsiWireType: Record<ScsiControllerType, string> = {
@@ -83,7 +97,7 @@ function networkOf(backing: XNode | undefined): NetworkBinding | undefined {
 }
 
 export function parseDevices(hardware: XNode | undefined): Devices {
-  const out: Devices = { disks: [], nics: [], scsi: [] };
+  const out: Devices = { disks: [], nics: [], scsi: [], pci: [] };
   for (const d of hardware?.children ?? []) {
     if (d.name !== "device") continue;
     const type = xsiType(d) ?? "";
@@ -112,6 +126,17 @@ export function parseDevices(hardware: XNode | undefined): Devices {
         network: networkOf(backing),
         unitNumber: num(d, "unitNumber"),
       });
+    } else if (type === "VirtualPCIPassthrough" && xsiType(backing) === "VirtualPCIPassthroughDeviceBackingInfo") {
+      out.pci.push({
+        raw: d,
+        key,
+        id: text(backing, "id") ?? "",
+        // deviceId is a hex string on the wire, vendorId a signed 16-bit number.
+        deviceId: (text(backing, "deviceId") ?? "").replace(/^0x/i, "").toLowerCase().padStart(4, "0"),
+        vendorId: ((num(backing, "vendorId") ?? 0) & 0xffff).toString(16).padStart(4, "0"),
+        systemId: text(backing, "systemId") ?? "",
+        deviceName: text(backing, "deviceName") ?? "",
+      });
     } else if (child(d, "sharedBus") !== undefined) {
       out.scsi.push({ key, busNumber: num(d, "busNumber") ?? 0, type: scsiByWire[type] ?? type });
     }
@@ -139,6 +164,13 @@ export function diskSlots(extraConfig: ReadonlyMap<string, string>): Map<string,
   return out;
 }
 
+/** Passthrough slot → host PCI address, from the extraConfig bookkeeping. */
+export function hostdevSlots(extraConfig: ReadonlyMap<string, string>): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [k, v] of extraConfig) if (k.startsWith(HOSTDEV_SLOT_PREFIX) && v !== "") out.set(k.slice(HOSTDEV_SLOT_PREFIX.length), v);
+  return out;
+}
+
 /** SCSI unit 7 belongs to the controller itself. */
 export function freeUnits(used: Iterable<number>): () => number {
   const taken = new Set(used);
@@ -157,6 +189,7 @@ export function freeUnits(used: Iterable<number>): () => number {
 export interface SlotIndex {
   readonly disks: ReadonlyMap<string, DiskDevice>;
   readonly nics: ReadonlyMap<string, NicDevice>;
+  readonly pci: ReadonlyMap<string, PciPassthroughDevice>;
 }
 
 /**
@@ -165,7 +198,7 @@ export interface SlotIndex {
  * adopted VM's) get synthetic slots — "scsi:<controllerKey>:<unit>" and
  * "nic<index>" — so reading a VM and applying what was read changes nothing.
  */
-export function indexSlots(devices: Devices, slots: ReadonlyMap<string, number>): SlotIndex {
+export function indexSlots(devices: Devices, slots: ReadonlyMap<string, number>, hostdevs: ReadonlyMap<string, string> = new Map()): SlotIndex {
   const controller = devices.scsi.find((c) => c.busNumber === 0);
   const disks = new Map<string, DiskDevice>();
   const claimed = new Set<DiskDevice>();
@@ -183,5 +216,25 @@ export function indexSlots(devices: Devices, slots: ReadonlyMap<string, number>)
   devices.nics.forEach((n, i) => {
     nics.set(n.externalId?.startsWith(NIC_SLOT_PREFIX) ? n.externalId.slice(NIC_SLOT_PREFIX.length) : `nic${i}`, n);
   });
-  return { disks, nics };
+  return { disks, nics, pci: indexPciSlots(devices.pci, hostdevs) };
+}
+
+/**
+ * A passthrough device has no externalId, so its slot is the extraConfig record naming its PCI
+ * address; one we did not add gets the synthetic slot "pci<index>".
+ */
+function indexPciSlots(pci: readonly PciPassthroughDevice[], hostdevs: ReadonlyMap<string, string>): Map<string, PciPassthroughDevice> {
+  const out = new Map<string, PciPassthroughDevice>();
+  const claimed = new Set<PciPassthroughDevice>();
+  for (const [slot, id] of hostdevs) {
+    const device = pci.find((p) => p.id === id && !claimed.has(p));
+    if (device) {
+      out.set(slot, device);
+      claimed.add(device);
+    }
+  }
+  pci.forEach((p, i) => {
+    if (!claimed.has(p)) out.set(`pci${i}`, p);
+  });
+  return out;
 }

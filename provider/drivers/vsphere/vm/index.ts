@@ -8,5 +8,6 @@ export { createSnapshot, removeSnapshot, revertToSnapshot, type SnapshotSpec } f
 export { resolvePlacement, resolveNetwork, type Placement, type PlacementInput } from "./placement";
 export { getHostCapabilities, type HostCapabilities } from "./host";
 export { createConfigSpec } from "./config-spec";
+export { listHostPciDevices, type HostPciDevice } from "./pci";
 export { parseVm } from "./read";
 export { reconfigureSpec, UnsupportedChangeError, type CurrentConfig } from "./reconfigure-spec";

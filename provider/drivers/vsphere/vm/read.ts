@@ -1,9 +1,9 @@
 // Server state → VmState: the reverse mapping used by refresh and drift
 // detection. Everything comes from one PropertyCollector round trip.
 import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
-import { diskSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_KEY, parseDevices, parseExtraConfig, type Devices } from "./devices";
+import { diskSlots, hostdevSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_KEY, parseDevices, parseExtraConfig, type Devices } from "./devices";
 import type { CurrentConfig } from "./reconfigure-spec";
-import type { DiskSpec, Firmware, NicAdapter, NicSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
+import type { DiskSpec, Firmware, NicAdapter, NicSpec, PciPassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
 export const VM_PROPERTIES = [
   "config",
@@ -59,7 +59,12 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
   const extra = parseExtraConfig(children(config, "extraConfig"));
   const slots = diskSlots(extra);
   const controller = devices.scsi.find((c) => c.busNumber === 0);
-  const index = indexSlots(devices, slots);
+  const hostdevs = hostdevSlots(extra);
+  const index = indexSlots(devices, slots, hostdevs);
+  const passthrough: Record<string, PciPassthroughSpec> = {};
+  for (const [slot, p] of index.pci) {
+    passthrough[slot] = { id: p.id, vendorId: p.vendorId, deviceId: p.deviceId, systemId: p.systemId, deviceName: p.deviceName };
+  }
   const disks: Record<string, DiskSpec> = {};
   const diskFiles: Record<string, string> = {};
   for (const [slot, d] of index.disks) {
@@ -92,6 +97,8 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     scsiController: controller?.type === "lsilogic-sas" ? "lsilogic-sas" : controller ? "pvscsi" : undefined,
     disks,
     nics,
+    passthrough,
+    memoryReservationLockedToMax: bool(config, "memoryReservationLockedToMax"),
     firmware: firmware === "efi" || firmware === "bios" ? (firmware as Firmware) : undefined,
     secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
     cloudInit: userData !== undefined || metaData !== undefined ? { userData, metaData } : undefined,
@@ -106,6 +113,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     spec,
     devices,
     diskSlots: slots,
+    hostdevSlots: hostdevs,
     homeDatastore: /^\[([^\]]+)\]/.exec(vmPath)?.[1] ?? "",
     homeDir: vmPath.includes("/") ? vmPath.slice(0, vmPath.lastIndexOf("/") + 1) : undefined,
     state: {

@@ -6,12 +6,14 @@ import { toXmlValue, type XmlObject, type XmlValue } from "../soap";
 import {
   addDisk,
   addNic,
+  addPassthrough,
   addressOf,
   allocation,
   backingFor,
   bootOptions,
   cloudInitOptions,
   GiB_IN_KB,
+  hostdevOption,
   metadataOptions,
   option,
 } from "./config-spec";
@@ -22,6 +24,8 @@ export interface CurrentConfig {
   readonly spec: VmSpec;
   readonly devices: Devices;
   readonly diskSlots: ReadonlyMap<string, number>;
+  /** Passthrough slot → host PCI address, from extraConfig. */
+  readonly hostdevSlots?: ReadonlyMap<string, string>;
   /** "[datastore] folder/" of the VM's files: disks outside it are not the VM's to delete. */
   readonly homeDir?: string;
 }
@@ -73,7 +77,7 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
       device: { $type: scsiWireType[desired.scsiController ?? "pvscsi"], key: controllerKey, busNumber: 0, sharedBus: "noSharing" },
     });
   }
-  const slots = indexSlots(current.devices, current.diskSlots);
+  const slots = indexSlots(current.devices, current.diskSlots, current.hostdevSlots);
   const nextUnit = freeUnits(current.devices.disks.filter((d) => d.controllerKey === controllerKey).map((d) => d.unitNumber));
   for (const [slot, disk] of Object.entries(desired.disks)) {
     const device = slots.disks.get(slot);
@@ -141,6 +145,19 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     if (!(slot in desired.nics)) deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
   }
 
+  // A slot now naming another device is the old one removed and the new one added.
+  const wantedPci = desired.passthrough ?? {};
+  for (const [slot, device] of slots.pci) {
+    if (wantedPci[slot]?.id === device.id) continue;
+    deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
+    if (!(slot in wantedPci) && current.hostdevSlots?.has(slot)) extraConfig.push(hostdevOption(slot, ""));
+  }
+  for (const [slot, dev] of Object.entries(wantedPci)) {
+    if (slots.pci.get(slot)?.id === dev.id) continue;
+    deviceChange.push(addPassthrough(key--, dev));
+    extraConfig.push(hostdevOption(slot, dev.id));
+  }
+
   const ci = desired.cloudInit;
   if (ci && (ci.userData !== have.cloudInit?.userData || ci.metaData !== have.cloudInit?.metaData)) {
     extraConfig.push(...cloudInitOptions(desired));
@@ -163,6 +180,8 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     extraConfig: extraConfig.length ? extraConfig : undefined,
     bootOptions: changed(desired.secureBoot, have.secureBoot) === undefined ? undefined : bootOptions(desired),
     firmware: changed(desired.firmware, have.firmware),
+    // Unset on the server reads as false.
+    memoryReservationLockedToMax: changed(desired.memoryReservationLockedToMax, have.memoryReservationLockedToMax ?? false),
   };
   const entries = Object.entries(out).filter(([, v]) => v !== undefined);
   return entries.length ? (Object.fromEntries(entries) as XmlObject) : undefined;

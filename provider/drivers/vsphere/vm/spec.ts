@@ -35,6 +35,18 @@ export interface NicSpec {
   readonly macAddress?: string;
 }
 
+/** A host PCI device given to the VM (DirectPath I/O); the values are the host's, from listHostPciDevices(). */
+export interface PciPassthroughSpec {
+  /** PCI address on the host, "0000:3b:00.0". */
+  readonly id: string;
+  /** Lower-case hex, as the host lists them ("15ad"). */
+  readonly vendorId: string;
+  readonly deviceId: string;
+  /** The ESXi host's system id for the device (from QueryConfigTarget). */
+  readonly systemId: string;
+  readonly deviceName: string;
+}
+
 export interface CloudInit {
   /** Plain text; sent base64-encoded as guestinfo.userdata. */
   readonly userData?: string;
@@ -57,6 +69,10 @@ export interface VmSpec {
   /** Keyed by slot name: the slot, not the position, identifies a disk, so reordering never replaces one. */
   readonly disks: Readonly<Record<string, DiskSpec>>;
   readonly nics: Readonly<Record<string, NicSpec>>;
+  /** PCI passthrough devices by slot (hostdev0…), recorded in extraConfig `novacron.hostdev.<slot>`. */
+  readonly passthrough?: Readonly<Record<string, PciPassthroughSpec>>;
+  /** vSphere requires it for passthrough: all memory reserved, following the size. */
+  readonly memoryReservationLockedToMax?: boolean;
   /** Default "bios". */
   readonly firmware?: Firmware;
   readonly secureBoot?: boolean;
