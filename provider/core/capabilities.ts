@@ -1,5 +1,6 @@
 import type { DriverKind } from "./hosts";
-import type { CpuMode, DiskBus, NicModel, NetworkMode, PassthroughKind, PoolKind, VolumeFormat } from "./model";
+import type { InputFailure } from "./errors";
+import type { CpuMode, DiskBus, NicModel, NetworkMode, PassthroughKind, PoolKind, ResourceKind, SpecOf, VolumeFormat } from "./model";
 import type { Disruption } from "./disruption";
 
 /** A feature is either supported, or not, with the hypervisor's own reason in words a user can act on. */
@@ -73,4 +74,10 @@ export interface HypervisorCapabilities {
    * (`*` for a slot) → the disruption a change of it causes here, and why.
    */
   changeRules: Record<string, ChangeRule>;
+  /**
+   * The driver's translation rules that need no host (combinations its API or XML refuses),
+   * run by check() after the table above so `pulumi preview` reports them instead of `up`
+   * failing half-way. Pure: no I/O, never throws.
+   */
+  translationProblems?<K extends ResourceKind>(kind: K, spec: SpecOf<K>): InputFailure[];
 }

@@ -47,6 +47,10 @@ export function checkInputs(
   }
   const caps = capabilitiesOf(host.driver);
   const failures = checkCapabilities(kind, spec as SpecOf<typeof kind>, caps);
+  // Translation stand-ins cannot hold preview unknowns; those specs are checked again at `up`.
+  if (failures.length === 0 && caps.translationProblems && !containsUnknown(spec)) {
+    failures.push(...caps.translationProblems(kind, spec as SpecOf<typeof kind>));
+  }
   const inputs: Record<string, unknown> = { ...spec };
   if (kind === "VirtualMachine" && olds && Object.keys(olds).length > 0 && !containsUnknown(spec)) {
     const before = RESOURCE_MODELS.VirtualMachine.schema.safeParse(withoutInternalKeys(olds));

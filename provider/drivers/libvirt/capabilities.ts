@@ -1,4 +1,5 @@
 import type { HypervisorCapabilities } from "../../core/capabilities";
+import { libvirtTranslationProblems } from "./translation-check";
 
 /** KVM/QEMU through libvirt: the reference hypervisor, nearly everything the model describes. */
 export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
@@ -41,4 +42,5 @@ export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
     "cpu.pinning": { disruption: "live", why: "vCPUs are re-pinned on the running VM" },
     "cpu.emulatorPinning": { disruption: "live", why: "emulator threads are re-pinned on the running VM" },
   },
+  translationProblems: libvirtTranslationProblems,
 };

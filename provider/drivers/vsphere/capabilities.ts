@@ -1,4 +1,5 @@
 import { no, type HypervisorCapabilities } from "../../core/capabilities";
+import { vsphereTranslationProblems } from "./translation-check";
 
 /** vSphere refuses manual MACs outside VMware's own block for them (OUI 00:50:56, next byte 00-3F). */
 export const MANUAL_MAC_RANGE = { first: "00:50:56:00:00:00", last: "00:50:56:3f:ff:ff", why: "VMware's range for manually assigned addresses" };
@@ -63,4 +64,5 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "nics.*.mac": { disruption: "cold", why: "vSphere changes a NIC's MAC address only while the VM is powered off" },
     "passthrough.*": { disruption: "cold", why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off" },
   },
+  translationProblems: vsphereTranslationProblems,
 };

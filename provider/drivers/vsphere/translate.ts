@@ -2,6 +2,7 @@
 // Reverse: what refresh reports, with fields vSphere cannot express (cache
 // modes, slot buses, cloud-init network config, NovaCron's own settings)
 // carried over from the last recorded spec, so read-after-create is no diff.
+import type { InputFailure } from "../../core/errors";
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
 import { vcpuCount } from "../../core/model";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
@@ -10,7 +11,7 @@ import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
 export class UnsupportedSpecError extends Error {
   override name = "UnsupportedSpecError";
-  constructor(readonly property: string, reason: string) {
+  constructor(readonly property: string, readonly reason: string) {
     super(`${property}: ${reason}`);
   }
 }
@@ -25,6 +26,21 @@ export function homeDatastore(spec: VirtualMachineSpec, fallback: string | undef
   const name = pools[0] ?? fallback ?? volumes[0];
   if (!name) throw new UnsupportedSpecError("disks", "no datastore: give a disk a `pool` (a datastore name) or set `datastore` in the host entry");
   return name;
+}
+
+/**
+ * The refusals of this module that need no host, for check(): the datastore fallback stands in
+ * for the host entry's, which only the apply knows.
+ */
+export function vmTranslationProblems(spec: VirtualMachineSpec): InputFailure[] {
+  try {
+    refuseUnbuilt(spec);
+    homeDatastore(spec, "stand-in");
+  } catch (error) {
+    if (error instanceof UnsupportedSpecError) return [{ property: error.property, reason: error.reason }];
+    // Anything else is a gap of the stand-ins, not the user's; the apply's translation decides.
+  }
+  return [];
 }
 
 /** Refuses what the capability table accepts but this driver does not build yet. */

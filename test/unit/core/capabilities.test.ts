@@ -94,3 +94,39 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     assert.ok(usb.failures.some((f) => f.reason === "Hyper-V has no USB passthrough"));
   });
 });
+
+describe("capabilities: check() also runs each driver's host-free translation rules", () => {
+  const vm = (host: string, extra: Record<string, unknown>) => failures(host, { ...VALID_INPUTS.VirtualMachine, ...extra });
+
+  it("libvirt: an NVMe disk and multiqueue on an e1000e NIC are refused at preview, by field", () => {
+    assert.deepEqual(vm("kvm1", { disks: { nvme0: { volume: "images/a", bus: "nvme" } } }).map((f) => f.property), ["disks.nvme0.bus"]);
+    const [nic] = vm("kvm1", { nics: { net0: { network: "lab", model: "e1000e", queues: 4 } } });
+    assert.equal(nic.property, "nics.net0.queues");
+    assert.match(nic.reason, /multiqueue is a virtio-net feature; model "e1000e"/);
+  });
+
+  it("libvirt: a pool kind with no translation is refused unless it is only adopted", () => {
+    const pool = (extra: Record<string, unknown>) =>
+      checkInputs("StoragePool", undefined, { host: "kvm1", name: "san", kind: "iscsi", source: "san1/iqn.2026-01.dev.example:lun1", ...extra }, HOSTS, capabilitiesOf).failures;
+    assert.deepEqual(pool({}).map((f) => [f.property, /not translated yet \(supported: dir/.test(f.reason)]), [["kind", true]]);
+    assert.deepEqual(pool({ adopt: true }), []);
+  });
+
+  it("libvirt: the tuned VM with cloud-init and a passthrough device builds against stand-ins without a failure", () => {
+    assert.deepEqual(vm("kvm1", { ...TUNED_VM, host: "kvm1", cloudInit: { userData: "#cloud-config\n" }, passthrough: { hostdev0: { device: "pci_0000_01_00_0" } } }), []);
+  });
+
+  it("vSphere: a NIC VLAN and disks on two datastores are refused at preview with the driver's reason", () => {
+    const [vlan] = vm("vc1", { disks: {}, nics: { net0: { network: "VM Network", vlan: 12 } } });
+    assert.equal(vlan.property, "nics.net0.vlan");
+    assert.match(vlan.reason, /VLAN belongs to the portgroup/);
+    const [pools] = vm("vc1", { disks: { scsi0: { pool: "ds1", sizeGiB: 1 }, scsi1: { pool: "ds2", sizeGiB: 1 } }, nics: {} });
+    assert.equal(pools.property, "disks");
+    assert.match(pools.reason, /must name the same pool \(datastore\); got ds1, ds2/);
+  });
+
+  it("preview unknowns skip the translation rules; they run again at up", () => {
+    const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+    assert.deepEqual(vm("kvm1", { disks: { nvme0: { volume: unknown, bus: "nvme" } } }), []);
+  });
+});
