@@ -3,6 +3,17 @@
 # `npm test` (type check + every unit, integration and end-to-end test). Once set up, `npm test`
 # alone runs the suite again.
 set -euo pipefail
+if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then
+  cat <<'USAGE'
+usage: test/all.sh
+
+Sets up every testbed (test/testbeds/setup.sh: libvirtd + QEMU, the migration peer, the tiny
+guest, VMware's vcsim), then runs `npm test`: the type check and every unit and integration
+test. Run as root on Debian 12. Once set up, `npm test` alone runs the suite again, and
+`npx mocha <test files or globs>` runs a part of it; `npm run bench` runs the benchmarks.
+USAGE
+  exit 0
+fi
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 bash test/testbeds/setup.sh

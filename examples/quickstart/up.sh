@@ -7,6 +7,25 @@
 # security driver) are written only when this script starts libvirtd itself: see
 # test/testbeds/libvirt.sh.
 set -euo pipefail
+usage() {
+  cat <<'USAGE'
+usage: examples/quickstart/up.sh [up|preview|destroy]
+
+  up        (default) install what is missing, then `pulumi up --yes` of the quickstart:
+            a storage pool, a volume, an isolated network and a running VM on the local
+            KVM/QEMU host (qemu:///system)
+  preview   the same set-up, then `pulumi preview` (what would change, and how disruptively)
+  destroy   `pulumi destroy --yes`: the VM is shut down gracefully, then everything is removed
+
+Run as root on Debian 12. State lives in .cache/quickstart-state unless PULUMI_BACKEND_URL is set.
+USAGE
+}
+ACTION=${1:-up}
+case "$ACTION" in
+  up|preview|destroy) ;;
+  -h|--help|help) usage; exit 0 ;;
+  *) usage >&2; exit 2 ;;
+esac
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 log() { echo "[quickstart] $*" >&2; }
@@ -38,6 +57,12 @@ mkdir -p "${PULUMI_BACKEND_URL#file://}"
 cd "$HERE"
 pulumi stack select quickstart 2>/dev/null || pulumi stack init quickstart
 pulumi config set quickstart:guestDir "$REPO/.cache/guest"
-pulumi up --yes
-log "done. Look at it:  virsh list; virsh domifaddr nc-quickstart-web --source lease; pulumi stack output"
-log "tear it down:     cd $HERE && PATH=$CLI_DIR:\$PATH PULUMI_BACKEND_URL=$PULUMI_BACKEND_URL PULUMI_CONFIG_PASSPHRASE=$PULUMI_CONFIG_PASSPHRASE pulumi destroy --yes"
+case "$ACTION" in
+  preview) pulumi preview ;;
+  destroy) pulumi destroy --yes ;;
+  up)
+    pulumi up --yes
+    log "done. Look at it:  virsh list; virsh domifaddr nc-quickstart-web --source lease; pulumi stack output"
+    log "tear it down:     bash $0 destroy"
+    ;;
+esac
