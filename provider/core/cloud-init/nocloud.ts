@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, createHmac } from "node:crypto";
 import { writeIso9660, type IsoFile } from "./iso9660";
 
 /**
@@ -43,9 +43,15 @@ export function buildNoCloudSeed(input: NoCloudSeedInput): Buffer {
  * makes cloud-init treat the next boot as a new instance and apply the new config.
  * Fields are length-prefixed and absence is distinct from "", so no two different
  * inputs can be framed into the same hashed bytes.
+ *
+ * The guest can read its instance-id (cloud-init publishes it to every user), so with a
+ * `salt` the id is an HMAC under it: an unsalted hash would let a guest user test guesses
+ * of the secret user data offline. Without a salt the id is the plain hash, which VMs made
+ * before salts existed keep, so their guests are not re-initialised.
  */
-export function seedInstanceId(userData: string, metaData?: string, networkConfig?: string): string {
-  const hash = createHash("sha256").update("novacron/nocloud-seed/v1\0");
+export function seedInstanceId(userData: string, metaData?: string, networkConfig?: string, salt?: string): string {
+  const hash = salt === undefined ? createHash("sha256") : createHmac("sha256", salt);
+  hash.update("novacron/nocloud-seed/v1\0");
   for (const part of [userData, metaData, networkConfig]) {
     if (part === undefined) {
       hash.update(Buffer.from([0]));

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
+import { seedInstanceId } from "../../../provider/core/cloud-init";
 import { ProviderHost } from "../../support/provider-host";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
@@ -34,6 +36,12 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     await host?.stop();
     rmSync(poolDir, { recursive: true, force: true });
   });
+
+  /** The instance-id in the seed ISO NovaCron wrote for the web VM, read with isoinfo (Joliet names). */
+  function seedInstanceIdOnDisk(): string {
+    const metaData = execFileSync("isoinfo", ["-J", "-i", `${poolDir}/${prefix}-web-cidata.iso`, "-x", "/meta-data"], { encoding: "utf8" });
+    return /^instance-id: (\S+)$/m.exec(metaData)?.[1] ?? "";
+  }
 
   async function create(kind: Parameters<ProviderHost["create"]>[0], spec: Props) {
     const result = await host.checkAndCreate(kind, spec);
@@ -81,6 +89,10 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     assert.match(xml, /<vcpu placement='static' current='2'>4<\/vcpu>/);
     assert.match(xml, /<driver name='qemu' queues='2'\/>/);
     assert.match(xml, /cidata\.iso/, "the cloud-init seed is attached");
+    // The guest sees its instance-id; it is keyed by this VM's salt, not a bare hash of the user data.
+    const userData = "#cloud-config\npassword: hunter2-known\n";
+    assert.equal(seedInstanceIdOnDisk(), seedInstanceId(userData, undefined, undefined, seedSaltOf(xml)));
+    assert.notEqual(seedInstanceIdOnDisk(), seedInstanceId(userData), "not the unsalted id a guest could recompute");
   });
 
   it("starts a NUMA + hugepages tuned VM whose memory comes from hugetlbfs (defined only where the host has none)", async () => {
@@ -141,6 +153,8 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     const refused = await host.check("VirtualMachine", old, { ...old, cpu: { ...(old.cpu as Props), mode: "host-passthrough" } });
     assert.equal(refused.failures[0]?.property, "cpu.mode");
     const pidBefore = qemuPid(`${prefix}-web`);
+    const saltBefore = seedSaltOf(virsh(URI, "dumpxml", `${prefix}-web`, "--inactive"));
+    const idBefore = seedInstanceIdOnDisk();
     const allowed = { ...old, cpu: { ...(old.cpu as Props), mode: "host-passthrough" }, updatePolicy: { allowReboot: true, shutdownTimeoutSeconds: 2 } };
     const { inputs, failures } = await host.check("VirtualMachine", old, allowed);
     assert.deepEqual(failures, []);
@@ -149,6 +163,9 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     // Under TCG libvirt records host-passthrough as its emulated equivalent, mode 'maximum'.
     assert.match(virsh(URI, "dumpxml", `${prefix}-web`, "--inactive"), /<cpu mode='(host-passthrough|maximum)'/);
     assert.equal(outs.lastChangeClass, "reboot");
+    // Same user data, same salt after the redefinition: cloud-init does not see a new instance.
+    assert.equal(seedSaltOf(virsh(URI, "dumpxml", `${prefix}-web`, "--inactive")), saltBefore);
+    assert.equal(seedInstanceIdOnDisk(), idBefore);
     vm = { id: vm.id, outs };
   });
 
@@ -194,6 +211,12 @@ async function eventually(check: () => void, timeoutMs: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+function seedSaltOf(xml: string): string {
+  const salt = /<novacron:extra key=["']seed-salt["'] value=["']([0-9a-f]{32})["']\/>/.exec(xml)?.[1];
+  assert.ok(salt, "NovaCron's metadata holds the seed salt");
+  return salt;
 }
 
 /** Free 2 MiB hugepages on a mounted hugetlbfs, in MiB; 0 without a mount. */

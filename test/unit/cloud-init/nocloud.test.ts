@@ -25,6 +25,15 @@ describe("cloud-init: seedInstanceId", () => {
     assert.notEqual(seedInstanceId("x", undefined, ""), seedInstanceId("x", "", undefined));
     assert.notEqual(seedInstanceId("ab", "c"), seedInstanceId("a", "bc"));
   });
+
+  it("with a salt, cannot be recomputed from guessed user data without it", () => {
+    const salted = seedInstanceId(SECRET, undefined, undefined, "0f".repeat(16));
+    assert.match(salted, /^nc-[0-9a-f]{16}$/);
+    assert.equal(seedInstanceId(SECRET, undefined, undefined, "0f".repeat(16)), salted, "stable under the same salt");
+    assert.notEqual(salted, seedInstanceId(SECRET), "differs from the unsalted id a guesser could compute");
+    assert.notEqual(salted, seedInstanceId(SECRET, undefined, undefined, "1e".repeat(16)), "differs per salt");
+    assert.notEqual(salted, seedInstanceId(`${SECRET}runcmd: [true]\n`, undefined, undefined, "0f".repeat(16)), "still follows the content");
+  });
 });
 
 describe("cloud-init: meta-data", () => {

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { parseDomainXml, XmlParseError } from "../../../provider/drivers/libvirt/xml";
+import { buildDomainXml, parseDomainXml, XmlParseError } from "../../../provider/drivers/libvirt/xml";
+import { ctxFor, SPECS } from "./fixtures";
 
 /** A domain no NovaCron code wrote: libvirt's normalised units, versioned machine, runtime aliases, unknown elements. */
 const FOREIGN = `<?xml version="1.0" encoding="UTF-8"?>
@@ -154,5 +155,17 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
   it("rejects malformed XML and non-domain roots with an XmlParseError", () => {
     assert.throws(() => parseDomainXml("<domain><name>x</domain>"), XmlParseError);
     assert.throws(() => parseDomainXml("<network><name>x</name></network>"), /root element is <network>/);
+  });
+});
+
+describe("libvirt XML: the cloud-init seed's salt lives in NovaCron's metadata", () => {
+  it("is written when given, read back, and absent for domains made before salts", () => {
+    const spec = SPECS.minimal;
+    const salted = buildDomainXml(spec, ctxFor(spec, { seedSalt: "ab".repeat(16) }));
+    assert.match(salted, /<novacron:extra key=["']seed-salt["'] value=["'](ab){16}["']\/>/);
+    assert.equal(parseDomainXml(salted).seedSalt, "ab".repeat(16));
+    assert.equal(parseDomainXml(buildDomainXml(spec, ctxFor(spec))).seedSalt, undefined);
+    // Only our own metadata counts: the same extra under a foreign namespace is not ours.
+    assert.equal(parseDomainXml(FOREIGN).seedSalt, undefined);
   });
 });

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { buildNoCloudSeed, seedInstanceId } from "../../../core/cloud-init";
 import type { VirtualMachineSpec } from "../../../core/model";
 import { checkVmAgainstHost } from "../host-checks";
@@ -24,7 +25,7 @@ export function seedVolumeName(vm: string): string {
 export async function resolveDomainContext(
   session: LibvirtSession,
   vm: VirtualMachineSpec,
-  known: { uuid?: string; macs?: Record<string, string> } = {},
+  known: { uuid?: string; macs?: Record<string, string>; seedSalt?: string } = {},
 ): Promise<DomainBuildContext> {
   // Before any volume is made: a spec the host cannot run must leave nothing behind.
   const passthrough = await checkVmAgainstHost(session, vm);
@@ -51,10 +52,13 @@ export async function resolveDomainContext(
     }
   }
   let cloudInitSeed: string | undefined;
+  // A new VM gets a salt of its own; an existing one keeps its salt, or none if it predates salts.
+  const seedSalt = known.uuid === undefined ? randomBytes(16).toString("hex") : known.seedSalt;
   if (vm.cloudInit) {
     if (!seedPool) throw new Error("cloudInit: the seed ISO is stored in the pool of the VM's first disk, and this VM has no disk");
     const { userData, metaData, networkConfig } = vm.cloudInit;
-    const image = buildNoCloudSeed({ userData, metaData, networkConfig, instanceId: seedInstanceId(userData, metaData, networkConfig), hostname: vm.name });
+    const instanceId = seedInstanceId(userData, metaData, networkConfig, seedSalt);
+    const image = buildNoCloudSeed({ userData, metaData, networkConfig, instanceId, hostname: vm.name });
     cloudInitSeed = (await ensureVolume(client, seedPool, { name: seedVolumeName(vm.name), capacityBytes: image.length, format: "raw", content: image })).path;
   }
   const type = await hostDomainType(session);
@@ -66,6 +70,7 @@ export async function resolveDomainContext(
     macs: known.macs,
     passthrough,
     cloudInitSeed,
+    seedSalt,
     boot: vm.kernelBoot,
     ownership: { resource: vm.name },
   };

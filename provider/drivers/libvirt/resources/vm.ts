@@ -65,7 +65,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     const client = await this.session.get();
     const { dom } = await client.call("domainLookupByUuid", { uuid: id });
     const current = parseDomainXml((await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE })).xml);
-    const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs });
+    const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs, seedSalt: current.seedSalt });
     // The persistent definition always becomes the full desired one; live changes follow.
     await client.call("domainDefineXmlFlags", { xml: buildDomainXml(next, build), flags: DEFINE_VALIDATE });
     const running = (await domainState(client, dom)) !== 5;

@@ -11,6 +11,7 @@ import { DOMAIN_METADATA_NS, ownershipElement } from "./metadata";
 /** Metadata extras the parser needs to read back what the XML alone cannot say. */
 export const EXTRA_SEED_DEV = "seed-dev";
 export const EXTRA_SRIOV_NICS = "sriov-nics";
+export const EXTRA_SEED_SALT = "seed-salt";
 
 function osElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
   const uefi = spec.firmware.type === "uefi";
@@ -39,6 +40,7 @@ function osElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElemen
 function metadataElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
   const extras: Record<string, string> = {};
   if (spec.cloudInit && ctx.cloudInitSeed !== undefined) extras[EXTRA_SEED_DEV] = isQ35(spec.machine) ? SEED_SATA_DEV : SEED_IDE_DEV;
+  if (ctx.seedSalt !== undefined) extras[EXTRA_SEED_SALT] = ctx.seedSalt;
   const sriov = Object.entries(spec.nics).filter(([, nic]) => nic.sriovPool !== undefined).map(([slot]) => slot).sort();
   if (sriov.length > 0) extras[EXTRA_SRIOV_NICS] = sriov.join(",");
   return el("metadata", {}, ownershipElement(DOMAIN_METADATA_NS, ctx.ownership, spec.labels, extras));

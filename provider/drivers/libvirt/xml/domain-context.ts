@@ -40,6 +40,8 @@ export interface DomainBuildContext {
   passthrough?: Record<string, PassthroughSource>;
   /** The NoCloud seed ISO on the host; required when spec.cloudInit is set. */
   cloudInitSeed?: string;
+  /** The key of the seed's instance-id, kept in our metadata so the id stays stable across updates. */
+  seedSalt?: string;
   /** Explicit UEFI images; without them libvirt's firmware autoselection (`<os firmware='efi'>`) picks one. */
   uefi?: { loader: string; nvram?: string; nvramTemplate?: string };
   /** Direct kernel boot, bypassing firmware boot from disk. */

@@ -1,5 +1,5 @@
 import { parseXml, type XmlNode } from "./dom";
-import { EXTRA_SEED_DEV, EXTRA_SRIOV_NICS } from "./domain-build";
+import { EXTRA_SEED_DEV, EXTRA_SEED_SALT, EXTRA_SRIOV_NICS } from "./domain-build";
 import { parseCpu, parseMemory, parseVcpus } from "./domain-parse-cpu";
 import { parseDisks, parseHostdevs, parseNics } from "./domain-parse-devices";
 import type { ParsedDomain } from "./domain-parsed";
@@ -81,6 +81,7 @@ export function parseDomainXml(xml: string): ParsedDomain {
     disks,
     cdroms,
     ...(seed?.path !== undefined ? { cloudInitSeed: seed.path } : {}),
+    ...(extras[EXTRA_SEED_SALT] !== undefined ? { seedSalt: extras[EXTRA_SEED_SALT] } : {}),
     nics,
     macs: Object.fromEntries(Object.entries(nics).filter(([, n]) => n.mac !== undefined).map(([slot, n]) => [slot, n.mac as string])),
     passthrough: devices ? parseHostdevs(devices) : {},

@@ -88,6 +88,8 @@ export interface ParsedDomain {
   cdroms: Record<string, ParsedCdrom>;
   /** The seed ISO path when this is our domain and it has one. */
   cloudInitSeed?: string;
+  /** The key of the seed's instance-id (our metadata); absent on VMs made before salts existed. */
+  seedSalt?: string;
   nics: Record<string, ParsedNic>;
   macs: Record<string, string>;
   passthrough: Record<string, ParsedHostdev>;
