@@ -81,32 +81,43 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = parseSpec(kind, props);
   const { driver, ops } = await resolve(kind, last.host as string);
-  const observed = (await ops.read(id, last)) ?? (kind === "VirtualMachine" && driver.vmIdsAreGlobal ? await findMovedVm(id, last, driver) : undefined);
+  let observed = await ops.read(id, last);
+  if (kind === "VirtualMachine" && driver.vmIdsAreGlobal && (!observed || observed.spec.powerState === "stopped")) {
+    observed = (await findMovedVm(id, last, driver, observed !== undefined)) ?? observed;
+  }
   if (!observed) return { id: "", props: {} };
   // Drift shows up as changed inputs, so the next `up` converges back to the program.
   return { id: observed.id, props: plain(outputsOf(observed.spec, observed)), inputs: plain(observed.spec) };
 }
 
 /**
- * A VM gone from its recorded host may have been migrated outside Pulumi (virsh migrate, a
- * host evacuation). Refresh then records where it runs now, so the next `up` plans the way
- * back as a migration instead of creating a second VM. Hosts that cannot be searched are
- * named in a progress line; the VM counts as gone only on the hosts that answered.
+ * A VM may have been migrated outside Pulumi (virsh migrate, a host evacuation): it is gone
+ * from its recorded host, or only a stopped copy is left there (a migration that kept the
+ * source's definition). Refresh then records the host it runs on, so the next `up` plans the
+ * way back as a migration, never a second VM and never a start of the stale copy beside it.
+ * A VM with no copy left is recorded as deleted only when every other host could be searched.
  */
-async function findMovedVm(id: string, last: Props, recorded: Driver): Promise<Observed<Props> | undefined> {
+async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCopyLeft: boolean): Promise<Observed<Props> | undefined> {
   const progress = progressFor(`VirtualMachine ${String(last.name ?? "")}`.trim());
+  const unsearched: string[] = [];
   for (const [name, config] of Object.entries(currentHosts())) {
     if (name === recorded.host || config.driver !== recorded.kind) continue;
     try {
       const { ops } = await resolve("VirtualMachine", name);
       const found = await ops.read(id, { ...last, host: name });
-      if (found) {
-        progress(`not on host "${recorded.host}" any more: found on host "${name}", moved outside Pulumi`);
+      if (found && !(stoppedCopyLeft && found.spec.powerState === "stopped")) {
+        progress(`found on host "${name}" (moved outside Pulumi); ${stoppedCopyLeft ? `the copy on "${recorded.host}" is stopped` : `it is gone from "${recorded.host}"`}`);
         return { ...found, spec: { ...found.spec, host: name } };
       }
     } catch (error) {
-      progress(`could not look for it on host "${name}": ${error instanceof Error ? error.message : String(error)}`);
+      unsearched.push(`"${name}" (${error instanceof Error ? error.message : String(error)})`);
     }
+  }
+  if (!stoppedCopyLeft && unsearched.length > 0) {
+    throw new Error(
+      `VM ${id} is gone from host "${recorded.host}", and it may run on a host that could not be searched: ${unsearched.join("; ")}. ` +
+        "It is not recorded as deleted; refresh again once those hosts answer, or remove them from novacron:hosts",
+    );
   }
   return undefined;
 }

@@ -197,6 +197,37 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     made.splice(made.indexOf(vm), 1);
   });
 
+  it("refresh prefers the running copy when a migration outside Pulumi left a stopped definition behind", async () => {
+    const name = `${prefix}-stale`;
+    const vm = await create(name, "running");
+    // Without --undefinesource the source keeps an inactive definition of the same UUID.
+    execFileSync("virsh", ["-c", SOURCE, "migrate", "--live", "--p2p", "--persistent", name, PEER, "tcp://10.213.0.2"], { timeout: 120_000 });
+    assert.match(virsh(SOURCE, "domstate", name), /^shut off/);
+    const refreshed = await host.read("VirtualMachine", vm.id, vm.outs);
+    assert.equal(refreshed.inputs.host, "kvm2", "the running copy is the VM");
+    assert.equal(refreshed.props.state, "running");
+    await host.delete("VirtualMachine", vm.id, refreshed.props);
+    made.splice(made.indexOf(vm), 1);
+    virsh(SOURCE, "undefine", name);
+  });
+
+  it("refresh does not record a vanished VM as deleted while a host it may run on cannot be searched", async () => {
+    const name = `${prefix}-gone`;
+    const vm = await create(name, "stopped");
+    virsh(SOURCE, "undefine", name);
+    made.splice(made.indexOf(vm), 1);
+    const partial = await ProviderHost.start({
+      NOVACRON_HOSTS: JSON.stringify({ kvm1: KVM1, kvm2: { driver: "libvirt", uri: PEER }, kvm3: { driver: "libvirt", uri: "qemu+tcp://127.0.0.1:1/system" } }),
+    });
+    try {
+      await assert.rejects(partial.read("VirtualMachine", vm.id, vm.outs), /gone from host "kvm1", and it may run on a host that could not be searched: "kvm3"[\s\S]*not recorded as deleted/);
+    } finally {
+      await partial.stop();
+    }
+    // With every host answering, it is gone.
+    assert.equal((await host.read("VirtualMachine", vm.id, vm.outs)).id, "");
+  });
+
   it("deletes the moved VMs on kvm2 through the provider", async () => {
     assert.equal(made.length, 3);
     for (const entry of [...made]) {
