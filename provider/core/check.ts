@@ -4,7 +4,7 @@ import { classifyChange, describePlan, refuseForbiddenRestarts } from "./classif
 import { failureFromIssue, type InputFailure } from "./errors";
 import type { DriverKind, Hosts } from "./hosts";
 import { RESOURCE_MODELS, type ResourceKind, type SpecOf, type VirtualMachineSpec } from "./model";
-import { containsUnknown, isUnknown, pathTouchesUnknown } from "./unknown";
+import { containsUnknown, isUnknown, pathTouchesUnknown, withStandIns } from "./unknown";
 
 export interface CheckOutcome {
   /** Normalised inputs (or the raw inputs while some are still unknown at preview). */
@@ -47,9 +47,11 @@ export function checkInputs(
   }
   const caps = capabilitiesOf(host.driver);
   const failures = checkCapabilities(kind, spec as SpecOf<typeof kind>, caps);
-  // Translation stand-ins cannot hold preview unknowns; those specs are checked again at `up`.
-  if (failures.length === 0 && caps.translationProblems && !containsUnknown(spec)) {
-    failures.push(...caps.translationProblems(kind, spec as SpecOf<typeof kind>));
+  if (failures.length === 0 && caps.translationProblems) {
+    // Preview unknowns get a stand-in value; a problem on an unknown field waits for its value at `up`.
+    const concrete = withStandIns(spec, "unknown-at-preview") as SpecOf<typeof kind>;
+    const problems = caps.translationProblems(kind, concrete);
+    failures.push(...problems.filter((p) => !pathTouchesUnknown(spec, p.property.split("."))));
   }
   const inputs: Record<string, unknown> = { ...spec };
   if (kind === "VirtualMachine" && olds && Object.keys(olds).length > 0 && !containsUnknown(spec)) {

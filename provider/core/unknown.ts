@@ -33,3 +33,13 @@ export function pathTouchesUnknown(root: unknown, path: readonly PropertyKey[]):
   }
   return false;
 }
+
+/** A copy of `value` with every unknown replaced by `standIn`, for code that needs a concrete value. */
+export function withStandIns(value: unknown, standIn: string): unknown {
+  if (value === UNKNOWN) return standIn;
+  if (Array.isArray(value)) return value.map((v) => withStandIns(v, standIn));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withStandIns(v, standIn)]));
+  }
+  return value;
+}

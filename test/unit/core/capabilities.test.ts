@@ -125,8 +125,11 @@ describe("capabilities: check() also runs each driver's host-free translation ru
     assert.match(pools.reason, /must name the same pool \(datastore\); got ds1, ds2/);
   });
 
-  it("preview unknowns skip the translation rules; they run again at up", () => {
+  it("preview unknowns: the rest of the spec is still checked; a problem on the unknown field waits for up", () => {
     const unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
-    assert.deepEqual(vm("kvm1", { disks: { nvme0: { volume: unknown, bus: "nvme" } } }), []);
+    // The disk's volume is another resource's id, unknown on the first preview.
+    const [nic] = vm("kvm1", { disks: { vda: { volume: unknown } }, nics: { net0: { network: "lab", model: "e1000e", queues: 4 } } });
+    assert.equal(nic?.property, "nics.net0.queues");
+    assert.deepEqual(vm("kvm1", { disks: { vda: { volume: unknown } }, nics: { net0: { network: unknown, mac: unknown } } }), []);
   });
 });
