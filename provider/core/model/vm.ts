@@ -9,9 +9,9 @@ export const CpuMode = z.enum(["host-passthrough", "host-model", "custom"]);
 export type CpuMode = z.infer<typeof CpuMode>;
 
 /** Slot names are the device identity: reordering the map never replaces a disk or NIC. */
-const DiskSlot = z.string().regex(/^(vd[a-z]|sd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/, "disk slots are vda-vdz, sda-sdz, scsi0-99, sata0-99 or nvme0-99");
-const NicSlot = z.string().regex(/^net\d{1,2}$/, "NIC slots are net0-net99");
-const HostdevSlot = z.string().regex(/^hostdev\d{1,2}$/, "passthrough slots are hostdev0-hostdev99");
+export const DiskSlot = z.string().regex(/^(vd[a-z]|sd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/, "disk slots are vda-vdz, sda-sdz, scsi0-99, sata0-99 or nvme0-99");
+export const NicSlot = z.string().regex(/^net\d{1,2}$/, "NIC slots are net0-net99");
+export const HostdevSlot = z.string().regex(/^hostdev\d{1,2}$/, "passthrough slots are hostdev0-hostdev99");
 
 /** The bus a slot implies when `bus` is not given, so `scsi0` alone means a virtio-scsi disk. */
 export function busForSlot(slot: string): DiskBus {

@@ -4,7 +4,8 @@
 // carried over from the last recorded spec, so read-after-create is no diff.
 import type { InputFailure } from "../../core/errors";
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
-import { vcpuCount } from "../../core/model";
+import { DiskSlot, HostdevSlot, NicSlot, vcpuCount } from "../../core/model";
+import type { z } from "zod";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
 import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
 
@@ -140,13 +141,32 @@ export type NetworkNamer = (slot: string, binding: NetworkBinding) => string;
  * VmState → model, for refresh and drift. `home` is the VM's datastore name,
  * reported as the pool of disks the last spec does not know.
  */
+/**
+ * Devices added outside NovaCron carry placeholder slots from the device index (`scsi:1000:3`,
+ * `nic0`, `pci0`); the model, and so the state, takes only its own slot names. Each such device
+ * gets the first free one, e.g. `scsi4`, so a refresh records it as drift instead of a state
+ * that no later read or update could parse.
+ */
+function withModelSlots<T>(devices: Readonly<Record<string, T>>, slotName: z.ZodType<string>, prefix: string): Record<string, T> {
+  const out: Record<string, T> = {};
+  const foreign: T[] = [];
+  for (const [slot, device] of Object.entries(devices)) {
+    if (slotName.safeParse(slot).success) out[slot] = device;
+    else foreign.push(device);
+  }
+  for (let n = 0; foreign.length > 0; n++) {
+    if (!(`${prefix}${n}` in out)) out[`${prefix}${n}`] = foreign.shift()!;
+  }
+  return out;
+}
+
 export function observedSpec(state: VmState, last: VirtualMachineSpec, home: string, networkName: NetworkNamer): VirtualMachineSpec {
   const have = state.spec;
   const perSocket = have.numCoresPerSocket ?? 1;
   const threads = perSocket % last.cpu.threads === 0 ? last.cpu.threads : 1;
   const vcpus = have.numCPUs;
   const disks: Record<string, DiskSpec> = {};
-  for (const [slot, d] of Object.entries(have.disks)) {
+  for (const [slot, d] of Object.entries(withModelSlots(have.disks, DiskSlot, "scsi"))) {
     const recorded = last.disks[slot];
     const file = state.diskFiles[slot];
     // An attached volume is known by its file; another file in its place shows as drift.
@@ -156,7 +176,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     disks[slot] = { ...(recorded ?? { cache: "none", readOnly: false }), bus: recorded?.bus ?? "virtio-scsi", ...source };
   }
   const nics: Record<string, NicSpec> = {};
-  for (const [slot, n] of Object.entries(have.nics)) {
+  for (const [slot, n] of Object.entries(withModelSlots(have.nics, NicSlot, "net"))) {
     const recorded = last.nics[slot];
     const sameFamily = recorded !== undefined && adapterOf(recorded.model) === n.adapter;
     nics[slot] = {
@@ -168,7 +188,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     };
   }
   const passthrough: VirtualMachineSpec["passthrough"] = {};
-  for (const [slot, p] of Object.entries(have.passthrough ?? {})) {
+  for (const [slot, p] of Object.entries(withModelSlots(have.passthrough ?? {}, HostdevSlot, "hostdev"))) {
     const recorded = last.passthrough[slot];
     // The recorded id when it still names this device, so a refresh shows no change.
     const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.pciId === p.id;
