@@ -29,10 +29,10 @@ export async function vsphereHostCapabilities(session: VsphereSession): Promise<
     // ESXi sizes virtual NUMA and large pages itself.
     numaNodes: [],
     hugepages: [],
-    // The host's PCI devices, for choosing a PassthroughDevice; driver is where passthrough is enabled.
+    // The host's PCI devices, for choosing a PassthroughDevice; driver is set where passthrough is active.
     devices: (await listHostPciDevices(client, host)).map((d) => ({
       name: d.id, address: d.id, vendor: d.vendorId, product: d.deviceId, class: d.classId,
-      driver: d.passthruEnabled ? "passthrough" : undefined,
+      driver: d.passthruActive ? "passthrough" : undefined,
     })),
     capabilities,
   };

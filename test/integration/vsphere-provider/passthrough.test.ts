@@ -10,8 +10,8 @@ type Props = Record<string, unknown>;
 /**
  * PCI passthrough (DirectPath I/O) on vSphere through the provider host. The testbed's simulator
  * extension (test/testbeds/vcsim/passthrough.go) marks the SVGA adapter 0000:00:0f.0 and VMCI
- * 0000:00:07.7 capable and enabled, the IDE controller 0000:00:07.1 capable only, and the host
- * bridge 0000:00:00.0 not capable.
+ * 0000:00:07.7 capable, enabled and active, the bridge 0000:00:07.3 enabled but waiting for a host
+ * reboot, the IDE controller 0000:00:07.1 capable only, and the host bridge 0000:00:00.0 not capable.
  */
 describe("vSphere PCI passthrough through the provider host (vcsim)", function () {
   this.timeout(600_000);
@@ -49,12 +49,13 @@ describe("vSphere PCI passthrough through the provider host (vcsim)", function (
     assert.equal((await host.read("PassthroughDevice", gpu.id, gpu.outs)).id, gpu.id);
   });
 
-  it("refuses a device that is not passthrough-capable, or capable but not enabled, naming the field and the device", async () => {
+  it("refuses a device that is not passthrough-capable, capable but not enabled, or enabled but not active yet, naming the field and the device", async () => {
     await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", pciAddress: "0000:00:00.0" }), (e: ProviderCallError) => {
       assert.match(e.message, /pciAddress: got "0000:00:00\.0"; device 0000:00:00\.0 \(8086:7190\/0600 .*\) on ESXi host DC0_C0_H0 is not passthrough-capable/);
       return true;
     });
     await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", vendorDevice: "8086:7111" }), /vendorDevice: got "8086:7111"; device 0000:00:07\.1 .* is passthrough-capable but not enabled for passthrough.*NovaCron only adopts enabled devices/);
+    await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", pciAddress: "0000:00:07.3" }), /pciAddress: got "0000:00:07\.3"; device 0000:00:07\.3 .* is enabled for passthrough but not active yet: ESXi applies the setting at the next host reboot/);
     await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "gpu", pciAddress: "0000:00:07.7" }), /kind: got "gpu" but device 0000:00:07\.7 .* has PCI class 0880/);
     await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "drs", kind: "pci", pciAddress: "0000:00:07.7" }), /names no ESXi host; a passthrough device belongs to one ESXi host/);
   });

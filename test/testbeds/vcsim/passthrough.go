@@ -13,10 +13,11 @@ import (
 // pciPassthrough targets in QueryConfigTarget, so NovaCron's passthrough checks
 // would never see a usable device. These values are invented for the testbed.
 var simulatedPassthru = []types.HostPciPassthruInfo{
-	{Id: "0000:00:0f.0", PassthruCapable: true, PassthruEnabled: true},  // SVGA II, class 0300: the "GPU"
-	{Id: "0000:00:07.7", PassthruCapable: true, PassthruEnabled: true},  // VMCI, class 0880
-	{Id: "0000:00:07.1", PassthruCapable: true, PassthruEnabled: false}, // IDE controller: capable, not enabled
-	{Id: "0000:00:00.0", PassthruCapable: false},                        // host bridge: never passthrough
+	{Id: "0000:00:0f.0", PassthruCapable: true, PassthruEnabled: true, PassthruActive: true}, // SVGA II, class 0300: the "GPU"
+	{Id: "0000:00:07.7", PassthruCapable: true, PassthruEnabled: true, PassthruActive: true}, // VMCI, class 0880
+	{Id: "0000:00:07.3", PassthruCapable: true, PassthruEnabled: true},                       // bridge: enabled, host not rebooted yet
+	{Id: "0000:00:07.1", PassthruCapable: true, PassthruEnabled: false},                      // IDE controller: capable, not enabled
+	{Id: "0000:00:00.0", PassthruCapable: false},                                             // host bridge: never passthrough
 }
 
 func simulatePassthrough() {
@@ -30,7 +31,7 @@ func simulatePassthrough() {
 			}
 		})
 	}
-	// Each compute resource's browser is swapped for one that also lists the enabled devices.
+	// Each compute resource's browser is swapped for one that also lists the active devices.
 	var browsers []types.ManagedObjectReference
 	for _, c := range simulator.Map.All("ClusterComputeResource") {
 		browsers = append(browsers, *c.(*simulator.ClusterComputeResource).EnvironmentBrowser)
@@ -49,7 +50,8 @@ type passthroughBrowser struct {
 	*simulator.EnvironmentBrowser
 }
 
-// QueryConfigTarget adds a pciPassthrough entry per enabled device of the hosts
+// QueryConfigTarget adds a pciPassthrough entry per active device (enabled, and the
+// host rebooted since, as ESXi requires before a VM can take it) of the hosts
 // asked about. The systemId is a stand-in for ESXi's own system id: the
 // simulated host's hardware UUID.
 func (b *passthroughBrowser) QueryConfigTarget(ctx *simulator.Context, req *types.QueryConfigTarget) soap.HasFault {
@@ -62,12 +64,12 @@ func (b *passthroughBrowser) QueryConfigTarget(ctx *simulator.Context, req *type
 	if !ok || host.Hardware == nil {
 		return res
 	}
-	enabled := map[string]bool{}
+	active := map[string]bool{}
 	for _, p := range simulatedPassthru {
-		enabled[p.Id] = p.PassthruEnabled
+		active[p.Id] = p.PassthruActive
 	}
 	for _, dev := range host.Hardware.PciDevice {
-		if !enabled[dev.Id] {
+		if !active[dev.Id] {
 			continue
 		}
 		body.Res.Returnval.PciPassthrough = append(body.Res.Returnval.PciPassthrough, &types.VirtualMachinePciPassthroughInfo{

@@ -39,6 +39,9 @@ export class VspherePassthroughResource implements ResourceDriver<Spec> {
     if (!device.passthruEnabled) {
       throw new UnsupportedSpecError(field, `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is passthrough-capable but not enabled for passthrough; a vSphere admin enables it (host → Configure → PCI Devices, then a host reboot if ESXi asks) — NovaCron only adopts enabled devices`);
     }
+    if (!device.passthruActive) {
+      throw new UnsupportedSpecError(field, `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is enabled for passthrough but not active yet: ESXi applies the setting at the next host reboot, and until then no VM with it can power on`);
+    }
     // PCI class 03xx is "display controller": a gpu that is not one is almost surely the wrong device.
     if (spec.kind === "gpu" && !device.classId.startsWith("03")) {
       throw new UnsupportedSpecError("kind", `got "gpu" but device ${describe(device)} has PCI class ${device.classId}, not a display controller (03xx); use kind "pci" or pick the GPU`);
@@ -86,8 +89,8 @@ function select(devices: readonly HostPciDevice[], spec: Spec): HostPciDevice | 
   const [ids, cls] = spec.vendorDevice!.split("/");
   const [vendor, device] = ids!.split(":");
   const matches = devices.filter((d) => d.vendorId === vendor && d.deviceId === device && (!cls || d.classId.startsWith(cls.slice(0, 4))));
-  // Several identical cards: the first enabled one, else the first, so the error names the right problem.
-  return matches.find((d) => d.passthruEnabled) ?? matches[0];
+  // Several identical cards: the first usable one, else the first, so the error names the right problem.
+  return matches.find((d) => d.passthruActive) ?? matches.find((d) => d.passthruEnabled) ?? matches[0];
 }
 
 function observe(host: MoRef, device: HostPciDevice, spec: Spec): Observed<Spec> {
@@ -113,8 +116,8 @@ export async function resolveVmPassthrough(session: VsphereSession, client: VimC
       throw new UnsupportedSpecError(property, `got "${device}"; the device is on ESXi host ${parsed.hostId}, but host "${session.host}" places VMs on ${host.value}`);
     }
     const found = devices.find((d) => d.id === parsed.pciId);
-    if (!found?.passthruEnabled || found.systemId === undefined) {
-      throw new UnsupportedSpecError(property, `got "${device}"; ESXi host ${host.value} does not offer ${parsed.pciId} for passthrough (missing, or not enabled by the vSphere admin)`);
+    if (!found?.passthruActive || found.systemId === undefined) {
+      throw new UnsupportedSpecError(property, `got "${device}"; ESXi host ${host.value} does not offer ${parsed.pciId} for passthrough (missing, not enabled by the vSphere admin, or enabled but waiting for a host reboot)`);
     }
     out[slot] = { id: found.id, vendorId: found.vendorId, deviceId: found.deviceId, systemId: found.systemId, deviceName: found.deviceName };
   }
