@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh Debian 12 machine, as root: set up every testbed, then
-# `npm test` (type check + every unit, integration and end-to-end test). Once set up, `npm test`
+# `npm test` (type check + every unit and integration test). Once set up, `npm test`
 # alone runs the suite again.
 set -euo pipefail
 if [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ]; then

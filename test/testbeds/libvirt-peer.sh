@@ -125,24 +125,27 @@ stop_daemons() {
 # A CA, a server certificate for the peer's address and a client certificate, in the
 # file names libvirt looks for. Made once; kept with the peer's state.
 make_pki() {
-  [ -s "$PKI/client/clientkey.pem" ] && return 0
+  [ -s "$PKI/client/cacert.pem" ] && return 0
   log "making the peer's TLS certificates in $PKI"
-  rm -rf "$PKI"
+  # Built aside and moved into place whole: an interrupted run never leaves a half PKI.
+  local final=$PKI PKI="$PKI.new"
+  rm -rf "$PKI" "$final"
   mkdir -p "$PKI/ca" "$PKI/server" "$PKI/client"
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=novacron-peer-ca" \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
-    -keyout "$PKI/ca/cakey.pem" -out "$PKI/ca/cacert.pem" 2>/dev/null
+    -keyout "$PKI/ca/cakey.pem" -out "$PKI/ca/cacert.pem" 2>"$PKI/openssl.log"
   local leaf usage
   for leaf in server client; do
     usage=$([ "$leaf" = server ] && echo serverAuth || echo clientAuth)
     openssl req -newkey rsa:2048 -nodes -subj "/CN=novacron-peer-$leaf" \
-      -keyout "$PKI/$leaf/${leaf}key.pem" -out "$PKI/ca/$leaf.csr" 2>/dev/null
+      -keyout "$PKI/$leaf/${leaf}key.pem" -out "$PKI/ca/$leaf.csr" 2>>"$PKI/openssl.log"
     printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=%s\nsubjectAltName=IP:%s\n' \
       "$usage" "$PEER_ADDR" >"$PKI/ca/$leaf.ext"
     openssl x509 -req -in "$PKI/ca/$leaf.csr" -CA "$PKI/ca/cacert.pem" -CAkey "$PKI/ca/cakey.pem" \
-      -CAcreateserial -days 3650 -extfile "$PKI/ca/$leaf.ext" -out "$PKI/$leaf/${leaf}cert.pem" 2>/dev/null
+      -CAcreateserial -days 3650 -extfile "$PKI/ca/$leaf.ext" -out "$PKI/$leaf/${leaf}cert.pem" 2>>"$PKI/openssl.log"
     cp "$PKI/ca/cacert.pem" "$PKI/$leaf/cacert.pem"
   done
+  mv "$PKI" "$final"
 }
 
 prepare_state() {
@@ -194,8 +197,10 @@ start_daemons() {
 # daemon's unix socket. Unauthenticated like the peer's own TCP listener: sandbox only.
 ensure_main_forwarder() {
   if [ -f "$FORWARDER_PID" ] && kill -0 "$(cat "$FORWARDER_PID")" 2>/dev/null; then return 0; fi
-  log "forwarding ${HOST_ADDR}:16509 to the main libvirtd's socket"
-  setsid socat "TCP-LISTEN:16509,bind=${HOST_ADDR},reuseaddr,fork" UNIX-CONNECT:/var/run/libvirt/libvirt-sock \
+  # The main daemon must be up for the way back, whichever testbed ran first.
+  bash "$(dirname "${BASH_SOURCE[0]}")/libvirt.sh" >&2
+  log "forwarding ${HOST_ADDR}:16509 to the main libvirtd's socket (for the peer's address only)"
+  setsid socat "TCP-LISTEN:16509,bind=${HOST_ADDR},range=${PEER_ADDR}/32,reuseaddr,fork" UNIX-CONNECT:/var/run/libvirt/libvirt-sock \
     </dev/null >/dev/null 2>&1 &
   echo $! >"$FORWARDER_PID"
   for _ in $(seq 1 50); do

@@ -57,16 +57,18 @@ else
   log "packages already installed"
 fi
 
+RUNNING=0
 if virsh -c qemu:///system version >/dev/null 2>&1; then
-  if [ -f /run/novacron-libvirt-testbed.started ] ; then
-    log "libvirtd already running (started earlier by this script); nothing to do"
-  else
+  RUNNING=1
+  if [ ! -f /run/novacron-libvirt-testbed.started ]; then
     log "a libvirtd is already running that this script did not start; using it unchanged"
+    exit 0
   fi
-  exit 0
 fi
 
-# --- From here on this script starts the daemon itself. ---
+# --- From here on the daemon is this script's own (to start, or started earlier by it). ---
+# Settings it lacks are added; a running daemon is restarted once to read them.
+CHANGED=0
 
 QEMU_CONF=/etc/libvirt/qemu.conf
 MARK="# novacron-testbed (sandbox-only)"
@@ -89,6 +91,7 @@ for setting in 'user = "root"' 'group = "root"' 'security_driver = "none"' \
   if ! grep -qE "^${key}[[:space:]]*=" "$QEMU_CONF"; then
     log "setting $setting in $QEMU_CONF (sandbox only)"
     echo "$setting" >> "$QEMU_CONF"
+    CHANGED=1
   fi
 done
 
@@ -102,15 +105,16 @@ if ! grep -q ' /dev/hugepages hugetlbfs ' /proc/mounts; then
   mkdir -p /dev/hugepages
   if mount -t hugetlbfs hugetlbfs /dev/hugepages 2>/dev/null; then
     log "mounted hugetlbfs on /dev/hugepages"
+    CHANGED=1
   else
-    log "warning: cannot mount hugetlbfs; hugepage-backed guests will be defined but not started"
+    log "warning: cannot mount hugetlbfs; hugepage-backed guests cannot start"
   fi
 fi
 if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$HUGEPAGES_WANTED" ]; then
   if echo "$HUGEPAGES_WANTED" > /proc/sys/vm/nr_hugepages 2>/dev/null; then
     log "reserved $(cat /proc/sys/vm/nr_hugepages) hugepages of 2 MiB"
   else
-    log "warning: cannot reserve hugepages; hugepage-backed guests will be defined but not started"
+    log "warning: cannot reserve hugepages; hugepage-backed guests cannot start"
   fi
 fi
 
@@ -123,6 +127,17 @@ if ! alive /run/virtlogd.pid; then
   virtlogd -d
 else
   log "virtlogd already running"
+fi
+
+if [ "$RUNNING" = 1 ]; then
+  if [ "$CHANGED" = 0 ]; then
+    log "libvirtd already running (started earlier by this script); nothing to do"
+    exit 0
+  fi
+  log "restarting libvirtd (started earlier by this script) so it reads the settings added above"
+  pid=$(cat /run/libvirtd.pid)
+  kill "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 fi
 
 if ! alive /run/libvirtd.pid; then
