@@ -39,11 +39,14 @@ export function vmSizeCeiling(opts: { maxMemoryMiB: number; maxVcpus: number; le
 
 /**
  * A VM with passthrough devices must pin its vCPUs and bind its memory to a host NUMA node:
- * a GPU served across the socket interconnect loses much of its bandwidth.
+ * a GPU served across the socket interconnect loses much of its bandwidth. Hypervisors that
+ * place vCPUs themselves (vSphere refuses pinning) cannot comply: give `hosts`, the host names
+ * this applies to (e.g. the KVM ones), and VMs on other hosts are left alone.
  */
-export function passthroughNeedsNumaPinning(opts: { level?: Level } = {}): ResourceValidationPolicy {
+export function passthroughNeedsNumaPinning(opts: { level?: Level; hosts?: string[] } = {}): ResourceValidationPolicy {
   return onVms("novacron-passthrough-numa-pinning", "VMs with passthrough devices pin vCPUs and memory to a host NUMA node", opts.level ?? "mandatory", (vm, report) => {
     if (Object.keys(vm.passthrough ?? {}).length === 0) return;
+    if (opts.hosts && !opts.hosts.includes(vm.host)) return;
     if (!vm.cpu?.pinning || Object.keys(vm.cpu.pinning).length === 0) report("cpu.pinning: a VM with passthrough devices must pin its vCPUs");
     if (!vm.cpu?.numa?.every((cell) => cell.hostNode !== undefined)) report("cpu.numa: every NUMA cell of a VM with passthrough devices must name its hostNode");
   });

@@ -58,9 +58,11 @@ export function checkInputs(
     const before = RESOURCE_MODELS.VirtualMachine.schema.safeParse(withoutInternalKeys(olds));
     if (before.success) {
       const oldHost = hosts[before.data.host];
-      const plan = classifyChange(kind, before.data, spec, caps, oldHost !== undefined && oldHost.driver !== host.driver);
+      const acrossKinds = oldHost !== undefined && oldHost.driver !== host.driver;
+      const plan = classifyChange(kind, before.data, spec, caps, acrossKinds);
       failures.push(...refuseForbiddenRestarts(plan, before.data, spec as VirtualMachineSpec));
-      failures.push(...checkHostMove(before.data, spec as VirtualMachineSpec, caps));
+      // Across hypervisor kinds the VM is replaced, not moved: no migration rule applies.
+      if (!acrossKinds) failures.push(...checkHostMove(before.data, spec as VirtualMachineSpec, caps));
       // Shown by `pulumi preview` as an input change: dynamic providers cannot return detailed diffs.
       if (plan.changes.length > 0) inputs[PLANNED_CHANGES_KEY] = describePlan(plan);
     }

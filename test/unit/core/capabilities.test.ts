@@ -85,6 +85,10 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     assert.deepEqual(moved.map((f) => f.property), ["host"]);
     assert.match(moved[0]!.reason, /holds passthrough devices \(passthrough\.hostdev0\): vSphere cannot vMotion/);
     assert.deepEqual(checkInputs("VirtualMachine", vm("kvm1"), vm("kvm2"), HOSTS, capabilitiesOf).failures, []);
+    // From KVM to vSphere the VM is replaced, not moved: vSphere's vMotion rule does not apply.
+    const across = checkInputs("VirtualMachine", vm("kvm1"), vm("vc1"), HOSTS, capabilitiesOf);
+    assert.deepEqual(across.failures, []);
+    assert.match((across.inputs.plannedChanges as string[]).join("\n"), /^host: replace/m);
   });
 
   it("network modes and pool kinds are checked per kind", () => {

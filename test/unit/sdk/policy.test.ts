@@ -43,6 +43,9 @@ describe("sdk policy helpers", () => {
     assert.equal(violations(policy, gpu).length, 2);
     const pinned = { ...gpu, cpu: { cores: 2, pinning: { "0": "2", "1": "3" }, numa: [{ vcpus: "0-1", memoryMiB: 1024, hostNode: 1 }] } };
     assert.deepEqual(violations(policy, pinned), []);
+    // Limited to the KVM hosts: a passthrough VM on vSphere (which refuses pinning) is left alone.
+    assert.deepEqual(violations(passthroughNeedsNumaPinning({ hosts: ["kvm2"] }), gpu), []);
+    assert.equal(violations(passthroughNeedsNumaPinning({ hosts: ["kvm1"] }), gpu).length, 2);
   });
 
   it("consoles need a password; labels are required; hosts are limited", () => {

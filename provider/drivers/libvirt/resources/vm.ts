@@ -214,9 +214,10 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
 function peerUriOf(host: string, config: HostConfig): string {
   if (config.driver !== "libvirt") throw new Error(`host: "${host}" is not a libvirt host`);
   const uri = config.peerUri ?? config.uri;
-  if (!parseLibvirtUri(uri).host) {
+  const peerHost = parseLibvirtUri(uri).host;
+  if (!peerHost || /^(localhost|127\.[\d.]+|\[?::1\]?)$/i.test(peerHost)) {
     throw new Error(
-      `host: cannot migrate to "${host}": its uri ${uri} is local to this machine and other hosts cannot reach it; ` +
+      `host: cannot migrate to "${host}": its uri ${uri} is local to this machine, and from the source host it would name the source itself; ` +
         `set peerUri in its novacron:hosts entry to a URI they can reach (e.g. qemu+tcp://<address>/system). Nothing was moved`,
     );
   }

@@ -89,7 +89,12 @@ function awaitTlsCheckByte(sock: TLSSocket, what: string, timeoutMs: number): Pr
       const b = sock.read(1) as Buffer | null;
       if (b) settle(b[0] === 1 ? undefined : new LibvirtConnectionError(rejected));
     };
-    const onError = (e: Error): void => settle(new LibvirtConnectionError(`${rejected}: ${e.message}`, { cause: e }));
+    const onError = (e: Error & { code?: string }): void => {
+      // A TLS alert is the daemon refusing us; anything else (a reset, a crash) is a lost connection.
+      const alert = e.code?.startsWith("ERR_SSL") === true || /alert/i.test(e.message);
+      const reason = alert ? rejected : `lost the connection to ${what} while waiting for its TLS confirmation`;
+      settle(new LibvirtConnectionError(`${reason}: ${e.message}`, { cause: e }));
+    };
     const onClosed = (): void => settle(new LibvirtConnectionError(`${rejected} (it closed the connection after the handshake)`));
     sock.on("readable", onReadable).once("error", onError).once("end", onClosed).once("close", onClosed);
   });
