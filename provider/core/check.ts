@@ -49,7 +49,7 @@ export function checkInputs(
   const failures = checkCapabilities(kind, spec as SpecOf<typeof kind>, caps);
   if (failures.length === 0 && caps.translationProblems) {
     // Preview unknowns get a stand-in value; a problem on an unknown field waits for its value at `up`.
-    const concrete = withStandIns(spec, "unknown-at-preview") as SpecOf<typeof kind>;
+    const concrete = (containsUnknown(spec) ? withStandIns(spec, "unknown-at-preview") : spec) as SpecOf<typeof kind>;
     const problems = caps.translationProblems(kind, concrete);
     failures.push(...problems.filter((p) => !pathTouchesUnknown(spec, p.property.split("."))));
   }

@@ -1,6 +1,6 @@
 import type { InputFailure } from "../../core/errors";
 import type { NetworkSpec, ResourceKind, SpecOf, StoragePoolSpec, VirtualMachineSpec } from "../../core/model";
-import { buildDomainXml, buildNetworkXml, buildStoragePoolXml, LibvirtXmlError, type DomainBuildContext } from "./xml";
+import { buildDomainElement, buildNetworkXml, buildStoragePoolXml, LibvirtXmlError, type DomainBuildContext } from "./xml";
 
 /**
  * The XML builders' own refusals (multiqueue on a non-virtio NIC, an NVMe disk, a pool kind
@@ -13,7 +13,7 @@ export function libvirtTranslationProblems<K extends ResourceKind>(kind: K, spec
     switch (kind) {
       case "VirtualMachine": {
         const vm = spec as VirtualMachineSpec;
-        buildDomainXml(vm, standInContext(vm));
+        buildDomainElement(vm, standInContext(vm));
         break;
       }
       case "StoragePool": {

@@ -48,9 +48,17 @@ function metadataElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): Xml
 
 /** The domain definition for `virDomainDefineXML`, from a normalised spec plus apply-time facts. */
 export function buildDomainXml(spec: VirtualMachineSpec, ctx: DomainBuildContext): string {
+  return render(buildDomainElement(spec, ctx));
+}
+
+/**
+ * The same definition as an element tree. Every refusal of the builder is raised here, so
+ * check()'s translation rules stop at the tree and skip the rendering.
+ */
+export function buildDomainElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
   checkCpuSets(spec);
   const iothreads = iothreadCount(spec);
-  const root = el(
+  return el(
     "domain",
     { type: ctx.type },
     el("name", {}, spec.name),
@@ -82,5 +90,4 @@ export function buildDomainXml(spec: VirtualMachineSpec, ctx: DomainBuildContext
       balloonElement(spec),
     ),
   );
-  return render(root);
 }

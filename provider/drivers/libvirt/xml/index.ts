@@ -11,7 +11,7 @@
  *    volumes have no metadata element in libvirt).
  */
 export * from "./domain-context";
-export { buildDomainXml } from "./domain-build";
+export { buildDomainElement, buildDomainXml } from "./domain-build";
 export { LibvirtXmlError } from "./errors";
 export { XmlParseError } from "./dom";
 export { DOMAIN_METADATA_NS, NETWORK_METADATA_NS, type Ownership, type ParsedOwnership } from "./metadata";
