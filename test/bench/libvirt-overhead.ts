@@ -123,7 +123,9 @@ export async function run(): Promise<BenchResult[]> {
         // Each round ran every method back to back, so per-round ratios cancel the machine's drift;
         // their median is the verdict, the ratio of the medians is shown next to it.
         const paired = median(times[a].map((t, r) => t / times[b][r]));
-        results.push({ name: `${label}: ${a} / ${b} (median per-round ratio)`, value: paired, unit: "ratio", ...(targeted ? { target: `<= ${TARGET}`, pass: paired <= TARGET } : {}) });
+        // The target is the driver's (what a user runs); the bare client's ratio is shown for comparison.
+        const judged = targeted && a === "driver";
+        results.push({ name: `${label}: ${a} / ${b} (median per-round ratio)`, value: paired, unit: "ratio", ...(judged ? { target: `<= ${TARGET}`, pass: paired <= TARGET } : {}) });
         results.push({ name: `${label}: ${a} / ${b} (ratio of medians)`, value: median(times[a]) / median(times[b]), unit: "ratio" });
       }
       results.push({ name: `${label}: driver - virsh-shell (median per-round)`, value: median(times.driver.map((t, r) => t - times["virsh-shell"][r])), unit: "ms" });
