@@ -130,7 +130,9 @@ export async function update(kind: ResourceKind, id: string, olds: Props, news: 
   const ctx = operationContext(kind, next);
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
   const observed = await ops.update(id, old, next, plan, ctx);
-  return { outs: plain({ ...outputsOf(next, observed), lastChange: describePlan(plan), lastChangeClass: plan.worst }) };
+  // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
+  const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
+  return { outs: plain({ ...outputsOf(next, observed), ...change }) };
 }
 
 export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
