@@ -71,7 +71,8 @@ export interface HypervisorCapabilities {
   features: string[];
   /**
    * Where this hypervisor's rules differ from the neutral classification: a field path pattern
-   * (`*` for a slot) → the disruption a change of it causes here, and why.
+   * (`*` for a slot) → the disruption a change of it causes here, and why. VM patterns are bare;
+   * other kinds prefix theirs with the kind, e.g. `Network:vlan`.
    */
   changeRules: Record<string, ChangeRule>;
   /**

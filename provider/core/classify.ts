@@ -197,7 +197,8 @@ export function classifyChange(
     const { pattern, concrete } = match;
     if (grouped.has(concrete)) continue;
     const ctx: RuleContext = { path: concrete, before: lookup(old, concrete), after: lookup(next, concrete), old, next, caps, crossesDriver };
-    const override = kind === "VirtualMachine" ? caps.changeRules[pattern] : undefined;
+    // VM patterns are bare ("cpu.cores"); other kinds' carry the kind ("Network:vlan").
+    const override = caps.changeRules[kind === "VirtualMachine" ? pattern : `${kind}:${pattern}`];
     const answer = override === undefined ? rules[pattern](ctx) : "grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override;
     grouped.set(concrete, { path: concrete, ...answer });
   }

@@ -62,6 +62,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
     // The NIC keeps its slot and device; only its address is edited, which vSphere takes powered off.
     "nics.*.mac": { disruption: "cold", why: "vSphere changes a NIC's MAC address only while the VM is powered off" },
+    // A portgroup's VLAN is edited in place (UpdatePortGroup, or the distributed portgroup's
+    // default port setting); replacing it would first remove a portgroup VMs are plugged into.
+    "Network:vlan": { disruption: "live", why: "the portgroup's VLAN is changed in place (portgroups NovaCron made only)" },
     "passthrough.*": { disruption: "cold", why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off" },
   },
   translationProblems: vsphereTranslationProblems,

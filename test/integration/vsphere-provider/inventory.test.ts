@@ -45,8 +45,8 @@ describe("vSphere host entries, datastores and portgroups through the provider h
     assert.match(pg.id, /^DistributedVirtualPortgroup:/);
     assert.equal((await host.read("Network", pg.id, pg.outs)).inputs.bridge, "DVS0");
     await assert.rejects(
-      host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "vSwitch0" }),
-      /portgroup "no-such-pg" does not exist .* NovaCron creates portgroups only on a distributed switch.*no switch "vSwitch0"/,
+      host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "no-such-switch" }),
+      /portgroup "no-such-pg" does not exist .*neither a distributed switch .* nor a standard vSwitch/,
     );
     await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore" }), /not managed by NovaCron/);
     await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "NoSuchDS", kind: "datastore" }), /NovaCron does not create vSphere datastores/);

@@ -53,6 +53,7 @@ func main() {
 		}
 	}
 	simulatePassthrough()
+	simulatePortgroupUpdates()
 	model.Service.RegisterEndpoints = true
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*user, *pass)}
 	if *useTLS {

@@ -11,3 +11,4 @@ export { createConfigSpec } from "./config-spec";
 export { listHostPciDevices, type HostPciDevice } from "./pci";
 export { parseVm } from "./read";
 export { reconfigureSpec, UnsupportedChangeError, type CurrentConfig } from "./reconfigure-spec";
+export { readHostNetworking, addStandardPortgroup, updateStandardPortgroup, removeStandardPortgroup, type HostNetworking, type StandardPortgroup } from "./host-network";
