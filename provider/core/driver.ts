@@ -1,6 +1,6 @@
 import type { HypervisorCapabilities } from "./capabilities";
 import type { ChangePlan } from "./classify";
-import type { DriverKind, HostConfig } from "./hosts";
+import type { DriverKind, HostConfig, Hosts } from "./hosts";
 import type { ResourceKind, SpecOf } from "./model";
 
 /** Called with short human lines during long operations (shown by the provider host). */
@@ -12,6 +12,12 @@ export interface OperationContext {
   deadline: number;
   /** Opens the driver of another configured host (same kind), e.g. the target of a migration. */
   connect(host: string): Promise<Driver>;
+}
+
+/** What a refresh may consult besides the object itself: it runs outside any operation. */
+export interface ReadContext {
+  /** Every configured host entry by name. Holds credentials: never copy an entry into outputs. */
+  readonly hosts: Readonly<Hosts>;
 }
 
 /** A resource as the hypervisor has it. */
@@ -30,8 +36,11 @@ export interface ResourceDriver<Spec> {
   /** Looks the object up by the identity in `spec` (its name); undefined when absent. */
   find(spec: Spec): Promise<Observed<Spec> | undefined>;
   create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>>;
-  /** Reads by id; `last` is the spec recorded in state, for fields the hypervisor cannot report. */
-  read(id: string, last: Spec): Promise<Observed<Spec> | undefined>;
+  /**
+   * Reads by id; `last` is the spec recorded in state, for fields the hypervisor cannot report.
+   * `ctx` lets a driver report another entry of its own as `host` (a VM moved outside Pulumi).
+   */
+  read(id: string, last: Spec, ctx?: ReadContext): Promise<Observed<Spec> | undefined>;
   update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>>;
   /** Must succeed when the object is already gone. */
   delete(id: string, spec: Spec, ctx: OperationContext): Promise<void>;

@@ -81,7 +81,7 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = parseSpec(kind, props);
   const { driver, ops } = await resolve(kind, last.host as string);
-  let observed = await ops.read(id, last);
+  let observed = await ops.read(id, last, { hosts: currentHosts() });
   if (kind === "VirtualMachine" && driver.vmIdsAreGlobal && (!observed || observed.spec.powerState === "stopped")) {
     observed = (await findMovedVm(id, last, driver, observed !== undefined)) ?? observed;
   }

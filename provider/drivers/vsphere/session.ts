@@ -83,12 +83,16 @@ export class VsphereSession {
     return path;
   }
 
-  /** A bare host name is taken inside the cluster, as the vSphere UI shows it. */
   private hostPath(): string | undefined {
-    const h = this.config.host;
-    if (h === undefined || h.includes("/") || this.config.cluster === undefined) return h;
-    return `${this.config.cluster}/${h}`;
+    return pinnedHostPath(this.config);
   }
+}
+
+/** The inventory path of the ESXi host an entry pins; a bare host name is taken inside the cluster, as the vSphere UI shows it. */
+export function pinnedHostPath(config: VsphereHostConfig): string | undefined {
+  const h = config.host;
+  if (h === undefined || h.includes("/") || config.cluster === undefined) return h;
+  return `${config.cluster}/${h}`;
 }
 
 function readCa(host: string, file: string): string {

@@ -1,5 +1,5 @@
 import type { ChangePlan } from "../../../core/classify";
-import type { Observed, OperationContext, ResourceDriver } from "../../../core/driver";
+import type { Observed, OperationContext, ReadContext, ResourceDriver } from "../../../core/driver";
 import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
@@ -8,6 +8,7 @@ import type { VsphereSession } from "../session";
 import { createVm, destroyVm, findVm, readVmDetails, reconfigureVm, UnsupportedChangeError, type NetworkBinding, type VmSpec } from "../vm";
 import { resolveVmPassthrough } from "./passthrough";
 import { migrateThenUpdate } from "./vm-migrate";
+import { entryOfMovedVm } from "./vm-moved";
 import { applyPowerState, powerOffReason, stop, taskOptions, waitForIp } from "./vm-power";
 
 type Spec = VirtualMachineSpec;
@@ -42,10 +43,13 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
     }
   }
 
-  async read(id: string, last: Spec): Promise<Observed<Spec> | undefined> {
+  /** With the host entries (a refresh), a VM vMotioned outside Pulumi reports the entry pinning its new host (vm-moved.ts). */
+  async read(id: string, last: Spec, ctx?: ReadContext): Promise<Observed<Spec> | undefined> {
     const client = await this.session.client();
     try {
-      return await this.observe(client, vmRef(id), last);
+      const observed = await this.observe(client, vmRef(id), last);
+      const movedTo = ctx ? await entryOfMovedVm(this.session, client, vmRef(id), ctx.hosts) : undefined;
+      return movedTo === undefined ? observed : { ...observed, spec: { ...observed.spec, host: movedTo } };
     } catch (error) {
       if (error instanceof ManagedObjectNotFoundError) return undefined;
       throw error;
