@@ -12,11 +12,12 @@ import {
   type MoRef,
   type VimClient,
   type WaitOptions,
+  type XNode,
 } from "../soap";
 import { createConfigSpec } from "./config-spec";
 import { ownsFile, reconfigureSpec } from "./reconfigure-spec";
 import type { Placement } from "./placement";
-import { shutdownGuest, type ShutdownOptions } from "./power";
+import { SHUTDOWN_FIELDS, shutdownGuest, type ShutdownOptions } from "./power";
 import { parseVm } from "./read";
 import type { VmSpec } from "./spec";
 
@@ -70,8 +71,10 @@ export interface DestroyOutcome {
  */
 export async function destroyVm(client: VimClient, vm: MoRef, options: DestroyOptions = {}): Promise<DestroyOutcome> {
   try {
-    const shutdown = await shutdownGuest(client, vm, options);
-    await detachForeignDisks(client, vm, options);
+    // One read serves both the shutdown decision and the disk check.
+    const { props } = await getProperties(client, vm, [...SHUTDOWN_FIELDS, "config"]);
+    const shutdown = await shutdownGuest(client, vm, options, props);
+    await detachForeignDisks(client, vm, props, options);
     await runTask(client, "Destroy_Task", vm, {}, options);
     return { existed: true, shutdown };
   } catch (err) {
@@ -81,8 +84,8 @@ export async function destroyVm(client: VimClient, vm: MoRef, options: DestroyOp
 }
 
 /** Destroy_Task deletes every attached disk: ones living outside the VM's folder (attached volumes) are detached first. */
-async function detachForeignDisks(client: VimClient, vm: MoRef, options?: WaitOptions): Promise<void> {
-  const current = parseVm(vm, (await getProperties(client, vm, ["config"])).props);
+async function detachForeignDisks(client: VimClient, vm: MoRef, props: ReadonlyMap<string, XNode>, options?: WaitOptions): Promise<void> {
+  const current = parseVm(vm, props);
   const foreign = current.devices.disks.filter((d) => !ownsFile(current, d.fileName));
   if (foreign.length === 0) return;
   const deviceChange = foreign.map((d) => ({ operation: "remove", device: toXmlValue(d.raw) }));

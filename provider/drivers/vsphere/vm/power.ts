@@ -1,6 +1,6 @@
 // Power operations. Each is idempotent: asking for the state the VM is already
 // in is a no-op rather than an InvalidPowerState fault.
-import { getProperties, runTask, text, type MoRef, type VimClient, type WaitOptions } from "../soap";
+import { getProperties, runTask, text, type MoRef, type VimClient, type WaitOptions, type XNode } from "../soap";
 import type { PowerState } from "./spec";
 
 export async function powerState(client: VimClient, vm: MoRef): Promise<PowerState> {
@@ -27,6 +27,9 @@ export async function suspend(client: VimClient, vm: MoRef, options?: WaitOption
   await runTask(client, "SuspendVM_Task", vm, {}, options);
 }
 
+/** What shutdownGuest decides on. */
+export const SHUTDOWN_FIELDS = ["runtime.powerState", "guest.toolsRunningStatus"] as const;
+
 export interface ShutdownOptions {
   /** How long the guest gets to shut down. Default 120 s. */
   readonly timeoutMs?: number;
@@ -38,10 +41,16 @@ export interface ShutdownOptions {
  * Asks VMware Tools to shut the guest down and waits for poweredOff. Without
  * running tools there is nobody to ask, so this powers off directly.
  */
-export async function shutdownGuest(client: VimClient, vm: MoRef, options: ShutdownOptions = {}): Promise<"guest" | "forced" | "already"> {
-  const c = await getProperties(client, vm, ["runtime.powerState", "guest.toolsRunningStatus"]);
-  if (text(c.props.get("runtime.powerState")) === "poweredOff") return "already";
-  if (text(c.props.get("guest.toolsRunningStatus")) === "guestToolsRunning") {
+export async function shutdownGuest(
+  client: VimClient,
+  vm: MoRef,
+  options: ShutdownOptions = {},
+  /** The VM's SHUTDOWN_FIELDS when the caller has read them already (saves a round trip). */
+  known?: ReadonlyMap<string, XNode>,
+): Promise<"guest" | "forced" | "already"> {
+  const props = known ?? (await getProperties(client, vm, SHUTDOWN_FIELDS)).props;
+  if (text(props.get("runtime.powerState")) === "poweredOff") return "already";
+  if (text(props.get("guest.toolsRunningStatus")) === "guestToolsRunning") {
     await client.invoke("ShutdownGuest", vm);
     const deadline = Date.now() + (options.timeoutMs ?? 120_000);
     for (let wait = 250; Date.now() < deadline; wait = Math.min(wait * 2, 5000)) {
