@@ -159,9 +159,15 @@ function pickInputs(kind: ResourceKind, props: Props): Props {
   return withoutInternalKeys(stripOutputs(kind, props));
 }
 
+/**
+ * Earlier versions recorded these on every kind's update; stacks that still hold them on a
+ * Network or Volume must stay readable, so they are stripped whatever the kind declares.
+ */
+const UPDATE_RECORD_KEYS = ["lastChange", "lastChangeClass"];
+
 function stripOutputs(kind: ResourceKind, props: Props): Props {
   const outputs = COMPUTED_OUTPUTS[kind];
-  return Object.fromEntries(Object.entries(props).filter(([k]) => !outputs.includes(k)));
+  return Object.fromEntries(Object.entries(props).filter(([k]) => !outputs.includes(k) && !UPDATE_RECORD_KEYS.includes(k)));
 }
 
 function parseSpec(kind: ResourceKind, props: Props): Props {

@@ -13,7 +13,7 @@ import type { VsphereSession } from "../session";
 import { UnsupportedSpecError } from "../translate";
 import { readHostNetworking, type HostNetworking } from "../vm";
 import { findInventory, gone } from "./datastore";
-import { createStandardPortgroup, deleteStandardPortgroup, parseStandardPortgroupId, readStandardPortgroup, updateStandardPortgroupVlan } from "./standard-portgroup";
+import { createStandardPortgroup, deleteStandardPortgroup, modelVlan, parseStandardPortgroupId, readStandardPortgroup, updateStandardPortgroupVlan } from "./standard-portgroup";
 import { taskOptions } from "./vm-power";
 
 const MARK = "Managed by NovaCron";
@@ -152,7 +152,7 @@ export class VspherePortgroupResource implements ResourceDriver<NetworkSpec> {
       const pg = await getProperties(client, ref, ["config.distributedVirtualSwitch", "config.defaultPortConfig"]);
       const dvs = moref(pg.props.get("config.distributedVirtualSwitch"));
       if (dvs) bridge = text((await getProperties(client, dvs, ["name"])).props.get("name")) ?? bridge;
-      vlan = num(child(pg.props.get("config.defaultPortConfig"), "vlan"), "vlanId") || undefined;
+      vlan = modelVlan(num(child(pg.props.get("config.defaultPortConfig"), "vlan"), "vlanId") ?? 0, text(c.props.get("name")) ?? last.name);
     }
     return {
       id: `${ref.type}:${ref.value}`,

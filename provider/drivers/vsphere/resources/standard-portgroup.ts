@@ -5,6 +5,7 @@
 // `HostPortGroup:<host moid>/<name>`, one it adopted keeps `Network:<moid>`, and
 // only the first kind is ever changed or removed.
 import type { Observed } from "../../../core/driver";
+import { PartialCreateError } from "../../../core/errors";
 import type { NetworkSpec } from "../../../core/model";
 import { ManagedObjectNotFoundError, MoRef, VimFault, type VimClient } from "../soap";
 import { addStandardPortgroup, readHostNetworking, removeStandardPortgroup, updateStandardPortgroup, type HostNetworking } from "../vm";
@@ -32,8 +33,13 @@ export function parseStandardPortgroupId(id: string): StandardPortgroupId | unde
 
 export async function createStandardPortgroup(client: VimClient, host: MoRef, networking: HostNetworking, spec: NetworkSpec): Promise<Observed<NetworkSpec>> {
   await addStandardPortgroup(client, networking.system, { name: spec.name, vlanId: spec.vlan ?? 0, vswitchName: spec.bridge ?? "" });
-  const observed = await readStandardPortgroup(client, { host, name: spec.name }, spec);
-  if (!observed) throw new Error(`portgroup "${spec.name}" was added to vSwitch ${spec.bridge ?? ""} of ESXi host ${host.value} but cannot be found there`);
+  // From here the portgroup exists and is ours: a failure must still record it, or the next
+  // run would adopt it as someone else's and never delete it.
+  const id = standardPortgroupId(host, spec.name);
+  const observed = await readStandardPortgroup(client, { host, name: spec.name }, spec).catch((error: unknown) => {
+    throw new PartialCreateError(id, {}, `portgroup "${spec.name}" was added but could not be read back: ${error instanceof Error ? error.message : String(error)}`);
+  });
+  if (!observed) throw new PartialCreateError(id, {}, `portgroup "${spec.name}" was added to vSwitch ${spec.bridge ?? ""} of ESXi host ${host.value} but cannot be found there`);
   return observed;
 }
 
@@ -43,7 +49,7 @@ export async function readStandardPortgroup(client: VimClient, id: StandardPortg
   if (!pg) return undefined;
   return {
     id: standardPortgroupId(id.host, pg.name),
-    spec: { ...last, name: pg.name, mode: "bridge", bridge: pg.vswitchName, vlan: pg.vlanId || undefined },
+    spec: { ...last, name: pg.name, mode: "bridge", bridge: pg.vswitchName, vlan: modelVlan(pg.vlanId, pg.name) },
     owned: true,
     outputs: { state: "active", bridgeName: pg.vswitchName },
   };
@@ -78,4 +84,13 @@ async function networkingOf(client: VimClient, host: MoRef): Promise<HostNetwork
     if (error instanceof ManagedObjectNotFoundError) return undefined;
     throw error;
   }
+}
+
+/**
+ * A portgroup's VLAN as the model holds it: none for 0. 4095 (all VLANs, a trunk to the guest)
+ * has no place in the model, and recording it would leave state no later read could parse.
+ */
+export function modelVlan(vlanId: number, portgroup: string): number | undefined {
+  if (vlanId >= 4095) throw new Error(`portgroup "${portgroup}" carries VLAN ${vlanId} (all VLANs, trunked to the guest), which NovaCron's Network cannot express; set a single VLAN (1-4094) or none in vCenter`);
+  return vlanId || undefined;
 }
