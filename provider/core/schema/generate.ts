@@ -1,10 +1,12 @@
 import { z } from "zod";
+import type { HypervisorCapabilities } from "../capabilities";
 import { alwaysReplacing } from "../classify";
 import { RESOURCE_MODELS, RESOURCE_KINDS, type ResourceKind } from "../model";
 
 /**
  * Builds the Pulumi package schema from the zod model, so schema.json can never disagree with
- * what check() accepts. Run by `npm run schema`; a test fails when the committed file is stale.
+ * what check() accepts. Written by `npm run schema` (provider/dynamic/schema.ts); a test fails
+ * when the committed file is stale.
  */
 type Json = Record<string, unknown>;
 interface PropertySpec {
@@ -35,7 +37,12 @@ const COMPUTED_OUTPUTS: Record<ResourceKind, Record<string, PropertySpec>> = {
   Snapshot: { state: { type: "string" } },
 };
 
-export function generatePackageSchema(version: string): Json {
+/**
+ * `capabilities`: every driver's table. A field is declared replace-on-change only when it always
+ * replaces: no driver's own rule makes its change something milder (vSphere changes a
+ * portgroup's VLAN in place, for one).
+ */
+export function generatePackageSchema(version: string, capabilities: readonly HypervisorCapabilities[]): Json {
   const types: Record<string, Json> = {};
   const resources: Record<string, Json> = {};
   for (const kind of RESOURCE_KINDS) {
@@ -43,7 +50,7 @@ export function generatePackageSchema(version: string): Json {
     const json = z.toJSONSchema(model.schema, { io: "input", unrepresentable: "any" }) as Json;
     const inputs = objectProperties(json, kind, types, model.secrets);
     const required = (json.required as string[] | undefined) ?? [];
-    const replaceOn = alwaysReplacing(kind).filter((p) => !p.includes("*"));
+    const replaceOn = alwaysReplacing(kind).filter((p) => !p.includes("*") && !capabilities.some((c) => overridesReplace(c, kind, p)));
     resources[`novacron:index:${kind}`] = {
       description: model.description,
       inputProperties: inputs,
@@ -117,11 +124,12 @@ function propertySpec(schema: Json, typeName: string, types: Record<string, Json
   }
 }
 
-function capitalise(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
+function overridesReplace(caps: HypervisorCapabilities, kind: ResourceKind, pattern: string): boolean {
+  const rule = caps.changeRules[kind === "VirtualMachine" ? pattern : `${kind}:${pattern}`];
+  if (rule === undefined) return false;
+  return "grow" in rule ? rule.grow.disruption !== "replace" || rule.shrink.disruption !== "replace" : rule.disruption !== "replace";
 }
 
-if (require.main === module) {
-  const pkg = require("../../../package.json") as { version: string };
-  process.stdout.write(`${JSON.stringify(generatePackageSchema(pkg.version), null, 2)}\n`);
+function capitalise(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
