@@ -134,8 +134,12 @@ if [ "$RUNNING" = 1 ]; then
     log "libvirtd already running (started earlier by this script); nothing to do"
     exit 0
   fi
+  pid=$(cat /run/libvirtd.pid 2>/dev/null || true)
+  if [ -z "$pid" ]; then
+    log "warning: libvirtd runs without /run/libvirtd.pid; restart it by hand to apply the settings added above"
+    exit 0
+  fi
   log "restarting libvirtd (started earlier by this script) so it reads the settings added above"
-  pid=$(cat /run/libvirtd.pid)
   kill "$pid"
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 fi
