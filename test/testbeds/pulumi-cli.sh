@@ -18,7 +18,8 @@
 #   (examples/run-program.ts), which needs none.
 # - The shim ships, executable, inside node_modules/@pulumi/pulumi: symlinked.
 # Binaries are cached under ${NOVACRON_CACHE:-<repo>/.cache}/pulumi-cli/<version>
-# and rebuilt when missing. Idempotent; safe to run concurrently (flock).
+# (the pulumi binary itself in ${NOVACRON_CLI_STORE:-~/.cache/novacron/pulumi-cli/<version>},
+# shared by every checkout on the machine) and rebuilt when missing. Idempotent; safe to run concurrently (flock).
 # Env: NOVACRON_CACHE, PULUMI_CLI_FORCE_BUILD=1 (ignore a pulumi on PATH),
 #      PULUMI_LANGHOST_COMMIT (override the language host commit).
 set -euo pipefail
@@ -165,10 +166,18 @@ if [ -n "$AMBIENT" ]; then
 else
   BIN=$CACHE/pulumi-cli/$VERSION/bin
   mkdir -p "$BIN"
+  # The binary itself is kept per machine, outside the checkout, so a fresh clone (CI's) on a
+  # machine that built it once links it instead of building again.
+  STORE=${NOVACRON_CLI_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/novacron/pulumi-cli/$VERSION}
   if [ -x "$BIN/pulumi" ]; then
     log "cached pulumi $VERSION in $BIN"
+  elif [ -x "$STORE/pulumi" ]; then
+    log "pulumi $VERSION built earlier on this machine: $STORE"
+    ln -sfn "$STORE/pulumi" "$BIN/pulumi"
   else
-    build_pulumi "$BIN"
+    mkdir -p "$STORE"
+    build_pulumi "$STORE"
+    ln -sfn "$STORE/pulumi" "$BIN/pulumi"
   fi
   if [ -x "$BIN/pulumi-language-nodejs" ]; then
     log "cached pulumi-language-nodejs in $BIN"
