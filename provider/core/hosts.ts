@@ -33,7 +33,31 @@ export const HostConfig = z.discriminatedUnion("driver", [
     insecure: z.boolean().default(false),
     caFile: z.string().optional().describe("PEM file of the CA that signed vCenter's certificate, read when the driver connects"),
   }),
-  z.strictObject({ driver: z.literal("proxmox"), url: z.string().url(), tokenId: z.string(), tokenSecret: z.string(), node: z.string(), insecure: z.boolean().default(false) }),
+  z
+    .strictObject({
+      driver: z.literal("proxmox"),
+      url: z.string().url().describe("API endpoint of a cluster node, e.g. https://pve1.example:8006"),
+      node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, "must be a Proxmox VE node name such as pve1").describe("Node the resources live on"),
+      tokenId: z.string().regex(/^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$/, "must be an API token id user@realm!tokenname, e.g. novacron@pve!ci").optional(),
+      tokenSecret: z.string().min(1).optional().describe("The token's secret (set the entry with `pulumi config set --secret`)"),
+      username: z.string().regex(/^[^\s@]+@[^\s@]+$/, "must be user@realm, e.g. root@pam").optional().describe("Ticket login, when no API token is given"),
+      password: z.string().min(1).optional(),
+      fingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 certificate fingerprint (64 hex digits, colons optional)").optional()
+        .describe("Trust exactly the certificate with this SHA-256 fingerprint (PVE's self-signed node certificate)"),
+      caFile: z.string().optional().describe("PEM file of the CA that signed the node's certificate, e.g. a copy of /etc/pve/pve-root-ca.pem"),
+      insecure: z.boolean().default(false),
+    })
+    .superRefine((entry, ctx) => {
+      const token = entry.tokenId !== undefined || entry.tokenSecret !== undefined;
+      const login = entry.username !== undefined || entry.password !== undefined;
+      if (token === login) {
+        ctx.addIssue({ code: "custom", path: ["tokenId"], message: "give either tokenId and tokenSecret (an API token) or username and password (a ticket login)" });
+      } else if (token && (entry.tokenId === undefined || entry.tokenSecret === undefined)) {
+        ctx.addIssue({ code: "custom", path: [entry.tokenId === undefined ? "tokenId" : "tokenSecret"], message: "an API token needs both tokenId and tokenSecret" });
+      } else if (login && (entry.username === undefined || entry.password === undefined)) {
+        ctx.addIssue({ code: "custom", path: [entry.username === undefined ? "username" : "password"], message: "a ticket login needs both username and password" });
+      }
+    }),
   z.strictObject({ driver: z.literal("hyperv"), host: z.string(), username: z.string(), keyfile: z.string().optional(), knownHosts: z.string().optional() }),
   z.strictObject({ driver: z.literal("xcpng"), url: z.string().url(), username: z.string(), password: z.string(), insecure: z.boolean().default(false) }),
 ]);

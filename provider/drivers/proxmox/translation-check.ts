@@ -1,0 +1,12 @@
+import type { InputFailure } from "../../core/errors";
+import type { ResourceKind, SpecOf, VirtualMachineSpec } from "../../core/model";
+import { vmProblems } from "./vm/translate";
+
+/**
+ * What the Proxmox translation refuses, found at check() time so `pulumi preview` reports it.
+ * A module of its own so the capability table can name it without importing the client.
+ */
+export function proxmoxTranslationProblems<K extends ResourceKind>(kind: K, spec: SpecOf<K>): InputFailure[] {
+  if (kind === "VirtualMachine") return vmProblems(spec as VirtualMachineSpec);
+  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine resources only so far; ${kind} is not available on a proxmox host yet` }];
+}
