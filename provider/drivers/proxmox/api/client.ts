@@ -105,7 +105,7 @@ export class PveClient {
       const data = unwrap<{ ticket?: string; CSRFPreventionToken?: string; NeedTFA?: number }>("POST", "/access/ticket", reply);
       if (data.NeedTFA) throw new PveApiError("POST", "/access/ticket", 401, `user ${auth.username} needs a second factor; use an API token instead`);
       if (!data.ticket || !data.CSRFPreventionToken) throw new PveApiError("POST", "/access/ticket", reply.status, "the login answer has no ticket");
-      this.ticket = { cookie: `PVEAuthCookie=${encodeURIComponent(data.ticket)}`, csrf: data.CSRFPreventionToken, at: Date.now() };
+      this.ticket = { cookie: `PVEAuthCookie=${data.ticket}`, csrf: data.CSRFPreventionToken, at: Date.now() };
     })().finally(() => {
       this.login = undefined;
     });

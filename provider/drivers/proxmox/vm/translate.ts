@@ -200,9 +200,11 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
       set(key, driveValue(disk.volume ?? `${disk.pool}:${disk.sizeGiB}`, disk, new Map()), `disks.${slot}`);
       continue;
     }
-    set(key, driveValue(existing.head, disk, existing.props), `disks.${slot}`);
+    const drive = driveValue(existing.head, disk, existing.props);
+    if (!sameProps(drive, String(current[key]))) set(key, drive, `disks.${slot}`);
     const size = sizeToGiB(existing.props.get("size"));
-    if (disk.sizeGiB !== undefined && (size === undefined || disk.sizeGiB > size + 1e-9)) out.resizes[key] = disk.sizeGiB;
+    // An unknown size (no size= in the config) is never "grown": PVE would refuse a shrink anyway.
+    if (disk.sizeGiB !== undefined && size !== undefined && disk.sizeGiB > size + 1e-9) out.resizes[key] = disk.sizeGiB;
   }
   for (const slot of Object.keys(old.disks)) if (!(slot in next.disks)) unset(pveDiskKey(slot) ?? slot);
   for (const [slot, nic] of Object.entries(next.nics)) {
@@ -210,7 +212,8 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     const mac = existing ? macOf(existing.props)?.[1] : undefined;
     // The MAC PVE picked stays unless the model changes (a new device) or the spec names one.
     const keepMac = existing && macOf(existing.props)?.[0] === nic.model ? mac : undefined;
-    set(slot, nicValue(nic, keepMac, existing?.props ?? new Map()), `nics.${slot}`);
+    const value = nicValue(nic, keepMac, existing?.props ?? new Map());
+    if (!existing || !sameProps(value, String(current[slot]))) set(slot, value, `nics.${slot}`);
   }
   for (const slot of Object.keys(old.nics)) if (!(slot in next.nics)) unset(slot);
   if (next.firmware.tpm && !old.firmware.tpm) {
@@ -221,6 +224,17 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
   const boot = bootOrder(next);
   if (boot) set("boot", boot, "disks");
   return out;
+}
+
+/** Two property strings with the same head and the same options in any order; `size=` is PVE's note, not a setting. */
+function sameProps(a: string, b: string): boolean {
+  const x = parseProps(a);
+  const y = parseProps(b);
+  x.props.delete("size");
+  y.props.delete("size");
+  if ((x.head ?? "").toLowerCase() !== (y.head ?? "").toLowerCase() || x.props.size !== y.props.size) return false;
+  for (const [k, v] of x.props) if (y.props.get(k)?.toLowerCase() !== v.toLowerCase()) return false;
+  return true;
 }
 
 function macOf(props: Map<string, string>): [string, string] | undefined {
