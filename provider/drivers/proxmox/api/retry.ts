@@ -18,12 +18,14 @@ export async function retryWhileLocked<T>(what: string, attempt: () => Promise<T
       const locked = (error instanceof PveApiError || error instanceof PveTaskError) && error.isLock;
       if (!locked) throw error;
       const reason = error instanceof PveApiError ? error.reason : error.exitStatus;
-      if (Date.now() + delay > deadline) {
+      // Short of the deadline, one last attempt is made at it rather than giving up early.
+      const remaining = deadline - Date.now();
+      if (remaining <= 50) {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
         throw new Error(`${what}: the VM stayed locked for ${seconds} s (${tries} attempts; PVE said "${reason}"); gave up at the operation deadline. Wait for the operation holding the lock to end, or clear a stale lock with \`qm unlock\``, { cause: error });
       }
       if (tries === 1 || tries % 5 === 0) progress(`${what}: ${reason}; retrying (attempt ${tries + 1})`);
-      await sleep(delay);
+      await sleep(Math.min(delay, remaining - 50));
       delay = Math.min(5000, delay * 2);
     }
   }
