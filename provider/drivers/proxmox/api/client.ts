@@ -178,8 +178,9 @@ type Connector = ReturnType<typeof buildConnector>;
 function connectorFor(options: PveClientOptions): Connector {
   const pin = options.fingerprint ? normaliseFingerprint(options.fingerprint) : undefined;
   const ca = options.caFile ? readFileSync(options.caFile, "utf8") : undefined;
-  const base = buildConnector({ rejectUnauthorized: pin === undefined && options.insecure !== true, ...(ca ? { ca } : {}) });
-  if (pin === undefined) return base;
+  if (pin === undefined) return buildConnector({ rejectUnauthorized: options.insecure !== true, ...(ca ? { ca } : {}) });
+  // No TLS session resumption: a resumed session shows no peer certificate to compare.
+  const base = buildConnector({ rejectUnauthorized: false, maxCachedSessions: 0 });
   return (opts, callback) =>
     base(opts, (error, socket) => {
       if (error || !socket) return callback(error ?? new Error("no socket"), null);
