@@ -1,5 +1,6 @@
 import type { InputFailure } from "../../core/errors";
-import type { ResourceKind, SpecOf, VirtualMachineSpec } from "../../core/model";
+import type { ResourceKind, SnapshotSpec, SpecOf, VirtualMachineSpec } from "../../core/model";
+import { snapshotProblems } from "./resources/snapshot";
 import { vmProblems } from "./vm/translate";
 
 /**
@@ -8,5 +9,6 @@ import { vmProblems } from "./vm/translate";
  */
 export function proxmoxTranslationProblems<K extends ResourceKind>(kind: K, spec: SpecOf<K>): InputFailure[] {
   if (kind === "VirtualMachine") return vmProblems(spec as VirtualMachineSpec);
-  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine resources only so far; ${kind} is not available on a proxmox host yet` }];
+  if (kind === "Snapshot") return snapshotProblems(spec as SnapshotSpec);
+  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine and Snapshot resources so far; ${kind} is not available on a proxmox host yet` }];
 }

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import type { OperationContext } from "../../../provider/core/driver";
-import { VirtualMachineInputs, type VirtualMachineArgs } from "../../../provider/core/model";
+import { SnapshotInputs, VirtualMachineInputs, type VirtualMachineArgs } from "../../../provider/core/model";
 import { PveClient, type PveRequest } from "../../../provider/drivers/proxmox/api/client";
+import { ProxmoxSnapshotResource } from "../../../provider/drivers/proxmox/resources/snapshot";
 import { ProxmoxVmResource } from "../../../provider/drivers/proxmox/resources/vm";
 import { Guest } from "../../../provider/drivers/proxmox/vm/power";
 import { createParams, vmProblems } from "../../../provider/drivers/proxmox/vm/translate";
@@ -69,7 +70,7 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     }
   });
 
-  it("a whole lifecycle against fakepve sends only valid requests: create, read, update, power, delete", async () => {
+  it("a whole lifecycle against fakepve sends only valid requests: create, read, snapshot, update, power, delete", async () => {
     const pve = fakepve();
     const sent: PveRequest[] = [];
     const client = new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) });
@@ -80,6 +81,11 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     try {
       id = (await vms.create(spec, ctx())).id;
       assert.ok(await vms.find(spec));
+      const snaps = new ProxmoxSnapshotResource(client, pve.node);
+      const snap = SnapshotInputs.parse({ host: "pve", vm: id, name: "s1", memory: true, description: "first" });
+      const taken = await snaps.create(snap, ctx());
+      await snaps.update(taken.id, snap, { ...snap, description: "second" }, { changes: [], worst: "live", replaces: [] }, ctx());
+      await snaps.delete(taken.id, snap, ctx());
       const read = (await vms.read(id, spec))!;
       const next = VirtualMachineInputs.parse({
         ...spec,
@@ -107,7 +113,7 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     const problems = sent.flatMap((r) => schema.problems(r, { token: r.path !== "/access/ticket" }));
     assert.deepEqual(problems, []);
     const endpoints = new Set(sent.map((r) => `${r.method} ${r.path.replace(/\/\d+(\/|$)/, "/{vmid}$1").replace(/UPID:[^/]+/, "{upid}")}`));
-    for (const must of ["POST /nodes/pve1/qemu", "PUT /nodes/pve1/qemu/{vmid}/config", "PUT /nodes/pve1/qemu/{vmid}/resize", "POST /nodes/pve1/qemu/{vmid}/status/reboot", "POST /nodes/pve1/qemu/{vmid}/status/suspend", "POST /nodes/pve1/qemu/{vmid}/status/resume", "POST /nodes/pve1/qemu/{vmid}/status/shutdown", "DELETE /nodes/pve1/qemu/{vmid}", "GET /nodes/pve1/tasks/{upid}/log"]) {
+    for (const must of ["POST /nodes/pve1/qemu", "PUT /nodes/pve1/qemu/{vmid}/config", "PUT /nodes/pve1/qemu/{vmid}/resize", "POST /nodes/pve1/qemu/{vmid}/status/reboot", "POST /nodes/pve1/qemu/{vmid}/status/suspend", "POST /nodes/pve1/qemu/{vmid}/status/resume", "POST /nodes/pve1/qemu/{vmid}/status/shutdown", "DELETE /nodes/pve1/qemu/{vmid}", "GET /nodes/pve1/tasks/{upid}/log", "POST /nodes/pve1/qemu/{vmid}/snapshot", "PUT /nodes/pve1/qemu/{vmid}/snapshot/s1/config", "DELETE /nodes/pve1/qemu/{vmid}/snapshot/s1"]) {
       assert.ok(endpoints.has(must), `the lifecycle never sent ${must}: ${[...endpoints].join(", ")}`);
     }
   });

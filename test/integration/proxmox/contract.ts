@@ -157,6 +157,8 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       return new RegExp(`^(${DNS_LABEL}\\.)*${DNS_LABEL}$`).test(value) ? [] : bad("not a DNS name");
     case "pve-tag-list":
       return value.split(/[;, ]+/).every((t) => /^[a-z0-9_][a-z0-9_\-+.]*$/i.test(t)) ? [] : bad("a tag has characters PVE refuses");
+    case "pve-configid":
+      return /^[a-z][a-z0-9_]+$/i.test(value) ? [] : bad("not a config id (a letter, then letters, digits, _)");
     case "pve-configid-list":
       return value.split(/[,; ]+/).every((k) => /^[a-z][a-z0-9_-]*$/i.test(k) && isConfigKey(k)) ? [] : bad("names a key that is not a config key");
     case "pve-bridge-id":
