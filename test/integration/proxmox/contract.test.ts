@@ -81,6 +81,8 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     try {
       id = (await vms.create(spec, ctx())).id;
       assert.ok(await vms.find(spec));
+      // A task that fails (the VM already runs) makes the waiter read the task log.
+      await assert.rejects(new Guest(client, pve.node, Number(id)).action("start", ctx()), /already running/);
       const snaps = new ProxmoxSnapshotResource(client, pve.node);
       const snap = SnapshotInputs.parse({ host: "pve", vm: id, name: "s1", memory: true, description: "first" });
       const taken = await snaps.create(snap, ctx());

@@ -14,11 +14,12 @@ interface TaskStatus {
 }
 
 /**
- * Waits for a task PVE started (its UPID) and answers its log. Polls fast at first, as most
- * config tasks end in milliseconds, then once a second; says every 10 s that it still runs.
- * A task ending in anything but OK (or PVE's "WARNINGS: n") fails with the end of its log.
+ * Waits for a task PVE started (its UPID). Polls fast at first, as most config tasks end in
+ * milliseconds, then once a second; says every 10 s that it still runs. The log is read only
+ * when there is something to show: a task ending in anything but OK (or PVE's "WARNINGS: n")
+ * fails with the end of its log, and warnings are passed on as a progress line.
  */
-export async function waitForTask(client: PveClient, upid: string, waiting: Waiting): Promise<string[]> {
+export async function waitForTask(client: PveClient, upid: string, waiting: Waiting): Promise<void> {
   const node = upid.split(":")[1];
   const path = `/nodes/${node}/tasks/${upid}`;
   const started = Date.now();
@@ -27,11 +28,15 @@ export async function waitForTask(client: PveClient, upid: string, waiting: Wait
   for (;;) {
     const status = await client.get<TaskStatus>(`${path}/status`);
     if (status.status === "stopped") {
-      const log = await taskLog(client, path);
       const exit = status.exitstatus ?? "unknown";
-      if (exit !== "OK" && !/^WARNINGS: \d+$/.test(exit)) throw new PveTaskError(upid, exit, log);
-      if (exit !== "OK") waiting.progress(`${taskLabel(upid)} ended with ${exit}: ${log.filter((l) => /^WARN/.test(l)).slice(-3).join(" | ")}`);
-      return log;
+      if (exit === "OK") {
+        if (Date.now() - started > 5000) waiting.progress(`${taskLabel(upid)}: done after ${Math.round((Date.now() - started) / 1000)} s`);
+        return;
+      }
+      const log = await taskLog(client, path);
+      if (!/^WARNINGS: \d+$/.test(exit)) throw new PveTaskError(upid, exit, log);
+      waiting.progress(`${taskLabel(upid)} ended with ${exit}: ${log.filter((l) => /^WARN/.test(l)).slice(-3).join(" | ")}`);
+      return;
     }
     const now = Date.now();
     if (now + delay > waiting.deadline) {
