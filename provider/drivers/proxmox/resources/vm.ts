@@ -7,7 +7,7 @@ import { PveApiError } from "../api/errors";
 import { retryWhileLocked } from "../api/retry";
 import { waitForTask } from "../api/tasks";
 import { isOwned } from "../vm/marker";
-import { Guest } from "../vm/power";
+import { Guest, type GuestStatus } from "../vm/power";
 import { createParams, specFromConfig, updateParams, vmProblems, type PveConfig } from "../vm/translate";
 
 type Spec = VirtualMachineSpec;
@@ -33,14 +33,17 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     refuseProblems(spec);
     const { params, origin } = createParams(spec);
-    const { vmid, upid } = await this.claimId(params, origin, ctx);
+    // PVE starts the VM at the end of the create task itself: one task instead of two.
+    const start: Record<string, number> = spec.powerState === "running" ? { start: 1 } : {};
+    const { vmid, upid } = await this.claimId({ ...params, ...start }, origin, ctx);
     // From here the VM exists under this id: whatever fails, it is handed back for the state.
     const guest = new Guest(this.client, this.node, vmid);
     ctx.progress(`creating VM ${vmid} on node ${this.node}`);
     try {
       await waitForTask(this.client, upid, ctx);
-      await guest.converge(spec, ctx);
-      return (await this.observe(guest, spec))!;
+      // Created with start=1 when it should run (the task ends OK only once it runs); paused still needs its suspend.
+      const reached: GuestStatus = spec.powerState === "paused" ? await guest.converge(spec, ctx) : { status: spec.powerState === "running" ? "running" : "stopped", qmpstatus: spec.powerState === "running" ? "running" : "stopped" };
+      return (await this.observe(guest, spec, reached))!;
     } catch (error) {
       const left = await this.observe(guest, spec).catch(() => undefined);
       if (!left) throw error; // PVE removes a VM whose create task failed: nothing to record
@@ -58,9 +61,11 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     refuseProblems(next);
     if (old.host !== next.host) throw new Error(`VM "${next.name}": moving between Proxmox VE host entries (migration) is not supported by NovaCron's Proxmox driver yet`);
     const guest = guestOf(this.client, this.node, id);
-    await retryWhileLocked(`update of VM ${id}`, () => this.writeConfig(guest, old, next), ctx.deadline, ctx.progress);
-    const pending = await this.pendingKeys(guest);
-    const status = await guest.status();
+    // A change of NovaCron's own settings or the power state alone needs no config round trips.
+    const configChanges = !sameConfig(old, next);
+    if (configChanges) await retryWhileLocked(`update of VM ${id}`, () => this.writeConfig(guest, old, next), ctx.deadline, ctx.progress);
+    const [pending, status] = await Promise.all([configChanges ? this.pendingKeys(guest) : [], guest.status()]);
+    let now: GuestStatus | undefined = status;
     if (status.status === "running" && pending.length > 0 && next.powerState === "running") {
       if (!next.updatePolicy.allowReboot) {
         throw new Error(
@@ -70,21 +75,29 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
       }
       ctx.progress(`rebooting VM ${id} to apply ${pending.join(", ")} (${plan.worst} change)`);
       await guest.action("reboot", ctx, { timeout: next.updatePolicy.shutdownTimeoutSeconds });
+      now = undefined;
     }
-    await guest.converge(next, ctx);
-    const observed = await this.observe(guest, next);
+    const reached = await guest.converge(next, ctx, now);
+    const observed = await this.observe(guest, next, reached);
     if (!observed) throw new Error(`VM ${id} vanished during the update`);
     return observed;
   }
 
   async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
     const guest = guestOf(this.client, this.node, id);
-    const config = await this.config(guest);
-    if (!config) return ctx.progress(`VM ${id} is already gone`);
-    if (!isOwned(String(config.tags ?? ""))) {
-      return ctx.progress(`VM ${id} (${String(config.name ?? "")}) does not carry NovaCron's tag: it is not the VM NovaCron made, so it is left in place`);
+    let status: GuestStatus;
+    try {
+      status = await guest.status();
+    } catch (error) {
+      if (error instanceof PveApiError && error.isMissingGuest) return ctx.progress(`VM ${id} is already gone`);
+      throw error;
     }
-    if ((await guest.status()).status === "running") await guest.shutdown(spec, ctx);
+    // The status carries the tags; without them (an older PVE, or a VM not ours) the config decides.
+    const tags = status.tags ?? (await this.config(guest))?.tags;
+    if (!isOwned(tags === undefined ? undefined : String(tags))) {
+      return ctx.progress(`VM ${id} (${status.name ?? ""}) does not carry NovaCron's tag: it is not the VM NovaCron made, so it is left in place`);
+    }
+    if (status.status === "running") await guest.shutdown(spec, ctx);
     await retryWhileLocked(`destroy of VM ${id}`, async () => {
       try {
         const upid = await this.client.delete<string>(guest.path, { purge: 1, "destroy-unreferenced-disks": 1 });
@@ -151,8 +164,9 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     }
   }
 
-  private async observe(guest: Guest, last: Spec): Promise<Observed<Spec> | undefined> {
-    const [config, status] = await Promise.all([this.config(guest), guest.status().catch(() => undefined)]);
+  /** The VM as PVE holds it; `known` is a status the caller just saw, saving a read. */
+  private async observe(guest: Guest, last: Spec, known?: GuestStatus): Promise<Observed<Spec> | undefined> {
+    const [config, status] = await Promise.all([this.config(guest), known ?? guest.status().catch(() => undefined)]);
     if (!config || !status) return undefined;
     const { spec, macs } = specFromConfig(config, status.status === "running" ? (status.qmpstatus ?? "running") : "stopped", last);
     const uuid = /uuid=([0-9a-f-]+)/i.exec(String(config.smbios1 ?? ""))?.[1];
@@ -163,6 +177,24 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
       outputs: { state: spec.powerState, ...(uuid ? { uuid } : {}), macAddresses: macs },
     };
   }
+}
+
+/** Fields PVE's config does not hold: NovaCron's own settings and the power state. */
+const NOT_IN_CONFIG = ["powerState", "updatePolicy", "waitForIp", "stateful"] as const;
+
+function sameConfig(old: Spec, next: Spec): boolean {
+  const strip = (s: Spec) => canonical({ ...s, ...Object.fromEntries(NOT_IN_CONFIG.map((k) => [k, undefined])) });
+  return strip(old) === strip(next);
+}
+
+/** JSON with keys sorted at every level and unset fields dropped: equal specs, equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function guestOf(client: PveClient, node: string, id: string): Guest {

@@ -10,6 +10,9 @@ export interface GuestStatus {
   /** QEMU's own view: running, paused, prelaunch, … */
   qmpstatus?: string;
   lock?: string;
+  /** PVE reports the tags here too, so delete needs no config read to see NovaCron's mark. */
+  tags?: string;
+  name?: string;
 }
 
 export class Guest {
@@ -50,20 +53,28 @@ export class Guest {
     if ((await this.status()).status === "running") await this.action("stop", ctx);
   }
 
-  /** Brings the guest to the spec's power state: start, resume, suspend or shut down. */
-  async converge(spec: VirtualMachineSpec, ctx: OperationContext): Promise<void> {
-    const now = await this.status();
+  /**
+   * Brings the guest to the spec's power state: start, resume, suspend or shut down. `now` saves
+   * a status read when the caller has just made one. Answers the state PVE's tasks ended in (a
+   * task that ended OK leaves the VM in the state it was for), so no read follows.
+   */
+  async converge(spec: VirtualMachineSpec, ctx: OperationContext, now?: GuestStatus): Promise<GuestStatus> {
+    now ??= await this.status();
     const paused = now.status === "running" && now.qmpstatus === "paused";
+    const running: GuestStatus = { status: "running", qmpstatus: "running" };
     if (spec.powerState === "running") {
       if (now.status !== "running") {
         ctx.progress(`starting VM ${this.vmid}`);
         await this.action("start", ctx);
       } else if (paused) await this.action("resume", ctx);
-    } else if (spec.powerState === "paused") {
+      return now.status === "running" && !paused ? now : running;
+    }
+    if (spec.powerState === "paused") {
       if (now.status !== "running") await this.action("start", ctx);
       if (!paused) await this.action("suspend", ctx);
-    } else if (now.status === "running") {
-      await this.shutdown(spec, ctx);
+      return { status: "running", qmpstatus: "paused" };
     }
+    if (now.status === "running") await this.shutdown(spec, ctx);
+    return { status: "stopped" };
   }
 }
