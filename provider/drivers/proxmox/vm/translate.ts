@@ -297,12 +297,12 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     name: String(config.name ?? last.name),
     machine: String(config.machine ?? "pc").split(",")[0].replace(/^type=/, ""),
     cpu: {
-      ...last.cpu,
+      ...withoutModel(last.cpu),
       sockets: Number(config.sockets ?? 1),
       cores: Number(config.cores ?? 1),
       threads: 1,
       mode: cpu === "" ? "host-model" : cpu === "host" ? "host-passthrough" : "custom",
-      model: cpu === "" || cpu === "host" ? undefined : cpu,
+      ...(cpu === "" || cpu === "host" ? {} : { model: cpu }),
     },
     memory: { ...last.memory, sizeMiB: memory, balloon },
     disks,
@@ -317,4 +317,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     labels: labelsOf(config.description === undefined ? undefined : String(config.description)),
   };
   return { spec, macs };
+}
+
+function withoutModel(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model"> {
+  const { model: _model, ...rest } = cpu;
+  return rest;
 }
