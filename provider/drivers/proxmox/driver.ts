@@ -4,6 +4,7 @@ import type { ResourceKind, SpecOf } from "../../core/model";
 import { PveClient, type PveAuth } from "./api/client";
 import { PROXMOX_CAPABILITIES } from "./capabilities";
 import { ProxmoxSnapshotResource } from "./resources/snapshot";
+import { ProxmoxStorageResource } from "./resources/storage";
 import { ProxmoxVmResource } from "./resources/vm";
 
 type Resources = { [K in ResourceKind]?: ResourceDriver<SpecOf<K>> };
@@ -18,7 +19,11 @@ export class ProxmoxDriver implements Driver {
   private readonly resources: Resources;
 
   constructor(readonly host: string, readonly config: HostConfig, readonly client: PveClient, readonly node: string) {
-    this.resources = { VirtualMachine: new ProxmoxVmResource(client, node), Snapshot: new ProxmoxSnapshotResource(client, node) };
+    this.resources = {
+      VirtualMachine: new ProxmoxVmResource(client, node),
+      Snapshot: new ProxmoxSnapshotResource(client, node),
+      StoragePool: new ProxmoxStorageResource(client, node),
+    };
   }
 
   async hostCapabilities(): Promise<HostCapabilities> {

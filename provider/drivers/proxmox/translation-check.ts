@@ -1,6 +1,7 @@
 import type { InputFailure } from "../../core/errors";
-import type { ResourceKind, SnapshotSpec, SpecOf, VirtualMachineSpec } from "../../core/model";
+import type { ResourceKind, SnapshotSpec, SpecOf, StoragePoolSpec, VirtualMachineSpec } from "../../core/model";
 import { snapshotProblems } from "./resources/snapshot";
+import { storageProblems } from "./resources/storage";
 import { vmProblems } from "./vm/translate";
 
 /**
@@ -10,5 +11,6 @@ import { vmProblems } from "./vm/translate";
 export function proxmoxTranslationProblems<K extends ResourceKind>(kind: K, spec: SpecOf<K>): InputFailure[] {
   if (kind === "VirtualMachine") return vmProblems(spec as VirtualMachineSpec);
   if (kind === "Snapshot") return snapshotProblems(spec as SnapshotSpec);
-  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine and Snapshot resources so far; ${kind} is not available on a proxmox host yet` }];
+  if (kind === "StoragePool") return storageProblems(spec as StoragePoolSpec);
+  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine, Snapshot and StoragePool resources so far; ${kind} is not available on a proxmox host yet` }];
 }

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import type { OperationContext } from "../../../provider/core/driver";
-import { SnapshotInputs, VirtualMachineInputs, type VirtualMachineArgs } from "../../../provider/core/model";
+import { SnapshotInputs, StoragePoolInputs, VirtualMachineInputs, type VirtualMachineArgs } from "../../../provider/core/model";
 import { PveClient, type PveRequest } from "../../../provider/drivers/proxmox/api/client";
 import { ProxmoxSnapshotResource } from "../../../provider/drivers/proxmox/resources/snapshot";
+import { ProxmoxStorageResource } from "../../../provider/drivers/proxmox/resources/storage";
 import { ProxmoxVmResource } from "../../../provider/drivers/proxmox/resources/vm";
 import { Guest } from "../../../provider/drivers/proxmox/vm/power";
 import { createParams, vmProblems } from "../../../provider/drivers/proxmox/vm/translate";
@@ -70,7 +71,7 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     }
   });
 
-  it("a whole lifecycle against fakepve sends only valid requests: create, read, snapshot, update, power, delete", async () => {
+  it("a whole lifecycle against fakepve sends only valid requests: VM create, read, snapshot, update, power, delete; storage definitions", async () => {
     const pve = fakepve();
     const sent: PveRequest[] = [];
     const client = new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) });
@@ -112,10 +113,19 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
       if (id) await vms.delete(id, spec, ctx()).catch(() => undefined);
       await client.close();
     }
+    // Storage definitions: a directory and an NFS export, defined, read and removed.
+    const storages = new ProxmoxStorageResource(new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) }), pve.node);
+    for (const args of [{ kind: "dir", path: `/srv/${name}` }, { kind: "netfs", source: "192.0.2.7:/export/vms", path: `/mnt/pve/${name}-netfs` }]) {
+      const spec = StoragePoolInputs.parse({ host: "pve", name: `${name}-${args.kind}`, ...args });
+      const made = await storages.create(spec, ctx());
+      await storages.read(made.id, spec);
+      await storages.delete(made.id, spec, ctx());
+    }
+    await storages.client.close();
     const problems = sent.flatMap((r) => schema.problems(r, { token: r.path !== "/access/ticket" }));
     assert.deepEqual(problems, []);
     const endpoints = new Set(sent.map((r) => `${r.method} ${r.path.replace(/\/\d+(\/|$)/, "/{vmid}$1").replace(/UPID:[^/]+/, "{upid}")}`));
-    for (const must of ["POST /nodes/pve1/qemu", "PUT /nodes/pve1/qemu/{vmid}/config", "PUT /nodes/pve1/qemu/{vmid}/resize", "POST /nodes/pve1/qemu/{vmid}/status/reboot", "POST /nodes/pve1/qemu/{vmid}/status/suspend", "POST /nodes/pve1/qemu/{vmid}/status/resume", "POST /nodes/pve1/qemu/{vmid}/status/shutdown", "DELETE /nodes/pve1/qemu/{vmid}", "GET /nodes/pve1/tasks/{upid}/log", "POST /nodes/pve1/qemu/{vmid}/snapshot", "PUT /nodes/pve1/qemu/{vmid}/snapshot/s1/config", "DELETE /nodes/pve1/qemu/{vmid}/snapshot/s1"]) {
+    for (const must of ["POST /nodes/pve1/qemu", "PUT /nodes/pve1/qemu/{vmid}/config", "PUT /nodes/pve1/qemu/{vmid}/resize", "POST /nodes/pve1/qemu/{vmid}/status/reboot", "POST /nodes/pve1/qemu/{vmid}/status/suspend", "POST /nodes/pve1/qemu/{vmid}/status/resume", "POST /nodes/pve1/qemu/{vmid}/status/shutdown", "DELETE /nodes/pve1/qemu/{vmid}", "GET /nodes/pve1/tasks/{upid}/log", "POST /nodes/pve1/qemu/{vmid}/snapshot", "PUT /nodes/pve1/qemu/{vmid}/snapshot/s1/config", "DELETE /nodes/pve1/qemu/{vmid}/snapshot/s1", "POST /storage"]) {
       assert.ok(endpoints.has(must), `the lifecycle never sent ${must}: ${[...endpoints].join(", ")}`);
     }
   });

@@ -185,6 +185,14 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       }
       return [];
     }
+    case "pve-storage-content-list":
+      return value.split(",").every((c) => ["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import", "none"].includes(c)) ? [] : bad("names an unknown content type");
+    case "pve-storage-path":
+      return /^\/[^\0]*$/.test(value) && !value.split("/").includes("..") ? [] : bad("not an absolute path");
+    case "pve-storage-server":
+      return /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+:[0-9a-f:]*|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)$/i.test(value) ? [] : bad("not an address or DNS name");
+    case "pve-storage-vgname":
+      return /^[a-zA-Z0-9.+_][a-zA-Z0-9.+_-]+$/.test(value) ? [] : bad("not a volume group name");
     case "pve-vm-cpu-conf": {
       const type = value.split(",")[0].replace(/^cputype=/, "");
       return /^[A-Za-z0-9_.-]+$/.test(type) ? [] : bad("not a CPU type");
