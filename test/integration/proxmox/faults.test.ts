@@ -72,6 +72,15 @@ describe("Proxmox VE faults: locks, slow shutdowns, id races (fakepve)", functio
     assert.equal(await vms.read(String(LOCKED), spec), undefined, "refresh does not claim it either");
   });
 
+  it("nor is its power state changed: a power-only update of an untagged VM is refused before any action", async () => {
+    const vms = new ProxmoxVmResource(api, pve.node);
+    const guest = new Guest(api, pve.node, SLOW_SHUTDOWN);
+    if ((await guest.status()).status !== "running") await guest.action("start", context(5));
+    const running = VirtualMachineInputs.parse({ host: "pve", name: "nc-fixture-slow-shutdown", memory: { sizeMiB: 512 } });
+    await assert.rejects(vms.update(String(SLOW_SHUTDOWN), running, { ...running, powerState: "stopped" }, { changes: [], worst: "live", replaces: [] }, context(5)), /VM 9002 does not carry NovaCron's tag; refusing to change the power state/);
+    assert.equal((await guest.status()).status, "running");
+  });
+
   it("a guest that ignores the ACPI shutdown is stopped after the graceful timeout", async () => {
     const guest = new Guest(api, pve.node, SLOW_SHUTDOWN);
     if ((await guest.status()).status !== "running") await guest.action("start", context(5));

@@ -24,7 +24,9 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
 
   async find(spec: Spec): Promise<Observed<Spec> | undefined> {
     const vms = await this.client.get<{ vmid: number; name?: string; node: string; tags?: string; type: string }[]>("/cluster/resources", { type: "vm" });
-    const hit = vms.find((v) => v.type === "qemu" && v.node === this.node && v.name === spec.name);
+    // PVE allows two VMs of one name: NovaCron's (tagged) one is the one to adopt.
+    const named = vms.filter((v) => v.type === "qemu" && v.node === this.node && v.name === spec.name);
+    const hit = named.find((v) => isOwned(v.tags)) ?? named[0];
     if (!hit) return undefined;
     const observed = await this.observe(new Guest(this.client, this.node, Number(hit.vmid)), spec);
     return observed ?? undefined;
@@ -65,6 +67,10 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     const configChanges = !sameConfig(old, next);
     if (configChanges) await retryWhileLocked(`update of VM ${id}`, () => this.writeConfig(guest, old, next), ctx.deadline, ctx.progress);
     const [pending, status] = await Promise.all([configChanges ? this.pendingKeys(guest) : [], guest.status()]);
+    // writeConfig checked the mark; a power-only change checks it here, before any power action.
+    if (!configChanges && !(await this.ownedByStatus(guest, status))) {
+      throw new Error(`VM ${id} does not carry NovaCron's tag; refusing to change the power state of a VM NovaCron did not make`);
+    }
     let now: GuestStatus | undefined = status;
     if (status.status === "running" && pending.length > 0 && next.powerState === "running") {
       if (!next.updatePolicy.allowReboot) {
@@ -92,9 +98,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
       if (error instanceof PveApiError && error.isMissingGuest) return ctx.progress(`VM ${id} is already gone`);
       throw error;
     }
-    // The status carries the tags; without them (an older PVE, or a VM not ours) the config decides.
-    const tags = status.tags ?? (await this.config(guest))?.tags;
-    if (!isOwned(tags === undefined ? undefined : String(tags))) {
+    if (!(await this.ownedByStatus(guest, status))) {
       return ctx.progress(`VM ${id} (${status.name ?? ""}) does not carry NovaCron's tag: it is not the VM NovaCron made, so it is left in place`);
     }
     if (status.status === "running") await guest.shutdown(spec, ctx);
@@ -148,6 +152,12 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
         throw fieldErrors(error, { [disk]: `${sizeGiB}G` }, { [disk]: `disks (${disk}).sizeGiB` });
       });
     }
+  }
+
+  /** The status carries the tags; without them (an older PVE, or a VM not ours) the config decides. */
+  private async ownedByStatus(guest: Guest, status: GuestStatus): Promise<boolean> {
+    const tags = status.tags ?? (await this.config(guest))?.tags;
+    return isOwned(tags === undefined ? undefined : String(tags));
   }
 
   private async pendingKeys(guest: Guest): Promise<string[]> {
