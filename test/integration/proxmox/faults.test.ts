@@ -94,8 +94,8 @@ describe("Proxmox VE faults: locks, slow shutdowns, id races (fakepve)", functio
   it("a config lock held by a running task is waited out: the start is retried and succeeds", async () => {
     const guest = new Guest(timed, pve.node, BUSY);
     if ((await guest.status()).status !== "running") await guest.action("start", context(10));
-    // A shutdown of this guest takes 30 PVE seconds (0.6 s here) and holds the lock all along;
-    // PVE's own lock wait is 10 PVE seconds, so the first start attempt times out on the lock.
+    // A shutdown of this guest takes 50 PVE seconds (1 s here) and holds the lock all along;
+    // PVE's own lock wait is 10 PVE seconds (0.2 s), so start attempts time out on the lock until it ends.
     const shutdown = await timed.post<string>(`/nodes/${pve.node}/qemu/${BUSY}/status/shutdown`);
     const ctx = context(15);
     await guest.action("start", ctx);
