@@ -10,11 +10,16 @@
 #                              while and lock waits, retries and timeouts can be seen
 # Idempotent: the venv, the certificate and running instances are reused. Needs python3 with
 # venv (Debian: python3-venv, installed when missing) and openssl.
+#
+# The instances listen on fixed ports, so their state (venv, certificate, pid files, logs) is
+# kept once per machine, in ${NOVACRON_FAKEPVE_HOME:-~/.cache/novacron/fakepve}: every checkout
+# (worktrees, a CI clone) reuses the running instances instead of failing on a taken port. A
+# checkout with different fixtures or another fakepve version restarts them.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${NOVACRON_CACHE:-$REPO/.cache}/fakepve"
-VENV="${NOVACRON_CACHE:-$REPO/.cache}/fakepve-venv"
+CACHE="${NOVACRON_FAKEPVE_HOME:-$HOME/.cache/novacron/fakepve}"
+VENV="$CACHE/venv"
 GUESTS="$REPO/test/testbeds/proxmox/guests.json"
 VERSION=0.5.0
 HOST=127.0.0.1
