@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { OperationContext } from "../../../provider/core/driver";
 import { VirtualMachineInputs } from "../../../provider/core/model";
-import { PveClient } from "../../../provider/drivers/proxmox/api/client";
+import { PveClient, type Params } from "../../../provider/drivers/proxmox/api/client";
 import { PveTaskError } from "../../../provider/drivers/proxmox/api/errors";
 import { waitForTask } from "../../../provider/drivers/proxmox/api/tasks";
 import { ProxmoxVmResource } from "../../../provider/drivers/proxmox/resources/vm";
@@ -102,6 +102,35 @@ describe("Proxmox VE faults: locks, slow shutdowns, id races (fakepve)", functio
     assert.equal((await guest.status()).status, "running");
     assert.match(ctx.lines.join("\n"), /start of VM 9003: can't lock file '\/var\/lock\/qemu-server\/lock-9003.conf' - got timeout; retrying/);
     await waitForTask(timed, shutdown, context(5));
+  });
+
+  it("a config edited between the driver's read and its write (stale digest) is read again: the other edit is kept", async () => {
+    /** Someone else's edit lands just before the driver's first config write. */
+    class Interfering extends PveClient {
+      interfered = false;
+      override async put<T>(path: string, params: Params = {}): Promise<T> {
+        if (!this.interfered && path.endsWith("/config")) {
+          this.interfered = true;
+          await api.put(path, { onboot: 1 });
+        }
+        return super.put<T>(path, params);
+      }
+    }
+    const racing = new Interfering({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile });
+    const spec = VirtualMachineInputs.parse({ host: "pve", name: uniqueName("digest"), memory: { sizeMiB: 64 }, powerState: "stopped", labels: { v: "1" } });
+    const made = await new ProxmoxVmResource(api, pve.node).create(spec, context(10));
+    try {
+      const ctx = context(10);
+      await new ProxmoxVmResource(racing, pve.node).update(made.id, made.spec, { ...spec, labels: { v: "2" } }, { changes: [], worst: "live", replaces: [] }, ctx);
+      assert.ok(racing.interfered);
+      const cfg = await api.get<Record<string, string | number>>(`/nodes/${pve.node}/qemu/${made.id}/config`);
+      assert.equal(Number(cfg.onboot), 1, "the other edit survived");
+      assert.match(String(cfg.description), /novacron-labels: \{"v":"2"\}/);
+      assert.match(ctx.lines.join("\n"), /config changed while it was being updated \(checksum mismatch/);
+    } finally {
+      await new ProxmoxVmResource(api, pve.node).delete(made.id, spec, context(10));
+      await racing.close();
+    }
   });
 
   it("50 parallel creates on one node race for ids: every one gets its own, none fails", async () => {

@@ -22,6 +22,11 @@ export class PveApiError extends Error {
     return /Configuration file '[^']*' does not exist|does not exist$/.test(this.reason) && this.status !== 400;
   }
 
+  /** The config changed between our read and our write (the `digest` we sent is stale). */
+  get isStaleDigest(): boolean {
+    return /checksum mismatch|detected modified configuration/.test(this.reason);
+  }
+
   /** A held config lock: "VM is locked (backup)" now, or a lock wait that ran out. */
   get isLock(): boolean {
     return isLockMessage(this.reason);

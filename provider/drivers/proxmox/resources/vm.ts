@@ -65,7 +65,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     const guest = guestOf(this.client, this.node, id);
     // A change of NovaCron's own settings or the power state alone needs no config round trips.
     const configChanges = !sameConfig(old, next);
-    if (configChanges) await retryWhileLocked(`update of VM ${id}`, () => this.writeConfig(guest, old, next), ctx.deadline, ctx.progress);
+    if (configChanges) await retryWhileLocked(`update of VM ${id}`, () => this.writeConfigFresh(guest, old, next, ctx), ctx.deadline, ctx.progress);
     const [pending, status] = await Promise.all([configChanges ? this.pendingKeys(guest) : [], guest.status()]);
     // writeConfig checked the mark; a power-only change checks it here, before any power action.
     if (!configChanges && !(await this.ownedByStatus(guest, status))) {
@@ -135,6 +135,21 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     }
   }
 
+  /**
+   * Optimistic concurrency: a write whose digest went stale (someone edited the config between
+   * our read and our write) is recomputed from a fresh read, so their edit is kept, not overwritten.
+   */
+  private async writeConfigFresh(guest: Guest, old: Spec, next: Spec, ctx: OperationContext): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeConfig(guest, old, next);
+      } catch (error) {
+        if (!(error instanceof PveApiError && error.isStaleDigest) || attempt >= 5) throw error;
+        ctx.progress(`VM ${guest.vmid}'s config changed while it was being updated (${error.reason}); reading it again`);
+      }
+    }
+  }
+
   /** One config write with the digest read just before it, so a concurrent edit is never overwritten. */
   private async writeConfig(guest: Guest, old: Spec, next: Spec): Promise<void> {
     const current = await this.config(guest);
@@ -144,7 +159,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     if (Object.keys(change.params).length > 0 || change.deletes.length > 0) {
       const body = { ...change.params, ...(change.deletes.length ? { delete: change.deletes.join(",") } : {}), digest: String(current.digest) };
       await this.client.put(`${guest.path}/config`, body).catch((error: unknown) => {
-        throw fieldErrors(error, change.params, change.origin);
+        throw error instanceof PveApiError && error.isStaleDigest ? error : fieldErrors(error, change.params, change.origin);
       });
     }
     for (const [disk, sizeGiB] of Object.entries(change.resizes)) {
