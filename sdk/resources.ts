@@ -1,5 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COMPUTED_OUTPUTS, type ArgsOf, type ResourceKind, type SpecOf } from "../provider/core/model";
+import type { ArgsOf, ResourceKind, SpecOf } from "../provider/core/model";
+// Not the model itself: declaring resources needs no zod schemas in the program's process.
+import { COMPUTED_OUTPUTS } from "../provider/core/model/computed";
 import { providerFor } from "../provider/dynamic/providers";
 import type { DeepInput } from "./types";
 
