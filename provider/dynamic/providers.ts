@@ -6,7 +6,7 @@ import type { ResourceKind } from "../core/model";
  * function: no clients, sockets, schemas or credentials. Every call loads the runtime from disk,
  * so the code that runs is the code installed, never a stale copy from state.
  *
- * Where the runtime is found (docs/decisions/0001-ship-compiled-js.md):
+ * Where the runtime is found (docs/decisions/0016-ship-compiled-js.md):
  * - compiled (an installed package, or `npm run compile` in the repository): first by package
  *   name, resolved from the provider host's working directory (the project), so a state written
  *   on another machine or in another checkout still finds the project's own installed copy; then
