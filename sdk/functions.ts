@@ -1,7 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { HypervisorCapabilities } from "../provider/core/capabilities";
-import type { Driver, HostCapabilities, VmMetrics } from "../provider/core/driver";
-import type { DriverKind } from "../provider/core/hosts";
+import type { Driver } from "../provider/core/driver";
+import type { DriverKind, HostCapabilities, HypervisorCapabilities, VmMetrics } from "./model-types";
 
 /*
  * The host model (zod) and the driver registry are required when a function is called, not

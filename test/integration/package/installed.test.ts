@@ -95,34 +95,39 @@ describe("the packed package in a user's project outside the repository", functi
     assert.deepEqual(probe.afterLibvirtCapabilities.vsphereOrUndici, []);
   });
 
-  it("the declarations type-check a user's program, and reject wrong input (so they are not `any`)", async () => {
+  it("the declarations type-check a user's program as Pulumi's template does, load no zod, and reject wrong input", async () => {
     writeFileSync(
       path.join(project, "index.ts"),
       [
+        'import * as pulumi from "@pulumi/pulumi";',
         'import * as nc from "novacron";',
-        'import { vmSizeCeiling } from "novacron/policy";',
         'const net = new nc.Network("lab", { host: "kvm1", mode: "isolated", cidr: "10.77.0.0/24" });',
         'export const vm = new nc.VirtualMachine("web", { host: "kvm1", cpu: { cores: 2 }, memory: { sizeMiB: 1024 }, nics: { net0: { network: net.name } } });',
-        'export const ip: import("@pulumi/pulumi").Output<string | undefined> = vm.ipAddress;',
+        "export const ip: pulumi.Output<string | undefined> = vm.ipAddress;",
         'export const caps: nc.HypervisorCapabilities = nc.getDriverCapabilities("libvirt");',
-        "export const policy = vmSizeCeiling({ maxMemoryMiB: 4096, maxVcpus: 8 });",
         'export const wrongSize = new nc.VirtualMachine("bad", { host: "kvm1", cpu: { cores: 2 }, memory: { sizeMiB: "lots" } });',
-        "export const wrongPolicy = vmSizeCeiling({ maxMemoryMiB: 4096 });",
         "",
       ].join("\n"),
     );
-    // Classic resolution, as Pulumi's TypeScript templates use: `novacron/policy` then needs the
-    // package's typesVersions. skipLibCheck because @pulumi/policy's own declarations fail without it.
+    writeFileSync(
+      path.join(project, "policy.ts"),
+      ['import { vmSizeCeiling } from "novacron/policy";', "export const policy = vmSizeCeiling({ maxMemoryMiB: 4096, maxVcpus: 8 });", "export const wrong = vmSizeCeiling({ maxMemoryMiB: 4096 });", ""].join("\n"),
+    );
+    // Pulumi's TypeScript template: classic resolution (so `novacron/policy` needs the package's
+    // typesVersions), no esModuleInterop. skipLibCheck only because @pulumi/policy's own
+    // declarations fail without it; zod's would too, were they in the program (listed below).
     const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
-    const args = ["--noEmit", "--strict", "--skipLibCheck", "--module", "commonjs", "--moduleResolution", "node", "--target", "ES2022"];
-    const output = await run(NODE, [tsc, ...args, "--typeRoots", path.join(REPO, "node_modules/@types"), "--types", "node", "index.ts"], { cwd: project }).then(
-      () => "",
+    const template = ["--noEmit", "--strict", "--skipLibCheck", "--module", "commonjs", "--moduleResolution", "node", "--target", "es2020", "--typeRoots", path.join(REPO, "node_modules/@types"), "--types", "node"];
+    const output = await run(NODE, [tsc, ...template, "--listFiles", "index.ts", "policy.ts"], { cwd: project, maxBuffer: 16 << 20 }).then(
+      (ok) => ok.stdout,
       (error: { stdout: string }) => error.stdout,
     );
-    const errors = output.split("\n").filter((line) => line.startsWith("index.ts("));
+    const errors = output.split("\n").filter((line) => / error TS/.test(line));
     assert.equal(errors.length, 2, output);
-    assert.match(errors[0], /^index\.ts\(8,\d+\): error TS2322: Type 'string' is not assignable to type 'Input<number>'/);
-    assert.match(errors[1], /^index\.ts\(9,\d+\): error TS2345: .*maxVcpus/);
+    assert.match(errors[0], /^index\.ts\(7,\d+\): error TS2322: Type 'string' is not assignable to type 'Input<number>'/);
+    assert.match(errors[1], /^policy\.ts\(3,\d+\): error TS2345: .*maxVcpus/);
+    assert.ok(output.includes(path.join(project, "node_modules/novacron/dist/sdk/model-types.d.ts")), "the sdk's declarations were not used");
+    assert.doesNotMatch(output, /node_modules\/zod\//, "the sdk's declarations pull in zod's");
   });
 
   it("Pulumi's provider host runs the installed runtime, found by package name after the project moved", async () => {
