@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -14,7 +14,10 @@ const run = promisify(execFile);
 
 /** npm and node of the project (Node 22) first on PATH, as `npm run` would have it. */
 export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, PATH: `${path.join(REPO, "node_modules/.bin")}${path.delimiter}${process.env.PATH ?? ""}`, npm_config_update_notifier: "false", ...extra };
+  // Settings an enclosing `npm test` passes down (its package, its lifecycle) would leak into
+  // the user project's npm; keep only the user's own npm configuration (cache, registry, proxy).
+  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(package_|lifecycle_|config_local_prefix|config_prefix$|node_execpath|execpath|command)/i.test(key)));
+  return { ...inherited, PATH: `${path.join(REPO, "node_modules/.bin")}${path.delimiter}${process.env.PATH ?? ""}`, npm_config_update_notifier: "false", ...extra };
 }
 
 export interface PackedNovacron {
@@ -27,12 +30,14 @@ export interface PackedNovacron {
 let packed: Promise<PackedNovacron> | undefined;
 
 /**
- * Runs `npm pack` in the repository once per process (about 10 s: it recompiles dist/ through
- * `prepack`) and returns the tarball. Later calls reuse it.
+ * Runs `npm pack` in the repository once per process (10–30 s: it recompiles dist/ through
+ * `prepack`) and returns the tarball. Later calls reuse it. The tarball is removed when the
+ * process exits unless `keep` is set on the first call.
  */
-export function packNovacron(): Promise<PackedNovacron> {
+export function packNovacron(opts: { keep?: boolean } = {}): Promise<PackedNovacron> {
   packed ??= (async () => {
     const dest = mkdtempSync(path.join(tmpdir(), "nc-pack-"));
+    if (!opts.keep) process.once("exit", () => rmSync(dest, { recursive: true, force: true }));
     const { stdout } = await run("npm", ["pack", "--json", "--pack-destination", dest], { cwd: REPO, env: npmEnv(), maxBuffer: 64 << 20, timeout: 300_000 });
     const [result] = JSON.parse(stdout) as { filename: string; files: { path: string }[] }[];
     return { tgz: path.join(dest, result.filename), files: result.files.map((f) => f.path) };
@@ -59,4 +64,15 @@ export async function installNovacron(tgz: string, opts: { dependencies?: Record
   const specs = [tgz, `@pulumi/pulumi@${pulumiVersion()}`, ...Object.entries(opts.dependencies ?? {}).map(([name, range]) => `${name}@${range}`)];
   await run("npm", ["install", ...specs, "--prefer-offline", "--no-audit", "--no-fund", "--loglevel=error"], { cwd: dir, env: npmEnv(), maxBuffer: 64 << 20, timeout: 300_000 });
   return dir;
+}
+
+/** `npx ts-node --transpile-only test/support/pack.ts` prints the tarball's path, for shell scripts. */
+if (require.main === module) {
+  packNovacron({ keep: true }).then(
+    ({ tgz }) => process.stdout.write(`${tgz}\n`),
+    (error: Error) => {
+      process.stderr.write(`npm pack failed: ${error.message}\n`);
+      process.exit(1);
+    },
+  );
 }
