@@ -103,7 +103,7 @@ describe("the packed package in a user's project outside the repository", functi
         'import * as nc from "novacron";',
         'const net = new nc.Network("lab", { host: "kvm1", mode: "isolated", cidr: "10.77.0.0/24" });',
         'export const vm = new nc.VirtualMachine("web", { host: "kvm1", cpu: { cores: 2 }, memory: { sizeMiB: 1024 }, nics: { net0: { network: net.name } } });',
-        "export const ip: pulumi.Output<string | undefined> = vm.ipAddress;",
+        "export const ip: pulumi.Output<string | null> = vm.ipAddress;",
         'export const caps: nc.HypervisorCapabilities = nc.getDriverCapabilities("libvirt");',
         'export const wrongSize = new nc.VirtualMachine("bad", { host: "kvm1", cpu: { cores: 2 }, memory: { sizeMiB: "lots" } });',
         "",
