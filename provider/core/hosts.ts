@@ -63,6 +63,8 @@ export const HostConfig = z.discriminatedUnion("driver", [
 ]);
 export type HostConfig = z.output<typeof HostConfig>;
 export type Hosts = Record<string, HostConfig>;
+/** Built once per process, like every schema of the model. */
+const HostsMap = z.record(z.string(), HostConfig);
 
 /** Used when neither stack config nor environment names any host: the local KVM/QEMU daemon. */
 export const DEFAULT_HOSTS: Hosts = { local: { driver: "libvirt", uri: "qemu:///system" } };
@@ -79,7 +81,7 @@ export function parseHosts(json: string | undefined, source: string): Hosts {
   } catch {
     throw new InputError(source, [{ property: source, reason: "is not valid JSON; expected an object of host name → { driver, ... }" }]);
   }
-  const parsed = z.record(z.string(), HostConfig).safeParse(raw);
+  const parsed = HostsMap.safeParse(raw);
   if (!parsed.success) {
     throw new InputError(source, parsed.error.issues.map((i) => failureFromIssue(i, raw, () => true)));
   }
