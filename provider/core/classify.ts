@@ -120,6 +120,12 @@ const VM_RULES: Record<string, Rule> = {
   labels: fixed("live", "stored in the VM's metadata"),
 };
 
+/** Whether NovaCron manages or deletes an object is its own bookkeeping: nothing on the host changes. */
+const OWNERSHIP_RULES: Record<string, Rule> = {
+  adopt: fixed("none", "NovaCron's own setting"),
+  deleteOnDestroy: fixed("none", "NovaCron's own setting"),
+};
+
 const POOL_RULES: Record<string, Rule> = {
   host: replace("a pool belongs to one host"),
   name: replace("the pool is identified by its name"),
@@ -127,7 +133,7 @@ const POOL_RULES: Record<string, Rule> = {
   path: replace("the pool's target is fixed"),
   source: replace("the pool's source is fixed"),
   autostart: fixed("live", "autostart is a flag"),
-  adopt: fixed("none", "NovaCron's own setting"),
+  ...OWNERSHIP_RULES,
   labels: fixed("none", "recorded only"),
 };
 const VOLUME_RULES: Record<string, Rule> = {
@@ -142,6 +148,7 @@ const VOLUME_RULES: Record<string, Rule> = {
     before === undefined || Number(after) > Number(before)
       ? { disruption: "live", why: "the volume grows in place" }
       : { disruption: "replace", why: "volumes cannot shrink; it would be recreated empty" },
+  ...OWNERSHIP_RULES,
   labels: fixed("none", "recorded only"),
 };
 const NETWORK_RULES: Record<string, Rule> = {
@@ -155,6 +162,7 @@ const NETWORK_RULES: Record<string, Rule> = {
   "dhcp.staticLeases": fixed("live", "leases are added and removed on the running network"),
   dhcp: fixed("replace", "the DHCP range is fixed while the network runs"),
   autostart: fixed("live", "autostart is a flag"),
+  ...OWNERSHIP_RULES,
   labels: fixed("none", "recorded only"),
 };
 const PASSTHROUGH_RULES: Record<string, Rule> = {
@@ -162,7 +170,15 @@ const PASSTHROUGH_RULES: Record<string, Rule> = {
   "*": replace("a different device is selected"),
 };
 const SNAPSHOT_RULES: Record<string, Rule> = {
+  // A snapshot is where its VM is: a VM's move takes its snapshots along (vMotion keeps them,
+  // the libvirt driver carries their records), so the Snapshot's host only follows. Retaking
+  // it would destroy the point in time it holds.
+  host: ({ crossesDriver, old, next }) =>
+    crossesDriver || old.vm !== next.vm
+      ? { disruption: "replace", why: "the VM is recreated on another kind of hypervisor, and its snapshots cannot follow" }
+      : { disruption: "none", why: "the snapshot follows its VM to the new host; nothing is retaken" },
   description: fixed("live", "the description is edited in place"),
+  ...OWNERSHIP_RULES,
   "*": replace("a snapshot is immutable"),
 };
 

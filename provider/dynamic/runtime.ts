@@ -3,6 +3,7 @@ import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/c
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
 import type { Driver, Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
+import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { configureHosts, currentHosts } from "./hosts";
@@ -51,13 +52,12 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
   let observed: Observed<Props>;
   try {
     if (existing) {
-      if (!existing.owned) {
-        throw new Error(`${kind} "${String(spec.name)}" already exists on host "${driver.host}" and is not managed by NovaCron; pick another name or remove it`);
-      }
+      // Only NovaCron's own mark makes an object ours; anything else needs the user's adopt: true.
+      const decision = decideOnFound(kind, spec, existing, describeObject(kind, spec), driver.host);
       // A previous run died after creating it: converge instead of duplicating. Updated even
       // when nothing differs: the interrupted run may have stopped before the power state or
       // the IP wait, and update converges those too.
-      ctx.progress("found from an earlier interrupted run; converging it");
+      ctx.progress(decision === "adopt" ? "adopting the existing object (adopt: true); it is left in place on destroy unless deleteOnDestroy: true" : "found from an earlier interrupted run (it carries NovaCron's mark); converging it");
       const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
       try {
         observed = await ops.update(existing.id, existing.spec, spec, plan, ctx);
@@ -137,8 +137,13 @@ export async function update(kind: ResourceKind, id: string, olds: Props, news: 
 
 export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
   const spec = parseSpec(kind, props);
+  const ctx = operationContext(kind, spec);
+  if (keepOnDestroy(spec)) {
+    ctx.progress("adopted, not made by NovaCron: left in place (set deleteOnDestroy: true to delete it)");
+    return;
+  }
   const { ops } = await resolve(kind, spec.host as string);
-  await ops.delete(id, spec, operationContext(kind, spec));
+  await ops.delete(id, spec, ctx);
 }
 
 function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {

@@ -11,6 +11,21 @@ export const ObjectName = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 characters of letters, digits, _ . - starting with a letter or digit");
 
+/**
+ * Consent to manage an object NovaCron did not make. Without it, an existing object of the
+ * resource's name is refused: only NovaCron's own ownership mark makes an object NovaCron's.
+ */
+export const Adopt = z
+  .boolean()
+  .default(false)
+  .describe("Manage an existing object of this name that NovaCron did not make, instead of failing; it is left in place on destroy unless deleteOnDestroy is set.");
+
+/** Only read for adopted objects: what NovaCron made itself always goes on destroy. */
+export const DeleteOnDestroy = z
+  .boolean()
+  .default(false)
+  .describe("With adopt: true, delete the adopted object on destroy instead of leaving it in place. Objects NovaCron made are always deleted on destroy.");
+
 export const Labels = z
   .record(
     z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/, "label keys are 1-63 characters of letters, digits, _ . / -"),

@@ -42,7 +42,10 @@ export class LibvirtNetworkResource implements ResourceDriver<Spec> {
   async update(id: string, _old: Spec, next: Spec, _plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
     const client = await this.session.get();
     const { net } = await client.call("networkLookupByName", { name: id });
-    await client.call("networkDefineXml", { xml: buildNetworkXml(next, { ownership: { resource: next.name }, uuid: net.uuid }) });
+    // A network we did not make (adopted) is never given our mark: that would make it ours.
+    const current = parseNetworkXml((await client.call("networkGetXmlDesc", { net, flags: 0 })).xml);
+    const ownership = { resource: next.name, adopted: !current.ownership.owned };
+    await client.call("networkDefineXml", { xml: buildNetworkXml(next, { ownership, uuid: net.uuid }) });
     await start(client, net, next, ctx);
     return observe(client, net, next);
   }

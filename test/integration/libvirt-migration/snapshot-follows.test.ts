@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { mkdirSync, rmSync } from "node:fs";
+import { closeAllDrivers } from "../../../provider/drivers/registry";
+import * as runtime from "../../../provider/dynamic/runtime";
+import type { ResourceKind } from "../../../provider/core/model";
+import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+
+const SOURCE = "qemu:///system";
+const PEER = "qemu+tcp://10.213.0.2/system";
+type Props = Record<string, unknown>;
+
+/**
+ * Issue 14: moving a VM must not lose its snapshots, and the Snapshot resource only follows.
+ * A stopped VM with a qcow2 disk on storage both daemons see (the peer shares
+ * /var/lib/novacron-test) and one snapshot moves kvm1 → kvm2; the snapshot record is on kvm2
+ * afterwards, the same point in time (creation time unchanged), and the Snapshot's update to
+ * the new host retakes nothing.
+ */
+describe("libvirt: a VM's move carries its snapshots (kvm1 → kvm2)", function () {
+  this.timeout(180_000);
+  const prefix = uniquePrefix("snapmv");
+  const dir = `/var/lib/novacron-test/${prefix}`;
+  const vmName = `${prefix}-vm`;
+
+  before(() => {
+    testbed("libvirt.sh");
+    assert.equal(testbed("libvirt-peer.sh"), PEER);
+    process.env.NOVACRON_HOSTS = JSON.stringify({
+      kvm1: { driver: "libvirt", uri: SOURCE, peerUri: "qemu+tcp://10.213.0.1/system", migrationUri: "tcp://10.213.0.1" },
+      kvm2: { driver: "libvirt", uri: PEER, migrationUri: "tcp://10.213.0.2" },
+    });
+    mkdirSync(dir, { recursive: true });
+    virsh(SOURCE, "pool-create-as", `${prefix}-pool`, "dir", "--target", dir);
+    virsh(SOURCE, "vol-create-as", `${prefix}-pool`, "root.qcow2", "16M", "--format", "qcow2");
+  });
+
+  after(async () => {
+    for (const uri of [SOURCE, PEER]) virshMaybe(uri, "undefine", vmName, "--snapshots-metadata");
+    virshMaybe(SOURCE, "pool-destroy", `${prefix}-pool`);
+    await closeAllDrivers();
+    rmSync(dir, { recursive: true, force: true });
+    delete process.env.NOVACRON_HOSTS;
+  });
+
+  async function checked(kind: ResourceKind, olds: Props, news: Props): Promise<Props> {
+    const result = await runtime.check(kind, olds, news);
+    assert.deepEqual(result.failures, [], JSON.stringify(result.failures));
+    return result.inputs as Props;
+  }
+
+  it("the snapshot record moves with the stopped VM and the Snapshot resource is updated, not replaced", async () => {
+    const vmSpec = await checked("VirtualMachine", {}, {
+      host: "kvm1", name: vmName, machine: "pc", cpu: { cores: 1 }, memory: { sizeMiB: 64 },
+      disks: { vda: { volume: `${dir}/root.qcow2` } }, powerState: "stopped",
+    });
+    const vm = await runtime.create("VirtualMachine", vmSpec);
+    const snapSpec = await checked("Snapshot", {}, { host: "kvm1", vm: vm.id, name: "before-upgrade", description: "point in time" });
+    const snap = await runtime.create("Snapshot", snapSpec);
+    const takenAt = /<creationTime>(\d+)<\/creationTime>/.exec(virsh(SOURCE, "snapshot-dumpxml", vmName, "before-upgrade"))?.[1];
+    assert.ok(takenAt);
+
+    const movedVm = await checked("VirtualMachine", vm.outs as Props, { ...vmSpec, host: "kvm2", plannedChanges: undefined });
+    const vmOuts = (await runtime.update("VirtualMachine", vm.id!, vm.outs as Props, movedVm)).outs as Props;
+    assert.equal(virshMaybe(SOURCE, "dominfo", vmName), undefined);
+    assert.match(virsh(PEER, "snapshot-list", vmName, "--name"), /before-upgrade/);
+
+    const movedSnap = await checked("Snapshot", snap.outs as Props, { ...snapSpec, host: "kvm2" });
+    const planned = await runtime.diff("Snapshot", snap.id!, snap.outs as Props, movedSnap);
+    assert.deepEqual(planned.replaces, []);
+    const outs = (await runtime.update("Snapshot", snap.id!, snap.outs as Props, movedSnap)).outs as Props;
+    assert.equal(outs.host, "kvm2");
+    const after = virsh(PEER, "snapshot-dumpxml", vmName, "before-upgrade");
+    assert.equal(/<creationTime>(\d+)<\/creationTime>/.exec(after)?.[1], takenAt, "the same point in time, not a retake");
+    assert.match(after, /xmlns\/snapshot\/1/, "still carries NovaCron's mark");
+
+    await runtime.remove("Snapshot", snap.id!, outs);
+    assert.doesNotMatch(virsh(PEER, "snapshot-list", vmName, "--name"), /before-upgrade/);
+    await runtime.remove("VirtualMachine", vm.id!, vmOuts);
+  });
+});
