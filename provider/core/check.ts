@@ -2,8 +2,9 @@ import type { HypervisorCapabilities } from "./capabilities";
 import { checkCapabilities, checkHostMove } from "./capability-check";
 import { classifyChange, describePlan, refuseForbiddenRestarts } from "./classify";
 import { failureFromIssue, type InputFailure } from "./errors";
-import type { DriverKind, Hosts } from "./hosts";
-import { RESOURCE_MODELS, type ResourceKind, type SpecOf, type VirtualMachineSpec } from "./model";
+import { hostEntry, type DriverKind, type Hosts } from "./hosts";
+import { RESOURCE_MODELS, textProblems, type ResourceKind, type SpecOf, type VirtualMachineSpec } from "./model";
+import { redact as redactText, valuesAtPaths } from "./redact";
 import { containsUnknown, isUnknown, pathTouchesUnknown, withStandIns } from "./unknown";
 
 export interface CheckOutcome {
@@ -26,21 +27,46 @@ export function checkInputs(
   hosts: Hosts,
   capabilitiesOf: (driver: DriverKind) => HypervisorCapabilities,
 ): CheckOutcome {
+  if (news === null || typeof news !== "object" || Array.isArray(news)) {
+    return { inputs: {}, failures: [{ property: "", reason: `the ${kind}'s inputs must be an object of fields; got ${news === null ? "null" : Array.isArray(news) ? "an array" : typeof news}` }] };
+  }
+  const outcome = checkObjectInputs(kind, olds !== null && typeof olds === "object" ? olds : undefined, news, hosts, capabilitiesOf);
+  // Whatever a rule quoted, no reason may show a secret value of these inputs (core/redact.ts).
+  const secrets = valuesAtPaths(news, RESOURCE_MODELS[kind].secrets);
+  return { ...outcome, failures: outcome.failures.map((f) => ({ property: f.property, reason: redactText(f.reason, secrets) })) };
+}
+
+function checkObjectInputs(
+  kind: ResourceKind,
+  olds: Record<string, unknown> | undefined,
+  news: Record<string, unknown>,
+  hosts: Hosts,
+  capabilitiesOf: (driver: DriverKind) => HypervisorCapabilities,
+): CheckOutcome {
   const model = RESOURCE_MODELS[kind];
   const user = withoutInternalKeys(news);
-  const redact = (path: string) => model.secrets.some((s) => path === s || path.startsWith(`${s}.`));
+  // A value is never echoed when it is, is inside, or contains a secret field (`cloudInit` given as a string).
+  const redact = (path: string) => path === "" || model.secrets.some((s) => path === s || path.startsWith(`${s}.`) || s.startsWith(`${path}.`));
+  // Characters, lengths, traversal and keys first: a schema error must never quote such a value.
+  const problems = textProblems(user);
+  if (problems.length > 0) {
+    return { inputs: news, failures: problems.map((p) => ({ property: p.path, reason: p.reason })) };
+  }
   const parsed = model.schema.safeParse(user);
   if (!parsed.success) {
     // Unknown values are checked once they are known, at `up`.
-    const failures = parsed.error.issues
+    const issues = parsed.error.issues;
+    const failures = issues
       .filter((issue) => !pathTouchesUnknown(user, issue.path))
+      // zod's safe-integer bound beside the field's own maximum would say the same thing twice.
+      .filter((issue) => !(issue.code === "too_big" && Number(issue.maximum) >= Number.MAX_SAFE_INTEGER && issues.some((o) => o !== issue && o.code === "too_big" && o.path.join(".") === issue.path.join("."))))
       .map((issue) => failureFromIssue(issue, user, redact));
     return { inputs: news, failures };
   }
   const spec = parsed.data as Record<string, unknown>;
   const hostName = spec.host as string;
   if (isUnknown(hostName)) return { inputs: { ...news, ...spec }, failures: [] };
-  const host = hosts[hostName];
+  const host = hostEntry(hosts, hostName);
   if (!host) {
     const known = Object.keys(hosts).join(", ") || "none";
     return { inputs: news, failures: [{ property: "host", reason: `got "${hostName}"; it is not in the stack config novacron:hosts (configured: ${known})` }] };
@@ -57,7 +83,7 @@ export function checkInputs(
   if (kind === "VirtualMachine" && olds && Object.keys(olds).length > 0 && !containsUnknown(spec)) {
     const before = RESOURCE_MODELS.VirtualMachine.schema.safeParse(withoutInternalKeys(olds));
     if (before.success) {
-      const oldHost = hosts[before.data.host];
+      const oldHost = hostEntry(hosts, before.data.host);
       const acrossKinds = oldHost !== undefined && oldHost.driver !== host.driver;
       const plan = classifyChange(kind, before.data, spec, caps, acrossKinds);
       failures.push(...refuseForbiddenRestarts(plan, before.data, spec as VirtualMachineSpec));

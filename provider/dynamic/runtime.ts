@@ -3,7 +3,9 @@ import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/c
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
 import type { Driver, Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
+import { hostEntry } from "../core/hosts";
 import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership";
+import { redact, redactError, valuesAtPaths, wrapSecretInputs } from "../core/redact";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { configureHosts, currentHosts } from "./hosts";
@@ -30,7 +32,7 @@ export async function check(kind: ResourceKind, olds: Props, news: Props): Promi
   } catch (error) {
     // check() must answer with failures, never a stack trace (e.g. a malformed hosts config).
     const message = error instanceof Error ? error.message : String(error);
-    return { inputs: news, failures: [{ property: "host", reason: message }] };
+    return { inputs: news, failures: [{ property: "host", reason: redact(message, secretValuesOf(kind, news)) }] };
   }
 }
 
@@ -44,7 +46,7 @@ export async function diff(kind: ResourceKind, _id: string, olds: Props, news: P
   };
 }
 
-export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
   const spec = parseSpec(kind, inputs);
   const { driver, ops } = await resolve(kind, spec.host as string);
   const ctx = operationContext(kind, spec);
@@ -73,12 +75,12 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
     if (!(error instanceof PartialCreateError)) throw error;
     // The provider host reads id/properties/reasons off the error: the half-made object is
     // recorded in state, and the next `up` updates it instead of creating a second one.
-    throw Object.assign(new Error(error.message), { id: error.id, properties: plain({ ...spec, ...error.outputs }), reasons: [error.message] });
+    throw Object.assign(new Error(error.message), { id: error.id, properties: wrapSecretInputs(plain({ ...spec, ...error.outputs }), RESOURCE_MODELS[kind].secrets), reasons: [error.message] });
   }
   return { id: observed.id, outs: plain(outputsOf(spec, observed)) };
 }
 
-export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+async function readUnredacted(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = parseSpec(kind, props);
   const { driver, ops } = await resolve(kind, last.host as string);
   let observed = await ops.read(id, last, { hosts: currentHosts() });
@@ -122,7 +124,7 @@ async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCop
   return undefined;
 }
 
-export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const old = parseSpec(kind, olds);
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
@@ -135,7 +137,7 @@ export async function update(kind: ResourceKind, id: string, olds: Props, news: 
   return { outs: plain({ ...outputsOf(next, observed), ...change }) };
 }
 
-export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
+async function removeUnredacted(kind: ResourceKind, id: string, props: Props): Promise<void> {
   const spec = parseSpec(kind, props);
   const ctx = operationContext(kind, spec);
   if (keepOnDestroy(spec)) {
@@ -150,8 +152,8 @@ function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {
   const hosts = currentHosts();
   const old = pickInputs(kind, olds);
   const next = pickInputs(kind, news);
-  const nextHost = hosts[String(next.host)] ?? hosts[String(old.host)];
-  const oldHost = hosts[String(old.host)] ?? nextHost;
+  const nextHost = hostEntry(hosts, next.host) ?? hostEntry(hosts, old.host);
+  const oldHost = hostEntry(hosts, old.host) ?? nextHost;
   if (!nextHost || !oldHost) throw new Error(`host "${String(next.host)}" is not in the stack config novacron:hosts`);
   return classifyChange(kind, old, next, capabilitiesOf(nextHost.driver), oldHost.driver !== nextHost.driver);
 }
@@ -184,7 +186,7 @@ function parseSpec(kind: ResourceKind, props: Props): Props {
 }
 
 async function resolve(kind: ResourceKind, host: string) {
-  const config = currentHosts()[host];
+  const config = hostEntry(currentHosts(), host);
   if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts`);
   const driver = await openDriver(host, config);
   // The runtime handles every kind through one path, so specs are plain records here; each
@@ -196,10 +198,10 @@ async function resolve(kind: ResourceKind, host: string) {
 
 function operationContext(kind: ResourceKind, spec: Props): OperationContext {
   return {
-    progress: progressFor(`${kind} ${String(spec.name ?? "")}`.trim()),
+    progress: redactingProgress(progressFor(`${kind} ${String(spec.name ?? "")}`.trim()), secretValuesOf(kind, spec)),
     deadline: Date.now() + DEFAULT_DEADLINE_SECONDS * 1000,
     connect: async (host: string) => {
-      const config = currentHosts()[host];
+      const config = hostEntry(currentHosts(), host);
       if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts`);
       return openDriver(host, config);
     },
@@ -214,4 +216,34 @@ function outputsOf(spec: Props, observed: Observed<Props>): Props {
 /** Protobuf Structs cannot carry `undefined`: optional fields the model left unset are dropped. */
 function plain(props: Props): Props {
   return JSON.parse(JSON.stringify(props)) as Props;
+}
+
+/**
+ * Every operation's error goes through the one redaction path (core/redact.ts): a daemon error
+ * quoting our XML, a URL with a password, a failed create's message — none may show a secret
+ * value of the resource's inputs or a host credential.
+ */
+function redacting<A extends [ResourceKind, ...unknown[]], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await operation(...args);
+    } catch (error) {
+      const [kind, ...rest] = args;
+      throw redactError(error, rest.flatMap((arg) => (arg !== null && typeof arg === "object" ? secretValuesOf(kind, arg as Props) : [])));
+    }
+  };
+}
+
+export const create = redacting(createUnredacted);
+export const read = redacting(readUnredacted);
+export const update = redacting(updateUnredacted);
+export const remove = redacting(removeUnredacted);
+
+/** The values of the kind's secret fields in `props` (inputs or recorded state). */
+function secretValuesOf(kind: ResourceKind, props: Props | null | undefined): string[] {
+  return props !== null && typeof props === "object" ? valuesAtPaths(props, RESOURCE_MODELS[kind]?.secrets ?? []) : [];
+}
+
+function redactingProgress(progress: (message: string) => void, secrets: string[]): (message: string) => void {
+  return (message) => progress(redact(message, secrets));
 }
