@@ -3,6 +3,7 @@ import { type Disruption, needsRestart, worstOf } from "./disruption";
 import type { InputFailure } from "./errors";
 import type { ResourceKind, VirtualMachineSpec } from "./model";
 import { vcpuCount } from "./model";
+import { isUnknown } from "./unknown";
 
 /** One changed field, how disruptive applying it is, and why. */
 export interface FieldChange {
@@ -205,6 +206,11 @@ export function classifyChange(
   const rules = RULES[kind];
   const grouped = new Map<string, FieldChange>();
   for (const path of changedPaths(old, next)) {
+    if (isUnknown(lookup(next, path))) {
+      // Not known until `up`: it may change, as disruptively as the rules for that field say.
+      grouped.set(path, unknownChange(kind, rules, path, caps));
+      continue;
+    }
     const match = matchRule(Object.keys(rules), path);
     if (!match) {
       grouped.set(path, { path, disruption: "replace", why: "no rule covers this field, so the safe choice is made" });
@@ -222,6 +228,35 @@ export function classifyChange(
   const worst = worstOf(changes.map((c) => c.disruption));
   const replaces = [...new Set(changes.filter((c) => c.disruption === "replace").map((c) => c.path.split(".")[0]))];
   return { changes, worst, replaces };
+}
+
+/**
+ * A field whose new value is unknown at preview (it comes from a resource not made yet). Its
+ * own rule decides when that rule does not need the value; a whole object (cpu, disks) takes
+ * the worst fixed answer among the rules for its parts. Rules that need values are left to
+ * `up`, where the value is known and the change is classified again: an unknown never turns
+ * into a replace just because no value could be compared.
+ */
+function unknownChange(kind: ResourceKind, rules: Record<string, Rule>, path: string, caps: HypervisorCapabilities): FieldChange {
+  const segments = path.split(".");
+  const fixedAnswer = (pattern: string): Disruption | undefined => {
+    const override = caps.changeRules[kind === "VirtualMachine" ? pattern : `${kind}:${pattern}`];
+    if (override !== undefined) return "grow" in override ? undefined : override.disruption;
+    return rules[pattern].constant;
+  };
+  const own = matchRule(Object.keys(rules), path);
+  if (own && own.concrete === path) {
+    const answer = fixedAnswer(own.pattern);
+    if (answer !== undefined) return { path, disruption: answer, why: `not known until up; if it changes: ${answer}` };
+  }
+  const parts = Object.keys(rules).filter((pattern) => {
+    const p = pattern.split(".");
+    return p.length > segments.length && segments.every((s, i) => p[i] === "*" || p[i] === s);
+  });
+  const answers = parts.map(fixedAnswer).filter((d): d is Disruption => d !== undefined);
+  if (answers.length === 0 && !own) return { path, disruption: "replace", why: "not known until up, and no rule covers this field, so the safe choice is made" };
+  const worst = answers.length > 0 ? worstOf(answers) : "reboot";
+  return { path, disruption: worst, why: `not known until up; if it changes, at most ${worst} by the rules for ${path}'s fields (classified again at up)` };
 }
 
 /** Field patterns that always replace the resource, for schema.json's `replaceOnChanges`. */
