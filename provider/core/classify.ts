@@ -138,7 +138,12 @@ const POOL_RULES: Record<string, Rule> = {
   labels: fixed("none", "recorded only"),
 };
 const VOLUME_RULES: Record<string, Rule> = {
-  host: replace("a volume belongs to one host"),
+  // A volume's host usually follows its VM's. Recreating it on the new host would leave it
+  // empty; the volume stays on its storage, which the new host must reach (shared storage).
+  host: ({ crossesDriver }) =>
+    crossesDriver
+      ? { disruption: "replace", why: "another kind of hypervisor cannot use this volume; an empty one is made there" }
+      : { disruption: "none", why: "the volume stays on its storage and is used from the new host (shared storage); nothing is copied or recreated" },
   pool: replace("a volume belongs to one pool"),
   name: replace("the volume is identified by its name"),
   format: replace("the on-disk format is fixed"),

@@ -128,13 +128,35 @@ async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, new
   const old = parseSpec(kind, olds);
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
-  const { ops } = await resolve(kind, old.host as string);
   const ctx = operationContext(kind, next);
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
-  const observed = await ops.update(id, old, next, plan, ctx);
+  const observed = followsToHost(plan, old, next)
+    ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
+    : await (await resolve(kind, old.host as string)).ops.update(id, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
   const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
   return { outs: plain({ ...outputsOf(next, observed), ...change }) };
+}
+
+/**
+ * A snapshot or volume whose host changes only because its VM moved (classified "none": the
+ * hypervisor took it along, or the storage is shared) is read and updated where it is now.
+ * Nothing is made or deleted; if it is not there, the user is told instead of a retake.
+ */
+function followsToHost(plan: ChangePlan, old: Props, next: Props): boolean {
+  return old.host !== next.host && plan.changes.some((c) => c.path === "host" && c.disruption === "none");
+}
+
+async function updateWhereItIsNow(kind: ResourceKind, id: string, old: Props, next: Props, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Props>> {
+  const { ops } = await resolve(kind, next.host as string);
+  const moved = { ...old, host: next.host };
+  if (!(await ops.read(id, moved))) {
+    throw new Error(
+      `host: ${kind} "${String(next.name)}" (${id}) is not on host "${String(next.host)}". It follows its VM or its storage and is never made again by a host change ` +
+        `(that would lose what it holds): move the VM first, make the storage reachable from "${String(next.host)}", or set host back to "${String(old.host)}"`,
+    );
+  }
+  return ops.update(id, moved, next, plan, ctx);
 }
 
 async function removeUnredacted(kind: ResourceKind, id: string, props: Props): Promise<void> {

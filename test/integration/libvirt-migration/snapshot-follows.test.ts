@@ -16,7 +16,7 @@ type Props = Record<string, unknown>;
  * afterwards, the same point in time (creation time unchanged), and the Snapshot's update to
  * the new host retakes nothing.
  */
-describe("libvirt: a VM's move carries its snapshots (kvm1 → kvm2)", function () {
+describe("libvirt: a VM's move carries its snapshots, and its volumes follow (kvm1 → kvm2)", function () {
   this.timeout(180_000);
   const prefix = uniquePrefix("snapmv");
   const dir = `/var/lib/novacron-test/${prefix}`;
@@ -32,13 +32,19 @@ describe("libvirt: a VM's move carries its snapshots (kvm1 → kvm2)", function 
     mkdirSync(dir, { recursive: true });
     virsh(SOURCE, "pool-create-as", `${prefix}-pool`, "dir", "--target", dir);
     virsh(SOURCE, "vol-create-as", `${prefix}-pool`, "root.qcow2", "16M", "--format", "qcow2");
+    // The same directory as a pool on the peer: shared storage, as a migration needs.
+    virsh(PEER, "pool-create-as", `${prefix}-pool`, "dir", "--target", dir);
+    mkdirSync(`${dir}-local`, { recursive: true });
+    virsh(SOURCE, "pool-create-as", `${prefix}-local`, "dir", "--target", `${dir}-local`);
   });
 
   after(async () => {
     for (const uri of [SOURCE, PEER]) virshMaybe(uri, "undefine", vmName, "--snapshots-metadata");
-    virshMaybe(SOURCE, "pool-destroy", `${prefix}-pool`);
+    for (const uri of [SOURCE, PEER]) virshMaybe(uri, "pool-destroy", `${prefix}-pool`);
+    virshMaybe(SOURCE, "pool-destroy", `${prefix}-local`);
     await closeAllDrivers();
     rmSync(dir, { recursive: true, force: true });
+    rmSync(`${dir}-local`, { recursive: true, force: true });
     delete process.env.NOVACRON_HOSTS;
   });
 
@@ -72,6 +78,25 @@ describe("libvirt: a VM's move carries its snapshots (kvm1 → kvm2)", function 
     const after = virsh(PEER, "snapshot-dumpxml", vmName, "before-upgrade");
     assert.equal(/<creationTime>(\d+)<\/creationTime>/.exec(after)?.[1], takenAt, "the same point in time, not a retake");
     assert.match(after, /xmlns\/snapshot\/1/, "still carries NovaCron's mark");
+
+    // The VM's disk as a Volume resource whose host follows the VM's: used from kvm2, never remade.
+    virsh(PEER, "pool-refresh", `${prefix}-pool`);
+    const volSpec = await checked("Volume", {}, { host: "kvm1", pool: `${prefix}-pool`, name: "data.qcow2", sizeGiB: 1 });
+    const vol = await runtime.create("Volume", volSpec);
+    virsh(PEER, "pool-refresh", `${prefix}-pool`);
+    const movedVol = await checked("Volume", vol.outs as Props, { ...volSpec, host: "kvm2" });
+    assert.deepEqual((await runtime.diff("Volume", vol.id!, vol.outs as Props, movedVol)).replaces, []);
+    const volOuts = (await runtime.update("Volume", vol.id!, vol.outs as Props, movedVol)).outs as Props;
+    assert.equal(volOuts.host, "kvm2");
+    assert.match(virsh(PEER, "vol-list", `${prefix}-pool`), /data\.qcow2/);
+    await runtime.remove("Volume", vol.id!, volOuts);
+    // A volume on storage the other host cannot reach is refused clearly, and stays.
+    const localSpec = await checked("Volume", {}, { host: "kvm1", pool: `${prefix}-local`, name: "local.qcow2", sizeGiB: 1 });
+    const local = await runtime.create("Volume", localSpec);
+    const movedLocal = await checked("Volume", local.outs as Props, { ...localSpec, host: "kvm2" });
+    await assert.rejects(runtime.update("Volume", local.id!, local.outs as Props, movedLocal), /host: Volume "local\.qcow2" .* is not on host "kvm2"/);
+    assert.match(virsh(SOURCE, "vol-list", `${prefix}-local`), /local\.qcow2/);
+    await runtime.remove("Volume", local.id!, local.outs as Props);
 
     await runtime.remove("Snapshot", snap.id!, outs);
     assert.doesNotMatch(virsh(PEER, "snapshot-list", vmName, "--name"), /before-upgrade/);

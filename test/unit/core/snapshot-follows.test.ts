@@ -28,4 +28,12 @@ describe("a Snapshot follows its VM", () => {
     const result = await diff("Snapshot", "id", { ...snapshot }, { ...snapshot, host: "vc1", vm: "vm-42" });
     assert.deepEqual([...(result.replaces ?? [])].sort(), ["host", "vm"]);
   });
+
+  it("a Volume's host change on the same kind of hypervisor is a record update, never an empty remake", async () => {
+    const volume = { host: "kvm1", pool: "images", name: "data.qcow2", sizeGiB: 10, format: "qcow2", adopt: false, deleteOnDestroy: false, labels: {} };
+    const result = await diff("Volume", "/images/data.qcow2", { ...volume, path: "/images/data.qcow2" }, { ...volume, host: "kvm2" });
+    assert.equal(result.changes, true);
+    assert.deepEqual(result.replaces, []);
+    assert.deepEqual((await diff("Volume", "x", volume, { ...volume, host: "vc1" })).replaces, ["host"]);
+  });
 });

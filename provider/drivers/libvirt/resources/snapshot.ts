@@ -61,20 +61,13 @@ export class LibvirtSnapshotResource implements ResourceDriver<Spec> {
 
   /**
    * The description is changed by redefining the snapshot from its own XML (REDEFINE keeps
-   * disks, memory and the domain copy with our mark). A host change only follows the VM: the
-   * snapshot must already be on the new host, where the VM's move took it.
+   * disks, memory and the domain copy with our mark). A host change never reaches here as a
+   * retake: the runtime updates a snapshot that followed its VM on the VM's new host.
    */
   async update(id: string, old: Spec, next: Spec, _plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
-    const session = old.host === next.host ? this.session : undefined;
-    const client = session ? await session.get() : await clientOf(await ctx.connect(next.host), next.host);
+    const client = await this.session.get();
     const snap = await lookup(client, id);
-    if (!snap) {
-      throw new Error(
-        old.host === next.host
-          ? `snapshot ${id} is gone from host "${next.host}"`
-          : `host: snapshot "${next.name}" is not on host "${next.host}"; a snapshot follows its VM, so move the VM (its host) and the snapshot's host follows — it is never retaken`,
-      );
-    }
+    if (!snap) throw new Error(`snapshot ${id} is gone from host "${next.host}"`);
     if (next.description !== old.description) {
       const { xml } = await client.call("domainSnapshotGetXmlDesc", { snap, flags: 0 });
       ctx.progress("changing the description");
@@ -113,12 +106,6 @@ async function setMark(client: LibvirtClient, dom: DomainRef, metadata: string |
     uri: SNAPSHOT_METADATA_NS,
     flags: AFFECT_CURRENT,
   });
-}
-
-async function clientOf(driver: { kind: string }, host: string): Promise<LibvirtClient> {
-  const session = (driver as { session?: LibvirtSession }).session;
-  if (driver.kind !== "libvirt" || !session) throw new Error(`host: "${host}" is not a libvirt host; a snapshot cannot follow its VM across hypervisor kinds`);
-  return session.get();
 }
 
 async function observe(client: LibvirtClient, snap: SnapshotRef, last: Spec): Promise<Observed<Spec>> {
