@@ -5,7 +5,7 @@ import type { Observed } from "./driver";
  * on it (written at creation); anything else found under a resource's name belongs to someone
  * else and is taken over only with the user's explicit `adopt: true`. An adopted object stays
  * in place on destroy unless the user also sets `deleteOnDestroy: true`.
- * See docs/decisions/0001-ownership-marks.md for where each kind keeps its mark.
+ * See docs/decisions/0014-ownership-marks.md for where each kind keeps its mark.
  */
 
 /** The spec fields this rule reads; kinds without them (VMs) never adopt. */
