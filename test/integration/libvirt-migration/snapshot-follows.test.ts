@@ -102,4 +102,34 @@ describe("libvirt: a VM's move carries its snapshots, and its volumes follow (kv
     assert.doesNotMatch(virsh(PEER, "snapshot-list", vmName, "--name"), /before-upgrade/);
     await runtime.remove("VirtualMachine", vm.id!, vmOuts);
   });
+
+  it("a running VM's snapshot records are set aside for a live migration and restored when it fails", async () => {
+    // The testbed has no network file system, and libvirt refuses a live migration of a disk
+    // it cannot prove shared: exactly the failure after which the records must be back.
+    const name = `${prefix}-live`;
+    virsh(SOURCE, "vol-create-as", `${prefix}-pool`, "live.qcow2", "16M", "--format", "qcow2");
+    const vmSpec = await checked("VirtualMachine", {}, {
+      host: "kvm1", name, machine: "pc", cpu: { cores: 1 }, memory: { sizeMiB: 64 },
+      // No bootable content: the firmware idles, which is all a snapshot and a migration need.
+      disks: { vda: { volume: `${dir}/live.qcow2` } }, powerState: "running", updatePolicy: { shutdownTimeoutSeconds: 0 },
+    });
+    const vm = await runtime.create("VirtualMachine", vmSpec);
+    try {
+      const snap = await runtime.create("Snapshot", await checked("Snapshot", {}, { host: "kvm1", vm: vm.id, name: "live-point", memory: true }));
+      const before = virsh(SOURCE, "snapshot-dumpxml", name, "live-point");
+      const moved = await checked("VirtualMachine", vm.outs as Props, { ...vmSpec, host: "kvm2" });
+      await assert.rejects(runtime.update("VirtualMachine", vm.id!, vm.outs as Props, moved), /live migration .* failed; the VM still runs on the source/);
+      assert.match(virsh(SOURCE, "domstate", name), /running/);
+      const after = virsh(SOURCE, "snapshot-dumpxml", name, "live-point");
+      assert.equal(/<creationTime>(\d+)<\/creationTime>/.exec(after)?.[1], /<creationTime>(\d+)<\/creationTime>/.exec(before)?.[1]);
+      assert.match(virsh(SOURCE, "snapshot-current", name, "--name"), /live-point/, "still the current snapshot");
+      await runtime.remove("Snapshot", snap.id!, snap.outs as Props);
+      await runtime.remove("VirtualMachine", vm.id!, vm.outs as Props);
+    } finally {
+      for (const uri of [SOURCE, PEER]) {
+        virshMaybe(uri, "destroy", name);
+        virshMaybe(uri, "undefine", name, "--snapshots-metadata");
+      }
+    }
+  });
 });
