@@ -178,4 +178,28 @@ describe("libvirt ownership marks (qemu:///system)", function () {
     await runtime.remove("VirtualMachine", made.id!, made.outs as Props);
     assert.doesNotMatch(virsh(URI, "vol-list", pool), new RegExp(`${vmName}-vdb\\.qcow2`));
   });
+
+  it("delete leaves a network or snapshot that replaced ours outside NovaCron (same name, no mark)", async () => {
+    const subnet = `10.234.${20 + (process.pid % 200)}`;
+    const name = `${prefix}-swapped`;
+    const net = await runtime.create("Network", await checked("Network", { host: "kvm", name, mode: "isolated", cidr: `${subnet}.0/24`, autostart: false }));
+    cleanups.push(() => {
+      virshMaybe(URI, "net-destroy", name);
+      virshMaybe(URI, "net-undefine", name);
+    });
+    // An administrator removes ours and defines their own under the same name.
+    virsh(URI, "net-destroy", name);
+    virsh(URI, "net-undefine", name);
+    const xml = `${poolDir}/swapped.xml`;
+    writeFileSync(xml, `<network><name>${name}</name><ip address='${subnet}.1' netmask='255.255.255.0'/></network>`);
+    virsh(URI, "net-define", xml);
+    await runtime.remove("Network", net.id!, net.outs as Props);
+    assert.match(virsh(URI, "net-info", name), new RegExp(name));
+
+    const snap = await runtime.create("Snapshot", await checked("Snapshot", { host: "kvm", vm: legacyVm, name: "swapped" }));
+    virsh(URI, "snapshot-delete", legacyVm, "swapped");
+    virsh(URI, "snapshot-create-as", legacyVm, "swapped", "the admin's, same name");
+    await runtime.remove("Snapshot", snap.id!, snap.outs as Props);
+    assert.match(virsh(URI, "snapshot-list", legacyVm, "--name"), /^swapped$/m);
+  });
 });

@@ -50,10 +50,17 @@ export class LibvirtNetworkResource implements ResourceDriver<Spec> {
     return observe(client, net, next);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
     const client = await this.session.get();
     const found = await orAbsent(client.call("networkLookupByName", { name: id }));
     if (!found) return;
+    // The id is a name: ours may have gone and someone else's taken its place. Only the mark
+    // (or the user's adopt + deleteOnDestroy) lets delete touch what is there now.
+    const current = parseNetworkXml((await client.call("networkGetXmlDesc", { net: found.net, flags: 0 })).xml);
+    if (!current.ownership.owned && !spec.adopt) {
+      ctx.progress(`network "${id}" no longer carries NovaCron's mark (replaced outside NovaCron?); left in place`);
+      return;
+    }
     await tolerateGone(client.call("networkDestroy", { net: found.net }));
     await tolerateGone(client.call("networkUndefine", { net: found.net }));
   }

@@ -76,10 +76,16 @@ export class LibvirtSnapshotResource implements ResourceDriver<Spec> {
     return observe(client, snap, next);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
     const client = await this.session.get();
     const snap = await lookup(client, id);
-    if (snap) await orAbsent(client.call("domainSnapshotDelete", { snap, flags: 0 }));
+    if (!snap) return;
+    // A snapshot of the same name taken since by someone else carries no mark of ours.
+    if (!(await observe(client, snap, spec)).owned && !spec.adopt) {
+      ctx.progress(`snapshot "${spec.name}" no longer carries NovaCron's mark (taken again outside NovaCron?); left in place`);
+      return;
+    }
+    await orAbsent(client.call("domainSnapshotDelete", { snap, flags: 0 }));
   }
 
   private async domain(client: LibvirtClient, vm: string) {
