@@ -4,6 +4,7 @@ import { closeAllDrivers } from "../../../provider/drivers/registry";
 import * as runtime from "../../../provider/dynamic/runtime";
 import type { ResourceKind } from "../../../provider/core/model";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+import { useHosts } from "../../support/hosts";
 
 const SOURCE = "qemu:///system";
 const PEER = "qemu+tcp://10.213.0.2/system";
@@ -22,10 +23,10 @@ describe("libvirt: a VM's move carries its snapshots, and its volumes follow (kv
   const dir = `/var/lib/novacron-test/${prefix}`;
   const vmName = `${prefix}-vm`;
 
-  before(() => {
+  before(async () => {
     testbed("libvirt.sh");
     assert.equal(testbed("libvirt-peer.sh"), PEER);
-    process.env.NOVACRON_HOSTS = JSON.stringify({
+    await useHosts({
       kvm1: { driver: "libvirt", uri: SOURCE, peerUri: "qemu+tcp://10.213.0.1/system", migrationUri: "tcp://10.213.0.1" },
       kvm2: { driver: "libvirt", uri: PEER, migrationUri: "tcp://10.213.0.2" },
     });

@@ -5,6 +5,7 @@ import { closeAllDrivers } from "../../../provider/drivers/registry";
 import * as runtime from "../../../provider/dynamic/runtime";
 import type { ResourceKind } from "../../../provider/core/model";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+import { useHosts } from "../../support/hosts";
 
 const URI = "qemu:///system";
 type Props = Record<string, unknown>;
@@ -24,9 +25,9 @@ describe("libvirt ownership marks (qemu:///system)", function () {
   const legacyVm = `${prefix}-legacy`;
   const cleanups: (() => void)[] = [];
 
-  before(() => {
+  before(async () => {
     testbed("libvirt.sh");
-    process.env.NOVACRON_HOSTS = JSON.stringify({ kvm: { driver: "libvirt", uri: URI } });
+    await useHosts({ kvm: { driver: "libvirt", uri: URI } });
     mkdirSync(poolDir, { recursive: true });
     // The administrator's own objects, made with virsh, never by NovaCron.
     virsh(URI, "pool-define-as", pool, "dir", "--target", poolDir);

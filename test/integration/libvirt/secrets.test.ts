@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { closeAllDrivers } from "../../../provider/drivers/registry";
 import * as runtime from "../../../provider/dynamic/runtime";
 import { testbed, uniquePrefix, virshMaybe } from "../../support/testbeds";
+import { useHosts } from "../../support/hosts";
 
 const URI = "qemu:///system";
 const CANARY = "CANARY-b41e07-secret";
@@ -19,9 +20,9 @@ describe("libvirt failure paths never show a secret (qemu:///system)", function 
   const prefix = uniquePrefix("sec");
   const vmName = `${prefix}-vm`;
 
-  before(() => {
+  before(async () => {
     testbed("libvirt.sh");
-    process.env.NOVACRON_HOSTS = JSON.stringify({
+    await useHosts({
       kvm: { driver: "libvirt", uri: URI },
       // Nothing listens on port 1: the connection fails, quoting the URI if anything does.
       gone: { driver: "libvirt", uri: `qemu+tcp://admin:${CANARY}@127.0.0.1:1/system` },

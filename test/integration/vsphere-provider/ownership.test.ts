@@ -6,6 +6,7 @@ import * as runtime from "../../../provider/dynamic/runtime";
 import type { ResourceKind } from "../../../provider/core/model";
 import { DATACENTER, uniqueName, vcsim } from "../vsphere/testbed";
 import { hostOf } from "./helpers";
+import { useHosts } from "../../support/hosts";
 
 type Props = Record<string, unknown>;
 
@@ -23,7 +24,7 @@ describe("vSphere ownership marks and snapshots that follow their VM (vcsim)", f
   before(async function () {
     const sim = vcsim();
     const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0" };
-    process.env.NOVACRON_HOSTS = JSON.stringify({ vc1: { ...vc, host: "DC0_C0_H0" }, vc1b: { ...vc, host: "DC0_C0_H1" } });
+    await useHosts({ vc1: { ...vc, host: "DC0_C0_H0" }, vc1b: { ...vc, host: "DC0_C0_H1" } });
     client = await connect(sim.options);
   });
 

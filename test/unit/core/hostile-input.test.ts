@@ -5,6 +5,7 @@ import { parseCpuSet, type ResourceKind } from "../../../provider/core/model";
 import { capabilitiesOf } from "../../../provider/drivers/registry";
 import { diff } from "../../../provider/dynamic/runtime";
 import { HOSTS, VALID_INPUTS } from "./fixtures";
+import { useHosts } from "../../support/hosts";
 
 function failures(kind: ResourceKind, news: Record<string, unknown>) {
   return checkInputs(kind, {}, news, HOSTS, capabilitiesOf).failures;
@@ -57,7 +58,7 @@ describe("check() meets hostile input with a clear refusal", () => {
     for (const host of ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__"]) {
       refusedAt("VirtualMachine", { ...vm, host }, "host", /not in the stack config|must be the name/);
     }
-    process.env.NOVACRON_HOSTS = JSON.stringify(HOSTS);
+    await useHosts(HOSTS);
     try {
       await assert.rejects(diff("Network", "id", { ...VALID_INPUTS.Network, host: "constructor" }, { ...VALID_INPUTS.Network, host: "constructor" }), /host "constructor" is not in the stack config/);
     } finally {

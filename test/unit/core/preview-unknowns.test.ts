@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { UNKNOWN } from "../../../provider/core/unknown";
 import { check, diff } from "../../../provider/dynamic/runtime";
 import { HOSTS, VALID_INPUTS } from "./fixtures";
+import { useHosts } from "../../support/hosts";
 
 type Props = Record<string, unknown>;
 
@@ -13,7 +14,7 @@ type Props = Record<string, unknown>;
 describe("preview with whole inputs unknown", () => {
   let recorded: Props;
   before(async () => {
-    process.env.NOVACRON_HOSTS = JSON.stringify(HOSTS);
+    await useHosts(HOSTS);
     const first = await check("VirtualMachine", {}, { ...VALID_INPUTS.VirtualMachine, cloudInit: { userData: "#cloud-config\n" }, labels: { team: "web" } });
     assert.deepEqual(first.failures, []);
     recorded = { ...(first.inputs as Props), state: "running", uuid: "u-1" };

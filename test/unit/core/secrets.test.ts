@@ -5,6 +5,7 @@ import { logLine, redact, redactError, redactUrlUserinfo, wrapSecretInputs } fro
 import { capabilitiesOf } from "../../../provider/drivers/registry";
 import { check } from "../../../provider/dynamic/runtime";
 import { HOSTS, VALID_INPUTS } from "./fixtures";
+import { useHosts } from "../../support/hosts";
 
 /** A value that must never appear in any message; distinctive so a partial echo is caught too. */
 const CANARY = "CANARY-7f3a9c-secret";
@@ -32,7 +33,7 @@ describe("secrets never reach an error or a log line", () => {
       const core = checkInputs("VirtualMachine", {}, news, HOSTS, capabilitiesOf);
       assert.ok(core.failures.length > 0, "the case must fail somewhere");
       for (const f of core.failures) assertNoCanary(`${f.property}: ${f.reason}`);
-      process.env.NOVACRON_HOSTS = JSON.stringify(HOSTS);
+      await useHosts(HOSTS);
       try {
         const result = await check("VirtualMachine", {}, news);
         for (const f of result.failures ?? []) assertNoCanary(`${f.property}: ${f.reason}`);

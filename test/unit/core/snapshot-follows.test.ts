@@ -1,12 +1,13 @@
 import assert from "node:assert/strict";
 import { diff } from "../../../provider/dynamic/runtime";
 import { HOSTS } from "./fixtures";
+import { useHosts } from "../../support/hosts";
 
 /** Issue 14: a Snapshot whose host changes because its VM moved is a record update, never a retake. */
 describe("a Snapshot follows its VM", () => {
   const snapshot = { host: "kvm1", vm: "8d0c1e8e-1111-4c2a-9d55-0123456789ab", name: "before-upgrade", memory: false, quiesce: false, description: "", adopt: false, deleteOnDestroy: false };
-  before(() => {
-    process.env.NOVACRON_HOSTS = JSON.stringify({ ...HOSTS, vc2: { ...HOSTS.vc1 } });
+  before(async () => {
+    await useHosts({ ...HOSTS, vc2: { ...HOSTS.vc1 } });
   });
   after(() => {
     delete process.env.NOVACRON_HOSTS;
