@@ -149,39 +149,44 @@ const FORBIDDEN_KEYS = new Set(["__proto__", "constructor", "prototype"]);
 
 export function textProblems(input: unknown): TextProblem[] {
   const problems: TextProblem[] = [];
-  walk(input, [], problems);
+  walk(input, "", problems);
   return problems;
 }
 
-function walk(value: unknown, path: string[], problems: TextProblem[]): void {
-  const dotted = path.join(".");
+// check() runs on every preview for every resource: the walk builds no arrays, and strings
+// are scanned character by character only when a quick test finds something suspect.
+function walk(value: unknown, dotted: string, problems: TextProblem[]): void {
   if (typeof value === "string") {
     const problem = stringProblem(dotted, value);
     if (problem) problems.push({ path: dotted, reason: problem });
   } else if (typeof value === "number") {
     if (!Number.isFinite(value)) problems.push({ path: dotted, reason: `got ${String(value)}; expected a finite number` });
-    else if (/(^|\.)sizeGiB$/.test(dotted) && value > 0 && value < 1 / 1024) {
+    else if (value > 0 && value < 1 / 1024 && /(^|\.)sizeGiB$/.test(dotted)) {
       problems.push({ path: dotted, reason: `got ${String(value)}; must be at least 1 MiB (0.0009765625 GiB)` });
     }
   } else if (Array.isArray(value)) {
-    value.forEach((item, i) => walk(item, [...path, String(i)], problems));
+    for (let i = 0; i < value.length; i++) walk(value[i], dotted === "" ? String(i) : `${dotted}.${i}`, problems);
   } else if (value !== null && typeof value === "object") {
     for (const key of Object.keys(value)) {
-      const at = [...path, key].join(".");
+      const at = dotted === "" ? key : `${dotted}.${key}`;
       if (FORBIDDEN_KEYS.has(key)) {
         problems.push({ path: at, reason: `the key ${JSON.stringify(key)} is not accepted (it names a JavaScript object internal)` });
         continue;
       }
-      const keyProblem = badCharacter(key, "");
-      if (keyProblem) problems.push({ path: path.join(".") || key, reason: `a key ${keyProblem}` });
-      else walk((value as Record<string, unknown>)[key], [...path, key], problems);
+      const keyProblem = SUSPECT.test(key) ? badCharacter(key, "") : undefined;
+      if (keyProblem) problems.push({ path: dotted || key, reason: `a key ${keyProblem}` });
+      else walk((value as Record<string, unknown>)[key], at, problems);
     }
   }
 }
 
+/** Any character badCharacter might refuse: controls, surrogates (pairs are checked after), noncharacters. */
+// eslint-disable-next-line no-control-regex
+const SUSPECT = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]/;
+
 function stringProblem(path: string, text: string): string | undefined {
-  const generic = path.replace(/^labels\.[^.]+$/, "labels.*");
-  const bad = badCharacter(text, MULTILINE[generic] ?? "");
+  const generic = path.startsWith("labels.") ? "labels.*" : path;
+  const bad = SUSPECT.test(text) ? badCharacter(text, MULTILINE[generic] ?? "") : undefined;
   if (bad) return bad;
   const cap = LENGTH_CAPS.find(([pattern]) => pattern.test(generic))?.[1] ?? DEFAULT_MAX;
   if (text.length > cap) return `is ${text.length} characters long; must be at most ${cap}`;
