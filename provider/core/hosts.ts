@@ -52,7 +52,33 @@ export const HostConfig = z.discriminatedUnion("driver", [
     caFile: z.string().optional().describe("PEM file of the CA that signed vCenter's certificate, read when the driver connects"),
     insecurePlainHttp: PlainHttpOptIn,
   }).superRefine(refusePlainHttp),
-  z.strictObject({ driver: z.literal("proxmox"), url: z.string().url(), tokenId: z.string(), tokenSecret: z.string(), node: z.string(), insecure: z.boolean().default(false), insecurePlainHttp: PlainHttpOptIn }).superRefine(refusePlainHttp),
+  z
+    .strictObject({
+      driver: z.literal("proxmox"),
+      url: z.string().url().describe("API endpoint of a cluster node, e.g. https://pve1.example:8006"),
+      node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, "must be a Proxmox VE node name such as pve1").describe("Node the resources live on"),
+      tokenId: z.string().regex(/^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$/, "must be an API token id user@realm!tokenname, e.g. novacron@pve!ci").optional(),
+      tokenSecret: z.string().min(1).optional().describe("The token's secret (set the entry with `pulumi config set --secret`)"),
+      username: z.string().regex(/^[^\s@]+@[^\s@]+$/, "must be user@realm, e.g. root@pam").optional().describe("Ticket login, when no API token is given"),
+      password: z.string().min(1).optional(),
+      fingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 certificate fingerprint (64 hex digits, colons optional)").optional()
+        .describe("Trust exactly the certificate with this SHA-256 fingerprint (PVE's self-signed node certificate)"),
+      caFile: z.string().optional().describe("PEM file of the CA that signed the node's certificate, e.g. a copy of /etc/pve/pve-root-ca.pem"),
+      insecure: z.boolean().default(false),
+      insecurePlainHttp: PlainHttpOptIn,
+    })
+    .superRefine((entry, ctx) => {
+      refusePlainHttp(entry, ctx);
+      const token = entry.tokenId !== undefined || entry.tokenSecret !== undefined;
+      const login = entry.username !== undefined || entry.password !== undefined;
+      if (token === login) {
+        ctx.addIssue({ code: "custom", path: ["tokenId"], message: "give either tokenId and tokenSecret (an API token) or username and password (a ticket login)" });
+      } else if (token && (entry.tokenId === undefined || entry.tokenSecret === undefined)) {
+        ctx.addIssue({ code: "custom", path: [entry.tokenId === undefined ? "tokenId" : "tokenSecret"], message: "an API token needs both tokenId and tokenSecret" });
+      } else if (login && (entry.username === undefined || entry.password === undefined)) {
+        ctx.addIssue({ code: "custom", path: [entry.username === undefined ? "username" : "password"], message: "a ticket login needs both username and password" });
+      }
+    }),
   z.strictObject({ driver: z.literal("hyperv"), host: z.string(), username: z.string(), keyfile: z.string().optional(), knownHosts: z.string().optional() }),
   z.strictObject({ driver: z.literal("xcpng"), url: z.string().url(), username: z.string(), password: z.string(), insecure: z.boolean().default(false), insecurePlainHttp: PlainHttpOptIn }).superRefine(refusePlainHttp),
 ]);
@@ -90,8 +116,8 @@ export function parseHosts(json: string | undefined, source: string): Hosts {
 export function hostSecrets(hosts: Hosts): string[] {
   const secrets: string[] = [];
   for (const entry of Object.values(hosts)) {
-    if ("password" in entry) secrets.push(entry.password);
-    if ("tokenSecret" in entry) secrets.push(entry.tokenSecret);
+    if ("password" in entry && typeof entry.password === "string") secrets.push(entry.password);
+    if ("tokenSecret" in entry && typeof entry.tokenSecret === "string") secrets.push(entry.tokenSecret);
     for (const url of [entry.driver === "libvirt" ? entry.uri : undefined, entry.driver === "libvirt" ? entry.peerUri : undefined, "url" in entry ? entry.url : undefined]) {
       const password = url ? /^[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:([^/\s@]+)@/i.exec(url)?.[1] : undefined;
       if (password) secrets.push(password, decodeURIComponentSafe(password));

@@ -29,6 +29,7 @@ type DriverFactory = (host: string, config: HostConfig) => Promise<Driver>;
 const FACTORIES: Partial<Record<DriverKind, () => DriverFactory>> = {
   libvirt: () => (require("./libvirt/driver") as { openLibvirtDriver: DriverFactory }).openLibvirtDriver,
   vsphere: () => (require("./vsphere/driver") as { openVsphereDriver: DriverFactory }).openVsphereDriver,
+  proxmox: () => (require("./proxmox/driver") as { openProxmoxDriver: DriverFactory }).openProxmoxDriver,
 };
 
 const open = new Map<string, Promise<Driver>>();
