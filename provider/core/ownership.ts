@@ -26,7 +26,7 @@ export function decideOnFound(kind: string, spec: AdoptionInputs, existing: Obse
   if (spec.adopt === true) return "adopt";
   const canAdopt = spec.adopt !== undefined;
   throw new Error(
-    `${describe} already exists on host "${hostName}" and carries no NovaCron ownership mark, so NovaCron did not make it and will not touch it. ` +
+    `${describe} already exists on host "${hostName}" and is not managed by NovaCron: it carries no NovaCron ownership mark, so NovaCron did not make it and will not touch it. ` +
       (canAdopt
         ? `Pick another name, or set adopt: true to manage it (it is then left in place on destroy unless deleteOnDestroy: true is also set)`
         : `Pick another name or remove it (${kind} cannot be adopted)`),
