@@ -148,9 +148,35 @@ export class ProviderHost {
 }
 
 /** What the engine records when a create fails after the object was made (ErrorResourceInitFailed). */
+/** Pulumi's wire marker of a secret value inside a Struct. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+function isSecretWrapper(value: unknown): value is { value: unknown } {
+  return value !== null && typeof value === "object" && (value as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}
+
+/**
+ * What the engine hands back to a dynamic provider: it records secret-wrapped outputs as
+ * secrets, and sends them to a provider that does not accept secrets (dynamic providers
+ * never do) as plain values. Tests pass the properties on the way the engine would.
+ */
+function engineView(value: unknown): unknown {
+  if (isSecretWrapper(value)) return engineView(value.value);
+  if (Array.isArray(value)) return value.map(engineView);
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, engineView(v)]));
+  return value;
+}
+
+function secretKeysOf(props: Props): string[] {
+  return Object.entries(props).filter(([, v]) => isSecretWrapper(v)).map(([k]) => k);
+}
+
 export interface ResourceInitFailure {
   id: string;
+  /** As the engine passes them on: secret values unwrapped. */
   properties: Props;
+  /** Top-level properties that came on the wire as Pulumi secrets (recorded encrypted in state). */
+  secretKeys: string[];
   reasons: string[];
 }
 
@@ -172,7 +198,8 @@ function providerError(err: grpc.ServiceError): ProviderCallError {
     for (const detail of status.getDetailsList()) {
       if (detail.getTypeName() !== "pulumirpc.ErrorResourceInitFailed") continue;
       const failed = provproto.ErrorResourceInitFailed.deserializeBinary(detail.getValue_asU8());
-      initFailure = { id: failed.getId(), properties: (failed.getProperties()?.toJavaScript() ?? {}) as Props, reasons: failed.getReasonsList() };
+      const wire = (failed.getProperties()?.toJavaScript() ?? {}) as Props;
+      initFailure = { id: failed.getId(), properties: engineView(wire) as Props, secretKeys: secretKeysOf(wire), reasons: failed.getReasonsList() };
     }
   }
   return new ProviderCallError(err.details || err.message, initFailure);
