@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { uniquePrefix } from "../support/testbeds";
+import { execFileSync } from "node:child_process";
+import * as path from "node:path";
+import { REPO, uniquePrefix } from "../support/testbeds";
 import { useRealEngine } from "../support/engine";
 import type { BenchResult } from "./types";
 
@@ -21,9 +23,10 @@ function vmArgs(prefix: string, i: number) {
 
 function novacronProgram(prefix: string) {
   return async () => {
-    // Imported as a user's program does. The inline route keeps modules loaded between runs of
-    // this process, so only the provider host's load (a new process per run) recurs here.
-    const nc = await import("../../sdk");
+    // The compiled package, as users install it (the provider host then loads compiled code
+    // too). The inline route keeps modules loaded between runs of this process, so only the
+    // provider host's load (a new process per run) recurs here.
+    const nc = require(path.join(REPO, "dist/sdk")) as typeof import("../../sdk");
     for (let i = 0; i < VMS; i++) new nc.VirtualMachine(`vm-${i}`, vmArgs(prefix, i));
   };
 }
@@ -61,6 +64,7 @@ async function seconds(work: () => Promise<unknown>): Promise<number> {
 
 export async function run(): Promise<BenchResult[]> {
   useRealEngine();
+  execFileSync("npm", ["run", "-s", "compile"], { cwd: REPO, stdio: "inherit" });
   const prefix = uniquePrefix("eb");
   const ours = await stackOf(`${prefix}-novacron`, novacronProgram(prefix));
   const floor = await stackOf(`${prefix}-noop`, noopProgram(prefix));
