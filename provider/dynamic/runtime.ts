@@ -4,6 +4,7 @@ import { classifyChange, describePlan, type ChangePlan } from "../core/classify"
 import type { Driver, Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
+import { parseRecorded } from "../core/recorded";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { configureHosts, currentHosts } from "./hosts";
 import { progressFor } from "./progress";
@@ -79,15 +80,16 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
 }
 
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
-  const last = parseSpec(kind, props);
+  const last = recordedSpec(kind, props, "refresh");
   const { driver, ops } = await resolve(kind, last.host as string);
   let observed = await ops.read(id, last, { hosts: currentHosts() });
   if (kind === "VirtualMachine" && driver.vmIdsAreGlobal && (!observed || observed.spec.powerState === "stopped")) {
     observed = (await findMovedVm(id, last, driver, observed !== undefined)) ?? observed;
   }
   if (!observed) return { id: "", props: {} };
+  const spec = representable(kind, observed.spec);
   // Drift shows up as changed inputs, so the next `up` converges back to the program.
-  return { id: observed.id, props: plain(outputsOf(observed.spec, observed)), inputs: plain(observed.spec) };
+  return { id: observed.id, props: plain(outputsOf(spec, observed)), inputs: plain(spec) };
 }
 
 /**
@@ -123,7 +125,7 @@ async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCop
 }
 
 export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
-  const old = parseSpec(kind, olds);
+  const old = recordedSpec(kind, olds, "update");
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
   const { ops } = await resolve(kind, old.host as string);
@@ -136,7 +138,8 @@ export async function update(kind: ResourceKind, id: string, olds: Props, news: 
 }
 
 export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
-  const spec = parseSpec(kind, props);
+  // Delete needs the id, the host and the shutdown settings; nothing else recorded may block it.
+  const spec = recordedSpec(kind, props, "delete");
   const { ops } = await resolve(kind, spec.host as string);
   await ops.delete(id, spec, operationContext(kind, spec));
 }
@@ -176,6 +179,34 @@ function parseSpec(kind: ResourceKind, props: Props): Props {
     throw new InputError(kind, parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })));
   }
   return parsed.data as Props;
+}
+
+/**
+ * What the stack recorded, read leniently: a state an older or buggier version wrote must stay
+ * refreshable, updatable and destroyable. Parts the model refuses are left out with a warning.
+ */
+function recordedSpec(kind: ResourceKind, props: Props, operation: string): Props {
+  const { spec, notUnderstood } = parseRecorded(kind, withoutInternalKeys(stripOutputs(kind, props)));
+  if (notUnderstood.length > 0) {
+    progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(
+      `warning: ${operation} goes on without recorded parts this version does not accept: ${notUnderstood.join("; ")}`,
+    );
+  }
+  return spec;
+}
+
+/**
+ * The invariant behind every refresh: what read() records must parse at the next read, update and
+ * delete. A driver that reports something the model refuses is a bug, but it must not wedge the
+ * stack: the refused part is left out of state (it stays on the host untouched) with a warning.
+ */
+function representable(kind: ResourceKind, observed: Props): Props {
+  if (RESOURCE_MODELS[kind].schema.safeParse(observed).success) return observed;
+  const { spec, notUnderstood } = parseRecorded(kind, observed);
+  progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(
+    `warning: the host holds what the model cannot express; not recorded: ${notUnderstood.join("; ")}`,
+  );
+  return spec;
 }
 
 async function resolve(kind: ResourceKind, host: string) {

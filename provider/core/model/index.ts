@@ -37,7 +37,7 @@ export type ResourceKind = keyof typeof RESOURCE_MODELS;
 
 /** Outputs each kind reports beyond its inputs; never read back as inputs. */
 export const COMPUTED_OUTPUTS: Record<ResourceKind, readonly string[]> = {
-  VirtualMachine: ["state", "uuid", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration"],
+  VirtualMachine: ["state", "uuid", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration", "unmanaged"],
   StoragePool: ["state", "uuid", "capacityBytes", "running"],
   Volume: ["path", "capacityBytes"],
   Network: ["state", "uuid", "bridgeName"],

@@ -19,9 +19,11 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
     const source = sameSource ? { volume: recorded.volume, sizeGiB: recorded.sizeGiB, pool: recorded.pool } : { volume: path ?? `${slot}-unknown-source` };
     disks[slot] = {
       ...source,
+      // The parser hands over only disks the model can express (domain-parse-devices.ts).
       bus: disk.bus as DiskSpec["bus"],
-      format: recorded?.format,
-      cache: (disk.cache ?? "default") as DiskSpec["cache"],
+      // A recorded disk keeps what the program said; one added outside NovaCron shows the host's format.
+      format: recorded ? recorded.format : (disk.format as DiskSpec["format"]),
+      cache: (disk.cache ?? "hypervisor-default") as DiskSpec["cache"],
       io: disk.io as DiskSpec["io"],
       iothread: disk.iothread,
       bootOrder: disk.bootOrder,
@@ -32,13 +34,17 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
   for (const [slot, nic] of Object.entries(parsed.nics)) {
     const recorded = last.nics[slot];
     nics[slot] = {
-      model: (nic.model ?? recorded?.model ?? "virtio") as NicSpec["model"],
+      // A VF has no emulated model: the recorded one stays. Otherwise no <model> is the hypervisor's default.
+      model: (nic.sriovPool !== undefined ? recorded?.model ?? "virtio" : nic.model ?? "hypervisor-default") as NicSpec["model"],
       // A MAC the user left to libvirt stays unset, or every plan would show it.
       mac: recorded?.mac === undefined ? undefined : nic.mac,
       queues: nic.queues,
       network: nic.network,
       bridge: nic.bridge,
       sriovPool: nic.sriovPool,
+      direct: nic.direct as NicSpec["direct"],
+      user: nic.type === "user" ? true : undefined,
+      ethernet: nic.ethernet,
       vlan: nic.vlan,
       bootOrder: nic.bootOrder,
     };

@@ -2,6 +2,8 @@ import { parseCpuSet, vcpuCount, type VirtualMachineSpec } from "../../../core/m
 import { el, elIfAny, type XmlElement } from "./element";
 import { LibvirtXmlError } from "./errors";
 import type { DomainType } from "./domain-context";
+import type { XmlNode } from "./dom";
+import { toElement } from "./domain-preserve";
 
 /** DIMM slots offered for memory hotplug: QEMU needs a fixed count up front; 16 is what virt-manager-era guides use. */
 export const MEMORY_HOTPLUG_SLOTS = 16;
@@ -47,21 +49,25 @@ export function cputuneElement(spec: VirtualMachineSpec): XmlElement | undefined
   );
 }
 
-export function cpuElement(spec: VirtualMachineSpec, type: DomainType): XmlElement {
+export function cpuElement(spec: VirtualMachineSpec, type: DomainType, preserved?: XmlNode[]): XmlElement {
   const { topology } = libvirtTopology(spec.cpu);
   const cpu = spec.cpu;
   // Under TCG there is no host CPU to pass through; libvirt's "maximum" is the emulator's closest equivalent.
   const mode = cpu.mode === "host-passthrough" && type === "qemu" ? "maximum" : cpu.mode;
   const attrs =
-    mode === "custom" ? { mode, match: "exact", check: "partial" }
+    mode === "hypervisor-default" ? {}
+    : mode === "custom" ? { mode, match: "exact", check: "partial" }
     : mode === "host-model" ? { mode }
     : { mode, check: "none", migratable: "on" };
   const cells = cpu.numa ?? [];
+  // CPU features and the like that the host's definition holds; libvirt takes features only with a model or a host mode.
+  const kept = mode === "hypervisor-default" ? [] : (preserved ?? []).map(toElement);
   return el(
     "cpu",
     attrs,
     mode === "custom" && el("model", { fallback: "forbid" }, cpu.model ?? ""),
     el("topology", { sockets: topology.sockets, cores: topology.cores, threads: topology.threads }),
+    ...kept,
     cells.length > 0 &&
       el("numa", {}, ...cells.map((cell, id) => el("cell", { id, cpus: cell.vcpus, memory: cell.memoryMiB, unit: "MiB" }))),
   );

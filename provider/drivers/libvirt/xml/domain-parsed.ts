@@ -1,5 +1,7 @@
 import type { CpuMode, DiskBus } from "../../../core/model";
 import type { PciAddress } from "./domain-context";
+import type { XmlNode } from "./dom";
+import type { PreservedParts } from "./domain-preserve";
 import type { ParsedOwnership } from "./metadata";
 
 /** Where a disk's bytes live, as the domain XML says. */
@@ -21,11 +23,15 @@ export interface ParsedDisk {
   bootOrder?: number;
   readOnly: boolean;
   source: ParsedDiskSource;
+  /** The drive address the host gave it (IDE, SATA, SCSI, USB), kept across re-defines. */
+  address?: { controller: number; bus: number; target: number; unit: number };
 }
 
 export interface ParsedCdrom {
   bus?: string;
   path?: string;
+  /** The element as found: CD-ROMs are preserved unmanaged. */
+  node?: XmlNode;
 }
 
 export interface ParsedNic {
@@ -38,6 +44,8 @@ export interface ParsedNic {
   network?: string;
   bridge?: string;
   sriovPool?: string;
+  direct?: { device: string; mode: string };
+  ethernet?: { tap?: string };
   vlan?: number;
   bootOrder?: number;
 }
@@ -100,4 +108,6 @@ export interface ParsedDomain {
   boot?: { kernel: string; initrd?: string; cmdline?: string };
   labels: Record<string, string>;
   ownership: ParsedOwnership;
+  /** What the model does not manage: carried through every re-define untouched (domain-preserve.ts). */
+  preserved: PreservedParts;
 }
