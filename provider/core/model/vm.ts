@@ -73,6 +73,8 @@ const Disk = z.strictObject({
   cache: z.enum(["none", "writeback", "writethrough", "directsync", "unsafe", "hypervisor-default"]).default("none")
     .describe("`hypervisor-default` sets no cache mode: the hypervisor's own default applies (what a disk attached without one has)."),
   io: z.enum(["native", "threads", "io_uring"]).optional(),
+  discard: z.enum(["unmap", "ignore"]).optional().describe("Pass the guest's TRIM/UNMAP to the image (`unmap`), as virt-install sets for qcow2 disks."),
+  detectZeroes: z.enum(["off", "on", "unmap"]).optional().describe("Turn writes of zeroes into sparse regions."),
   iothread: z.int().min(1).max(64).optional(),
   bootOrder: z.int().min(1).max(64).optional(),
   readOnly: z.boolean().default(false),
@@ -152,7 +154,7 @@ export const VirtualMachineInputs = z
     for (const key of Object.keys(vm.cpu.pinning ?? {})) {
       if (Number(key) >= vcpus) fail(["cpu", "pinning", key], `vCPU ${key} does not exist; this VM has vCPUs 0-${vcpus - 1}`);
     }
-    if (vm.cpu.numa) checkNuma(vm.cpu.numa, vcpus, vm.memory.sizeMiB, fail);
+    if (vm.cpu.numa) checkNuma(vm.cpu.numa, vcpus, vm.memory.sizeMiB, vm.memory.maxMiB, fail);
     if (vm.memory.maxMiB !== undefined && vm.memory.maxMiB < vm.memory.sizeMiB) {
       fail(["memory", "maxMiB"], `got ${vm.memory.maxMiB}; must be at least memory.sizeMiB (${vm.memory.sizeMiB})`);
     }
@@ -189,7 +191,7 @@ export const VirtualMachineInputs = z
 
 type Fail = (path: PropertyKey[], message: string) => void;
 
-function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number, memoryMiB: number, fail: Fail): void {
+function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number, memoryMiB: number, maxMiB: number | undefined, fail: Fail): void {
   const owner = new Map<number, number>();
   let total = 0;
   cells.forEach((cell, i) => {
@@ -200,7 +202,11 @@ function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number,
       owner.set(cpu, i);
     }
   });
-  if (total !== memoryMiB) {
+  // Hosts also hold NUMA guests ballooned below their cells (the cells then make up memory.maxMiB)
+  // and guests with hot-plugged DIMMs beyond the cells (up to memory.maxMiB); the driver checks those.
+  const ballooned = maxMiB !== undefined && total === maxMiB && memoryMiB < maxMiB;
+  const dimms = maxMiB !== undefined && total < memoryMiB && memoryMiB <= maxMiB;
+  if (total !== memoryMiB && !ballooned && !dimms) {
     fail(["cpu", "numa"], `the cells hold ${total} MiB in all; they must add up to memory.sizeMiB (${memoryMiB})`);
   }
 }

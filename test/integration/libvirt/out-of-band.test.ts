@@ -20,7 +20,7 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
   const name = `${prefix}-vm`;
   let host: ProviderHost;
   let vm: { id: string; outs: Props };
-  let refreshed: { props: Props; inputs: Props };
+  let refreshed: { id: string; props: Props; inputs: Props };
   const hostIface = defaultRouteInterface();
   /** The CPU model libvirt fills in for a domain with no <cpu>, if it does. */
   let defaultCpu: string | undefined;

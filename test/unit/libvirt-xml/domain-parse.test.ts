@@ -93,7 +93,11 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
     assert.deepEqual(d.vcpus, { current: 3, max: 6 });
     assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 3, maxVcpus: 6, mode: "custom", model: "Cascadelake-Server" });
     assert.deepEqual(d.memory, { sizeMiB: 2048, maxMiB: 4096 }, "no balloon settings: the balloon is model none");
-    assert.deepEqual(Object.keys(d.disks).sort(), ["hda"], "an RBD disk and a disk with discard are preserved, not managed");
+    assert.deepEqual(Object.keys(d.disks).sort(), ["hda", "sda"], "an RBD disk is preserved, not managed");
+    assert.deepEqual(d.disks.sda, {
+      bus: "scsi", targetDev: "sda", format: "raw", cache: "none", io: "native", discard: "unmap", readOnly: false,
+      source: { kind: "block", dev: "/dev/vg0/data" }, address: { controller: 0, bus: 0, target: 0, unit: 0 },
+    }, "an lsilogic controller is not virtio-scsi");
     assert.deepEqual(d.disks.hda, { bus: "ide", targetDev: "hda", readOnly: false, source: { kind: "file", path: "/srv/old.img" } });
     assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } });
     assert.equal(d.cloudInitSeed, undefined);
@@ -107,7 +111,6 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
     assert.deepEqual(d.console, { kind: "none" }, "a SPICE console on a network listen is preserved, not managed");
     assert.deepEqual(d.preserved.summary, [
       "disk disk vda (virtio, pool/image): kept as it is (<source> settings are not in the model)".replace("<source> settings", "its source settings"),
-      "disk disk sda (scsi, /dev/vg0/data): kept as it is (driver discard is not in the model)",
       "disk cdrom hdc (ide, /srv/install.iso): kept as it is (CD-ROMs and floppies are not managed)",
       "interface network (default, 52:54:00:00:00:02): kept as it is (<bandwidth> is not in the model)",
       "hostdev storage: kept as it is (only PCI and USB passthrough is managed)",

@@ -94,7 +94,8 @@ function hostSource(current: ParsedDomain, slot: string, volume: string): DiskSo
   return undefined;
 }
 
-function driveAddressesOf(current: ParsedDomain): Record<string, DriveAddress> {
+/** Slot → the drive address each managed disk has on the host, so a re-define moves none. */
+export function driveAddressesOf(current: ParsedDomain): Record<string, DriveAddress> {
   const out: Record<string, DriveAddress> = {};
   for (const [slot, disk] of Object.entries(current.disks)) {
     const on = disk.bus === "virtio-blk" ? "virtio" : disk.bus === "virtio-scsi" ? "scsi" : disk.bus;

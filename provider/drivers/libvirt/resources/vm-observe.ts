@@ -22,9 +22,12 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
       // The parser hands over only disks the model can express (domain-parse-devices.ts).
       bus: disk.bus as DiskSpec["bus"],
       // A recorded disk keeps what the program said; one added outside NovaCron shows the host's format.
-      format: recorded ? recorded.format : (disk.format as DiskSpec["format"]),
+      // With no format libvirt hands QEMU the image as raw (it never probes), so that is what it is.
+      format: recorded ? recorded.format : ((disk.format ?? "raw") as DiskSpec["format"]),
       cache: (disk.cache ?? "hypervisor-default") as DiskSpec["cache"],
       io: disk.io as DiskSpec["io"],
+      discard: disk.discard as DiskSpec["discard"],
+      detectZeroes: disk.detectZeroes as DiskSpec["detectZeroes"],
       iothread: disk.iothread,
       bootOrder: disk.bootOrder,
       readOnly: disk.readOnly,

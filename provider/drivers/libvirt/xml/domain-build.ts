@@ -45,18 +45,24 @@ function preservedOs(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElem
   return (ctx.preserved?.os ?? []).filter((n) => !(perDevice && n.name === "boot")).map(toElement);
 }
 
-/** A setting as the host has it (features, clock, on_*), else the builder's default. */
-function setting(ctx: DomainBuildContext, name: string, fallback: XmlElement): XmlElement {
+/**
+ * A setting as the host has it (features, clock, on_*). Re-defining from a host's definition, a
+ * setting it lacks stays absent (libvirt's own default applies); only a new VM gets the builder's.
+ */
+function setting(ctx: DomainBuildContext, name: string, fallback: XmlElement): XmlElement | undefined {
   const found = ctx.preserved?.settings.find((n) => n.name === name);
-  return found ? toElement(found) : fallback;
+  if (found) return toElement(found);
+  return ctx.preserved ? undefined : fallback;
 }
 
-function featuresElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
+function featuresElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement | undefined {
   const built = el("features", {}, el("acpi"), el("apic"), spec.firmware.secureBoot && el("smm", { state: "on" }));
-  const found = setting(ctx, "features", built);
+  const found = setting(ctx, "features", built) ?? el("features");
   // Secure boot needs SMM whatever else the host's features say.
-  if (!spec.firmware.secureBoot || found.children.some((c) => typeof c !== "string" && c.name === "smm")) return found;
-  return { ...found, children: [...found.children, el("smm", { state: "on" })] };
+  if (spec.firmware.secureBoot && !found.children.some((c) => typeof c !== "string" && c.name === "smm")) {
+    return { ...found, children: [...found.children, el("smm", { state: "on" })] };
+  }
+  return found.children.length > 0 ? found : undefined;
 }
 
 /** Builder-written devices that give way to the host's own (a serial port on a file, a TIS TPM, no balloon …). */
@@ -91,14 +97,14 @@ export function buildDomainElement(spec: VirtualMachineSpec, ctx: DomainBuildCon
     el("name", {}, spec.name),
     ctx.uuid !== undefined && el("uuid", {}, ctx.uuid),
     metadataElement(spec, ctx),
-    ...memoryElements(spec),
+    ...memoryElements(spec, ctx.preserved),
     vcpuElement(spec),
     iothreads > 0 && el("iothreads", {}, iothreads),
-    cputuneElement(spec),
-    numatuneElement(spec),
+    cputuneElement(spec, ctx.preserved?.cputune),
+    numatuneElement(spec) ?? (ctx.preserved?.numatune && toElement(ctx.preserved.numatune)),
     osElement(spec, ctx),
     featuresElement(spec, ctx),
-    cpuElement(spec, ctx.type, ctx.preserved?.cpu),
+    cpuElement(spec, ctx.type, ctx.preserved),
     setting(ctx, "clock", el("clock", { offset: "utc" })),
     setting(ctx, "on_poweroff", el("on_poweroff", {}, "destroy")),
     setting(ctx, "on_reboot", el("on_reboot", {}, "restart")),

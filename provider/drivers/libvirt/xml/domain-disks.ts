@@ -134,6 +134,8 @@ function diskElement(slot: string, disk: DiskSpec, src: DiskSource, at: Placemen
       // Not set: the hypervisor's default applies, as on a disk attached without one.
       cache: disk.cache === "hypervisor-default" ? undefined : disk.cache,
       io: disk.io,
+      discard: disk.discard,
+      detect_zeroes: disk.detectZeroes,
       iothread: disk.bus === "virtio-blk" ? disk.iothread : undefined,
     }),
     sourceElement(src),

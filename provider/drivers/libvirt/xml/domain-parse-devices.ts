@@ -44,6 +44,8 @@ function parseDisk(disk: XmlNode, devices: XmlNode): ParsedDisk {
     ...(driver?.attr("type") !== undefined ? { format: driver.attr("type") } : {}),
     ...(driver?.attr("cache") !== undefined ? { cache: driver.attr("cache") } : {}),
     ...(driver?.attr("io") !== undefined ? { io: driver.attr("io") } : {}),
+    ...(driver?.attr("discard") !== undefined ? { discard: driver.attr("discard") } : {}),
+    ...(driver?.attr("detect_zeroes") !== undefined ? { detectZeroes: driver.attr("detect_zeroes") } : {}),
     ...(iothread !== undefined ? { iothread } : {}),
     ...(intAttr(disk.child("boot"), "order") !== undefined ? { bootOrder: intAttr(disk.child("boot"), "order") } : {}),
     readOnly: disk.child("readonly") !== undefined,
@@ -58,7 +60,7 @@ function driveAddress(address: XmlNode): NonNullable<ParsedDisk["address"]> {
 
 /** What a managed disk may hold: anything else would be lost when the builder writes it again. */
 const DISK_CHILDREN = new Set(["driver", "source", "target", "boot", "readonly", "address", "alias", "backingStore"]);
-const DISK_DRIVER_ATTRS = new Set(["name", "type", "cache", "io", "iothread"]);
+const DISK_DRIVER_ATTRS = new Set(["name", "type", "cache", "io", "iothread", "discard", "detect_zeroes"]);
 const DISK_SOURCE_ATTRS = new Set(["file", "dev", "pool", "volume", "index"]);
 const DISK_CACHES = new Set(["none", "writeback", "writethrough", "directsync", "unsafe"]);
 const DISK_IO = new Set(["native", "threads", "io_uring"]);
@@ -81,6 +83,8 @@ function unmanageableDisk(node: XmlNode, disk: ParsedDisk, slot: string, virtioS
   if (!DiskSlot.safeParse(slot).success) return `target "${disk.targetDev}" is not a model slot`;
   if (disk.cache !== undefined && !DISK_CACHES.has(disk.cache)) return `cache "${disk.cache}" is not in the model`;
   if (disk.io !== undefined && !DISK_IO.has(disk.io)) return `io "${disk.io}" is not in the model`;
+  if (disk.discard !== undefined && disk.discard !== "unmap" && disk.discard !== "ignore") return `discard "${disk.discard}" is not in the model`;
+  if (disk.detectZeroes !== undefined && !["off", "on", "unmap"].includes(disk.detectZeroes)) return `detect_zeroes "${disk.detectZeroes}" is not in the model`;
   if (disk.format !== undefined && !DISK_FORMATS.has(disk.format)) return `format "${disk.format}" is not in the model`;
   if (disk.io === "native" && disk.cache !== "none" && disk.cache !== "directsync") return "io native without cache none is not in the model";
   if (disk.iothread !== undefined && disk.bus !== "virtio-blk" && disk.bus !== "virtio-scsi") return "an iothread on this bus is not in the model";

@@ -19,6 +19,8 @@ export interface ParsedDisk {
   format?: string;
   cache?: string;
   io?: string;
+  discard?: string;
+  detectZeroes?: string;
   iothread?: number;
   bootOrder?: number;
   readOnly: boolean;
