@@ -79,6 +79,9 @@ function rebuildContext(parsed: ParsedDomain, spec: VirtualMachineSpec): DomainB
     ownership: { resource: spec.name },
     preserved: parsed.preserved,
     driveAddresses: driveAddressesOf(parsed),
+    ...(parsed.firmware.loader !== undefined && spec.firmware.type === "uefi"
+      ? { uefi: { loader: parsed.firmware.loader, ...(parsed.firmware.nvram !== undefined ? { nvram: parsed.firmware.nvram } : {}) } }
+      : {}),
   };
 }
 

@@ -81,6 +81,10 @@ export async function resolveDomainContext(
     boot: vm.kernelBoot,
     ownership: { resource: vm.name },
     ...(known.current ? { preserved: known.current.preserved, driveAddresses: driveAddressesOf(known.current), emulator: known.current.emulator } : {}),
+    // UEFI images the host's definition names explicitly stay; without them libvirt autoselects.
+    ...(known.current?.firmware.loader !== undefined && vm.firmware.type === "uefi"
+      ? { uefi: { loader: known.current.firmware.loader, ...(known.current.firmware.nvram !== undefined ? { nvram: known.current.firmware.nvram } : {}) } }
+      : {}),
   };
 }
 
