@@ -15,6 +15,14 @@ export interface RecordedSpec {
 
 /** Without these no operation can even find the object. */
 const ESSENTIAL = ["host", "name"];
+/**
+ * Required fields no operation on existing objects reads back from state (refresh reports them
+ * from the host; delete does not need them): when the recorded one is refused, a stand-in keeps
+ * the rest usable.
+ */
+const STAND_INS: Partial<Record<ResourceKind, Record<string, unknown>>> = {
+  VirtualMachine: { memory: { sizeMiB: 1 } },
+};
 /** Enough for any recorded spec: every round removes at least one part. */
 const MAX_ROUNDS = 64;
 
@@ -40,6 +48,13 @@ export function parseRecorded(kind: ResourceKind, props: Record<string, unknown>
     for (const issue of parsed.error.issues) {
       const paths = issue.code === "unrecognized_keys" ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
       for (const path of paths) {
+        const standIn = path.length === 1 ? STAND_INS[kind]?.[String(path[0])] : undefined;
+        if (standIn !== undefined && candidate[String(path[0])] === undefined) {
+          candidate[String(path[0])] = structuredClone(standIn);
+          removed = true;
+          notUnderstood.push(`${formatPath(path)} (${issue.message}; a stand-in is used until the next refresh)`);
+          continue;
+        }
         const cut = removeNearest(candidate, path);
         if (cut === undefined) continue;
         if (cut.length === 1 && ESSENTIAL.includes(String(cut[0]))) {

@@ -8,7 +8,7 @@ import { CpuSet, HostRef, Labels, MacAddress, ObjectName, parseCpuSet } from "./
 export const DiskBus = z.enum(["virtio-blk", "virtio-scsi", "sata", "nvme", "ide", "scsi", "usb", "sd"]);
 export type DiskBus = z.infer<typeof DiskBus>;
 /** `hypervisor-default`: no model is set and the hypervisor picks its own (a NIC with no <model>). */
-export const NicModel = z.enum(["virtio", "e1000e", "vmxnet3", "rtl8139", "e1000", "pcnet", "ne2k_pci", "i82551", "i82557b", "i82559er", "hypervisor-default"]);
+export const NicModel = z.enum(["virtio", "e1000e", "vmxnet3", "rtl8139", "e1000", "pcnet", "ne2k_pci", "i82551", "i82557b", "i82559er", "vmxnet2", "hypervisor-default"]);
 export type NicModel = z.infer<typeof NicModel>;
 /** `hypervisor-default`: no CPU mode or model is set; the emulator's default CPU (libvirt: no <cpu> model). */
 export const CpuMode = z.enum(["host-passthrough", "host-model", "custom", "hypervisor-default"]);
