@@ -25,8 +25,12 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
   /** The CPU model libvirt fills in for a domain with no <cpu>, if it does. */
   let defaultCpu: string | undefined;
 
+  let guest: string;
+
   before(async () => {
     testbed("libvirt.sh");
+    // A real kernel in the guest: hot-unplug needs a guest that answers the eject request.
+    guest = testbed("guest-image.sh");
     mkdirSync(dir, { recursive: true });
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ kvm: { driver: "libvirt", uri: URI } }) });
   });
@@ -51,6 +55,7 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
       machine: "pc",
       memory: { sizeMiB: 128 },
       disks: { vda: { pool: `${prefix}-pool`, sizeGiB: 1 } },
+      kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0" },
       updatePolicy: { shutdownTimeoutSeconds: 0 },
     });
     assert.deepEqual(checked.failures, []);
@@ -136,9 +141,35 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     vm = { id: vm.id, outs };
   });
 
+  it("a program that drops the added disk and NICs detaches them (the live one hot, the config-only one from the definition)", async () => {
+    const spec = specOf(vm.outs) as { disks: Record<string, Props>; nics: Record<string, Props> };
+    const next = { ...spec, disks: { vda: spec.disks.vda }, nics: {} };
+    const checked = await host.check("VirtualMachine", spec, next);
+    assert.deepEqual(checked.failures, []);
+    assert.deepEqual((checked.inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]).sort(), ["disks.vdb: hotplug", "nics.net0: hotplug", "nics.net1: hotplug"]);
+    const stderrBefore = host.stderr.length;
+    const outs = await host.update("VirtualMachine", vm.id, vm.outs, checked.inputs);
+    const log = host.stderr.slice(stderrBefore).join("");
+    assert.match(log, /detaching disk vdb/);
+    assert.match(log, /NIC net\d is not in the running guest \(only in its definition\)/, "the --config macvtap NIC was never live");
+    const inactive = virsh(URI, "dumpxml", name, "--inactive");
+    assert.doesNotMatch(inactive, /extra\.img/);
+    assert.doesNotMatch(inactive, /<interface type='(user|direct)'>/);
+    // The guest kernel completes the unplug (ACPI eject) on its own time.
+    await eventually(() => {
+      const live = virsh(URI, "dumpxml", name);
+      assert.doesNotMatch(live, /extra\.img/);
+      assert.doesNotMatch(live, /<interface type='user'>/);
+    }, 60_000);
+    assert.match(inactive, /tools\.iso/, "the unmanaged CD-ROM stays");
+    assert.match(virsh(URI, "domstate", name), /^running/);
+    vm = { id: vm.id, outs };
+  });
+
   it("delete of a state an older version wrote (disks.vdb.cache \"default\", an unknown field) still deletes the VM", async () => {
     const disks = vm.outs.disks as Record<string, Props>;
-    const broken = { ...vm.outs, disks: { ...disks, vdb: { ...disks.vdb, cache: "default" } }, somethingOld: 1 };
+    // What the issue's refresh recorded: a disk attached by virsh with cache "default".
+    const broken = { ...vm.outs, disks: { ...disks, vdb: { volume: `${dir}/extra.img`, cache: "default" } }, somethingOld: 1 };
     const stderrBefore = host.stderr.length;
     const read = await host.read("VirtualMachine", vm.id, broken);
     assert.equal(read.id, vm.id, "refresh of the broken state works");
@@ -148,6 +179,18 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     assert.doesNotMatch(virsh(URI, "vol-list", `${prefix}-pool`), new RegExp(`${name}-vda`), "the blank disk NovaCron made went with it");
   });
 });
+
+async function eventually(check: () => void, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return check();
+    } catch (error) {
+      if (Date.now() > until) throw error;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}
 
 /** The <disk> element whose target is `dev`. */
 function diskBlock(xml: string, dev: string): string {
