@@ -80,6 +80,10 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
 }
 
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+  return withoutStackTrace(() => readOnce(kind, id, props));
+}
+
+async function readOnce(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = recordedSpec(kind, props, "refresh");
   const { driver, ops } = await resolve(kind, last.host as string);
   let observed = await ops.read(id, last, { hosts: currentHosts() });
@@ -125,6 +129,10 @@ async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCop
 }
 
 export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+  return withoutStackTrace(() => updateOnce(kind, id, olds, news));
+}
+
+async function updateOnce(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const old = recordedSpec(kind, olds, "update");
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
@@ -138,6 +146,10 @@ export async function update(kind: ResourceKind, id: string, olds: Props, news: 
 }
 
 export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
+  return withoutStackTrace(() => removeOnce(kind, id, props));
+}
+
+async function removeOnce(kind: ResourceKind, id: string, props: Props): Promise<void> {
   // Delete needs the id, the host and the shutdown settings; nothing else recorded may block it.
   const spec = recordedSpec(kind, props, "delete");
   const { ops } = await resolve(kind, spec.host as string);
@@ -179,6 +191,19 @@ function parseSpec(kind: ResourceKind, props: Props): Props {
     throw new InputError(kind, parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })));
   }
   return parsed.data as Props;
+}
+
+/**
+ * Pulumi's dynamic provider host prints every error of read and delete with its stack; a user
+ * needs the message, which names what failed. Frames stay available with NOVACRON_DEBUG=1.
+ */
+async function withoutStackTrace<T>(operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof Error && !process.env.NOVACRON_DEBUG) error.stack = `${error.name}: ${error.message}`;
+    throw error;
+  }
 }
 
 /**
