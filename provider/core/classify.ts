@@ -94,6 +94,8 @@ const VM_RULES: Record<string, Rule> = {
   "disks.*.iothread": fixed("cold", "the iothread is bound when the disk is opened"),
   "disks.*.format": fixed("cold", "the format is set when the disk is opened"),
   "disks.*.readOnly": fixed("cold", "read-only is set when the disk is opened"),
+  "disks.*.discard": fixed("cold", "discard handling is set when the disk is opened"),
+  "disks.*.detectZeroes": fixed("cold", "zero detection is set when the disk is opened"),
   "nics.*": ({ before, caps }) =>
     caps.hotplug.nic === true
       ? { disruption: "hotplug", why: `the NIC is ${before === undefined ? "attached" : "detached"} while the guest runs` }
@@ -102,6 +104,9 @@ const VM_RULES: Record<string, Rule> = {
   "nics.*.bridge": fixed("live", "the running NIC is reconnected to the other bridge"),
   "nics.*.vlan": fixed("live", "the VLAN tag of the running NIC is changed"),
   "nics.*.sriovPool": fixed("hotplug", "the virtual function is swapped"),
+  "nics.*.direct": fixed("cold", "a macvtap NIC is tied to its host interface while the VM runs"),
+  "nics.*.user": fixed("cold", "user-mode networking is set up when the VM starts"),
+  "nics.*.ethernet": fixed("cold", "the tap device is opened when the VM starts"),
   "nics.*.mac": fixed("hotplug", "the NIC is detached and attached again with the new address"),
   "nics.*.model": fixed("cold", "the NIC model is fixed while the VM runs"),
   "nics.*.queues": fixed("cold", "the queue count is fixed while the VM runs"),
