@@ -88,6 +88,7 @@ describe("vSphere: a VM changed in vCenter stays refreshable, updatable and dest
     const adopted = await host.check("VirtualMachine", refreshed.inputs, specOf(refreshed.inputs));
     assert.deepEqual(adopted.failures, []);
     assert.equal((await host.diff("VirtualMachine", vm.id, refreshed.props, adopted.inputs)).changes, false);
+    assert.ok((refreshed.props.unmanaged as string[]).some((d) => /\(VirtualCdrom\)$/.test(d)), `the CD-ROM is listed as unmanaged: ${JSON.stringify(refreshed.props.unmanaged)}`);
     vm = { id: vm.id, outs: refreshed.props };
   });
 
