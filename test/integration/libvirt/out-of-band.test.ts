@@ -74,7 +74,10 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     virsh(URI, "attach-interface", name, "direct", hostIface, "--model", "e1000", "--config");
     virsh(URI, "attach-disk", name, `${dir}/tools.iso`, "hdc", "--type", "cdrom", "--mode", "readonly", "--config");
     const inactive = virsh(URI, "dumpxml", name, "--inactive");
-    const noCpu = inactive.replace(/<cpu[^>]*\/>|<cpu[\s\S]*?<\/cpu>/, "");
+    // Removing <cpu> and adding a password-protected SPICE console, as `virsh edit` would.
+    const noCpu = inactive
+      .replace(/<cpu[^>]*\/>|<cpu[\s\S]*?<\/cpu>/, "")
+      .replace("</devices>", "<graphics type='spice' autoport='yes' passwd='oob-Secret1'><image compression='off'/></graphics></devices>");
     assert.notEqual(noCpu, inactive, "the domain had a <cpu> element to remove");
     writeFileSync(`${dir}/edited.xml`, noCpu);
     virsh(URI, "define", `${dir}/edited.xml`);
@@ -101,7 +104,11 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     assert.deepEqual(user?.model, "e1000");
     assert.deepEqual(direct?.direct, { device: hostIface, mode: "vepa" });
     assert.equal(direct?.model, "e1000");
-    assert.deepEqual(refreshed.props.unmanaged, [`disk cdrom hdc (ide, ${dir}/tools.iso): kept as it is (CD-ROMs and floppies are not managed)`]);
+    assert.deepEqual(refreshed.props.unmanaged, [
+      `disk cdrom hdc (ide, ${dir}/tools.iso): kept as it is (CD-ROMs and floppies are not managed)`,
+      "graphics spice: kept as it is (only one plain VNC or SPICE console is managed)",
+    ]);
+    assert.doesNotMatch(JSON.stringify(refreshed), /oob-Secret1/, "a preserved console's password never reaches state");
     // The recorded state passes the next check as old inputs and as new ones: nothing wedges.
     const again = await host.read("VirtualMachine", vm.id, refreshed.props);
     assert.deepEqual(again.inputs, refreshed.inputs, "a second refresh reads the same");
@@ -133,6 +140,8 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     assert.match(vdb, /extra\.img/);
     assert.doesNotMatch(vdb, /cache=/, "no cache mode was invented");
     assert.match(xml, /team/);
+    assert.match(virsh(URI, "dumpxml", name, "--inactive", "--security-info"), /<graphics type='spice'[^>]*passwd='oob-Secret1'/, "the preserved console keeps its password");
+    assert.doesNotMatch(JSON.stringify(outs) + host.stderr.join(""), /oob-Secret1/);
     assert.deepEqual(outs.unmanaged, refreshed.props.unmanaged);
     assert.match(virsh(URI, "domstate", name), /^running/);
     const after = await host.read("VirtualMachine", vm.id, outs);

@@ -64,7 +64,8 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     }
     const client = await this.session.get();
     const { dom } = await client.call("domainLookupByUuid", { uuid: id });
-    const current = parseDomainXml((await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE })).xml);
+    // SECURE: a preserved console's password must be written back, not silently dropped.
+    const current = parseDomainXml((await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE | XML_SECURE })).xml);
     // What the model does not manage comes from the host's definition, so the re-define keeps it.
     const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs, seedSalt: current.seedSalt, current });
     // The persistent definition always becomes the full desired one; live changes follow.
