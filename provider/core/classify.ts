@@ -96,6 +96,11 @@ const VM_RULES: Record<string, Rule> = {
   "disks.*.readOnly": fixed("cold", "read-only is set when the disk is opened"),
   "disks.*.discard": fixed("cold", "discard handling is set when the disk is opened"),
   "disks.*.detectZeroes": fixed("cold", "zero detection is set when the disk is opened"),
+  cdroms: fixed("cold", "CD-ROM drives are added or removed while the VM is powered off"),
+  "cdroms.*": fixed("cold", "a CD-ROM drive is added or removed while the VM is powered off"),
+  "cdroms.*.image": fixed("live", "the disc is changed in the running drive"),
+  "cdroms.*.bus": fixed("cold", "moving a drive to another bus needs the VM powered off"),
+  "cdroms.*.bootOrder": fixed("reboot", "boot order is read at the next start"),
   "nics.*": ({ before, caps }) =>
     caps.hotplug.nic === true
       ? { disruption: "hotplug", why: `the NIC is ${before === undefined ? "attached" : "detached"} while the guest runs` }

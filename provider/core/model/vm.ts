@@ -80,6 +80,19 @@ const Disk = z.strictObject({
   readOnly: z.boolean().default(false),
 });
 
+/** The bus a CD-ROM slot implies: `hdc` is IDE, `sdb` and `sata1` SATA, `scsi2` SCSI. */
+export function cdromBusForSlot(slot: string): "ide" | "sata" | "scsi" {
+  if (slot.startsWith("hd")) return "ide";
+  if (slot.startsWith("scsi")) return "scsi";
+  return "sata";
+}
+
+const Cdrom = z.strictObject({
+  bus: z.enum(["ide", "sata", "scsi", "usb"]).optional().describe("Defaults from the slot: hdX is IDE, sdX and sataN SATA, scsiN SCSI."),
+  image: z.string().regex(/^\//, "must be an absolute path on the host").optional().describe("ISO image on the host; unset: an empty drive."),
+  bootOrder: z.int().min(1).max(64).optional(),
+});
+
 const Nic = z.strictObject({
   model: NicModel.default("virtio"),
   mac: MacAddress.optional(),
@@ -112,6 +125,9 @@ export const VirtualMachineInputs = z
     cpu: Cpu,
     memory: Memory,
     disks: z.record(DiskSlot, Disk).default({}),
+    // No default: state written before CD-ROMs were managed has no such key, and `{}` against
+    // nothing would plan a change for every existing VM.
+    cdroms: z.record(DiskSlot, Cdrom).optional().describe("CD-ROM drives keyed by slot (`hdc`, `sdb`, `sata1` …)."),
     nics: z.record(NicSlot, Nic).default({}),
     passthrough: z.record(HostdevSlot, Passthrough).default({}),
     firmware: z.strictObject({
@@ -168,6 +184,10 @@ export const VirtualMachineInputs = z
         fail(["disks", slot], "needs a source: `volume` (a Volume id), or `sizeGiB` and `pool` for a blank disk");
       }
     }
+    for (const slot of Object.keys(vm.cdroms ?? {})) {
+      if (slot.startsWith("vd") || slot.startsWith("nvme")) fail(["cdroms", slot], `"${slot}" is a virtio/NVMe disk name; CD-ROM slots are hdX, sdX, sataN or scsiN`);
+      else if (slot in vm.disks) fail(["cdroms", slot], `slot "${slot}" is already a disk (disks.${slot})`);
+    }
     for (const [slot, nic] of Object.entries(vm.nics)) {
       const sources = [nic.network, nic.bridge, nic.sriovPool, nic.direct, nic.user || undefined, nic.ethernet].filter((s) => s !== undefined).length;
       if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge`, `sriovPool`, `direct`, `user: true` or `ethernet`");
@@ -186,6 +206,7 @@ export const VirtualMachineInputs = z
     ...vm,
     // Normalised so two spellings of one VM never produce a diff.
     disks: Object.fromEntries(Object.entries(vm.disks).map(([slot, d]) => [slot, { ...d, bus: d.bus ?? busForSlot(slot) }])),
+    ...(vm.cdroms ? { cdroms: Object.fromEntries(Object.entries(vm.cdroms).map(([slot, c]) => [slot, { ...c, bus: c.bus ?? cdromBusForSlot(slot) }])) } : {}),
     cpu: { ...vm.cpu, pinning: vm.cpu.pinning ? Object.fromEntries(Object.entries(vm.cpu.pinning).map(([k, v]) => [String(Number(k)), v])) : undefined },
   }));
 
@@ -215,6 +236,7 @@ export type VirtualMachineArgs = z.input<typeof VirtualMachineInputs>;
 export type VirtualMachineSpec = z.output<typeof VirtualMachineInputs>;
 export type DiskSpec = VirtualMachineSpec["disks"][string];
 export type NicSpec = VirtualMachineSpec["nics"][string];
+export type CdromSpec = NonNullable<VirtualMachineSpec["cdroms"]>[string];
 
 /** Inputs whose values are secrets: never logged, never echoed in errors, hashed in state. */
 export const VM_SECRET_FIELDS = ["cloudInit.userData", "console.password"] as const;

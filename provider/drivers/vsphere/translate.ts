@@ -56,6 +56,9 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
     if (nic.mac) refuseOutOfRangeMac(`nics.${slot}.mac`, nic.mac);
     if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
   }
+  for (const slot of Object.keys(spec.cdroms ?? {})) {
+    throw new UnsupportedSpecError(`cdroms.${slot}`, "the vSphere driver does not manage CD-ROM drives yet; ones added in vCenter are kept as they are");
+  }
   for (const [slot, p] of Object.entries(spec.passthrough)) {
     if (!p.romBar) throw new UnsupportedSpecError(`passthrough.${slot}.romBar`, "vSphere has no per-device ROM BAR switch; leave romBar at its default (true)");
   }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { ProviderHost } from "../../support/provider-host";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
@@ -33,6 +33,7 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     guest = testbed("guest-image.sh");
     mkdirSync(dir, { recursive: true });
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ kvm: { driver: "libvirt", uri: URI } }) });
+    for (const iso of ["boot", "tools", "other"]) execFileSync("genisoimage", ["-quiet", "-o", `${dir}/${iso}.iso`, "-V", iso.toUpperCase(), "/etc/hostname"]);
   });
 
   after(async () => {
@@ -55,6 +56,8 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
       machine: "pc",
       memory: { sizeMiB: 128 },
       disks: { vda: { pool: `${prefix}-pool`, sizeGiB: 1 } },
+      // A CD-ROM the program writes itself: an IDE drive on the pc machine.
+      cdroms: { hdb: { image: `${dir}/boot.iso` } },
       kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0" },
       updatePolicy: { shutdownTimeoutSeconds: 0 },
     });
@@ -66,7 +69,6 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
 
   it("an administrator changes it with virsh: attach-disk without cache, user and macvtap e1000 NICs, an IDE CD-ROM, no <cpu>", () => {
     execFileSync("qemu-img", ["create", "-q", "-f", "raw", `${dir}/extra.img`, "16M"]);
-    execFileSync("genisoimage", ["-quiet", "-o", `${dir}/tools.iso`, "-V", "TOOLS", "/etc/hostname"]);
     virsh(URI, "attach-disk", name, `${dir}/extra.img`, "vdb", "--persistent");
     writeFileSync(`${dir}/user-nic.xml`, "<interface type='user'><model type='e1000'/></interface>\n");
     virsh(URI, "attach-device", name, `${dir}/user-nic.xml`, "--persistent");
@@ -76,7 +78,7 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     const inactive = virsh(URI, "dumpxml", name, "--inactive");
     // Removing <cpu> and adding a password-protected SPICE console, as `virsh edit` would.
     const noCpu = inactive
-      .replace(/<cpu[^>]*\/>|<cpu[\s\S]*?<\/cpu>/, "")
+      .replace(/<cpu(\s[^>]*)?\/>|<cpu(\s[^>]*)?>[\s\S]*?<\/cpu>/, "")
       .replace("</devices>", "<graphics type='spice' autoport='yes' passwd='oob-Secret1'><image compression='off'/></graphics></devices>");
     assert.notEqual(noCpu, inactive, "the domain had a <cpu> element to remove");
     writeFileSync(`${dir}/edited.xml`, noCpu);
@@ -104,10 +106,11 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     assert.deepEqual(user?.model, "e1000");
     assert.deepEqual(direct?.direct, { device: hostIface, mode: "vepa" });
     assert.equal(direct?.model, "e1000");
-    assert.deepEqual(refreshed.props.unmanaged, [
-      `disk cdrom hdc (ide, ${dir}/tools.iso): kept as it is (CD-ROMs and floppies are not managed)`,
-      "graphics spice: kept as it is (only one plain VNC or SPICE console is managed)",
-    ]);
+    assert.deepEqual(JSON.parse(JSON.stringify(refreshed.inputs.cdroms)), {
+      hdb: { bus: "ide", image: `${dir}/boot.iso` },
+      hdc: { bus: "ide", image: `${dir}/tools.iso` },
+    });
+    assert.deepEqual(refreshed.props.unmanaged, ["graphics spice: kept as it is (only one plain VNC or SPICE console is managed)"]);
     assert.doesNotMatch(JSON.stringify(refreshed), /oob-Secret1/, "a preserved console's password never reaches state");
     // The recorded state passes the next check as old inputs and as new ones: nothing wedges.
     const again = await host.read("VirtualMachine", vm.id, refreshed.props);
@@ -121,7 +124,8 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     assert.equal(same.changes, false);
     const original = await host.check("VirtualMachine", refreshed.inputs, specOf(vm.outs));
     // Going back to the program's host-model CPU is a reboot-class change: refused clearly while reboots are off.
-    assert.deepEqual(original.failures.map((f) => f.property), defaultCpu === undefined ? ["cpu.mode"] : ["cpu.mode", "cpu.model"]);
+    // So is dropping the IDE CD-ROM (no IDE hot-unplug).
+    assert.deepEqual(original.failures.map((f) => f.property).sort(), ["cdroms.hdc", "cpu.mode", ...(defaultCpu === undefined ? [] : ["cpu.model"])]);
     assert.match(original.failures[0].reason, /restart|reboot/);
   });
 
@@ -150,6 +154,24 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     vm = { id: vm.id, outs };
   });
 
+  it("changing the disc in the CD-ROM drive is live: same QEMU process, the guest sees the new disc", async () => {
+    const spec = specOf(vm.outs) as { cdroms: Record<string, Props> };
+    // hdb is in the running guest; hdc was attached with --config and waits for the next start.
+    const next = { ...spec, cdroms: { hdb: { ...spec.cdroms.hdb, image: `${dir}/other.iso` }, hdc: { ...spec.cdroms.hdc, image: `${dir}/boot.iso` } } };
+    const checked = await host.check("VirtualMachine", spec, next);
+    assert.deepEqual(checked.failures, []);
+    assert.deepEqual((checked.inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["cdroms.hdb.image: live", "cdroms.hdc.image: live"]);
+    const pid = qemuPid(name);
+    const stderrBefore = host.stderr.length;
+    const outs = await host.update("VirtualMachine", vm.id, vm.outs, checked.inputs);
+    assert.equal(qemuPid(name), pid, "never restarted");
+    assert.match(virsh(URI, "domblklist", name), /hdb\s+\S*other\.iso/);
+    assert.match(virsh(URI, "domblklist", name, "--inactive"), /hdb\s+\S*other\.iso/);
+    assert.match(virsh(URI, "domblklist", name, "--inactive"), /hdc\s+\S*boot\.iso/);
+    assert.match(host.stderr.slice(stderrBefore).join(""), /CD-ROM hdc is not in the running guest/);
+    vm = { id: vm.id, outs };
+  });
+
   it("a program that drops the added disk and NICs detaches them (the live one hot, the config-only one from the definition)", async () => {
     const spec = specOf(vm.outs) as { disks: Record<string, Props>; nics: Record<string, Props> };
     const next = { ...spec, disks: { vda: spec.disks.vda }, nics: {} };
@@ -170,7 +192,7 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
       assert.doesNotMatch(live, /extra\.img/);
       assert.doesNotMatch(live, /<interface type='user'>/);
     }, 60_000);
-    assert.match(inactive, /tools\.iso/, "the unmanaged CD-ROM stays");
+    assert.match(inactive, /other\.iso/, "the CD-ROM stays");
     assert.match(virsh(URI, "domstate", name), /^running/);
     vm = { id: vm.id, outs };
   });
@@ -199,6 +221,11 @@ async function eventually(check: () => void, timeoutMs: number): Promise<void> {
       await new Promise((r) => setTimeout(r, 500));
     }
   }
+}
+
+/** The QEMU process of a running domain, from libvirt's pid file. */
+function qemuPid(domain: string): number {
+  return Number(readFileSync(`/var/run/libvirt/qemu/${domain}.pid`, "utf8").trim());
 }
 
 /** The <disk> element whose target is `dev`. */

@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkInputs } from "../../../provider/core/check";
 import { VirtualMachineInputs } from "../../../provider/core/model";
+import { capabilitiesOf } from "../../../provider/drivers/registry";
+import { HOSTS } from "../core/fixtures";
 import { buildDomainXml } from "../../../provider/drivers/libvirt/xml";
 import { adopt, type AdoptOutcome } from "./adopt";
 import { ctxFor } from "./fixtures";
@@ -87,7 +90,7 @@ describe("libvirt: adopting domains NovaCron did not write (corpus)", () => {
 
 /** Everyday out-of-band edits, as text changes on a domain NovaCron wrote. */
 const EDITS: [string, (xml: string) => string][] = [
-  ["drop <cpu>", (xml) => xml.replace(/<cpu[^>]*\/>|<cpu[\s\S]*?<\/cpu>/, "")],
+  ["drop <cpu>", (xml) => xml.replace(/<cpu(\s[^>]*)?\/>|<cpu(\s[^>]*)?>[\s\S]*?<\/cpu>/, "")],
   ["drop every cache=", (xml) => xml.replace(/ cache="[a-z]+"/g, "").replace(/ io="native"/g, "")],
   ["attach a disk with no driver", (xml) => xml.replace("</devices>", "<disk type='file' device='disk'><source file='/srv/extra.img'/><target dev='vdy' bus='virtio'/></disk></devices>")],
   ["attach an IDE CD-ROM", (xml) => xml.replace("</devices>", "<disk type='file' device='cdrom'><source file='/srv/tools.iso'/><target dev='hdc' bus='ide'/><readonly/></disk></devices>")],
@@ -122,5 +125,41 @@ describe("libvirt: random domains, read and built back (property)", () => {
       if (seed % 25 === 0) assertValidLibvirtXml(outcome.rebuilt!, "domain");
     }
     assert.ok(edited > 250);
+  });
+});
+
+describe("libvirt: what users may now write (issue 9's widened model)", () => {
+  const check = (spec: Record<string, unknown>) =>
+    checkInputs("VirtualMachine", undefined, { host: "kvm1", name: "w", memory: { sizeMiB: 256 }, ...spec }, HOSTS, capabilitiesOf).failures;
+
+  it("IDE disks and CD-ROMs, emulated NICs, macvtap/user/tap NICs, hypervisor defaults pass check on a pc machine", () => {
+    assert.deepEqual(check({
+      machine: "pc",
+      cpu: { mode: "hypervisor-default" },
+      disks: { hda: { volume: "/srv/a.img", cache: "hypervisor-default", discard: "unmap" }, sdb: { volume: "/srv/b.img", bus: "usb" } },
+      cdroms: { hdc: { image: "/srv/tools.iso", bootOrder: 1 }, sdc: { bus: "sata" } },
+      nics: { net0: { user: true, model: "e1000" }, net1: { direct: { device: "eth0" }, model: "hypervisor-default" }, net2: { ethernet: {}, model: "pcnet" } },
+    }), []);
+  });
+
+  it("what libvirt cannot build is refused at check, naming the field", () => {
+    assert.deepEqual(check({ machine: "q35", cdroms: { hdc: {} } }).map((f) => f.property), ["cdroms.hdc.bus"]);
+    assert.deepEqual(check({ machine: "pc", cdroms: { vdb: {} } }).map((f) => f.property), ["cdroms.vdb"]);
+    assert.deepEqual(check({ disks: { vda: { volume: "/a", cache: "hypervisor-default", io: "native" } } }).map((f) => f.property), ["disks.vda.io"]);
+  });
+
+  it("vSphere refuses macvtap NICs and CD-ROMs it does not build, at check", () => {
+    const failures = checkInputs("VirtualMachine", undefined, { host: "vc1", name: "w", memory: { sizeMiB: 256 }, nics: { net0: { direct: { device: "eth0" } } } }, HOSTS, capabilitiesOf).failures;
+    assert.deepEqual(failures.map((f) => f.property), ["nics.net0"]);
+  });
+
+  it("CD-ROMs read back by slot: a filled IDE drive, an empty SATA drive; floppies stay preserved", () => {
+    const legacy = adopt(readFileSync(join(CORPUS, "04-legacy-ide-pc.xml"), "utf8")).spec!;
+    const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+    assert.deepEqual(plain(legacy.cdroms), { hdc: { bus: "ide", image: "/srv/iso/rescue.iso" } });
+    const debian = adopt(readFileSync(join(CORPUS, "01-virt-install-debian-q35.xml"), "utf8")).spec!;
+    assert.deepEqual(plain(debian.cdroms), { sda: { bus: "sata" } });
+    const pool = adopt(readFileSync(join(CORPUS, "10-pool-volume-disk.xml"), "utf8"));
+    assert.deepEqual(pool.parsed.preserved.summary, ["disk floppy fda (fdc, /srv/floppy/drivers.img): kept as it is (floppies are not managed)"]);
   });
 });

@@ -99,7 +99,7 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
       source: { kind: "block", dev: "/dev/vg0/data" }, address: { controller: 0, bus: 0, target: 0, unit: 0 },
     }, "an lsilogic controller is not virtio-scsi");
     assert.deepEqual(d.disks.hda, { bus: "ide", targetDev: "hda", readOnly: false, source: { kind: "file", path: "/srv/old.img" } });
-    assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } });
+    assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } }, "an IDE CD-ROM is managed, by slot");
     assert.equal(d.cloudInitSeed, undefined);
     assert.deepEqual(Object.keys(d.nics), ["net0"], "libvirt's own aliases (no ua- prefix) do not name slots; a NIC with bandwidth limits is preserved");
     assert.deepEqual(d.nics.net0, { type: "direct", model: "virtio", mac: "52:54:00:ab:cd:ef", queues: 1, direct: { device: "eth0", mode: "bridge" } });
@@ -111,7 +111,6 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
     assert.deepEqual(d.console, { kind: "none" }, "a SPICE console on a network listen is preserved, not managed");
     assert.deepEqual(d.preserved.summary, [
       "disk disk vda (virtio, pool/image): kept as it is (<source> settings are not in the model)".replace("<source> settings", "its source settings"),
-      "disk cdrom hdc (ide, /srv/install.iso): kept as it is (CD-ROMs and floppies are not managed)",
       "interface network (default, 52:54:00:00:00:02): kept as it is (<bandwidth> is not in the model)",
       "hostdev storage: kept as it is (only PCI and USB passthrough is managed)",
       "graphics spice: kept as it is (only one plain VNC or SPICE console is managed)",

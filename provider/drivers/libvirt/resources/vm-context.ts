@@ -105,5 +105,8 @@ export function driveAddressesOf(current: ParsedDomain): Record<string, DriveAdd
     const on = disk.bus === "virtio-blk" ? "virtio" : disk.bus === "virtio-scsi" ? "scsi" : disk.bus;
     if (disk.address) out[slot] = { on, ...disk.address };
   }
+  for (const [slot, cdrom] of Object.entries(current.cdroms)) {
+    if (cdrom.address && cdrom.bus !== undefined) out[slot] = { on: cdrom.bus, ...cdrom.address };
+  }
   return out;
 }

@@ -4,7 +4,7 @@ import type { VirtualMachineSpec } from "../../../core/model";
 import { vcpuCount } from "../../../core/model";
 import type { DomainRef, LibvirtClient } from "../rpc";
 import { slotToTargetDev, type DomainBuildContext } from "../xml";
-import { parseXml } from "../xml/dom";
+import { parseXml, type XmlNode } from "../xml/dom";
 import { toElement } from "../xml/domain-preserve";
 import { render } from "../xml/element";
 import { deviceXml } from "./vm-devices";
@@ -48,6 +48,14 @@ export async function applyLiveChanges(
         const mac = (old.nics[slot].mac ?? build.macs?.[slot])?.toLowerCase();
         await detachLive(client, dom, "interface", (i) => mac !== undefined && i.child("mac")?.attr("address")?.toLowerCase() === mac, `NIC ${slot}`, ctx);
       }
+    } else if (group === "cdroms" && field === "image") {
+      if (!(await liveDevice(client, dom, "disk", (d) => d.child("target")?.attr("dev") === slotToTargetDev(slot)))) {
+        ctx.progress(`CD-ROM ${slot} is not in the running guest (only in its definition); the new disc is there for the next start`);
+        continue;
+      }
+      // A drive with no source in the XML ejects the disc.
+      ctx.progress(next.cdroms?.[slot]?.image ? `inserting ${next.cdroms[slot].image} into ${slot}` : `ejecting the disc in ${slot}`);
+      await client.call("domainUpdateDeviceFlags", { dom, xml: deviceXml("disk", next, build, slot), flags: LIVE });
     } else if (group === "nics" && (field === "network" || field === "bridge" || field === "vlan")) {
       ctx.progress(`reconnecting NIC ${slot}`);
       await client.call("domainUpdateDeviceFlags", { dom, xml: deviceXml("nic", next, build, slot), flags: LIVE });
@@ -55,6 +63,12 @@ export async function applyLiveChanges(
     // Labels, balloon settings, pinning and power state live in the new definition or are
     // converged by the caller; nothing more to send to the running guest here.
   }
+}
+
+/** The device as the running guest has it, if it has it. */
+async function liveDevice(client: LibvirtClient, dom: DomainRef, element: "disk" | "interface", matches: (node: XmlNode) => boolean): Promise<XmlNode | undefined> {
+  const { xml } = await client.call("domainGetXmlDesc", { dom, flags: 0 });
+  return parseXml(xml, "domain").child("devices")?.all(element).find(matches);
 }
 
 /**
@@ -67,12 +81,11 @@ async function detachLive(
   client: LibvirtClient,
   dom: DomainRef,
   element: "disk" | "interface",
-  matches: (node: ReturnType<typeof parseXml>) => boolean,
+  matches: (node: XmlNode) => boolean,
   what: string,
   ctx: OperationContext,
 ): Promise<void> {
-  const { xml } = await client.call("domainGetXmlDesc", { dom, flags: 0 });
-  const found = parseXml(xml, "domain").child("devices")?.all(element).find(matches);
+  const found = await liveDevice(client, dom, element, matches);
   if (!found) {
     ctx.progress(`${what} is not in the running guest (only in its definition); nothing to detach live`);
     return;

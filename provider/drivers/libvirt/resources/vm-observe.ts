@@ -1,4 +1,4 @@
-import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
+import type { CdromSpec, DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
 import type { ParsedDomain } from "../xml";
 import { DomainState } from "./vm-power";
 
@@ -52,6 +52,10 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
       bootOrder: nic.bootOrder,
     };
   }
+  const cdroms: NonNullable<VirtualMachineSpec["cdroms"]> = {};
+  for (const [slot, cdrom] of Object.entries(parsed.cdroms)) {
+    cdroms[slot] = { bus: cdrom.bus as CdromSpec["bus"], image: cdrom.path, bootOrder: cdrom.bootOrder };
+  }
   const passthrough: VirtualMachineSpec["passthrough"] = {};
   for (const [slot, dev] of Object.entries(parsed.passthrough)) {
     const recorded = last.passthrough[slot];
@@ -80,6 +84,8 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
       balloon: parsed.memory.balloon ? { minMiB: last.memory.balloon?.minMiB, statsPeriodSeconds: parsed.memory.balloon.statsPeriodSeconds } : undefined,
     },
     disks,
+    // A VM with no drive records none, unless the program wrote an empty map.
+    cdroms: Object.keys(cdroms).length > 0 ? cdroms : last.cdroms !== undefined ? {} : undefined,
     nics,
     passthrough,
     firmware: { type: parsed.firmware.type, secureBoot: parsed.firmware.secureBoot, tpm: parsed.firmware.tpm },

@@ -1,4 +1,4 @@
-import { vcpuCount, type DiskSpec, type VirtualMachineSpec } from "../../../core/model";
+import { vcpuCount, type CdromSpec, type DiskSpec, type VirtualMachineSpec } from "../../../core/model";
 import { el, type XmlElement } from "./element";
 import { LibvirtXmlError } from "./errors";
 import type { DiskSource, DomainBuildContext, DriveAddress } from "./domain-context";
@@ -85,14 +85,18 @@ function place(spec: VirtualMachineSpec, seed: boolean, ctx: DomainBuildContext)
   const scsiControllerFor = new Map(scsi.map((s) => [s, free[groups.indexOf(spec.disks[s].iothread ?? 0)]]));
   const taken = preservedDriveAddresses(ctx);
   const kept = new Map<string, DriveAddress>();
-  for (const slot of slots) {
+  const cdroms = spec.cdroms ?? {};
+  const cdromSlots = Object.keys(cdroms).sort(compareSlots);
+  // Disks and CD-ROM drives that already have a drive address on the host keep it.
+  const busOf = (slot: string): string => (slot in cdroms ? (cdroms[slot].bus as string) : BUS_ATTR[spec.disks[slot].bus as keyof typeof BUS_ATTR]);
+  for (const slot of [...slots, ...cdromSlots]) {
     const at = ctx.driveAddresses?.[slot];
-    const bus = BUS_ATTR[spec.disks[slot].bus as keyof typeof BUS_ATTR];
-    if (at === undefined || spec.disks[slot].bus === "virtio-scsi" || at.on !== bus || taken.has(`${bus}:${at.controller}:${at.unit}`)) continue;
+    const bus = busOf(slot);
+    if (at === undefined || spec.disks[slot]?.bus === "virtio-scsi" || at.on !== bus || taken.has(`${bus}:${at.controller}:${at.unit}`)) continue;
     kept.set(slot, at);
     taken.add(`${bus}:${at.controller}:${at.unit}`);
   }
-  const sata = slots.filter((s) => spec.disks[s].bus === "sata" && !kept.has(s));
+  const sata = [...slots.filter((s) => spec.disks[s].bus === "sata"), ...cdromSlots.filter((s) => cdroms[s].bus === "sata")].filter((s) => !kept.has(s));
   if (seed && isQ35(spec.machine)) sata.push(SEED_SATA_DEV);
   // SATA ports are handed out compactly, skipping the ones kept disks and preserved CD-ROMs hold.
   const sataAddress = new Map<string, { controller: number; unit: number }>();
@@ -162,6 +166,24 @@ function seedElement(spec: VirtualMachineSpec, path: string, at: Placement): Xml
   );
 }
 
+/** A CD-ROM drive; with no image it is an empty drive a disc can be inserted into later. */
+function cdromElement(slot: string, cdrom: CdromSpec, at: Placement): XmlElement {
+  const dev = slotToTargetDev(slot);
+  const sata = at.sataAddress.get(slot);
+  const kept = at.kept.get(slot);
+  return el(
+    "disk",
+    { type: "file", device: "cdrom" },
+    el("driver", { name: "qemu", type: "raw" }),
+    cdrom.image !== undefined && el("source", { file: cdrom.image }),
+    el("target", { dev, bus: cdrom.bus }),
+    cdrom.bootOrder !== undefined && el("boot", { order: cdrom.bootOrder }),
+    el("readonly"),
+    sata !== undefined && el("address", { type: "drive", controller: sata.controller, bus: 0, target: 0, unit: sata.unit }),
+    kept !== undefined && el("address", { type: "drive", controller: kept.controller, bus: kept.bus, target: kept.target, unit: kept.unit }),
+  );
+}
+
 /** Disks, the cloud-init seed and the SCSI controllers they need. */
 export function diskElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
   if (spec.cloudInit && ctx.cloudInitSeed === undefined) {
@@ -179,6 +201,15 @@ export function diskElements(spec: VirtualMachineSpec, ctx: DomainBuildContext):
       if (!src) throw new LibvirtXmlError(`disks.${slot}`, "no resolved source for this slot (ctx.disks)");
       return diskElement(slot, spec.disks[slot], src, at);
     });
+  for (const slot of Object.keys(spec.cdroms ?? {}).sort(compareSlots)) {
+    if (seed && !isQ35(spec.machine) && slotToTargetDev(slot) === SEED_IDE_DEV) {
+      throw new LibvirtXmlError(`cdroms.${slot}`, `on a ${spec.machine} machine with cloudInit, ${SEED_IDE_DEV} holds the cloud-init seed; pick another slot`);
+    }
+    if (spec.cdroms![slot].bus === "ide" && isQ35(spec.machine)) {
+      throw new LibvirtXmlError(`cdroms.${slot}.bus`, "q35 machines have no IDE bus; use sata");
+    }
+    disks.push(cdromElement(slot, spec.cdroms![slot], at));
+  }
   if (seed) disks.push(seedElement(spec, ctx.cloudInitSeed as string, at));
   const queues = ctx.scsiQueues ?? vcpuCount(spec);
   const controllers = at.scsiControllers.map((c) =>

@@ -58,6 +58,36 @@ function driveAddress(address: XmlNode): NonNullable<ParsedDisk["address"]> {
   return { controller: intAttr(address, "controller") ?? 0, bus: intAttr(address, "bus") ?? 0, target: intAttr(address, "target") ?? 0, unit: intAttr(address, "unit") ?? 0 };
 }
 
+const CDROM_CHILDREN = new Set(["driver", "source", "target", "boot", "readonly", "address", "alias", "backingStore"]);
+const CDROM_BUSES = new Set(["ide", "sata", "scsi", "usb"]);
+
+/** A CD-ROM or floppy drive, with why the model cannot manage it when it cannot. */
+function parseCdrom(node: XmlNode, dev: string): ParsedCdrom {
+  const source = diskSource(node);
+  const bus = node.child("target")?.attr("bus");
+  const address = node.child("address");
+  const driver = node.child("driver");
+  const src = node.child("source");
+  const unmanageable =
+    node.attr("device") !== "cdrom" ? "floppies are not managed"
+    : node.children.some((c) => !CDROM_CHILDREN.has(c.name)) ? `<${node.children.find((c) => !CDROM_CHILDREN.has(c.name))?.name}> is not in the model`
+    : source.kind !== "file" && !(node.attr("type") === "file" && src === undefined) ? "only an image file or an empty drive is managed"
+    : Object.keys(src?.attrs ?? {}).some((a) => a !== "file" && a !== "index") || (src?.children.length ?? 0) > 0 ? "its source settings are not in the model"
+    : Object.keys(driver?.attrs ?? {}).some((a) => a !== "name" && a !== "type") || (driver?.attr("type") ?? "raw") !== "raw" ? "its driver settings are not in the model"
+    : bus === undefined || !CDROM_BUSES.has(bus) ? `bus "${bus}" is not in the model`
+    : Object.keys(node.child("target")?.attrs ?? {}).some((a) => a !== "dev" && a !== "bus") ? "its target settings are not in the model"
+    : !DiskSlot.safeParse(targetDevToSlot(dev)).success || /^(vd|nvme)/.test(targetDevToSlot(dev)) ? `target "${dev}" is not a CD-ROM slot`
+    : undefined;
+  return {
+    bus,
+    ...(source.kind === "file" ? { path: source.path } : {}),
+    ...(intAttr(node.child("boot"), "order") !== undefined ? { bootOrder: intAttr(node.child("boot"), "order") } : {}),
+    ...(address?.attr("type") === "drive" ? { address: driveAddress(address) } : {}),
+    ...(unmanageable !== undefined ? { unmanageable } : {}),
+    node,
+  };
+}
+
 /** What a managed disk may hold: anything else would be lost when the builder writes it again. */
 const DISK_CHILDREN = new Set(["driver", "source", "target", "boot", "readonly", "address", "alias", "backingStore"]);
 const DISK_DRIVER_ATTRS = new Set(["name", "type", "cache", "io", "iothread", "discard", "detect_zeroes"]);
@@ -117,11 +147,11 @@ export function parseDisks(devices: XmlNode, preserved: PreservedParts): ParsedD
       const why = unmanageableDisk(disk, candidate.disk, slot, virtioScsi) ?? (slot in disks ? "its slot is taken" : undefined);
       if (why === undefined) disks[slot] = candidate.disk;
       else preserveDevice(disk, preserved, `kept as it is (${why})`);
+    } else if (device === "lun") {
+      preserveDevice(disk, preserved, "kept as it is (SCSI passthrough LUNs are not managed)");
     } else {
-      const source = diskSource(disk);
-      cdroms[dev] = { bus: disk.child("target")?.attr("bus"), ...(source.kind === "file" ? { path: source.path } : {}), node: disk };
-      if (device !== "lun") preserveDevice(disk, preserved, "kept as it is (CD-ROMs and floppies are not managed)");
-      else preserveDevice(disk, preserved, "kept as it is (SCSI passthrough LUNs are not managed)");
+      // Preserved or not is decided by the caller, once our own cloud-init seed is known.
+      cdroms[dev] = parseCdrom(disk, dev);
     }
   }
   return { disks, cdroms };

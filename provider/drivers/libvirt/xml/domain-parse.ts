@@ -5,6 +5,7 @@ import { parseDisks, parseHostdevs, parseNics } from "./domain-parse-devices";
 import type { ParsedDomain } from "./domain-parsed";
 import { emptyPreserved, preserveDevice, preserveTopLevel, type PreservedParts } from "./domain-preserve";
 import { DOMAIN_METADATA_NS, parseOwnership } from "./metadata";
+import { targetDevToSlot } from "./slots";
 import { flag } from "./units";
 
 /** Libvirt expands `q35` to a versioned type (`pc-q35-7.2`); the family is what the model names. */
@@ -86,19 +87,21 @@ export function parseDomainXml(xml: string): ParsedDomain {
   const sriov = new Set((extras[EXTRA_SRIOV_NICS] ?? "").split(",").filter((s) => s !== ""));
   const preserved = emptyPreserved();
   preserveTopLevel(domain, DOMAIN_METADATA_NS, preserved);
-  const { disks, cdroms } = devices ? parseDisks(devices, preserved) : { disks: {}, cdroms: {} };
+  const { disks, cdroms: drives } = devices ? parseDisks(devices, preserved) : { disks: {}, cdroms: {} };
   const seedDev = extras[EXTRA_SEED_DEV];
-  const seed = seedDev !== undefined ? cdroms[seedDev] : undefined;
-  if (seed && seedDev !== undefined) {
-    delete cdroms[seedDev];
-    // The seed is ours: the builder writes it, so it is neither preserved nor reported.
-    const at = preserved.devices.indexOf(seed.node as XmlNode);
-    if (at >= 0) {
-      preserved.devices.splice(at, 1);
-      preserved.summary = preserved.summary.filter((line) => !line.startsWith(`disk cdrom ${seedDev} `));
+  // The seed is ours: the builder writes it, so it is neither managed, preserved nor reported.
+  const seed = seedDev !== undefined ? drives[seedDev] : undefined;
+  if (seedDev !== undefined) delete drives[seedDev];
+  const cdroms: ParsedDomain["cdroms"] = {};
+  for (const [dev, drive] of Object.entries(drives)) {
+    const slot = targetDevToSlot(dev);
+    if (drive.unmanageable === undefined && !(slot in disks) && !(slot in cdroms)) {
+      const { node: _node, ...managed } = drive;
+      cdroms[slot] = managed;
+    } else {
+      preserveDevice(drive.node as XmlNode, preserved, `kept as it is (${drive.unmanageable ?? "its slot is taken"})`);
     }
   }
-  for (const cdrom of Object.values(cdroms)) delete cdrom.node;
   const nics = devices ? parseNics(devices, sriov, preserved) : {};
   const passthrough = devices ? parseHostdevs(devices, preserved) : {};
   if (devices) preserveOtherDevices(devices, Object.values(disks).some((d) => d.bus === "virtio-scsi"), preserved);

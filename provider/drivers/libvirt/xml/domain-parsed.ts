@@ -31,8 +31,13 @@ export interface ParsedDisk {
 
 export interface ParsedCdrom {
   bus?: string;
+  /** The image in the drive; undefined for an empty drive. */
   path?: string;
-  /** The element as found: CD-ROMs are preserved unmanaged. */
+  bootOrder?: number;
+  address?: { controller: number; bus: number; target: number; unit: number };
+  /** Why the model cannot manage this drive (a floppy, a network source …); undefined when it can. */
+  unmanageable?: string;
+  /** The element as found, for preserving it. */
   node?: XmlNode;
 }
 
@@ -94,7 +99,7 @@ export interface ParsedDomain {
   memory: ParsedMemory;
   /** Keyed by model slot (see slots.ts); foreign target names are kept as keys. */
   disks: Record<string, ParsedDisk>;
-  /** CD-ROMs and floppies other than our cloud-init seed, keyed by target dev. */
+  /** CD-ROM drives the model manages, keyed by slot (our cloud-init seed is not among them). */
   cdroms: Record<string, ParsedCdrom>;
   /** The seed ISO path when this is our domain and it has one. */
   cloudInitSeed?: string;
