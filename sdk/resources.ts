@@ -39,16 +39,16 @@ export class VirtualMachine extends NovaCronResource<"VirtualMachine"> {
   /** Power state the hypervisor reports: running, stopped, paused, … */
   declare readonly state: pulumi.Output<string>;
   declare readonly uuid: pulumi.Output<string>;
-  /** First IPv4 address (when `waitForIp` is set). */
-  declare readonly ipAddress: pulumi.Output<string | undefined>;
+  /** First IPv4 address (when `waitForIp` is set; null before the guest has one). */
+  declare readonly ipAddress: pulumi.Output<string | null>;
   declare readonly macAddresses: pulumi.Output<Record<string, string>>;
   /** Each field of the last update with its disruption class, e.g. `memory.sizeMiB: live (…)`. */
-  declare readonly lastChange: pulumi.Output<string[] | undefined>;
-  declare readonly lastChangeClass: pulumi.Output<string | undefined>;
+  declare readonly lastChange: pulumi.Output<string[] | null>;
+  declare readonly lastChangeClass: pulumi.Output<string | null>;
   /** Figures of the last live migration: total time, downtime, bytes moved. */
-  declare readonly migration: pulumi.Output<Record<string, number> | undefined>;
+  declare readonly migration: pulumi.Output<Record<string, number> | null>;
   /** Devices NovaCron does not manage (a CD-ROM, a vhost-user NIC …): kept as they are through every update. */
-  declare readonly unmanaged: pulumi.Output<string[] | undefined>;
+  declare readonly unmanaged: pulumi.Output<string[] | null>;
 
   constructor(name: string, args: ResourceArgs<"VirtualMachine">, opts?: pulumi.CustomResourceOptions) {
     super("VirtualMachine", name, args, opts);

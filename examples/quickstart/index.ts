@@ -10,9 +10,16 @@ import * as nc from "../../sdk";
  */
 const config = new pulumi.Config("quickstart");
 const guestDir = config.get("guestDir") ?? `${process.cwd()}/../../.cache/guest`;
-const poolPath = config.get("poolPath") ?? "/var/lib/novacron/quickstart";
+// Try a live change: `pulumi config set quickstart:cores 2` (hot-added vCPU), `quickstart:memoryMiB 320`
+// (the balloon); the preview's plannedChanges says how each is applied.
+const cores = config.getNumber("cores") ?? 1;
+const memoryMiB = config.getNumber("memoryMiB") ?? 192;
+// Names and subnet can be moved aside, so a second copy (the e2e tests') never meets this one.
+const prefix = config.get("prefix") ?? "nc-quickstart";
+const subnet = config.get("subnet") ?? "10.77.0";
+const poolPath = config.get("poolPath") ?? `/var/lib/novacron/${prefix.replace(/^nc-/, "")}`;
 
-const pool = new nc.StoragePool("images", { host: "local", name: "nc-quickstart", kind: "dir", path: poolPath });
+const pool = new nc.StoragePool("images", { host: "local", name: prefix, kind: "dir", path: poolPath, labels: { app: "quickstart" } });
 
 const root = new nc.Volume("web-root", {
   host: "local",
@@ -20,22 +27,24 @@ const root = new nc.Volume("web-root", {
   name: "web-root.qcow2",
   sizeGiB: 1,
   format: "qcow2",
+  labels: { app: "quickstart" },
 });
 
 const net = new nc.Network("lab", {
   host: "local",
-  name: "nc-quickstart",
+  name: prefix,
   mode: "isolated",
-  cidr: "10.77.0.0/24",
+  cidr: `${subnet}.0/24`,
   dhcp: {},
+  labels: { app: "quickstart" },
 });
 
 const web = new nc.VirtualMachine("web", {
   host: "local",
-  name: "nc-quickstart-web",
+  name: `${prefix}-web`,
   machine: "pc",
-  cpu: { cores: 1, maxVcpus: 2 },
-  memory: { sizeMiB: 192, maxMiB: 512, balloon: { statsPeriodSeconds: 10 } },
+  cpu: { cores, maxVcpus: 2 },
+  memory: { sizeMiB: memoryMiB, maxMiB: 512, balloon: { statsPeriodSeconds: 10 } },
   disks: { vda: { volume: root.id } },
   nics: { net0: { network: net.name } },
   kernelBoot: { kernel: `${guestDir}/vmlinuz`, initrd: `${guestDir}/initrd.img`, cmdline: "console=ttyS0" },

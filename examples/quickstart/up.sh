@@ -39,7 +39,7 @@ bash test/testbeds/libvirt.sh
 bash test/testbeds/guest-image.sh >/dev/null
 
 # The Pulumi CLI: one already on PATH, else built from Go modules (test/testbeds/pulumi-cli.sh);
-# where that build cannot get every module, the official installer of the same version.
+# only where the CLI itself cannot be built, the official installer of the same version.
 if ! CLI_DIR=$(bash test/testbeds/pulumi-cli.sh | tail -1) || [ -z "$CLI_DIR" ]; then
   version=$(node -p 'require("./node_modules/@pulumi/pulumi/package.json").version')
   log "building the CLI from Go modules failed; installing Pulumi $version with the official installer"
@@ -57,12 +57,22 @@ mkdir -p "${PULUMI_BACKEND_URL#file://}"
 cd "$HERE"
 pulumi stack select quickstart 2>/dev/null || pulumi stack init quickstart
 pulumi config set quickstart:guestDir "$REPO/.cache/guest"
-case "$ACTION" in
-  preview) pulumi preview ;;
-  destroy) pulumi destroy --yes ;;
-  up)
-    pulumi up --yes
-    log "done. Look at it:  virsh list; virsh domifaddr nc-quickstart-web --source lease; pulumi stack output"
-    log "tear it down:     bash $0 destroy"
-    ;;
-esac
+
+# A full Pulumi install runs the program with its nodejs language host: plain `pulumi`. The
+# CLI built from Go modules has none (the module proxy refuses it), so the same program runs
+# through Pulumi's Automation API as an inline program: the same engine, state and providers.
+if command -v pulumi-language-nodejs >/dev/null; then
+  log "route: pulumi $ACTION (nodejs language host $(command -v pulumi-language-nodejs))"
+  case "$ACTION" in
+    preview) pulumi preview ;;
+    destroy) pulumi destroy --yes ;;
+    up) pulumi up --yes; echo "ip: $(pulumi stack output ip)" ;;
+  esac
+else
+  log "route: Automation API inline program (no pulumi-language-nodejs on this machine; see examples/run-program.ts)"
+  ts-node --transpile-only "$REPO/examples/run-program.ts" "$HERE" "$ACTION" --stack quickstart
+fi
+if [ "$ACTION" = up ]; then
+  log "done. Look at it:  virsh list; virsh domifaddr nc-quickstart-web --source lease; pulumi stack output"
+  log "tear it down:     bash $0 destroy"
+fi

@@ -76,7 +76,7 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
     // recorded in state, and the next `up` updates it instead of creating a second one.
     throw Object.assign(new Error(error.message), { id: error.id, properties: plain({ ...spec, ...error.outputs }), reasons: [error.message] });
   }
-  return { id: observed.id, outs: plain(outputsOf(spec, observed)) };
+  return { id: observed.id, outs: plain(withEveryOutput(kind, outputsOf(spec, observed), {})) };
 }
 
 export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
@@ -93,7 +93,7 @@ async function readOnce(kind: ResourceKind, id: string, props: Props): Promise<p
   if (!observed) return { id: "", props: {} };
   const spec = representable(kind, observed.spec);
   // Drift shows up as changed inputs, so the next `up` converges back to the program.
-  return { id: observed.id, props: plain(outputsOf(spec, observed)), inputs: plain(spec) };
+  return { id: observed.id, props: plain(withEveryOutput(kind, outputsOf(spec, observed), props)), inputs: plain(spec) };
 }
 
 /**
@@ -142,7 +142,7 @@ async function updateOnce(kind: ResourceKind, id: string, olds: Props, news: Pro
   const observed = await ops.update(id, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
   const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
-  return { outs: plain({ ...outputsOf(next, observed), ...change }) };
+  return { outs: plain(withEveryOutput(kind, { ...outputsOf(next, observed), ...change }, olds)) };
 }
 
 export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
@@ -261,6 +261,22 @@ function operationContext(kind: ResourceKind, spec: Props): OperationContext {
 function outputsOf(spec: Props, observed: Observed<Props>): Props {
   return { ...spec, ...observed.outputs };
 }
+
+/**
+ * Every output the kind declares is recorded, as null when there is nothing to say: an output
+ * missing from state is "unknown" to every later preview, so `lastChange` of a VM never updated
+ * showed as changing on each preview, and a stack output of it warned about an undefined value.
+ * Records of NovaCron's own operations, which no hypervisor reports back, are carried over.
+ */
+function withEveryOutput(kind: ResourceKind, outputs: Props, recorded: Props): Props {
+  const complete = { ...outputs };
+  for (const key of COMPUTED_OUTPUTS[kind]) {
+    if (complete[key] === undefined) complete[key] = OPERATION_RECORDS.includes(key) ? (recorded[key] ?? null) : null;
+  }
+  return complete;
+}
+
+const OPERATION_RECORDS = ["lastChange", "lastChangeClass", "migration"];
 
 /** Protobuf Structs cannot carry `undefined`: optional fields the model left unset are dropped. */
 function plain(props: Props): Props {

@@ -3,7 +3,9 @@
 # Sets the offline settings for running the real Pulumi CLI against this
 # checkout (no Pulumi Cloud, no update checks, no plugin downloads) and puts
 # node_modules/.bin (Node 22, ts-node) and the CLI directory from
-# test/testbeds/pulumi-cli.sh first on PATH.
+# test/testbeds/pulumi-cli.sh first on PATH. That directory may lack
+# pulumi-language-nodejs (it cannot be had offline): examples/run-program.ts then
+# runs programs through the Automation API instead of `pulumi up`.
 # Every setting keeps a value the caller already exported, except PATH.
 # Env in: NOVACRON_CACHE (default <repo>/.cache); NOVACRON_PULUMI_CLI_DIR to
 #   skip running pulumi-cli.sh (use that directory as it is).
@@ -38,7 +40,6 @@ if [ -z "${NOVACRON_PULUMI_CLI_DIR:-}" ]; then
 fi
 if [ "$_nc_rc" = 0 ] && [ -n "${NOVACRON_PULUMI_CLI_DIR:-}" ] \
    && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi" ] \
-   && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi-language-nodejs" ] \
    && [ -x "$NOVACRON_PULUMI_CLI_DIR/pulumi-resource-pulumi-nodejs" ]; then
   export NOVACRON_PULUMI_CLI_DIR
   case ":$PATH:" in

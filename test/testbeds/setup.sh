@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything the test suite needs on a fresh Debian 12 machine, as root: system packages, Node
 # (Debian's, only to bootstrap npm; the project runs on the node@22 devDependency), the project's
-# node modules, a running libvirtd with QEMU, the testbed guest, the migration peer and VMware's
-# simulator. Idempotent: what is already there is reused. Each testbed script says what it does.
+# node modules, a running libvirtd with QEMU, the testbed guest, the migration peer, VMware's
+# simulator and the Pulumi CLI. Idempotent: what is already there is reused. Each testbed script says what it does.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$REPO"
@@ -35,4 +35,6 @@ bash test/testbeds/libvirt.sh
 bash test/testbeds/guest-image.sh >/dev/null
 bash test/testbeds/libvirt-peer.sh >/dev/null
 bash test/testbeds/vcsim.sh >/dev/null
+# The real Pulumi CLI for the e2e tier (built from Go modules once, then cached).
+bash test/testbeds/pulumi-cli.sh >/dev/null
 log "testbeds ready"

@@ -125,7 +125,7 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     assert.equal(virsh(PEER, "domuuid", name).trim(), vm.id);
     assert.equal(virshMaybe(SOURCE, "domstate", name), undefined, "undefined on the source");
     assert.match(virsh(PEER, "dumpxml", name, "--inactive"), /<memory unit='KiB'>262144<\/memory>/, "the memory change landed on kvm2");
-    assert.equal(outs.migration, undefined, "nothing was migrated live");
+    assert.equal(outs.migration, null, "nothing was migrated live");
     assert.equal(outs.state, "stopped");
     Object.assign(vm, { outs });
   });
@@ -158,7 +158,7 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     const outs = await moveToKvm2(vm, /live migration/);
     assert.equal(outs.host, "kvm2");
     assert.equal(outs.state, "running");
-    assert.equal(outs.migration, undefined, "nothing left to migrate");
+    assert.equal(outs.migration, null, "nothing left to migrate");
     Object.assign(vm, { outs });
   });
 

@@ -1,0 +1,125 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { EngineLog, exampleStack, stateDir, useRealEngine } from "../support/engine";
+import { REPO, testbed, uniquePrefix, virsh, virshMaybe } from "../support/testbeds";
+
+const URI = "qemu:///system";
+const QUICKSTART = path.join(REPO, "examples/quickstart");
+const POLICY_PACK = path.join(REPO, "examples/policy-pack");
+
+/**
+ * The quickstart as users run it: its own index.ts and Pulumi.yaml, through the real Pulumi
+ * engine (Go-built CLI, file backend, the real dynamic-provider plugin) against the real
+ * libvirtd + QEMU. Only names and the subnet are moved aside through the program's own config.
+ */
+describe("e2e: the quickstart through the real Pulumi engine", function () {
+  this.timeout(900_000);
+  const prefix = uniquePrefix("qs");
+  const vmName = `${prefix}-web`;
+  let stack: Stack;
+
+  before(async () => {
+    testbed("libvirt.sh");
+    const guest = testbed("guest-image.sh");
+    useRealEngine();
+    stack = await exampleStack(QUICKSTART, prefix, {
+      "quickstart:guestDir": guest,
+      "quickstart:prefix": prefix,
+      "quickstart:subnet": `10.232.${20 + (process.pid % 200)}`,
+      "quickstart:poolPath": `/var/lib/novacron-test/${prefix}`,
+    });
+  });
+
+  after(async () => {
+    // Whatever a failed step left behind goes, through the same engine.
+    await stack?.destroy().catch((e: unknown) => console.error(`cleanup: ${String(e).slice(0, 400)}`));
+    await stack?.workspace.removeStack(stack.name).catch(() => undefined);
+  });
+
+  async function until(test: () => boolean, what: string, seconds = 60): Promise<void> {
+    for (const end = Date.now() + seconds * 1000; !test(); ) {
+      if (Date.now() > end) assert.fail(`waited ${seconds} s for ${what}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  function qemuPid(): string {
+    return readFileSync(`/run/libvirt/qemu/${vmName}.pid`, "utf8").trim();
+  }
+
+  it("previews the four resources, and the example policy pack passes them", async () => {
+    const log = new EngineLog();
+    const result = await stack.preview({ onEvent: log.onEvent, policyPacks: [POLICY_PACK] });
+    assert.deepEqual(result.changeSummary, { create: 5 }, log.all()); // 4 resources + the stack
+    for (const name of ["images", "web-root", "lab", "web"]) assert.equal(log.op(name), "create");
+    assert.deepEqual(log.violations(), []);
+    assert.equal(virshMaybe(URI, "dominfo", vmName), undefined, "a preview touched the host");
+  });
+
+  it("up creates a running VM with a DHCP address, and every output is recorded", async () => {
+    const log = new EngineLog();
+    const result = await stack.up({ onOutput: log.onOutput });
+    assert.equal(result.summary.result, "succeeded");
+    assert.match(virsh(URI, "domstate", vmName), /running/);
+    assert.match(String(result.outputs.ip?.value), /^10\.232\.\d+\.\d+$/);
+    assert.equal(result.outputs.vmState?.value, "running");
+    // A VM never updated has lastChange null, not missing: no "undefined value" warning.
+    assert.equal(result.outputs.lastChange?.value, null);
+    assert.doesNotMatch(log.all(), /Undefined value/);
+  });
+
+  it("a second preview and up change nothing: no output shows as changing", async () => {
+    const log = new EngineLog();
+    const preview = await stack.preview({ onEvent: log.onEvent, onOutput: log.onOutput });
+    assert.deepEqual(preview.changeSummary, { same: 5 }, log.all());
+    assert.doesNotMatch(log.all(), /\[unknown\]/);
+    const up = await stack.up();
+    assert.deepEqual(up.summary.resourceChanges, { same: 5 });
+  });
+
+  it("a CPU and memory change previews as hotplug + live and is applied to the same QEMU process", async () => {
+    const pid = qemuPid();
+    await stack.setAllConfig({ "quickstart:cores": { value: "2" }, "quickstart:memoryMiB": { value: "320" } });
+    const log = new EngineLog();
+    const preview = await stack.preview({ onEvent: log.onEvent });
+    assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
+    const planned = (log.newInputs("web")?.plannedChanges as string[]).map((c) => c.split(" (")[0]);
+    assert.deepEqual(planned, ["cpu.cores: hotplug", "memory.sizeMiB: live"]);
+    const up = await stack.up();
+    assert.deepEqual(up.outputs.lastChange?.value.map((c: string) => c.split(" (")[0]), planned);
+    assert.equal(qemuPid(), pid, "the update restarted QEMU");
+    assert.match(virsh(URI, "vcpucount", vmName, "--live", "--active"), /^2$/m);
+  });
+
+  it("an out-of-band virsh change is found by refresh and planned back", async () => {
+    // What an administrator types to make it stick: the running guest and its definition.
+    virsh(URI, "setmem", vmName, "256M", "--live", "--config");
+    await until(() => /actual 262144/.test(virsh(URI, "dommemstat", vmName)), "the guest's balloon to reach 256 MiB");
+    const refresh = await stack.refresh();
+    assert.equal(refresh.summary.resourceChanges?.update, 1, JSON.stringify(refresh.summary.resourceChanges));
+    const log = new EngineLog();
+    const preview = await stack.preview({ onEvent: log.onEvent });
+    assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
+    assert.deepEqual((log.newInputs("web")?.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["memory.sizeMiB: live"]);
+    await stack.up();
+    await until(() => /actual 327680/.test(virsh(URI, "dommemstat", vmName)), "the balloon back at 320 MiB");
+  });
+
+  it("the exported state holds no secret in plain text", async () => {
+    // The checkpoint file itself (the Automation API's exportStack decrypts secrets).
+    const checkpoint = readFileSync(path.join(stateDir(), ".pulumi/stacks/novacron-quickstart", `${stack.name}.json`), "utf8");
+    const at = checkpoint.indexOf("hostname: web");
+    assert.equal(at, -1, `cloud-init user data in plain text: …${checkpoint.slice(Math.max(0, at - 300), at + 50)}`);
+    assert.match(checkpoint, /"cloudInit":\s*\{\s*"4dabf18193072939515e22adb298388d":\s*"1b47061264138c4ac30d75fd1eb44270",\s*"ciphertext"/, "cloudInit is not an encrypted secret");
+  });
+
+  it("destroy shuts the VM down and leaves no domain, network, pool or volume", async () => {
+    const result = await stack.destroy();
+    assert.equal(result.summary.result, "succeeded");
+    assert.equal(virshMaybe(URI, "dominfo", vmName), undefined);
+    assert.equal(virshMaybe(URI, "net-info", prefix), undefined);
+    assert.equal(virshMaybe(URI, "pool-info", prefix), undefined);
+  });
+});
