@@ -1,12 +1,19 @@
 import * as pulumi from "@pulumi/pulumi";
-import type { HypervisorCapabilities } from "../provider/core/capabilities";
-import type { Driver, HostCapabilities, VmMetrics } from "../provider/core/driver";
-import { DriverKind, parseHosts } from "../provider/core/hosts";
-import { capabilitiesOf, openDriver } from "../provider/drivers/registry";
+import type { Driver } from "../provider/core/driver";
+import type { DriverKind, HostCapabilities, HypervisorCapabilities, VmMetrics } from "./model-types";
+
+/*
+ * The host model (zod) and the driver registry are required when a function is called, not
+ * when the sdk is imported: a program that only declares resources never loads them.
+ */
+type Hosts = typeof import("../provider/core/hosts");
+type Registry = typeof import("../provider/drivers/registry");
+const hostsModule = () => require("../provider/core/hosts") as Hosts;
+const registry = () => require("../provider/drivers/registry") as Registry;
 
 /** What a kind of hypervisor supports, known without contacting any host. */
 export function getDriverCapabilities(kind: DriverKind): HypervisorCapabilities {
-  return capabilitiesOf(DriverKind.parse(kind));
+  return registry().capabilitiesOf(hostsModule().DriverKind.parse(kind));
 }
 
 /**
@@ -28,8 +35,8 @@ export async function getVmMetrics(host: string): Promise<VmMetrics[]> {
 }
 
 async function openConfiguredHost(host: string): Promise<Driver> {
-  const hosts = parseHosts(pulumi.runtime.getConfig("novacron:hosts") ?? process.env.NOVACRON_HOSTS, "novacron:hosts");
+  const hosts = hostsModule().parseHosts(pulumi.runtime.getConfig("novacron:hosts") ?? process.env.NOVACRON_HOSTS, "novacron:hosts");
   const config = hosts[host];
   if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts (configured: ${Object.keys(hosts).join(", ")})`);
-  return openDriver(host, config);
+  return registry().openDriver(host, config);
 }

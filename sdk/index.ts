@@ -4,7 +4,7 @@
  */
 export { VirtualMachine, StoragePool, Volume, Network, PassthroughDevice, Snapshot, type ResourceArgs } from "./resources";
 export { getDriverCapabilities, getHostCapabilities, getVmMetrics } from "./functions";
-export type { HypervisorCapabilities, Support } from "../provider/core/capabilities";
-export type { HostCapabilities, VmMetrics } from "../provider/core/driver";
-export type { Disruption } from "../provider/core/disruption";
-export type { VirtualMachineSpec, StoragePoolSpec, VolumeSpec, NetworkSpec, PassthroughDeviceSpec, SnapshotSpec } from "../provider/core/model";
+// Written out from the model by `npm run model-types`, so these declarations import no zod.
+export type { HypervisorCapabilities, Support, HostCapabilities, VmMetrics, Disruption, DriverKind } from "./model-types";
+export type { VirtualMachineSpec, StoragePoolSpec, VolumeSpec, NetworkSpec, PassthroughDeviceSpec, SnapshotSpec } from "./model-types";
+export type { VirtualMachineArgs, StoragePoolArgs, VolumeArgs, NetworkArgs, PassthroughDeviceArgs, SnapshotArgs } from "./model-types";

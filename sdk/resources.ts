@@ -1,5 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
-import { COMPUTED_OUTPUTS, type ArgsOf, type ResourceKind, type SpecOf } from "../provider/core/model";
+// The written-out model types, not the zod model: the declarations users load import no zod.
+import type { ArgsOf, ResourceKind, SpecOf } from "./model-types";
+// Not the model itself: declaring resources needs no zod schemas in the program's process.
+import { COMPUTED_OUTPUTS } from "../provider/core/model/computed";
 import { providerFor } from "../provider/dynamic/providers";
 import type { DeepInput } from "./types";
 

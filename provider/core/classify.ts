@@ -3,6 +3,7 @@ import { type Disruption, needsRestart, worstOf } from "./disruption";
 import type { InputFailure } from "./errors";
 import type { ResourceKind, VirtualMachineSpec } from "./model";
 import { vcpuCount } from "./model";
+import { isUnknown } from "./unknown";
 
 /** One changed field, how disruptive applying it is, and why. */
 export interface FieldChange {
@@ -130,6 +131,12 @@ const VM_RULES: Record<string, Rule> = {
   labels: fixed("live", "stored in the VM's metadata"),
 };
 
+/** Whether NovaCron manages or deletes an object is its own bookkeeping: nothing on the host changes. */
+const OWNERSHIP_RULES: Record<string, Rule> = {
+  adopt: fixed("none", "NovaCron's own setting"),
+  deleteOnDestroy: fixed("none", "NovaCron's own setting"),
+};
+
 const POOL_RULES: Record<string, Rule> = {
   host: replace("a pool belongs to one host"),
   name: replace("the pool is identified by its name"),
@@ -137,11 +144,16 @@ const POOL_RULES: Record<string, Rule> = {
   path: replace("the pool's target is fixed"),
   source: replace("the pool's source is fixed"),
   autostart: fixed("live", "autostart is a flag"),
-  adopt: fixed("none", "NovaCron's own setting"),
+  ...OWNERSHIP_RULES,
   labels: fixed("none", "recorded only"),
 };
 const VOLUME_RULES: Record<string, Rule> = {
-  host: replace("a volume belongs to one host"),
+  // A volume's host usually follows its VM's. Recreating it on the new host would leave it
+  // empty; the volume stays on its storage, which the new host must reach (shared storage).
+  host: ({ crossesDriver }) =>
+    crossesDriver
+      ? { disruption: "replace", why: "another kind of hypervisor cannot use this volume; an empty one is made there" }
+      : { disruption: "none", why: "the volume stays on its storage and is used from the new host (shared storage); nothing is copied or recreated" },
   pool: replace("a volume belongs to one pool"),
   name: replace("the volume is identified by its name"),
   format: replace("the on-disk format is fixed"),
@@ -152,6 +164,7 @@ const VOLUME_RULES: Record<string, Rule> = {
     before === undefined || Number(after) > Number(before)
       ? { disruption: "live", why: "the volume grows in place" }
       : { disruption: "replace", why: "volumes cannot shrink; it would be recreated empty" },
+  ...OWNERSHIP_RULES,
   labels: fixed("none", "recorded only"),
 };
 const NETWORK_RULES: Record<string, Rule> = {
@@ -165,6 +178,7 @@ const NETWORK_RULES: Record<string, Rule> = {
   "dhcp.staticLeases": fixed("live", "leases are added and removed on the running network"),
   dhcp: fixed("replace", "the DHCP range is fixed while the network runs"),
   autostart: fixed("live", "autostart is a flag"),
+  ...OWNERSHIP_RULES,
   labels: fixed("none", "recorded only"),
 };
 const PASSTHROUGH_RULES: Record<string, Rule> = {
@@ -172,7 +186,15 @@ const PASSTHROUGH_RULES: Record<string, Rule> = {
   "*": replace("a different device is selected"),
 };
 const SNAPSHOT_RULES: Record<string, Rule> = {
+  // A snapshot is where its VM is: a VM's move takes its snapshots along (vMotion keeps them,
+  // the libvirt driver carries their records), so the Snapshot's host only follows. Retaking
+  // it would destroy the point in time it holds.
+  host: ({ crossesDriver, old, next }) =>
+    crossesDriver || old.vm !== next.vm
+      ? { disruption: "replace", why: "the VM is recreated on another kind of hypervisor, and its snapshots cannot follow" }
+      : { disruption: "none", why: "the snapshot follows its VM to the new host; nothing is retaken" },
   description: fixed("live", "the description is edited in place"),
+  ...OWNERSHIP_RULES,
   "*": replace("a snapshot is immutable"),
 };
 
@@ -199,6 +221,11 @@ export function classifyChange(
   const rules = RULES[kind];
   const grouped = new Map<string, FieldChange>();
   for (const path of changedPaths(old, next)) {
+    if (isUnknown(lookup(next, path))) {
+      // Not known until `up`: it may change, as disruptively as the rules for that field say.
+      grouped.set(path, unknownChange(kind, rules, path, caps));
+      continue;
+    }
     const match = matchRule(Object.keys(rules), path);
     if (!match) {
       grouped.set(path, { path, disruption: "replace", why: "no rule covers this field, so the safe choice is made" });
@@ -216,6 +243,35 @@ export function classifyChange(
   const worst = worstOf(changes.map((c) => c.disruption));
   const replaces = [...new Set(changes.filter((c) => c.disruption === "replace").map((c) => c.path.split(".")[0]))];
   return { changes, worst, replaces };
+}
+
+/**
+ * A field whose new value is unknown at preview (it comes from a resource not made yet). Its
+ * own rule decides when that rule does not need the value; a whole object (cpu, disks) takes
+ * the worst fixed answer among the rules for its parts. Rules that need values are left to
+ * `up`, where the value is known and the change is classified again: an unknown never turns
+ * into a replace just because no value could be compared.
+ */
+function unknownChange(kind: ResourceKind, rules: Record<string, Rule>, path: string, caps: HypervisorCapabilities): FieldChange {
+  const segments = path.split(".");
+  const fixedAnswer = (pattern: string): Disruption | undefined => {
+    const override = caps.changeRules[kind === "VirtualMachine" ? pattern : `${kind}:${pattern}`];
+    if (override !== undefined) return "grow" in override ? undefined : override.disruption;
+    return rules[pattern].constant;
+  };
+  const own = matchRule(Object.keys(rules), path);
+  if (own && own.concrete === path) {
+    const answer = fixedAnswer(own.pattern);
+    if (answer !== undefined) return { path, disruption: answer, why: `not known until up; if it changes: ${answer}` };
+  }
+  const parts = Object.keys(rules).filter((pattern) => {
+    const p = pattern.split(".");
+    return p.length > segments.length && segments.every((s, i) => p[i] === "*" || p[i] === s);
+  });
+  const answers = parts.map(fixedAnswer).filter((d): d is Disruption => d !== undefined);
+  if (answers.length === 0 && !own) return { path, disruption: "replace", why: "not known until up, and no rule covers this field, so the safe choice is made" };
+  const worst = answers.length > 0 ? worstOf(answers) : "reboot";
+  return { path, disruption: worst, why: `not known until up; if it changes, at most ${worst} by the rules for ${path}'s fields (classified again at up)` };
 }
 
 /** Field patterns that always replace the resource, for schema.json's `replaceOnChanges`. */

@@ -15,6 +15,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
 /** Short, log-safe rendering of a user value; long strings are cut so errors stay readable. */
 export function showValue(value: unknown): string {
   if (value === undefined) return "nothing";
+  // JSON would show NaN and Infinity as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return String(value);
   const text = typeof value === "string" ? JSON.stringify(value) : safeJson(value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
@@ -47,9 +49,11 @@ export function failureFromIssue(
     case "invalid_value":
       return { property, reason: `got ${given}; accepted: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}` };
     case "too_small":
-      return { property, reason: `got ${given}; must be at least ${String(issue.minimum)}${unitOf(issue.origin)}` };
+      return { property, reason: `got ${given}; must be ${issue.inclusive === false ? "more than" : "at least"} ${String(issue.minimum)}${unitOf(issue.origin)}` };
     case "too_big":
-      return { property, reason: `got ${given}; must be at most ${String(issue.maximum)}${unitOf(issue.origin)}` };
+      // zod's own bound for whole numbers is no limit of ours: say what is wrong instead.
+      if (Number(issue.maximum) >= Number.MAX_SAFE_INTEGER) return { property, reason: `got ${given}; far too large for this field` };
+      return { property, reason: `got ${given}; must be ${issue.inclusive === false ? "less than" : "at most"} ${String(issue.maximum)}${unitOf(issue.origin)}` };
     case "invalid_format":
       return { property, reason: `got ${given}; ${issue.message.replace(/^Invalid string: /, "")}` };
     case "unrecognized_keys": {

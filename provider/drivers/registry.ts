@@ -1,23 +1,23 @@
 import type { HypervisorCapabilities } from "../core/capabilities";
 import type { Driver } from "../core/driver";
 import type { DriverKind, HostConfig } from "../core/hosts";
-import { HYPERV_CAPABILITIES } from "./hyperv/capabilities";
-import { LIBVIRT_CAPABILITIES } from "./libvirt/capabilities";
-import { PROXMOX_CAPABILITIES } from "./proxmox/capabilities";
-import { VSPHERE_CAPABILITIES } from "./vsphere/capabilities";
-import { XCPNG_CAPABILITIES } from "./xcpng/capabilities";
 
-const CAPABILITIES: Record<DriverKind, HypervisorCapabilities> = {
-  libvirt: LIBVIRT_CAPABILITIES,
-  vsphere: VSPHERE_CAPABILITIES,
-  proxmox: PROXMOX_CAPABILITIES,
-  hyperv: HYPERV_CAPABILITIES,
-  xcpng: XCPNG_CAPABILITIES,
+/**
+ * Each kind's capabilities module, required on first use: the libvirt and vSphere tables pull in
+ * their translation checks (libvirt's XML builders, vSphere's translation), so a stack on KVM
+ * never loads vSphere code, and a program process that only declares resources loads none.
+ */
+const CAPABILITY_MODULES: Record<DriverKind, () => HypervisorCapabilities> = {
+  libvirt: () => (require("./libvirt/capabilities") as typeof import("./libvirt/capabilities")).LIBVIRT_CAPABILITIES,
+  vsphere: () => (require("./vsphere/capabilities") as typeof import("./vsphere/capabilities")).VSPHERE_CAPABILITIES,
+  proxmox: () => (require("./proxmox/capabilities") as typeof import("./proxmox/capabilities")).PROXMOX_CAPABILITIES,
+  hyperv: () => (require("./hyperv/capabilities") as typeof import("./hyperv/capabilities")).HYPERV_CAPABILITIES,
+  xcpng: () => (require("./xcpng/capabilities") as typeof import("./xcpng/capabilities")).XCPNG_CAPABILITIES,
 };
 
 /** Static capabilities: no host contacted, so `pulumi preview` can refuse a spec offline. */
 export function capabilitiesOf(kind: DriverKind): HypervisorCapabilities {
-  return CAPABILITIES[kind];
+  return CAPABILITY_MODULES[kind]();
 }
 
 type DriverFactory = (host: string, config: HostConfig) => Promise<Driver>;
@@ -29,6 +29,7 @@ type DriverFactory = (host: string, config: HostConfig) => Promise<Driver>;
 const FACTORIES: Partial<Record<DriverKind, () => DriverFactory>> = {
   libvirt: () => (require("./libvirt/driver") as { openLibvirtDriver: DriverFactory }).openLibvirtDriver,
   vsphere: () => (require("./vsphere/driver") as { openVsphereDriver: DriverFactory }).openVsphereDriver,
+  proxmox: () => (require("./proxmox/driver") as { openProxmoxDriver: DriverFactory }).openProxmoxDriver,
 };
 
 const open = new Map<string, Promise<Driver>>();
@@ -40,7 +41,7 @@ export function openDriver(host: string, config: HostConfig): Promise<Driver> {
   if (!driver) {
     const factory = FACTORIES[config.driver];
     if (!factory) {
-      return Promise.reject(new Error(`host "${host}": the ${CAPABILITIES[config.driver].product} driver can validate specs but cannot manage resources yet`));
+      return Promise.reject(new Error(`host "${host}": the ${capabilitiesOf(config.driver).product} driver can validate specs but cannot manage resources yet`));
     }
     driver = factory()(host, config);
     driver.catch(() => open.delete(key));

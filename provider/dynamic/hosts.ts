@@ -1,5 +1,6 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { parseHosts, type Hosts } from "../core/hosts";
+import { hostSecrets, parseHosts, type Hosts } from "../core/hosts";
+import { registerSecret } from "../core/redact";
 
 /**
  * The hosts map lives in this module's state, filled by `configure()` from the stack config
@@ -11,9 +12,13 @@ let configured: Hosts | undefined;
 export function configureHosts(config: pulumi.dynamic.Config): void {
   const fromStack = config.get("novacron:hosts");
   configured = fromStack !== undefined ? parseHosts(fromStack, "novacron:hosts") : parseHosts(process.env.NOVACRON_HOSTS, "NOVACRON_HOSTS");
+  hostSecrets(configured).forEach(registerSecret);
 }
 
 export function currentHosts(): Hosts {
-  configured ??= parseHosts(process.env.NOVACRON_HOSTS, "NOVACRON_HOSTS");
+  if (configured === undefined) {
+    configured = parseHosts(process.env.NOVACRON_HOSTS, "NOVACRON_HOSTS");
+    hostSecrets(configured).forEach(registerSecret);
+  }
   return configured;
 }

@@ -1,4 +1,5 @@
 import type { Progress } from "../core/driver";
+import { logLine } from "../core/redact";
 
 /**
  * Progress lines reach the Pulumi CLI through the engine's Log RPC: the dynamic provider host
@@ -29,7 +30,8 @@ function engineClient(): EngineLog | null {
 
 export function progressFor(resource: string): Progress {
   return (message: string) => {
-    const line = `${resource}: ${message}`;
+    // Host credentials redacted, control characters shown escaped (no terminal injection).
+    const line = logLine(`${resource}: ${message}`);
     const client = engineClient();
     if (!client) {
       process.stderr.write(`novacron ${line}\n`);

@@ -3,6 +3,9 @@ import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/c
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
 import type { Driver, Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
+import { hostEntry } from "../core/hosts";
+import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership";
+import { redact, redactError, valuesAtPaths, wrapSecretInputs } from "../core/redact";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
 import { parseRecorded } from "../core/recorded";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
@@ -30,7 +33,7 @@ export async function check(kind: ResourceKind, olds: Props, news: Props): Promi
   } catch (error) {
     // check() must answer with failures, never a stack trace (e.g. a malformed hosts config).
     const message = error instanceof Error ? error.message : String(error);
-    return { inputs: news, failures: [{ property: "host", reason: message }] };
+    return { inputs: news, failures: [{ property: "host", reason: redact(message, secretValuesOf(kind, news)) }] };
   }
 }
 
@@ -44,7 +47,7 @@ export async function diff(kind: ResourceKind, _id: string, olds: Props, news: P
   };
 }
 
-export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
+async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulumi.dynamic.CreateResult> {
   const spec = parseSpec(kind, inputs);
   const { driver, ops } = await resolve(kind, spec.host as string);
   const ctx = operationContext(kind, spec);
@@ -52,13 +55,12 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
   let observed: Observed<Props>;
   try {
     if (existing) {
-      if (!existing.owned) {
-        throw new Error(`${kind} "${String(spec.name)}" already exists on host "${driver.host}" and is not managed by NovaCron; pick another name or remove it`);
-      }
+      // Only NovaCron's own mark makes an object ours; anything else needs the user's adopt: true.
+      const decision = decideOnFound(kind, spec, existing, describeObject(kind, spec), driver.host);
       // A previous run died after creating it: converge instead of duplicating. Updated even
       // when nothing differs: the interrupted run may have stopped before the power state or
       // the IP wait, and update converges those too.
-      ctx.progress("found from an earlier interrupted run; converging it");
+      ctx.progress(decision === "adopt" ? "adopting the existing object (adopt: true); it is left in place on destroy unless deleteOnDestroy: true" : "found from an earlier interrupted run (it carries NovaCron's mark); converging it");
       const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
       try {
         observed = await ops.update(existing.id, existing.spec, spec, plan, ctx);
@@ -74,16 +76,12 @@ export async function create(kind: ResourceKind, inputs: Props): Promise<pulumi.
     if (!(error instanceof PartialCreateError)) throw error;
     // The provider host reads id/properties/reasons off the error: the half-made object is
     // recorded in state, and the next `up` updates it instead of creating a second one.
-    throw Object.assign(new Error(error.message), { id: error.id, properties: plain({ ...spec, ...error.outputs }), reasons: [error.message] });
+    throw Object.assign(new Error(error.message), { id: error.id, properties: wrapSecretInputs(plain({ ...spec, ...error.outputs }), RESOURCE_MODELS[kind].secrets), reasons: [error.message] });
   }
   return { id: observed.id, outs: plain(withEveryOutput(kind, outputsOf(spec, observed), {})) };
 }
 
-export async function read(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
-  return withoutStackTrace(() => readOnce(kind, id, props));
-}
-
-async function readOnce(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
+async function readUnredacted(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = recordedSpec(kind, props, "refresh");
   const { driver, ops } = await resolve(kind, last.host as string);
   let observed = await ops.read(id, last, { hosts: currentHosts() });
@@ -128,40 +126,59 @@ async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCop
   return undefined;
 }
 
-export async function update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
-  return withoutStackTrace(() => updateOnce(kind, id, olds, news));
-}
-
-async function updateOnce(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
+async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const old = recordedSpec(kind, olds, "update");
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
-  const { ops } = await resolve(kind, old.host as string);
   const ctx = operationContext(kind, next);
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
-  const observed = await ops.update(id, old, next, plan, ctx);
+  const observed = followsToHost(plan, old, next)
+    ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
+    : await (await resolve(kind, old.host as string)).ops.update(id, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
   const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
   return { outs: plain(withEveryOutput(kind, { ...outputsOf(next, observed), ...change }, olds)) };
 }
 
-export async function remove(kind: ResourceKind, id: string, props: Props): Promise<void> {
-  return withoutStackTrace(() => removeOnce(kind, id, props));
+/**
+ * A snapshot or volume whose host changes only because its VM moved (classified "none": the
+ * hypervisor took it along, or the storage is shared) is read and updated where it is now.
+ * Nothing is made or deleted; if it is not there, the user is told instead of a retake.
+ */
+function followsToHost(plan: ChangePlan, old: Props, next: Props): boolean {
+  return old.host !== next.host && plan.changes.some((c) => c.path === "host" && c.disruption === "none");
 }
 
-async function removeOnce(kind: ResourceKind, id: string, props: Props): Promise<void> {
+async function updateWhereItIsNow(kind: ResourceKind, id: string, old: Props, next: Props, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Props>> {
+  const { ops } = await resolve(kind, next.host as string);
+  const moved = { ...old, host: next.host };
+  if (!(await ops.read(id, moved))) {
+    throw new Error(
+      `host: ${kind} "${String(next.name)}" (${id}) is not on host "${String(next.host)}". It follows its VM or its storage and is never made again by a host change ` +
+        `(that would lose what it holds): move the VM first, make the storage reachable from "${String(next.host)}", or set host back to "${String(old.host)}"`,
+    );
+  }
+  return ops.update(id, moved, next, plan, ctx);
+}
+
+async function removeUnredacted(kind: ResourceKind, id: string, props: Props): Promise<void> {
   // Delete needs the id, the host and the shutdown settings; nothing else recorded may block it.
   const spec = recordedSpec(kind, props, "delete");
+  const ctx = operationContext(kind, spec);
+  if (keepOnDestroy(spec)) {
+    ctx.progress("adopted, not made by NovaCron: left in place (set deleteOnDestroy: true to delete it)");
+    return;
+  }
   const { ops } = await resolve(kind, spec.host as string);
-  await ops.delete(id, spec, operationContext(kind, spec));
+  await ops.delete(id, spec, ctx);
 }
 
 function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {
   const hosts = currentHosts();
   const old = pickInputs(kind, olds);
   const next = pickInputs(kind, news);
-  const nextHost = hosts[String(next.host)] ?? hosts[String(old.host)];
-  const oldHost = hosts[String(old.host)] ?? nextHost;
+  const nextHost = hostEntry(hosts, next.host) ?? hostEntry(hosts, old.host);
+  const oldHost = hostEntry(hosts, old.host) ?? nextHost;
   if (!nextHost || !oldHost) throw new Error(`host "${String(next.host)}" is not in the stack config novacron:hosts`);
   return classifyChange(kind, old, next, capabilitiesOf(nextHost.driver), oldHost.driver !== nextHost.driver);
 }
@@ -194,19 +211,6 @@ function parseSpec(kind: ResourceKind, props: Props): Props {
 }
 
 /**
- * Pulumi's dynamic provider host prints every error of read and delete with its stack; a user
- * needs the message, which names what failed. Frames stay available with NOVACRON_DEBUG=1.
- */
-async function withoutStackTrace<T>(operation: () => Promise<T>): Promise<T> {
-  try {
-    return await operation();
-  } catch (error) {
-    if (error instanceof Error && !process.env.NOVACRON_DEBUG) error.stack = `${error.name}: ${error.message}`;
-    throw error;
-  }
-}
-
-/**
  * What the stack recorded, read leniently: a state an older or buggier version wrote must stay
  * refreshable, updatable and destroyable. Parts the model refuses are left out with a warning.
  */
@@ -234,8 +238,23 @@ function representable(kind: ResourceKind, observed: Props): Props {
   return spec;
 }
 
+/**
+ * Pulumi's dynamic provider host prints every error of read and delete with its stack; a user
+ * needs the message, which names what failed. Frames stay available with NOVACRON_DEBUG=1.
+ */
+function withoutStackTrace<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await operation(...args);
+    } catch (error) {
+      if (error instanceof Error && !process.env.NOVACRON_DEBUG) error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
+  };
+}
+
 async function resolve(kind: ResourceKind, host: string) {
-  const config = currentHosts()[host];
+  const config = hostEntry(currentHosts(), host);
   if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts`);
   const driver = await openDriver(host, config);
   // The runtime handles every kind through one path, so specs are plain records here; each
@@ -247,10 +266,10 @@ async function resolve(kind: ResourceKind, host: string) {
 
 function operationContext(kind: ResourceKind, spec: Props): OperationContext {
   return {
-    progress: progressFor(`${kind} ${String(spec.name ?? "")}`.trim()),
+    progress: redactingProgress(progressFor(`${kind} ${String(spec.name ?? "")}`.trim()), secretValuesOf(kind, spec)),
     deadline: Date.now() + DEFAULT_DEADLINE_SECONDS * 1000,
     connect: async (host: string) => {
-      const config = currentHosts()[host];
+      const config = hostEntry(currentHosts(), host);
       if (!config) throw new Error(`host "${host}" is not in the stack config novacron:hosts`);
       return openDriver(host, config);
     },
@@ -281,4 +300,34 @@ const OPERATION_RECORDS = ["lastChange", "lastChangeClass", "migration"];
 /** Protobuf Structs cannot carry `undefined`: optional fields the model left unset are dropped. */
 function plain(props: Props): Props {
   return JSON.parse(JSON.stringify(props)) as Props;
+}
+
+/**
+ * Every operation's error goes through the one redaction path (core/redact.ts): a daemon error
+ * quoting our XML, a URL with a password, a failed create's message — none may show a secret
+ * value of the resource's inputs or a host credential.
+ */
+function redacting<A extends [ResourceKind, ...unknown[]], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await operation(...args);
+    } catch (error) {
+      const [kind, ...rest] = args;
+      throw redactError(error, rest.flatMap((arg) => (arg !== null && typeof arg === "object" ? secretValuesOf(kind, arg as Props) : [])));
+    }
+  };
+}
+
+export const create = redacting(createUnredacted);
+export const read = withoutStackTrace(redacting(readUnredacted));
+export const update = withoutStackTrace(redacting(updateUnredacted));
+export const remove = withoutStackTrace(redacting(removeUnredacted));
+
+/** The values of the kind's secret fields in `props` (inputs or recorded state). */
+function secretValuesOf(kind: ResourceKind, props: Props | null | undefined): string[] {
+  return props !== null && typeof props === "object" ? valuesAtPaths(props, RESOURCE_MODELS[kind]?.secrets ?? []) : [];
+}
+
+function redactingProgress(progress: (message: string) => void, secrets: string[]): (message: string) => void {
+  return (message) => progress(redact(message, secrets));
 }

@@ -12,19 +12,34 @@ import { providerFor } from "../../provider/dynamic/providers";
 type Props = Record<string, unknown>;
 const REPO = path.resolve(__dirname, "../..");
 
+/** Where the host runs and which provider it is handed; the defaults are this repository's. */
+export interface HostOptions {
+  /** The host's working directory; the engine starts it in the program's folder. */
+  cwd?: string;
+  /** Pulumi's `cmd/dynamic-provider` script to run, e.g. a user project's own copy. */
+  entry?: string;
+  /** The `__provider` text for a kind, e.g. one serialized from an installed package. */
+  serialized?: (kind: ResourceKind) => Promise<string>;
+}
+
 /**
  * Drives Pulumi's real dynamic provider host (`@pulumi/pulumi/cmd/dynamic-provider`) over gRPC
  * with no CLI: the same process, serialization and request shapes the engine uses.
  */
 export class ProviderHost {
-  private constructor(private readonly child: ChildProcess, private readonly client: provrpc.ResourceProviderClient, readonly stderr: string[]) {}
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly client: provrpc.ResourceProviderClient,
+    readonly stderr: string[],
+    private readonly providerText: (kind: ResourceKind) => Promise<string>,
+  ) {}
 
   /** Starts the host and sends Configure, as the engine always does before anything else. */
-  static async start(env: NodeJS.ProcessEnv = {}, config: Record<string, string> = {}): Promise<ProviderHost> {
-    const entry = require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js");
+  static async start(env: NodeJS.ProcessEnv = {}, config: Record<string, string> = {}, options: HostOptions = {}): Promise<ProviderHost> {
+    const entry = options.entry ?? require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js");
     const node = path.join(REPO, "node_modules/.bin/node");
     // No engine address: progress lines then go to stderr, which the tests can read.
-    const child = spawn(node, [entry, "no-engine"], { env: { ...process.env, PULUMI_NODEJS_PROJECT: "novacron-test", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(node, [entry, "no-engine"], { cwd: options.cwd, env: { ...process.env, PULUMI_NODEJS_PROJECT: "novacron-test", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const stderr: string[] = [];
     child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
     const port = await new Promise<string>((resolve, reject) => {
@@ -32,7 +47,7 @@ export class ProviderHost {
       child.stdout!.once("data", (d: Buffer) => resolve(d.toString().trim().split("\n")[0]));
     });
     const client = new provrpc.ResourceProviderClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const host = new ProviderHost(child, client, stderr);
+    const host = new ProviderHost(child, client, stderr, options.serialized ?? serializedProvider);
     await host.configure(config);
     return host;
   }
@@ -61,7 +76,7 @@ export class ProviderHost {
     const req = new provproto.CheckRequest();
     req.setUrn(urn(kind));
     req.setOlds(Struct.fromJavaScript(olds as never));
-    req.setNews(Struct.fromJavaScript({ ...news, __provider: await serializedProvider(kind) } as never));
+    req.setNews(Struct.fromJavaScript({ ...news, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.CheckResponse>("check", req);
     return {
       inputs: (resp.getInputs()?.toJavaScript() ?? {}) as Props,
@@ -74,7 +89,7 @@ export class ProviderHost {
     req.setId(id);
     req.setUrn(urn(kind));
     req.setOlds(Struct.fromJavaScript(olds as never));
-    req.setNews(Struct.fromJavaScript({ ...news, __provider: await serializedProvider(kind) } as never));
+    req.setNews(Struct.fromJavaScript({ ...news, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.DiffResponse>("diff", req);
     return {
       changes: resp.getChanges() === provproto.DiffResponse.DiffChanges.DIFF_SOME,
@@ -86,7 +101,7 @@ export class ProviderHost {
   async create(kind: ResourceKind, inputs: Props): Promise<{ id: string; outs: Props }> {
     const req = new provproto.CreateRequest();
     req.setUrn(urn(kind));
-    req.setProperties(Struct.fromJavaScript({ ...inputs, __provider: await serializedProvider(kind) } as never));
+    req.setProperties(Struct.fromJavaScript({ ...inputs, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.CreateResponse>("create", req);
     return { id: resp.getId(), outs: (resp.getProperties()?.toJavaScript() ?? {}) as Props };
   }
@@ -95,7 +110,7 @@ export class ProviderHost {
     const req = new provproto.ReadRequest();
     req.setId(id);
     req.setUrn(urn(kind));
-    req.setProperties(Struct.fromJavaScript({ ...props, __provider: await serializedProvider(kind) } as never));
+    req.setProperties(Struct.fromJavaScript({ ...props, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.ReadResponse>("read", req);
     return { id: resp.getId(), props: (resp.getProperties()?.toJavaScript() ?? {}) as Props, inputs: (resp.getInputs()?.toJavaScript() ?? {}) as Props };
   }
@@ -105,7 +120,7 @@ export class ProviderHost {
     req.setId(id);
     req.setUrn(urn(kind));
     req.setOlds(Struct.fromJavaScript(olds as never));
-    req.setNews(Struct.fromJavaScript({ ...news, __provider: await serializedProvider(kind) } as never));
+    req.setNews(Struct.fromJavaScript({ ...news, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.UpdateResponse>("update", req);
     return (resp.getProperties()?.toJavaScript() ?? {}) as Props;
   }
@@ -114,7 +129,7 @@ export class ProviderHost {
     const req = new provproto.DeleteRequest();
     req.setId(id);
     req.setUrn(urn(kind));
-    req.setProperties(Struct.fromJavaScript({ ...props, __provider: await serializedProvider(kind) } as never));
+    req.setProperties(Struct.fromJavaScript({ ...props, __provider: await this.providerText(kind) } as never));
     await this.call("delete", req);
   }
 
@@ -133,9 +148,35 @@ export class ProviderHost {
 }
 
 /** What the engine records when a create fails after the object was made (ErrorResourceInitFailed). */
+/** Pulumi's wire marker of a secret value inside a Struct. */
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+
+function isSecretWrapper(value: unknown): value is { value: unknown } {
+  return value !== null && typeof value === "object" && (value as Record<string, unknown>)[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270";
+}
+
+/**
+ * What the engine hands back to a dynamic provider: it records secret-wrapped outputs as
+ * secrets, and sends them to a provider that does not accept secrets (dynamic providers
+ * never do) as plain values. Tests pass the properties on the way the engine would.
+ */
+function engineView(value: unknown): unknown {
+  if (isSecretWrapper(value)) return engineView(value.value);
+  if (Array.isArray(value)) return value.map(engineView);
+  if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, engineView(v)]));
+  return value;
+}
+
+function secretKeysOf(props: Props): string[] {
+  return Object.entries(props).filter(([, v]) => isSecretWrapper(v)).map(([k]) => k);
+}
+
 export interface ResourceInitFailure {
   id: string;
+  /** As the engine passes them on: secret values unwrapped. */
   properties: Props;
+  /** Top-level properties that came on the wire as Pulumi secrets (recorded encrypted in state). */
+  secretKeys: string[];
   reasons: string[];
 }
 
@@ -157,7 +198,8 @@ function providerError(err: grpc.ServiceError): ProviderCallError {
     for (const detail of status.getDetailsList()) {
       if (detail.getTypeName() !== "pulumirpc.ErrorResourceInitFailed") continue;
       const failed = provproto.ErrorResourceInitFailed.deserializeBinary(detail.getValue_asU8());
-      initFailure = { id: failed.getId(), properties: (failed.getProperties()?.toJavaScript() ?? {}) as Props, reasons: failed.getReasonsList() };
+      const wire = (failed.getProperties()?.toJavaScript() ?? {}) as Props;
+      initFailure = { id: failed.getId(), properties: engineView(wire) as Props, secretKeys: secretKeysOf(wire), reasons: failed.getReasonsList() };
     }
   }
   return new ProviderCallError(err.details || err.message, initFailure);

@@ -35,6 +35,7 @@ bash test/testbeds/libvirt.sh
 bash test/testbeds/guest-image.sh >/dev/null
 bash test/testbeds/libvirt-peer.sh >/dev/null
 bash test/testbeds/vcsim.sh >/dev/null
+bash test/testbeds/proxmox.sh >/dev/null
 # The real Pulumi CLI for the e2e tier (built from Go modules once, then cached).
 bash test/testbeds/pulumi-cli.sh >/dev/null
 log "testbeds ready"

@@ -35,15 +35,7 @@ export const RESOURCE_MODELS = {
 
 export type ResourceKind = keyof typeof RESOURCE_MODELS;
 
-/** Outputs each kind reports beyond its inputs; never read back as inputs. */
-export const COMPUTED_OUTPUTS: Record<ResourceKind, readonly string[]> = {
-  VirtualMachine: ["state", "uuid", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration", "unmanaged"],
-  StoragePool: ["state", "uuid", "capacityBytes", "running"],
-  Volume: ["path", "capacityBytes"],
-  Network: ["state", "uuid", "bridgeName"],
-  PassthroughDevice: ["observed"],
-  Snapshot: ["state"],
-};
+export { COMPUTED_OUTPUTS } from "./computed";
 export const RESOURCE_KINDS = Object.keys(RESOURCE_MODELS) as ResourceKind[];
 export type SpecOf<K extends ResourceKind> = z.output<(typeof RESOURCE_MODELS)[K]["schema"]>;
 export type ArgsOf<K extends ResourceKind> = z.input<(typeof RESOURCE_MODELS)[K]["schema"]>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Cidr, HostRef, Ipv4, Labels, MacAddress, ObjectName, ipv4ToNumber, parseCidr } from "./common";
+import { Adopt, Cidr, DeleteOnDestroy, HostRef, Ipv4, Labels, MacAddress, ObjectName, ipv4ToNumber, parseCidr } from "./common";
 
 export const NetworkMode = z.enum(["nat", "routed", "isolated", "bridge", "sriov"]);
 export type NetworkMode = z.infer<typeof NetworkMode>;
@@ -19,6 +19,8 @@ export const NetworkInputs = z
     physicalFunction: z.string().min(1).optional().describe("SR-IOV physical function interface, e.g. `enp3s0f0` (mode sriov)."),
     vlan: z.int().min(1).max(4094).optional(),
     autostart: z.boolean().default(true),
+    adopt: Adopt,
+    deleteOnDestroy: DeleteOnDestroy,
     labels: Labels,
   })
   .superRefine((net, ctx) => {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HostRef, ObjectName } from "./common";
+import { Adopt, DeleteOnDestroy, HostRef, ObjectName } from "./common";
 
 export const SnapshotInputs = z.strictObject({
   host: HostRef,
@@ -8,5 +8,7 @@ export const SnapshotInputs = z.strictObject({
   memory: z.boolean().default(false).describe("Include the running guest's memory, so a revert resumes where it was."),
   quiesce: z.boolean().default(false).describe("Freeze guest filesystems first (needs the guest agent / tools)."),
   description: z.string().max(1024).default(""),
+  adopt: Adopt,
+  deleteOnDestroy: DeleteOnDestroy,
 });
 export type SnapshotSpec = z.output<typeof SnapshotInputs>;

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { HostRef, Labels, ObjectName } from "./common";
+import { Adopt, DeleteOnDestroy, HostRef, Labels, ObjectName } from "./common";
 
 export const PoolKind = z.enum(["dir", "fs", "netfs", "logical", "zfs", "iscsi", "rbd", "datastore"]);
 export type PoolKind = z.infer<typeof PoolKind>;
@@ -13,7 +13,8 @@ export const StoragePoolInputs = z
       .describe("Target directory (dir, fs, netfs) or device path."),
     source: z.string().min(1).optional().describe("Source device, export (`host:/export`) or volume group, by kind."),
     autostart: z.boolean().default(true),
-    adopt: z.boolean().default(false).describe("Manage an existing pool of this name instead of failing; it is left in place on destroy."),
+    adopt: Adopt,
+    deleteOnDestroy: DeleteOnDestroy,
     labels: Labels,
   })
   .superRefine((pool, ctx) => {
@@ -40,6 +41,8 @@ export const VolumeInputs = z
     backingStore: z.string().min(1).optional().describe("Name of a volume in the same pool to use as a copy-on-write base (qcow2)."),
     uploadFrom: z.string().regex(/^\//, "must be an absolute local file path").optional()
       .describe("A local image file pushed into the volume (works for remote hosts too)."),
+    adopt: Adopt,
+    deleteOnDestroy: DeleteOnDestroy,
     labels: Labels,
   })
   .superRefine((v, ctx) => {

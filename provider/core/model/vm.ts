@@ -43,7 +43,7 @@ const Cpu = z
     maxVcpus: z.int().min(1).max(4096).optional().describe("Upper bound for vCPU hot-add; the VM boots with sockets×cores×threads."),
     mode: CpuMode.default("host-model"),
     model: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe("Named CPU model when mode is `custom`, e.g. `Skylake-Server`."),
-    pinning: z.record(z.string().regex(/^\d{1,4}$/, "pinning keys are vCPU numbers such as \"0\""), CpuSet).optional()
+    pinning: z.record(z.string().regex(/^(0|[1-9]\d{0,3})$/, "pinning keys are vCPU numbers such as \"0\", without leading zeros"), CpuSet).optional()
       .describe("vCPU number → host CPU set, e.g. { \"0\": \"2\", \"1\": \"3\" }."),
     emulatorPinning: CpuSet.optional().describe("Host CPU set for the emulator threads."),
     numa: z.array(z.strictObject({

@@ -1,5 +1,6 @@
 import type { HostConfig } from "../../core/hosts";
 import { LibvirtClient, LibvirtError } from "./rpc";
+import { redactUrlUserinfo } from "../../core/redact";
 
 /**
  * One libvirt connection per host, reopened when the daemon drops it, so a long `pulumi up`
@@ -22,7 +23,7 @@ export class LibvirtSession {
     }
     this.client = LibvirtClient.connect(this.uri, { callTimeoutMs: 120_000 }).catch((error: unknown) => {
       this.client = undefined;
-      throw new Error(`host "${this.host}": cannot connect to libvirt at ${this.uri}: ${error instanceof Error ? error.message : String(error)}`);
+      throw new Error(`host "${this.host}": cannot connect to libvirt at ${redactUrlUserinfo(this.uri)}: ${redactUrlUserinfo(error instanceof Error ? error.message : String(error))}`);
     });
     return this.client;
   }

@@ -34,20 +34,32 @@ export async function describeVolume(client: LibvirtClient, ref: StorageVolRef):
 }
 
 /**
- * A volume NovaCron makes on a VM's behalf (a blank disk, a cloud-init seed): found if a previous
- * run made it, otherwise created. Content, when given, is uploaded only when it differs.
+ * A volume NovaCron makes on a VM's behalf (a blank disk, a cloud-init seed). Its name is
+ * predictable (`<vm>-<slot>.qcow2`), so an existing volume of that name is reused only when
+ * `ours` says the VM already uses it (it is in the VM's own definition); any other is someone
+ * else's and refused, never written to or later deleted. Content, when given, is uploaded only
+ * when it differs.
  */
 export async function ensureVolume(
   client: LibvirtClient,
   poolName: string,
   spec: { name: string; capacityBytes: number; format: VolumeFormat; content?: Buffer },
+  owner: { field: string; ours: (path: string) => boolean },
 ): Promise<ResolvedVolume> {
   const pool = await orAbsent(client.call("storagePoolLookupByName", { name: poolName }));
   if (!pool) throw new Error(`storage pool "${poolName}" does not exist on this host`);
   let ref = (await orAbsent(client.call("storageVolLookupByName", { pool: pool.pool, name: spec.name })))?.vol;
   let fresh = false;
-  if (!ref) {
-    const xml = buildVolumeXml({ host: "", pool: poolName, name: spec.name, format: spec.format, labels: {} }, { capacityBytes: spec.capacityBytes });
+  if (ref) {
+    const existing = await describeVolume(client, ref);
+    if (!owner.ours(existing.path)) {
+      throw new Error(
+        `${owner.field}: volume "${spec.name}" already exists in pool "${poolName}" and is not part of this VM, so NovaCron did not make it for this VM and will neither reuse nor delete it. ` +
+          `Rename or remove that volume (if an interrupted NovaCron run left it, virsh vol-delete --pool ${poolName} ${spec.name}), or attach it on purpose with disks.<slot>.volume`,
+      );
+    }
+  } else {
+    const xml = buildVolumeXml({ host: "", pool: poolName, name: spec.name, format: spec.format, adopt: false, deleteOnDestroy: false, labels: {} }, { capacityBytes: spec.capacityBytes });
     ref = (await client.call("storageVolCreateXml", { pool: pool.pool, xml, flags: 0 })).vol;
     fresh = true;
   }

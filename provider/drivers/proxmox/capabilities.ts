@@ -1,4 +1,5 @@
 import { no, type HypervisorCapabilities } from "../../core/capabilities";
+import { proxmoxTranslationProblems } from "./translation-check";
 
 /** Proxmox VE: QEMU underneath, so close to libvirt; the API sets vCPU affinity but not emulator threads. */
 export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
@@ -35,6 +36,24 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
   networkModes: ["bridge", "sriov"],
   passthroughKinds: ["gpu", "pci", "sriov-vf", "usb"],
   limits: { maxVcpus: 512, maxMemoryMiB: 4 * 1024 * 1024, maxConcurrentVms: 1000, maxDisks: 30, maxNics: 32 },
-  features: ["disks keyed by Proxmox slot (virtio0, scsi0, sata0)", "cloud-init through Proxmox's cicustom snippets"],
-  changeRules: {},
+  features: [
+    "disks keyed by slot: scsiN/sdX → scsiN (virtio-scsi), vdX → virtioN (virtio-blk), sataN → sataN",
+    "ownership: the tag `novacron`; labels in the VM's description",
+    "updates read PVE's pending changes back: what PVE left pending needs a restart",
+  ],
+  changeRules: {
+    // PVE's default `hotplug` is network,disk,usb: CPU and memory edits of a running VM stay
+    // pending until it restarts (qm(1), "hotplug"); the driver reads /pending to confirm.
+    "cpu.cores": { disruption: "reboot", why: "Proxmox VE's default hotplug setting (network,disk,usb) leaves CPU changes pending until the VM restarts" },
+    "memory.sizeMiB": { disruption: "reboot", why: "Proxmox VE's default hotplug setting (network,disk,usb) leaves memory changes pending until the VM restarts" },
+    "memory.balloon": { disruption: "live", why: "the balloon target is applied to the running VM" },
+    "nics.*.model": { disruption: "reboot", why: "Proxmox VE keeps a NIC model change pending until the VM restarts" },
+    "nics.*.queues": { disruption: "reboot", why: "Proxmox VE keeps a queue change pending until the VM restarts" },
+    "disks.*.cache": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
+    "disks.*.io": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
+    "disks.*.iothread": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
+    "disks.*.readOnly": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
+    "console": { disruption: "reboot", why: "the display device changes at the next start" },
+  },
+  translationProblems: proxmoxTranslationProblems,
 };

@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import type { HostConfig } from "../../core/hosts";
 import { connect, InvalidLoginError, lookup, type MoRef, type VimClient } from "./soap";
 import { resolveNetwork, resolvePlacement, type NetworkBinding, type Placement } from "./vm";
+import { redactUrlUserinfo } from "../../core/redact";
 
 export type VsphereHostConfig = Extract<HostConfig, { driver: "vsphere" }>;
 
@@ -26,7 +27,7 @@ export class VsphereSession {
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       const hint = error instanceof InvalidLoginError ? "; fix username/password of this entry in novacron:hosts" : "";
-      throw new Error(`host "${this.host}": cannot log in to vSphere at ${this.config.url}: ${why}${hint}`, { cause: error });
+      throw new Error(`host "${this.host}": cannot log in to vSphere at ${redactUrlUserinfo(this.config.url)}: ${why}${hint}`, { cause: error });
     }
   }
 

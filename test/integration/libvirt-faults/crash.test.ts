@@ -101,6 +101,8 @@ describe("libvirt VM create: crash and partial failure (qemu:///system)", functi
     assert.equal(error.initFailure.properties.name, name);
     assert.equal(error.initFailure.properties.uuid, uuid);
     assert.match(error.initFailure.reasons.join("\n"), /no DHCP lease/);
+    // Secret inputs travel as Pulumi secrets, so state records them encrypted (issue 14).
+    assert.ok(error.initFailure.secretKeys.includes("console"), JSON.stringify(error.initFailure.secretKeys));
 
     // What the engine does next with the recorded id: delete (or update) reaches the same domain.
     await host.delete("VirtualMachine", error.initFailure.id, error.initFailure.properties);

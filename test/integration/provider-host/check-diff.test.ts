@@ -69,8 +69,8 @@ describe("provider host: configure, check and diff over gRPC", function () {
   });
 
   it("a host that cannot be managed yet says so instead of pretending", async () => {
-    const spec = { ...VALID_INPUTS.VirtualMachine, host: "pve1" };
+    const spec = { ...VALID_INPUTS.VirtualMachine, host: "hv1" };
     const { inputs } = await host.check("VirtualMachine", {}, spec);
-    await assert.rejects(host.create("VirtualMachine", inputs), /Proxmox VE driver can validate specs but cannot manage resources yet/);
+    await assert.rejects(host.create("VirtualMachine", inputs), /Hyper-V driver can validate specs but cannot manage resources yet/);
   });
 });

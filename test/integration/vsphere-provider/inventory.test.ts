@@ -48,7 +48,7 @@ describe("vSphere host entries, datastores and portgroups through the provider h
       host.checkAndCreate("Network", { host: "vc1", name: "no-such-pg", mode: "bridge", bridge: "no-such-switch" }),
       /portgroup "no-such-pg" does not exist .*neither a distributed switch .* nor a standard vSwitch/,
     );
-    await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore" }), /not managed by NovaCron/);
+    await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore" }), /carries no NovaCron ownership mark.*adopt: true/);
     await assert.rejects(host.checkAndCreate("StoragePool", { host: "vc1", name: "NoSuchDS", kind: "datastore" }), /NovaCron does not create vSphere datastores/);
     await host.delete("StoragePool", ds.id, ds.outs);
     await host.delete("Network", pg.id, pg.outs);

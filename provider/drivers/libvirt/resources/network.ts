@@ -42,15 +42,25 @@ export class LibvirtNetworkResource implements ResourceDriver<Spec> {
   async update(id: string, _old: Spec, next: Spec, _plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
     const client = await this.session.get();
     const { net } = await client.call("networkLookupByName", { name: id });
-    await client.call("networkDefineXml", { xml: buildNetworkXml(next, { ownership: { resource: next.name }, uuid: net.uuid }) });
+    // A network we did not make (adopted) is never given our mark: that would make it ours.
+    const current = parseNetworkXml((await client.call("networkGetXmlDesc", { net, flags: 0 })).xml);
+    const ownership = { resource: next.name, adopted: !current.ownership.owned };
+    await client.call("networkDefineXml", { xml: buildNetworkXml(next, { ownership, uuid: net.uuid }) });
     await start(client, net, next, ctx);
     return observe(client, net, next);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
     const client = await this.session.get();
     const found = await orAbsent(client.call("networkLookupByName", { name: id }));
     if (!found) return;
+    // The id is a name: ours may have gone and someone else's taken its place. Only the mark
+    // (or the user's adopt + deleteOnDestroy) lets delete touch what is there now.
+    const current = parseNetworkXml((await client.call("networkGetXmlDesc", { net: found.net, flags: 0 })).xml);
+    if (!current.ownership.owned && !spec.adopt) {
+      ctx.progress(`network "${id}" no longer carries NovaCron's mark (replaced outside NovaCron?); left in place`);
+      return;
+    }
     await tolerateGone(client.call("networkDestroy", { net: found.net }));
     await tolerateGone(client.call("networkUndefine", { net: found.net }));
   }

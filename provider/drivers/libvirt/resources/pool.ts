@@ -13,7 +13,7 @@ const POOL_STATES = ["inactive", "building", "running", "degraded", "inaccessibl
 
 /**
  * Storage pools on libvirt, id = pool name (unique per host). Libvirt keeps no metadata on pools,
- * so an existing pool counts as ours only when kind and target match the spec exactly.
+ * so an existing pool is never counted as ours: it is refused unless adopted.
  */
 export class LibvirtPoolResource implements ResourceDriver<Spec> {
   constructor(private readonly session: LibvirtSession) {}
@@ -22,9 +22,10 @@ export class LibvirtPoolResource implements ResourceDriver<Spec> {
     const client = await this.session.get();
     const found = await orAbsent(client.call("storagePoolLookupByName", { name: spec.name }));
     if (!found) return undefined;
-    const observed = await observe(client, found.pool, spec);
-    observed.owned = spec.adopt || (observed.spec.kind === spec.kind && observed.spec.path === spec.path);
-    return observed;
+    // Pools have no metadata in libvirt (a <metadata> element is dropped on define), so no pool
+    // carries our mark: matching kind and path proves nothing about who made it. The runtime
+    // refuses an existing pool unless the user adopts it.
+    return { ...(await observe(client, found.pool, spec)), owned: false };
   }
 
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
@@ -51,11 +52,11 @@ export class LibvirtPoolResource implements ResourceDriver<Spec> {
     return observe(client, pool, next);
   }
 
-  async delete(id: string, spec: Spec): Promise<void> {
+  async delete(id: string): Promise<void> {
     const client = await this.session.get();
     const found = await orAbsent(client.call("storagePoolLookupByName", { name: id }));
-    // An adopted pool was there before us and stays.
-    if (!found || spec.adopt) return;
+    // An adopted pool stays unless deleteOnDestroy: the runtime does not call delete then.
+    if (!found) return;
     await tolerateGone(client.call("storagePoolDestroy", { pool: found.pool }));
     await tolerateGone(client.call("storagePoolUndefine", { pool: found.pool }));
   }

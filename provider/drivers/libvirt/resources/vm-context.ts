@@ -25,8 +25,10 @@ export function seedVolumeName(vm: string): string {
 export async function resolveDomainContext(
   session: LibvirtSession,
   vm: VirtualMachineSpec,
-  known: { uuid?: string; macs?: Record<string, string>; seedSalt?: string; current?: ParsedDomain } = {},
+  known: { uuid?: string; macs?: Record<string, string>; seedSalt?: string; attachedPaths?: ReadonlySet<string>; current?: ParsedDomain } = {},
 ): Promise<DomainBuildContext> {
+  // A volume of a predictable name is this VM's only if its current definition uses it.
+  const ours = (path: string) => known.attachedPaths?.has(path) === true;
   // Before any volume is made: a spec the host cannot run must leave nothing behind.
   const passthrough = await checkVmAgainstHost(session, vm);
   const client = await session.get();
@@ -53,7 +55,7 @@ export async function resolveDomainContext(
       disks[slot] = { kind: "file", path: found.path, format: disk.format ?? found.format ?? "raw" };
       seedPool ??= found.ref.pool;
     } else {
-      const made = await ensureVolume(client, disk.pool!, { name: blankDiskName(vm.name, slot), capacityBytes: Math.round(disk.sizeGiB! * GIB), format: "qcow2" });
+      const made = await ensureVolume(client, disk.pool!, { name: blankDiskName(vm.name, slot), capacityBytes: Math.round(disk.sizeGiB! * GIB), format: "qcow2" }, { field: `disks.${slot}`, ours });
       disks[slot] = { kind: "file", path: made.path, format: "qcow2" };
       seedPool ??= disk.pool;
     }
@@ -66,7 +68,7 @@ export async function resolveDomainContext(
     const { userData, metaData, networkConfig } = vm.cloudInit;
     const instanceId = seedInstanceId(userData, metaData, networkConfig, seedSalt);
     const image = buildNoCloudSeed({ userData, metaData, networkConfig, instanceId, hostname: vm.name });
-    cloudInitSeed = (await ensureVolume(client, seedPool, { name: seedVolumeName(vm.name), capacityBytes: image.length, format: "raw", content: image })).path;
+    cloudInitSeed = (await ensureVolume(client, seedPool, { name: seedVolumeName(vm.name), capacityBytes: image.length, format: "raw", content: image }, { field: "cloudInit", ours })).path;
   }
   const type = await hostDomainType(session);
   return {

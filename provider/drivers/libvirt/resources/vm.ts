@@ -10,6 +10,7 @@ import { LibvirtError, parseLibvirtUri } from "../rpc";
 import { LibvirtSession, orAbsent } from "../session";
 import { deleteVolumeIfPresent, resolveVolume } from "../volumes";
 import { buildDomainXml, parseDomainXml, type ParsedDomain } from "../xml";
+import { defineSnapshotRecords, forgetSnapshotRecords, readSnapshotRecords } from "../snapshot-carry";
 import { applyLiveChanges } from "./vm-live";
 import { blankDiskName, resolveDomainContext, seedVolumeName } from "./vm-context";
 import { observedSpec } from "./vm-observe";
@@ -67,7 +68,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     // SECURE: a preserved console's password must be written back, not silently dropped.
     const current = parseDomainXml((await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE | XML_SECURE })).xml);
     // What the model does not manage comes from the host's definition, so the re-define keeps it.
-    const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs, seedSalt: current.seedSalt, current });
+    const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs, seedSalt: current.seedSalt, attachedPaths: attachedPaths(current), current });
     // The persistent definition always becomes the full desired one; live changes follow.
     await client.call("domainDefineXmlFlags", { xml: buildDomainXml(next, build), flags: DEFINE_VALIDATE });
     const running = (await domainState(client, dom)) !== 5;
@@ -88,6 +89,8 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
   async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
     const client = await this.session.get();
     const found = await orAbsent(client.call("domainLookupByUuid", { uuid: id }));
+    // Read before the definition goes: only volumes this VM uses are ever deleted with it.
+    const attached = found ? attachedPaths(parseDomainXml((await client.call("domainGetXmlDesc", { dom: found.dom, flags: XML_INACTIVE })).xml)) : new Set<string>();
     if (found) {
       const how = await stopGracefully(client, found.dom, spec.updatePolicy.shutdownTimeoutSeconds, ctx);
       if (how !== "already-stopped") ctx.progress(how === "graceful" ? "guest shut down" : "guest powered off");
@@ -99,16 +102,18 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
         await orAbsent(client.call("domainUndefine", { dom: found.dom }));
       }
     }
-    // Volumes NovaCron made for this VM go with it; volumes the user gave are theirs.
+    // Volumes NovaCron made for this VM go with it; volumes the user gave are theirs. A volume
+    // of the made name that the VM does not use (someone else's) is never touched: create
+    // refuses to reuse one, so a made volume is always in the definition.
     for (const [slot, disk] of Object.entries(spec.disks)) {
       if (disk.volume) continue;
       const pool = await orAbsent(client.call("storagePoolLookupByName", { name: disk.pool! }));
       const vol = pool && (await orAbsent(client.call("storageVolLookupByName", { pool: pool.pool, name: blankDiskName(spec.name, slot) })));
-      if (vol) await orAbsent(client.call("storageVolDelete", { vol: vol.vol, flags: 0 }));
+      if (vol && attached.has(vol.vol.key)) await orAbsent(client.call("storageVolDelete", { vol: vol.vol, flags: 0 }));
     }
     if (spec.cloudInit) {
       const seedPath = await this.seedPath(client, spec);
-      if (seedPath) await deleteVolumeIfPresent(client, seedPath);
+      if (seedPath && attached.has(seedPath)) await deleteVolumeIfPresent(client, seedPath);
     }
   }
 
@@ -187,14 +192,27 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
       ctx.progress(`already on ${next.host}; nothing to move`);
     } else if ((await domainState(client, found.dom)) !== DomainState.shutoff) {
       const dom = found.dom;
-      migration = await migrateLive(client, dom, {
-        destinationUri: peerUriOf(next.host, target.config),
-        migrateUri: target.config.migrationUri,
-        destination: targetClient,
-        maxDowntimeMs: MAX_DOWNTIME_MS,
-        deadline: ctx.deadline,
-        progress: ctx.progress,
-      });
+      const destinationUri = peerUriOf(next.host, target.config);
+      // libvirt refuses to migrate a domain with snapshot records: they are set aside, and
+      // redefined on whichever host the VM is on afterwards, so a move never loses them.
+      const snapshots = await readSnapshotRecords(client, dom);
+      if (snapshots.xmls.length > 0) ctx.progress(`carrying ${snapshots.xmls.length} snapshot record(s) along`);
+      await forgetSnapshotRecords(client, dom, snapshots);
+      try {
+        migration = await migrateLive(client, dom, {
+          destinationUri,
+          migrateUri: target.config.migrationUri,
+          destination: targetClient,
+          maxDowntimeMs: MAX_DOWNTIME_MS,
+          deadline: ctx.deadline,
+          progress: ctx.progress,
+        });
+      } catch (error) {
+        await defineSnapshotRecords(client, dom, snapshots).catch(() => undefined);
+        throw error;
+      }
+      const arrived = await targetClient.call("domainLookupByUuid", { uuid: id });
+      await defineSnapshotRecords(targetClient, arrived.dom, snapshots);
     } else {
       await moveDefinition(client, targetClient, found.dom, next.host, ctx);
     }
@@ -247,13 +265,25 @@ async function moveDefinition(source: LibvirtClient, target: LibvirtClient, dom:
   if (clash && clash.dom.uuid !== dom.uuid) {
     throw new Error(`host "${targetHost}" already has a different VM named "${dom.name}" (uuid ${clash.dom.uuid}); the VM stays where it is`);
   }
-  await target.call("domainDefineXmlFlags", { xml, flags: DEFINE_VALIDATE });
+  const { dom: defined } = await target.call("domainDefineXmlFlags", { xml, flags: DEFINE_VALIDATE });
+  // The snapshot records go along before the source forgets them with its definition.
+  const snapshots = await readSnapshotRecords(source, dom);
+  if (snapshots.xmls.length > 0) ctx.progress(`carrying ${snapshots.xmls.length} snapshot record(s) along`);
+  await defineSnapshotRecords(target, defined, snapshots);
   try {
     await source.call("domainUndefineFlags", { dom, flags: UNDEFINE_ALL });
   } catch (error) {
     if (!(error instanceof LibvirtError && (error.isUnsupported() || error.isInvalidArg()))) throw error;
     await orAbsent(source.call("domainUndefine", { dom }));
   }
+}
+
+/** Every file the definition uses as a disk or as the cloud-init seed. */
+function attachedPaths(parsed: ParsedDomain): Set<string> {
+  const paths = new Set<string>();
+  for (const disk of Object.values(parsed.disks)) if (disk.source.kind === "file") paths.add(disk.source.path);
+  if (parsed.cloudInitSeed) paths.add(parsed.cloudInitSeed);
+  return paths;
 }
 
 function outputsOf(parsed: ParsedDomain, state: number): Record<string, unknown> {

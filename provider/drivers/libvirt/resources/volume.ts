@@ -23,9 +23,11 @@ export class LibvirtVolumeResource implements ResourceDriver<Spec> {
     const client = await this.session.get();
     const pool = await this.pool(client, spec.pool);
     const found = await orAbsent(client.call("storageVolLookupByName", { pool, name: spec.name }));
-    // Volumes carry no metadata; an existing one of this name in this pool is taken over, since a
-    // crash between create and the state write is the usual way one appears.
-    return found ? observe(client, found.vol, spec, true) : undefined;
+    // Libvirt volumes can carry no mark of ours (no metadata, no description), so an existing
+    // one is never taken for ours: the runtime refuses it unless the user adopts it. The price
+    // is that a leftover of a create interrupted before Pulumi recorded it is refused too, which
+    // costs a `virsh vol-delete`, where guessing by name cost someone's data.
+    return found ? observe(client, found.vol, spec, false) : undefined;
   }
 
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {

@@ -150,6 +150,7 @@ export const procedures = {
     struct({ retStats: array(struct({ dom: domainRef, params: typedParams }), LIST_MAX) }),
   ),
   domainDefineXmlFlags: remote(350, xmlFlags, dom),
+  domainSetMetadata: remote(264, struct({ dom: domainRef, type: int, metadata: optStr, key: optStr, uri: optStr, flags: uint }), VOID),
 
   // --- snapshots ---
   domainSnapshotCreateXml: remote(185, struct({ dom: domainRef, xml_desc: str, flags: uint }), snap),

@@ -10,12 +10,16 @@ export const DOMAIN_METADATA_NS = "https://novacron.dev/xmlns/domain/1";
 export const NETWORK_METADATA_NS = "https://novacron.dev/xmlns/network/1";
 const PREFIX = "novacron";
 export const OWNER_MARKER = "novacron";
+/** On objects NovaCron manages but did not make (adopt: true): labels live here, ownership does not. */
+export const ADOPTED_MARKER = "novacron-adopted";
 
 export interface Ownership {
   /** The Pulumi resource this object belongs to (its URN or logical name). */
   resource: string;
   project?: string;
   stack?: string;
+  /** Managed but not made by NovaCron: written with ADOPTED_MARKER, so it never reads as ours. */
+  adopted?: boolean;
 }
 
 export interface ParsedOwnership extends Partial<Ownership> {
@@ -37,7 +41,7 @@ export function ownershipElement(
   return el(
     q("novacron"),
     { [`xmlns:${PREFIX}`]: namespace },
-    el(q("owner"), { "managed-by": OWNER_MARKER, resource: owner.resource, project: owner.project, stack: owner.stack }),
+    el(q("owner"), { "managed-by": owner.adopted ? ADOPTED_MARKER : OWNER_MARKER, resource: owner.resource, project: owner.project, stack: owner.stack }),
     ...Object.entries(extras).map(([key, value]) => el(q("extra"), { key, value })),
     el(q("labels"), {}, ...sortedLabels.map(([key, value]) => el(q("label"), { key, value }))),
   );

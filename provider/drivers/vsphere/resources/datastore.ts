@@ -12,7 +12,8 @@ export class VsphereDatastoreResource implements ResourceDriver<StoragePoolSpec>
   async find(spec: StoragePoolSpec): Promise<Observed<StoragePoolSpec> | undefined> {
     const ref = await this.lookup("datastore", spec.name);
     // `adopt` is the user's consent to manage an existing datastore; delete then leaves it.
-    return ref ? { ...(await this.observe(ref, spec)), owned: spec.adopt } : undefined;
+    // Never counted as ours (NovaCron makes no datastores): the runtime wants adopt: true.
+    return ref ? { ...(await this.observe(ref, spec)), owned: false } : undefined;
   }
 
   async create(spec: StoragePoolSpec): Promise<Observed<StoragePoolSpec>> {

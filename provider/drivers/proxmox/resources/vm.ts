@@ -1,0 +1,252 @@
+import type { ChangePlan } from "../../../core/classify";
+import type { Observed, OperationContext, ResourceDriver } from "../../../core/driver";
+import { InputError, PartialCreateError, showValue } from "../../../core/errors";
+import type { VirtualMachineSpec } from "../../../core/model";
+import type { PveClient } from "../api/client";
+import { PveApiError } from "../api/errors";
+import { retryWhileLocked } from "../api/retry";
+import { waitForTask } from "../api/tasks";
+import { isOwned } from "../vm/marker";
+import { Guest, type GuestStatus } from "../vm/power";
+import { createParams, specFromConfig, updateParams, vmProblems, type PveConfig } from "../vm/translate";
+
+type Spec = VirtualMachineSpec;
+
+/** Attempts at a free VM id before a create gives up: each loss means another create took the id first. */
+const ID_ATTEMPTS = 50;
+
+/**
+ * QEMU VMs on one Proxmox VE node. The id is the VM id (`vmid`), as every qemu-server path
+ * addresses it. Only VMs with NovaCron's tag are adopted, changed or destroyed.
+ */
+export class ProxmoxVmResource implements ResourceDriver<Spec> {
+  constructor(readonly client: PveClient, readonly node: string) {}
+
+  async find(spec: Spec): Promise<Observed<Spec> | undefined> {
+    const vms = await this.client.get<{ vmid: number; name?: string; node: string; tags?: string; type: string }[]>("/cluster/resources", { type: "vm" });
+    // PVE allows two VMs of one name: NovaCron's (tagged) one is the one to adopt.
+    const named = vms.filter((v) => v.type === "qemu" && v.node === this.node && v.name === spec.name);
+    const hit = named.find((v) => isOwned(v.tags)) ?? named[0];
+    if (!hit) return undefined;
+    const observed = await this.observe(new Guest(this.client, this.node, Number(hit.vmid)), spec);
+    return observed ?? undefined;
+  }
+
+  async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
+    refuseProblems(spec);
+    const { params, origin } = createParams(spec);
+    // PVE starts the VM at the end of the create task itself: one task instead of two.
+    const start: Record<string, number> = spec.powerState === "running" ? { start: 1 } : {};
+    const { vmid, upid } = await this.claimId({ ...params, ...start }, origin, ctx);
+    // From here the VM exists under this id: whatever fails, it is handed back for the state.
+    const guest = new Guest(this.client, this.node, vmid);
+    ctx.progress(`creating VM ${vmid} on node ${this.node}`);
+    try {
+      await waitForTask(this.client, upid, ctx);
+      // Created with start=1 when it should run (the task ends OK only once it runs); paused still needs its suspend.
+      const reached: GuestStatus = spec.powerState === "paused" ? await guest.converge(spec, ctx) : { status: spec.powerState === "running" ? "running" : "stopped", qmpstatus: spec.powerState === "running" ? "running" : "stopped" };
+      return (await this.observe(guest, spec, reached))!;
+    } catch (error) {
+      const left = await this.observe(guest, spec).catch(() => undefined);
+      if (!left) throw error; // PVE removes a VM whose create task failed: nothing to record
+      throw new PartialCreateError(String(vmid), left.outputs, `VM "${spec.name}" (${vmid}) was created but not finished: ${messageOf(error)}`);
+    }
+  }
+
+  async read(id: string, last: Spec): Promise<Observed<Spec> | undefined> {
+    const observed = await this.observe(guestOf(this.client, this.node, id), last);
+    // A VM id PVE gave to someone else after ours was deleted is not ours to track.
+    return observed?.owned ? observed : undefined;
+  }
+
+  async update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
+    refuseProblems(next);
+    if (old.host !== next.host) throw new Error(`VM "${next.name}": moving between Proxmox VE host entries (migration) is not supported by NovaCron's Proxmox driver yet`);
+    const guest = guestOf(this.client, this.node, id);
+    // A change of NovaCron's own settings or the power state alone needs no config round trips.
+    const configChanges = !sameConfig(old, next);
+    if (configChanges) await retryWhileLocked(`update of VM ${id}`, () => this.writeConfigFresh(guest, old, next, ctx), ctx.deadline, ctx.progress);
+    const [pending, status] = await Promise.all([configChanges ? this.pendingKeys(guest) : [], guest.status()]);
+    // writeConfig checked the mark; a power-only change checks it here, before any power action.
+    if (!configChanges && !(await this.ownedByStatus(guest, status))) {
+      throw new Error(`VM ${id} does not carry NovaCron's tag; refusing to change the power state of a VM NovaCron did not make`);
+    }
+    let now: GuestStatus | undefined = status;
+    if (status.status === "running" && pending.length > 0 && next.powerState === "running") {
+      if (!next.updatePolicy.allowReboot) {
+        throw new Error(
+          `VM "${next.name}" (${id}): Proxmox VE keeps ${pending.join(", ")} pending until the VM restarts (its hotplug setting did not apply them live), ` +
+            `and updatePolicy.allowReboot is false; the change is written and waits for the next restart. Allow the reboot, or restart the VM yourself`,
+        );
+      }
+      ctx.progress(`rebooting VM ${id} to apply ${pending.join(", ")} (${plan.worst} change)`);
+      await guest.action("reboot", ctx, { timeout: next.updatePolicy.shutdownTimeoutSeconds });
+      now = undefined;
+    }
+    const reached = await guest.converge(next, ctx, now);
+    const observed = await this.observe(guest, next, reached);
+    if (!observed) throw new Error(`VM ${id} vanished during the update`);
+    return observed;
+  }
+
+  async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
+    const guest = guestOf(this.client, this.node, id);
+    let status: GuestStatus;
+    try {
+      status = await guest.status();
+    } catch (error) {
+      if (error instanceof PveApiError && error.isMissingGuest) return ctx.progress(`VM ${id} is already gone`);
+      throw error;
+    }
+    if (!(await this.ownedByStatus(guest, status))) {
+      return ctx.progress(`VM ${id} (${status.name ?? ""}) does not carry NovaCron's tag: it is not the VM NovaCron made, so it is left in place`);
+    }
+    if (status.status === "running") await guest.shutdown(spec, ctx);
+    await retryWhileLocked(`destroy of VM ${id}`, async () => {
+      try {
+        const upid = await this.client.delete<string>(guest.path, { purge: 1, "destroy-unreferenced-disks": 1 });
+        await waitForTask(this.client, upid, ctx);
+      } catch (error) {
+        if (error instanceof PveApiError && error.isMissingGuest) return;
+        throw error;
+      }
+    }, ctx.deadline, ctx.progress);
+    ctx.progress(`VM ${id} destroyed`);
+  }
+
+  /**
+   * The create call decides who gets an id: /cluster/nextid only proposes one, and a parallel
+   * create may take it first ("already exists"), so the loser asks again.
+   */
+  private async claimId(params: Record<string, string | number>, origin: Record<string, string>, ctx: OperationContext): Promise<{ vmid: number; upid: string }> {
+    for (let attempt = 1; ; attempt++) {
+      // PVE answers the id as a string.
+      const vmid = Number(await this.client.get<string | number>("/cluster/nextid"));
+      try {
+        const upid = await this.client.post<string>(`/nodes/${this.node}/qemu`, { vmid, ...params });
+        return { vmid, upid };
+      } catch (error) {
+        if (error instanceof PveApiError && /already exists/.test(error.reason) && attempt < ID_ATTEMPTS && Date.now() < ctx.deadline) {
+          if (attempt === 1 || attempt % 10 === 0) ctx.progress(`VM id ${vmid} was taken by another create; asking for another`);
+          continue;
+        }
+        throw fieldErrors(error, params, origin);
+      }
+    }
+  }
+
+  /**
+   * Optimistic concurrency: a write whose digest went stale (someone edited the config between
+   * our read and our write) is recomputed from a fresh read, so their edit is kept, not overwritten.
+   */
+  private async writeConfigFresh(guest: Guest, old: Spec, next: Spec, ctx: OperationContext): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.writeConfig(guest, old, next);
+      } catch (error) {
+        if (!(error instanceof PveApiError && error.isStaleDigest) || attempt >= 5) throw error;
+        ctx.progress(`VM ${guest.vmid}'s config changed while it was being updated (${error.reason}); reading it again`);
+      }
+    }
+  }
+
+  /** One config write with the digest read just before it, so a concurrent edit is never overwritten. */
+  private async writeConfig(guest: Guest, old: Spec, next: Spec): Promise<void> {
+    const current = await this.config(guest);
+    if (!current) throw new Error(`VM ${guest.vmid} does not exist on node ${this.node} any more`);
+    if (!isOwned(String(current.tags ?? ""))) throw new Error(`VM ${guest.vmid} does not carry NovaCron's tag; refusing to change a VM NovaCron did not make`);
+    const change = updateParams(old, next, current);
+    if (Object.keys(change.params).length > 0 || change.deletes.length > 0) {
+      const body = { ...change.params, ...(change.deletes.length ? { delete: change.deletes.join(",") } : {}), digest: String(current.digest) };
+      await this.client.put(`${guest.path}/config`, body).catch((error: unknown) => {
+        throw error instanceof PveApiError && error.isStaleDigest ? error : fieldErrors(error, change.params, change.origin);
+      });
+    }
+    for (const [disk, sizeGiB] of Object.entries(change.resizes)) {
+      await this.client.put(`${guest.path}/resize`, { disk, size: `${sizeGiB}G` }).catch((error: unknown) => {
+        throw fieldErrors(error, { [disk]: `${sizeGiB}G` }, { [disk]: `disks (${disk}).sizeGiB` });
+      });
+    }
+  }
+
+  /** The status carries the tags; without them (an older PVE, or a VM not ours) the config decides. */
+  private async ownedByStatus(guest: Guest, status: GuestStatus): Promise<boolean> {
+    const tags = status.tags ?? (await this.config(guest))?.tags;
+    return isOwned(tags === undefined ? undefined : String(tags));
+  }
+
+  private async pendingKeys(guest: Guest): Promise<string[]> {
+    const rows = await this.client.get<{ key: string; pending?: unknown; delete?: number }[]>(`${guest.path}/pending`);
+    return rows.filter((r) => r.pending !== undefined || r.delete !== undefined).map((r) => r.key);
+  }
+
+  private async config(guest: Guest): Promise<PveConfig | undefined> {
+    try {
+      return await this.client.get<PveConfig>(`${guest.path}/config`);
+    } catch (error) {
+      if (error instanceof PveApiError && error.isMissingGuest) return undefined;
+      throw error;
+    }
+  }
+
+  /** The VM as PVE holds it; `known` is a status the caller just saw, saving a read. */
+  private async observe(guest: Guest, last: Spec, known?: GuestStatus): Promise<Observed<Spec> | undefined> {
+    const [config, status] = await Promise.all([this.config(guest), known ?? guest.status().catch(() => undefined)]);
+    if (!config || !status) return undefined;
+    const { spec, macs } = specFromConfig(config, status.status === "running" ? (status.qmpstatus ?? "running") : "stopped", last);
+    const uuid = /uuid=([0-9a-f-]+)/i.exec(String(config.smbios1 ?? ""))?.[1];
+    return {
+      id: String(guest.vmid),
+      spec,
+      owned: isOwned(String(config.tags ?? "")),
+      outputs: { state: spec.powerState, ...(uuid ? { uuid } : {}), macAddresses: macs },
+    };
+  }
+}
+
+/** Fields PVE's config does not hold: NovaCron's own settings and the power state. */
+const NOT_IN_CONFIG = ["powerState", "updatePolicy", "waitForIp", "stateful"] as const;
+
+function sameConfig(old: Spec, next: Spec): boolean {
+  const strip = (s: Spec) => canonical({ ...s, ...Object.fromEntries(NOT_IN_CONFIG.map((k) => [k, undefined])) });
+  return strip(old) === strip(next);
+}
+
+/** JSON with keys sorted at every level and unset fields dropped: equal specs, equal text. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function guestOf(client: PveClient, node: string, id: string): Guest {
+  if (!/^\d+$/.test(id)) throw new Error(`"${id}" is not a Proxmox VE VM id`);
+  return new Guest(client, node, Number(id));
+}
+
+function refuseProblems(spec: Spec): void {
+  const problems = vmProblems(spec);
+  if (problems.length > 0) throw new InputError("VirtualMachine", problems);
+}
+
+/**
+ * PVE's per-parameter answers (HTTP 400 "Parameter verification failed.") in NovaCron's words:
+ * the model field the parameter came from, the value sent, and PVE's reason.
+ */
+function fieldErrors(error: unknown, params: Record<string, string | number>, origin: Record<string, string>): unknown {
+  if (!(error instanceof PveApiError) || Object.keys(error.fieldErrors).length === 0) return error;
+  return new InputError(
+    "VirtualMachine",
+    Object.entries(error.fieldErrors).map(([key, reason]) => ({
+      property: origin[key] ?? key,
+      reason: `Proxmox VE refused ${key}=${showValue(params[key] === undefined ? undefined : String(params[key]))}: ${reason}`,
+    })),
+  );
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

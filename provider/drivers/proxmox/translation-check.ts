@@ -1,0 +1,16 @@
+import type { InputFailure } from "../../core/errors";
+import type { ResourceKind, SnapshotSpec, SpecOf, StoragePoolSpec, VirtualMachineSpec } from "../../core/model";
+import { snapshotProblems } from "./resources/snapshot";
+import { storageProblems } from "./resources/storage";
+import { vmProblems } from "./vm/translate";
+
+/**
+ * What the Proxmox translation refuses, found at check() time so `pulumi preview` reports it.
+ * A module of its own so the capability table can name it without importing the client.
+ */
+export function proxmoxTranslationProblems<K extends ResourceKind>(kind: K, spec: SpecOf<K>): InputFailure[] {
+  if (kind === "VirtualMachine") return vmProblems(spec as VirtualMachineSpec);
+  if (kind === "Snapshot") return snapshotProblems(spec as SnapshotSpec);
+  if (kind === "StoragePool") return storageProblems(spec as StoragePoolSpec);
+  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine, Snapshot and StoragePool resources so far; ${kind} is not available on a proxmox host yet` }];
+}
