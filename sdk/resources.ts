@@ -50,6 +50,8 @@ export class VirtualMachine extends NovaCronResource<"VirtualMachine"> {
   declare readonly lastChangeClass: pulumi.Output<string | null>;
   /** Figures of the last live migration: total time, downtime, bytes moved. */
   declare readonly migration: pulumi.Output<Record<string, number> | null>;
+  /** Devices NovaCron does not manage (a CD-ROM, a vhost-user NIC …): kept as they are through every update. */
+  declare readonly unmanaged: pulumi.Output<string[] | null>;
 
   constructor(name: string, args: ResourceArgs<"VirtualMachine">, opts?: pulumi.CustomResourceOptions) {
     super("VirtualMachine", name, args, opts);

@@ -95,6 +95,13 @@ const VM_RULES: Record<string, Rule> = {
   "disks.*.iothread": fixed("cold", "the iothread is bound when the disk is opened"),
   "disks.*.format": fixed("cold", "the format is set when the disk is opened"),
   "disks.*.readOnly": fixed("cold", "read-only is set when the disk is opened"),
+  "disks.*.discard": fixed("cold", "discard handling is set when the disk is opened"),
+  "disks.*.detectZeroes": fixed("cold", "zero detection is set when the disk is opened"),
+  cdroms: fixed("cold", "CD-ROM drives are added or removed while the VM is powered off"),
+  "cdroms.*": fixed("cold", "a CD-ROM drive is added or removed while the VM is powered off"),
+  "cdroms.*.image": fixed("live", "the disc is changed in the running drive"),
+  "cdroms.*.bus": fixed("cold", "moving a drive to another bus needs the VM powered off"),
+  "cdroms.*.bootOrder": fixed("reboot", "boot order is read at the next start"),
   "nics.*": ({ before, caps }) =>
     caps.hotplug.nic === true
       ? { disruption: "hotplug", why: `the NIC is ${before === undefined ? "attached" : "detached"} while the guest runs` }
@@ -103,6 +110,9 @@ const VM_RULES: Record<string, Rule> = {
   "nics.*.bridge": fixed("live", "the running NIC is reconnected to the other bridge"),
   "nics.*.vlan": fixed("live", "the VLAN tag of the running NIC is changed"),
   "nics.*.sriovPool": fixed("hotplug", "the virtual function is swapped"),
+  "nics.*.direct": fixed("cold", "a macvtap NIC is tied to its host interface while the VM runs"),
+  "nics.*.user": fixed("cold", "user-mode networking is set up when the VM starts"),
+  "nics.*.ethernet": fixed("cold", "the tap device is opened when the VM starts"),
   "nics.*.mac": fixed("hotplug", "the NIC is detached and attached again with the new address"),
   "nics.*.model": fixed("cold", "the NIC model is fixed while the VM runs"),
   "nics.*.queues": fixed("cold", "the queue count is fixed while the VM runs"),

@@ -7,6 +7,7 @@ import { hostEntry } from "../core/hosts";
 import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership";
 import { redact, redactError, valuesAtPaths, wrapSecretInputs } from "../core/redact";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
+import { parseRecorded } from "../core/recorded";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { configureHosts, currentHosts } from "./hosts";
 import { progressFor } from "./progress";
@@ -81,15 +82,16 @@ async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulu
 }
 
 async function readUnredacted(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
-  const last = parseSpec(kind, props);
+  const last = recordedSpec(kind, props, "refresh");
   const { driver, ops } = await resolve(kind, last.host as string);
   let observed = await ops.read(id, last, { hosts: currentHosts() });
   if (kind === "VirtualMachine" && driver.vmIdsAreGlobal && (!observed || observed.spec.powerState === "stopped")) {
     observed = (await findMovedVm(id, last, driver, observed !== undefined)) ?? observed;
   }
   if (!observed) return { id: "", props: {} };
+  const spec = representable(kind, observed.spec);
   // Drift shows up as changed inputs, so the next `up` converges back to the program.
-  return { id: observed.id, props: plain(withEveryOutput(kind, outputsOf(observed.spec, observed), props)), inputs: plain(observed.spec) };
+  return { id: observed.id, props: plain(withEveryOutput(kind, outputsOf(spec, observed), props)), inputs: plain(spec) };
 }
 
 /**
@@ -125,7 +127,7 @@ async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCop
 }
 
 async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
-  const old = parseSpec(kind, olds);
+  const old = recordedSpec(kind, olds, "update");
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
   const ctx = operationContext(kind, next);
@@ -160,7 +162,8 @@ async function updateWhereItIsNow(kind: ResourceKind, id: string, old: Props, ne
 }
 
 async function removeUnredacted(kind: ResourceKind, id: string, props: Props): Promise<void> {
-  const spec = parseSpec(kind, props);
+  // Delete needs the id, the host and the shutdown settings; nothing else recorded may block it.
+  const spec = recordedSpec(kind, props, "delete");
   const ctx = operationContext(kind, spec);
   if (keepOnDestroy(spec)) {
     ctx.progress("adopted, not made by NovaCron: left in place (set deleteOnDestroy: true to delete it)");
@@ -205,6 +208,49 @@ function parseSpec(kind: ResourceKind, props: Props): Props {
     throw new InputError(kind, parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })));
   }
   return parsed.data as Props;
+}
+
+/**
+ * What the stack recorded, read leniently: a state an older or buggier version wrote must stay
+ * refreshable, updatable and destroyable. Parts the model refuses are left out with a warning.
+ */
+function recordedSpec(kind: ResourceKind, props: Props, operation: string): Props {
+  const { spec, notUnderstood } = parseRecorded(kind, withoutInternalKeys(stripOutputs(kind, props)));
+  if (notUnderstood.length > 0) {
+    progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(
+      `warning: ${operation} goes on without recorded parts this version does not accept: ${notUnderstood.join("; ")}`,
+    );
+  }
+  return spec;
+}
+
+/**
+ * The invariant behind every refresh: what read() records must parse at the next read, update and
+ * delete. A driver that reports something the model refuses is a bug, but it must not wedge the
+ * stack: the refused part is left out of state (it stays on the host untouched) with a warning.
+ */
+function representable(kind: ResourceKind, observed: Props): Props {
+  if (RESOURCE_MODELS[kind].schema.safeParse(observed).success) return observed;
+  const { spec, notUnderstood } = parseRecorded(kind, observed);
+  progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(
+    `warning: the host holds what the model cannot express; not recorded: ${notUnderstood.join("; ")}`,
+  );
+  return spec;
+}
+
+/**
+ * Pulumi's dynamic provider host prints every error of read and delete with its stack; a user
+ * needs the message, which names what failed. Frames stay available with NOVACRON_DEBUG=1.
+ */
+function withoutStackTrace<A extends unknown[], R>(operation: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    try {
+      return await operation(...args);
+    } catch (error) {
+      if (error instanceof Error && !process.env.NOVACRON_DEBUG) error.stack = `${error.name}: ${error.message}`;
+      throw error;
+    }
+  };
 }
 
 async function resolve(kind: ResourceKind, host: string) {
@@ -273,9 +319,9 @@ function redacting<A extends [ResourceKind, ...unknown[]], R>(operation: (...arg
 }
 
 export const create = redacting(createUnredacted);
-export const read = redacting(readUnredacted);
-export const update = redacting(updateUnredacted);
-export const remove = redacting(removeUnredacted);
+export const read = withoutStackTrace(redacting(readUnredacted));
+export const update = withoutStackTrace(redacting(updateUnredacted));
+export const remove = withoutStackTrace(redacting(removeUnredacted));
 
 /** The values of the kind's secret fields in `props` (inputs or recorded state). */
 function secretValuesOf(kind: ResourceKind, props: Props | null | undefined): string[] {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { EngineLog, exampleStack, stateDir, useRealEngine } from "../support/engine";
@@ -105,6 +106,33 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
     assert.deepEqual((log.newInputs("web")?.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["memory.sizeMiB: live"]);
     await stack.up();
     await until(() => /actual 327680/.test(virsh(URI, "dommemstat", vmName)), "the balloon back at 320 MiB");
+  });
+
+  it("issue 9: `virsh attach-disk … vdb --persistent` (no cache) then refresh, up and a second up all succeed", async () => {
+    const image = `/var/lib/novacron-test/${prefix}-extra.img`;
+    execFileSync("qemu-img", ["create", "-q", "-f", "raw", image, "16M"]);
+    try {
+      virsh(URI, "attach-disk", vmName, image, "vdb", "--persistent");
+      const refresh = await stack.refresh();
+      assert.equal(refresh.summary.result, "succeeded");
+      // The recorded disk is one the model accepts: no cache mode is "hypervisor-default", not an invented value.
+      const state = await stack.exportStack();
+      const web = (state.deployment.resources as { urn: string; outputs?: Record<string, unknown> }[]).find((r) => r.urn.endsWith("::web"));
+      assert.equal((web?.outputs?.disks as Record<string, { cache: string }>).vdb.cache, "hypervisor-default");
+      // The program has no vdb: the next up plans it away as a hotplug and applies it.
+      const log = new EngineLog();
+      const preview = await stack.preview({ onEvent: log.onEvent });
+      assert.deepEqual((log.newInputs("web")?.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["disks.vdb: hotplug"], log.all());
+      assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
+      const up = await stack.up();
+      assert.equal(up.summary.result, "succeeded");
+      await until(() => !virsh(URI, "domblklist", vmName).includes("extra.img"), "the guest to release vdb");
+      assert.doesNotMatch(virsh(URI, "dumpxml", vmName, "--inactive"), /extra\.img/);
+      const again = await stack.preview();
+      assert.deepEqual(again.changeSummary, { same: 5 });
+    } finally {
+      rmSync(image, { force: true });
+    }
   });
 
   it("the exported state holds no secret in plain text", async () => {

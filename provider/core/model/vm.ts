@@ -1,15 +1,28 @@
 import { z } from "zod";
 import { CpuSet, HostRef, Labels, MacAddress, ObjectName, parseCpuSet } from "./common";
 
-export const DiskBus = z.enum(["virtio-blk", "virtio-scsi", "sata", "nvme"]);
+/**
+ * `scsi` is a SCSI disk behind an emulated HBA (lsilogic and the like) rather than virtio-scsi;
+ * `ide`, `usb` and `sd` are the emulated buses real hosts hold (virt-install and older guests).
+ */
+export const DiskBus = z.enum(["virtio-blk", "virtio-scsi", "sata", "nvme", "ide", "scsi", "usb", "sd"]);
 export type DiskBus = z.infer<typeof DiskBus>;
-export const NicModel = z.enum(["virtio", "e1000e", "vmxnet3", "rtl8139"]);
+/** `hypervisor-default`: no model is set and the hypervisor picks its own (a NIC with no <model>). */
+export const NicModel = z.enum(["virtio", "e1000e", "vmxnet3", "rtl8139", "e1000", "pcnet", "ne2k_pci", "i82551", "i82557b", "i82559er", "vmxnet2", "hypervisor-default"]);
 export type NicModel = z.infer<typeof NicModel>;
-export const CpuMode = z.enum(["host-passthrough", "host-model", "custom"]);
+/** `hypervisor-default`: no CPU mode or model is set; the emulator's default CPU (libvirt: no <cpu> model). */
+export const CpuMode = z.enum(["host-passthrough", "host-model", "custom", "hypervisor-default"]);
 export type CpuMode = z.infer<typeof CpuMode>;
 
 /** Slot names are the device identity: reordering the map never replaces a disk or NIC. */
-export const DiskSlot = z.string().regex(/^(vd[a-z]|sd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/, "disk slots are vda-vdz, sda-sdz, scsi0-99, sata0-99 or nvme0-99");
+/**
+ * Besides the model's own families, the names real hosts use: `hda`-`hdz` (IDE), `vdaa`-`vdzz`
+ * beyond the 26th virtio disk. `sd` names past `sdz` stay reserved for scsiN/sataN.
+ */
+export const DiskSlot = z.string().regex(
+  /^(vd[a-z]{1,2}|sd[a-z]|hd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/,
+  "disk slots are vda-vdzz, sda-sdz, hda-hdz, scsi0-99, sata0-99 or nvme0-99",
+);
 export const NicSlot = z.string().regex(/^net\d{1,2}$/, "NIC slots are net0-net99");
 export const HostdevSlot = z.string().regex(/^hostdev\d{1,2}$/, "passthrough slots are hostdev0-hostdev99");
 
@@ -18,6 +31,7 @@ export function busForSlot(slot: string): DiskBus {
   if (slot.startsWith("scsi") || slot.startsWith("sd")) return "virtio-scsi";
   if (slot.startsWith("sata")) return "sata";
   if (slot.startsWith("nvme")) return "nvme";
+  if (slot.startsWith("hd")) return "ide";
   return "virtio-blk";
 }
 
@@ -34,15 +48,15 @@ const Cpu = z
     emulatorPinning: CpuSet.optional().describe("Host CPU set for the emulator threads."),
     numa: z.array(z.strictObject({
       vcpus: CpuSet.describe("The VM's vCPUs in this cell."),
-      memoryMiB: z.int().min(16),
+      memoryMiB: z.int().min(0),
       hostNode: z.int().min(0).optional().describe("Host NUMA node whose memory backs this cell (strict binding)."),
     })).optional(),
   })
   .default({ sockets: 1, cores: 1, threads: 1, mode: "host-model" });
 
 const Memory = z.strictObject({
-  sizeMiB: z.int().min(16).max(16 * 1024 * 1024).describe("Memory the VM runs with, in MiB."),
-  maxMiB: z.int().min(16).optional().describe("Ceiling the memory can be raised to without a reboot (balloon/hotplug)."),
+  sizeMiB: z.int().min(1).max(16 * 1024 * 1024).describe("Memory the VM runs with, in MiB."),
+  maxMiB: z.int().min(1).optional().describe("Ceiling the memory can be raised to without a reboot (balloon/hotplug)."),
   hugepages: z.strictObject({ pageSizeKiB: z.union([z.literal(2048), z.literal(1048576)]).default(2048) }).optional(),
   balloon: z.strictObject({
     minMiB: z.int().min(16).optional(),
@@ -56,11 +70,27 @@ const Disk = z.strictObject({
   sizeGiB: z.number().positive().max(65536).optional().describe("With `pool`: create a blank disk of this size."),
   pool: z.string().min(1).optional(),
   format: z.enum(["qcow2", "raw", "vmdk"]).optional(),
-  cache: z.enum(["none", "writeback", "writethrough", "directsync", "unsafe"]).default("none"),
+  cache: z.enum(["none", "writeback", "writethrough", "directsync", "unsafe", "hypervisor-default"]).default("none")
+    .describe("`hypervisor-default` sets no cache mode: the hypervisor's own default applies (what a disk attached without one has)."),
   io: z.enum(["native", "threads", "io_uring"]).optional(),
+  discard: z.enum(["unmap", "ignore"]).optional().describe("Pass the guest's TRIM/UNMAP to the image (`unmap`), as virt-install sets for qcow2 disks."),
+  detectZeroes: z.enum(["off", "on", "unmap"]).optional().describe("Turn writes of zeroes into sparse regions."),
   iothread: z.int().min(1).max(64).optional(),
   bootOrder: z.int().min(1).max(64).optional(),
   readOnly: z.boolean().default(false),
+});
+
+/** The bus a CD-ROM slot implies: `hdc` is IDE, `sdb` and `sata1` SATA, `scsi2` SCSI. */
+export function cdromBusForSlot(slot: string): "ide" | "sata" | "scsi" {
+  if (slot.startsWith("hd")) return "ide";
+  if (slot.startsWith("scsi")) return "scsi";
+  return "sata";
+}
+
+const Cdrom = z.strictObject({
+  bus: z.enum(["ide", "sata", "scsi", "usb"]).optional().describe("Defaults from the slot: hdX is IDE, sdX and sataN SATA, scsiN SCSI."),
+  image: z.string().regex(/^\//, "must be an absolute path on the host").optional().describe("ISO image on the host; unset: an empty drive."),
+  bootOrder: z.int().min(1).max(64).optional(),
 });
 
 const Nic = z.strictObject({
@@ -70,6 +100,14 @@ const Nic = z.strictObject({
   network: z.string().min(1).optional().describe("Name of a Network resource or hypervisor network/portgroup."),
   bridge: z.string().min(1).optional().describe("An existing host bridge, e.g. `br0`."),
   sriovPool: z.string().min(1).optional().describe("An SR-IOV Network (mode `sriov`) to take a virtual function from."),
+  direct: z.strictObject({
+    device: z.string().min(1).describe("Host interface, e.g. `eth0`."),
+    mode: z.enum(["vepa", "bridge", "private", "passthrough"]).default("vepa"),
+  }).optional().describe("A macvtap NIC on a host interface (libvirt `type=\"direct\"`)."),
+  user: z.boolean().optional().describe("`true`: user-mode networking inside the emulator (no host setup; outbound only)."),
+  ethernet: z.strictObject({
+    tap: z.string().min(1).optional().describe("An existing tap device; unset lets the hypervisor make one."),
+  }).optional().describe("A plain tap device with no bridge or network (libvirt `type=\"ethernet\"`)."),
   vlan: z.int().min(1).max(4094).optional(),
   bootOrder: z.int().min(1).max(64).optional(),
 });
@@ -87,6 +125,9 @@ export const VirtualMachineInputs = z
     cpu: Cpu,
     memory: Memory,
     disks: z.record(DiskSlot, Disk).default({}),
+    // No default: state written before CD-ROMs were managed has no such key, and `{}` against
+    // nothing would plan a change for every existing VM.
+    cdroms: z.record(DiskSlot, Cdrom).optional().describe("CD-ROM drives keyed by slot (`hdc`, `sdb`, `sata1` …)."),
     nics: z.record(NicSlot, Nic).default({}),
     passthrough: z.record(HostdevSlot, Passthrough).default({}),
     firmware: z.strictObject({
@@ -129,7 +170,7 @@ export const VirtualMachineInputs = z
     for (const key of Object.keys(vm.cpu.pinning ?? {})) {
       if (Number(key) >= vcpus) fail(["cpu", "pinning", key], `vCPU ${key} does not exist; this VM has vCPUs 0-${vcpus - 1}`);
     }
-    if (vm.cpu.numa) checkNuma(vm.cpu.numa, vcpus, vm.memory.sizeMiB, fail);
+    if (vm.cpu.numa) checkNuma(vm.cpu.numa, vcpus, vm.memory.sizeMiB, vm.memory.maxMiB, fail);
     if (vm.memory.maxMiB !== undefined && vm.memory.maxMiB < vm.memory.sizeMiB) {
       fail(["memory", "maxMiB"], `got ${vm.memory.maxMiB}; must be at least memory.sizeMiB (${vm.memory.sizeMiB})`);
     }
@@ -143,9 +184,13 @@ export const VirtualMachineInputs = z
         fail(["disks", slot], "needs a source: `volume` (a Volume id), or `sizeGiB` and `pool` for a blank disk");
       }
     }
+    for (const slot of Object.keys(vm.cdroms ?? {})) {
+      if (slot.startsWith("vd") || slot.startsWith("nvme")) fail(["cdroms", slot], `"${slot}" is a virtio/NVMe disk name; CD-ROM slots are hdX, sdX, sataN or scsiN`);
+      else if (slot in vm.disks) fail(["cdroms", slot], `slot "${slot}" is already a disk (disks.${slot})`);
+    }
     for (const [slot, nic] of Object.entries(vm.nics)) {
-      const sources = [nic.network, nic.bridge, nic.sriovPool].filter((s) => s !== undefined).length;
-      if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge` or `sriovPool`");
+      const sources = [nic.network, nic.bridge, nic.sriovPool, nic.direct, nic.user || undefined, nic.ethernet].filter((s) => s !== undefined).length;
+      if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge`, `sriovPool`, `direct`, `user: true` or `ethernet`");
     }
     if (vm.firmware.secureBoot && vm.firmware.type !== "uefi") {
       fail(["firmware", "secureBoot"], "secure boot needs firmware.type \"uefi\"");
@@ -161,12 +206,13 @@ export const VirtualMachineInputs = z
     ...vm,
     // Normalised so two spellings of one VM never produce a diff.
     disks: Object.fromEntries(Object.entries(vm.disks).map(([slot, d]) => [slot, { ...d, bus: d.bus ?? busForSlot(slot) }])),
+    ...(vm.cdroms ? { cdroms: Object.fromEntries(Object.entries(vm.cdroms).map(([slot, c]) => [slot, { ...c, bus: c.bus ?? cdromBusForSlot(slot) }])) } : {}),
     cpu: { ...vm.cpu, pinning: vm.cpu.pinning ? Object.fromEntries(Object.entries(vm.cpu.pinning).map(([k, v]) => [String(Number(k)), v])) : undefined },
   }));
 
 type Fail = (path: PropertyKey[], message: string) => void;
 
-function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number, memoryMiB: number, fail: Fail): void {
+function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number, memoryMiB: number, maxMiB: number | undefined, fail: Fail): void {
   const owner = new Map<number, number>();
   let total = 0;
   cells.forEach((cell, i) => {
@@ -177,7 +223,11 @@ function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number,
       owner.set(cpu, i);
     }
   });
-  if (total !== memoryMiB) {
+  // Hosts also hold NUMA guests ballooned below their cells (the cells then make up memory.maxMiB)
+  // and guests with hot-plugged DIMMs beyond the cells (up to memory.maxMiB); the driver checks those.
+  const ballooned = maxMiB !== undefined && total === maxMiB && memoryMiB < maxMiB;
+  const dimms = maxMiB !== undefined && total < memoryMiB && memoryMiB <= maxMiB;
+  if (total !== memoryMiB && !ballooned && !dimms) {
     fail(["cpu", "numa"], `the cells hold ${total} MiB in all; they must add up to memory.sizeMiB (${memoryMiB})`);
   }
 }
@@ -186,6 +236,7 @@ export type VirtualMachineArgs = z.input<typeof VirtualMachineInputs>;
 export type VirtualMachineSpec = z.output<typeof VirtualMachineInputs>;
 export type DiskSpec = VirtualMachineSpec["disks"][string];
 export type NicSpec = VirtualMachineSpec["nics"][string];
+export type CdromSpec = NonNullable<VirtualMachineSpec["cdroms"]>[string];
 
 /** Inputs whose values are secrets: never logged, never echoed in errors, hashed in state. */
 export const VM_SECRET_FIELDS = ["cloudInit.userData", "console.password"] as const;

@@ -29,6 +29,7 @@ const COMPUTED_OUTPUTS: Record<ResourceKind, Record<string, PropertySpec>> = {
     lastChange: { type: "array", items: { type: "string" }, description: "Each field of the last update with its disruption class." },
     lastChangeClass: { type: "string", description: "The most disruptive class of the last update." },
     migration: { type: "object", additionalProperties: { type: "number" }, description: "Total time, downtime and bytes of the last live migration." },
+    unmanaged: { type: "array", items: { type: "string" }, description: "Devices on the VM that NovaCron does not manage: kept as they are through every update." },
   },
   StoragePool: { state: { type: "string" }, uuid: { type: "string" }, capacityBytes: { type: "number" } },
   Volume: { path: { type: "string" }, capacityBytes: { type: "number" } },

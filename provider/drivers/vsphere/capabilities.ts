@@ -37,7 +37,7 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   cpuModes: ["host-model"],
   // Every disk goes on one SCSI controller: SATA/NVMe controllers are not built yet.
   diskBuses: ["virtio-blk", "virtio-scsi"],
-  nicModels: ["virtio", "vmxnet3", "e1000e"],
+  nicModels: ["virtio", "vmxnet3", "e1000e", "e1000", "vmxnet2"],
   consoles: ["none"],
   volumeFormats: ["vmdk"],
   poolKinds: ["datastore"],

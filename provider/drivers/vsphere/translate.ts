@@ -56,6 +56,9 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
     if (nic.mac) refuseOutOfRangeMac(`nics.${slot}.mac`, nic.mac);
     if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
   }
+  for (const slot of Object.keys(spec.cdroms ?? {})) {
+    throw new UnsupportedSpecError(`cdroms.${slot}`, "the vSphere driver does not manage CD-ROM drives yet; ones added in vCenter are kept as they are");
+  }
   for (const [slot, p] of Object.entries(spec.passthrough)) {
     if (!p.romBar) throw new UnsupportedSpecError(`passthrough.${slot}.romBar`, "vSphere has no per-device ROM BAR switch; leave romBar at its default (true)");
   }
@@ -84,8 +87,11 @@ function datastoreOf(path: string): string {
   return VMDK_PATH.exec(path)?.[1] ?? "";
 }
 
+/** vSphere's own adapters by name; any other model (virtio, the default) is the paravirtual vmxnet3. */
+const ADAPTERS: readonly NicAdapter[] = ["vmxnet3", "e1000e", "e1000", "vmxnet2"];
+
 function adapterOf(model: NicSpec["model"]): NicAdapter {
-  return model === "e1000e" ? "e1000e" : "vmxnet3";
+  return (ADAPTERS as readonly string[]).includes(model) ? (model as NicAdapter) : "vmxnet3";
 }
 
 /**
@@ -181,7 +187,9 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     const sameFamily = recorded !== undefined && adapterOf(recorded.model) === n.adapter;
     nics[slot] = {
       ...(recorded ?? { queues: 1 }),
-      model: sameFamily ? recorded.model : n.adapter === "e1000e" ? "e1000e" : "vmxnet3",
+      // An adapter added in vCenter is recorded as what it is: anything else would be an adapter
+      // change the next update cannot make in place.
+      model: sameFamily ? recorded.model : n.adapter ?? "vmxnet3",
       network: networkName(slot, n.network),
       // Only a manual address is the spec's; a generated one is an output (macAddresses).
       mac: n.macAddress,

@@ -114,7 +114,7 @@ describe("libvirt host checks on bad input (qemu:///system)", function () {
     const vm = await host.checkAndCreate("VirtualMachine", withoutSeed(vmWith("upd", { disks: {} })));
     made.push({ kind: "VirtualMachine", id: vm.id, props: vm.outs });
     const before = virsh(URI, "dumpxml", "--inactive", `${prefix}-upd`);
-    const { state, uuid, macAddresses, ipAddress, lastChange, lastChangeClass, migration, __provider, ...old } = vm.outs;
+    const { state, uuid, macAddresses, ipAddress, lastChange, lastChangeClass, migration, unmanaged, __provider, ...old } = vm.outs;
     const next = { ...old, cpu: { ...(old.cpu as Props), pinning: { "0": String(cpus) } } };
     const checked = await host.check("VirtualMachine", old, next);
     assert.deepEqual(checked.failures, []);

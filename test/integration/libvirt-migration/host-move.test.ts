@@ -245,6 +245,6 @@ function qemuPid(name: string): string {
 }
 
 function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
+  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, __provider, plannedChanges, ...spec } = outs;
   return spec;
 }

@@ -194,7 +194,7 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
 });
 
 function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, observed, __provider, plannedChanges, ...spec } = outs;
+  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, observed, __provider, plannedChanges, ...spec } = outs;
   return spec;
 }
 

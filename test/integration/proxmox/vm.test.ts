@@ -8,7 +8,7 @@ type Props = Record<string, unknown>;
 
 /** Inputs as the engine sends them back: the recorded outputs without the computed ones. */
 function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, __provider, plannedChanges, ...spec } = outs;
+  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, __provider, plannedChanges, ...spec } = outs;
   return spec;
 }
 

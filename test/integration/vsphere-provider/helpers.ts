@@ -22,7 +22,7 @@ export function parentOf(pid: number): number | undefined {
 }
 
 export function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, bridgeName, __provider, plannedChanges, ...spec } = outs;
+  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, bridgeName, unmanaged, __provider, plannedChanges, ...spec } = outs;
   return spec;
 }
 

@@ -93,24 +93,34 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
     assert.deepEqual(d.vcpus, { current: 3, max: 6 });
     assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 3, maxVcpus: 6, mode: "custom", model: "Cascadelake-Server" });
     assert.deepEqual(d.memory, { sizeMiB: 2048, maxMiB: 4096 }, "no balloon settings: the balloon is model none");
-    assert.deepEqual(Object.keys(d.disks).sort(), ["hda", "sda", "vda"]);
-    assert.deepEqual(d.disks.vda.source, { kind: "other", type: "network" });
-    assert.equal(d.disks.vda.bus, "virtio-blk");
+    assert.deepEqual(Object.keys(d.disks).sort(), ["hda", "sda"], "an RBD disk is preserved, not managed");
     assert.deepEqual(d.disks.sda, {
-      bus: "scsi", targetDev: "sda", format: "raw", cache: "none", io: "native", readOnly: false, source: { kind: "block", dev: "/dev/vg0/data" },
+      bus: "scsi", targetDev: "sda", format: "raw", cache: "none", io: "native", discard: "unmap", readOnly: false,
+      source: { kind: "block", dev: "/dev/vg0/data" }, address: { controller: 0, bus: 0, target: 0, unit: 0 },
     }, "an lsilogic controller is not virtio-scsi");
-    assert.equal(d.disks.hda.bus, "ide");
-    assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } });
+    assert.deepEqual(d.disks.hda, { bus: "ide", targetDev: "hda", readOnly: false, source: { kind: "file", path: "/srv/old.img" } });
+    assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } }, "an IDE CD-ROM is managed, by slot");
     assert.equal(d.cloudInitSeed, undefined);
-    assert.deepEqual(Object.keys(d.nics), ["net0", "net1"], "libvirt's own aliases (no ua- prefix) do not name slots");
-    assert.deepEqual(d.nics.net0, { type: "direct", model: "virtio", mac: "52:54:00:ab:cd:ef", queues: 1 });
-    assert.deepEqual(d.nics.net1, { type: "network", model: "rtl8139", mac: "52:54:00:00:00:02", queues: 1, network: "default" });
-    assert.deepEqual(d.macs, { net0: "52:54:00:ab:cd:ef", net1: "52:54:00:00:00:02" });
+    assert.deepEqual(Object.keys(d.nics), ["net0"], "libvirt's own aliases (no ua- prefix) do not name slots; a NIC with bandwidth limits is preserved");
+    assert.deepEqual(d.nics.net0, { type: "direct", model: "virtio", mac: "52:54:00:ab:cd:ef", queues: 1, direct: { device: "eth0", mode: "bridge" } });
+    assert.deepEqual(d.macs, { net0: "52:54:00:ab:cd:ef" });
     assert.deepEqual(d.passthrough, {
       hostdev0: { kind: "pci", address: { domain: 0, bus: 0x1a, slot: 0x10, function: 3 }, managed: false, romBar: true },
     });
     assert.deepEqual(d.firmware, { type: "bios", secureBoot: false, tpm: false });
-    assert.deepEqual(d.console, { kind: "spice" });
+    assert.deepEqual(d.console, { kind: "none" }, "a SPICE console on a network listen is preserved, not managed");
+    assert.deepEqual(d.preserved.summary, [
+      "disk disk vda (virtio, pool/image): kept as it is (<source> settings are not in the model)".replace("<source> settings", "its source settings"),
+      "interface network (default, 52:54:00:00:00:02): kept as it is (<bandwidth> is not in the model)",
+      "hostdev storage: kept as it is (only PCI and USB passthrough is managed)",
+      "graphics spice: kept as it is (only one plain VNC or SPICE console is managed)",
+      "rng virtio",
+      "something-from-the-future",
+    ]);
+    assert.deepEqual(d.preserved.top.map((n) => n.name), ["title", "resource", "pm", "qemu:commandline"]);
+    assert.deepEqual(d.preserved.os.map((n) => n.name), ["boot", "bootmenu"]);
+    assert.deepEqual(d.preserved.cpu.map((n) => n.name), ["vendor", "feature"]);
+    assert.deepEqual(d.preserved.metadata.map((n) => n.name), ["libosinfo:libosinfo", "x:novacron"]);
     assert.equal(d.serialConsole, false);
     assert.equal(d.ownership.owned, false, "a marker under someone else's namespace is not ours");
     assert.deepEqual(d.labels, {});
@@ -147,7 +157,7 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
   it("tolerates a bare minimum domain", () => {
     const d = parseDomainXml("<domain type='qemu'><name>x</name><memory>65536</memory><os><type>hvm</type></os></domain>");
     assert.equal(d.memory.sizeMiB, 64);
-    assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 1, mode: "custom" });
+    assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 1, mode: "hypervisor-default" }, "no <cpu>: the emulator's default CPU");
     assert.deepEqual(d.disks, {});
     assert.deepEqual(d.console, { kind: "none" });
   });

@@ -176,7 +176,8 @@ export function projectParse(p: ParsedDomain) {
     type: p.type,
     cpu: p.cpu,
     memory: p.memory,
-    disks: p.disks,
+    // Drive addresses are placement facts the builder keeps, not spec fields.
+    disks: Object.fromEntries(Object.entries(p.disks).map(([slot, { address: _address, ...disk }]) => [slot, disk])),
     nics: p.nics,
     passthrough: p.passthrough,
     firmware: { type: p.firmware.type, secureBoot: p.firmware.secureBoot, tpm: p.firmware.tpm },

@@ -33,7 +33,7 @@ const state = {
     numCoresPerSocket: 1,
     memoryMB: 1024,
     disks: { scsi0: { sizeGiB: 4, provisioning: "thin" }, "scsi:1000:3": { sizeGiB: 1, provisioning: "thin" } },
-    nics: { net0: { network: VM_NETWORK, adapter: "vmxnet3" }, nic1: { network: VM_NETWORK, adapter: "e1000e" } },
+    nics: { net0: { network: VM_NETWORK, adapter: "vmxnet3" }, nic1: { network: VM_NETWORK, adapter: "e1000e" }, nic2: { network: VM_NETWORK, adapter: "e1000" } },
     passthrough: { pci0: { id: "0000:00:0f.0", vendorId: 0x15ad, deviceId: "405", systemId: "sys", deviceName: "SVGA" } },
   },
 } as unknown as VmState;
@@ -42,9 +42,10 @@ describe("vSphere translation: refresh of devices added outside NovaCron", () =>
   it("gives each one the first free model slot, so the refreshed spec is valid state", () => {
     const spec = observedSpec(state, last, "LocalDS_0", (_slot, binding) => ("name" in binding ? binding.name : binding.portgroupKey));
     assert.deepEqual(Object.keys(spec.disks).sort(), ["scsi0", "scsi1"]);
-    assert.deepEqual(Object.keys(spec.nics).sort(), ["net0", "net1"]);
+    assert.deepEqual(Object.keys(spec.nics).sort(), ["net0", "net1", "net2"]);
     assert.deepEqual(Object.keys(spec.passthrough), ["hostdev0"]);
     assert.equal(spec.nics.net1.model, "e1000e");
+    assert.equal(spec.nics.net2.model, "e1000", "an e1000 added in vCenter is not recorded as vmxnet3 (an adapter change no update can make)");
     const reparsed = RESOURCE_MODELS.VirtualMachine.schema.safeParse(spec);
     assert.ok(reparsed.success, JSON.stringify(reparsed.error?.issues));
   });

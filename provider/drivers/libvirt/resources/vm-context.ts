@@ -5,7 +5,7 @@ import { checkVmAgainstHost } from "../host-checks";
 import { hostDomainType } from "../host-facts";
 import type { LibvirtSession } from "../session";
 import { ensureVolume, resolveVolume, type ResolvedVolume } from "../volumes";
-import type { DiskSource, DomainBuildContext, DomainType } from "../xml";
+import type { DiskSource, DomainBuildContext, DomainType, DriveAddress, ParsedDomain } from "../xml";
 
 const GIB = 1024 ** 3;
 
@@ -25,7 +25,7 @@ export function seedVolumeName(vm: string): string {
 export async function resolveDomainContext(
   session: LibvirtSession,
   vm: VirtualMachineSpec,
-  known: { uuid?: string; macs?: Record<string, string>; seedSalt?: string; attachedPaths?: ReadonlySet<string> } = {},
+  known: { uuid?: string; macs?: Record<string, string>; seedSalt?: string; attachedPaths?: ReadonlySet<string>; current?: ParsedDomain } = {},
 ): Promise<DomainBuildContext> {
   // A volume of a predictable name is this VM's only if its current definition uses it.
   const ours = (path: string) => known.attachedPaths?.has(path) === true;
@@ -39,11 +39,18 @@ export async function resolveDomainContext(
   for (const [slot, disk] of Object.entries(vm.disks)) {
     if (!disk.volume) continue;
     const found = await resolveVolume(client, disk.volume);
+    const held = known.current ? hostSource(known.current, slot, disk.volume) : undefined;
+    if (!found && held) {
+      // A disk the host already has on a path no storage pool holds (attached outside NovaCron): kept as it is.
+      disks[slot] = held;
+      continue;
+    }
     if (!found) throw new Error(`disks.${slot}.volume: no volume "${disk.volume}" on host "${session.host}" (give a Volume id, its path, or pool/name)`);
     given.set(slot, found);
   }
   for (const [slot, disk] of Object.entries(vm.disks)) {
     const found = given.get(slot);
+    if (disks[slot]) continue;
     if (found) {
       disks[slot] = { kind: "file", path: found.path, format: disk.format ?? found.format ?? "raw" };
       seedPool ??= found.ref.pool;
@@ -75,5 +82,33 @@ export async function resolveDomainContext(
     seedSalt,
     boot: vm.kernelBoot,
     ownership: { resource: vm.name },
+    ...(known.current ? { preserved: known.current.preserved, driveAddresses: driveAddressesOf(known.current), emulator: known.current.emulator } : {}),
+    // UEFI images the host's definition names explicitly stay; without them libvirt autoselects.
+    ...(known.current?.firmware.loader !== undefined && vm.firmware.type === "uefi"
+      ? { uefi: { loader: known.current.firmware.loader, ...(known.current.firmware.nvram !== undefined ? { nvram: known.current.firmware.nvram } : {}) } }
+      : {}),
   };
+}
+
+/** The host's own source for a slot when the spec names exactly that path. */
+function hostSource(current: ParsedDomain, slot: string, volume: string): DiskSource | undefined {
+  const disk = current.disks[slot];
+  const src = disk?.source;
+  const format = (disk?.format ?? "raw") as NonNullable<DiskSource["format"]>;
+  if (src?.kind === "file" && src.path === volume) return { kind: "file", path: src.path, format };
+  if (src?.kind === "block" && src.dev === volume) return { kind: "block", dev: src.dev, format };
+  return undefined;
+}
+
+/** Slot → the drive address each managed disk has on the host, so a re-define moves none. */
+export function driveAddressesOf(current: ParsedDomain): Record<string, DriveAddress> {
+  const out: Record<string, DriveAddress> = {};
+  for (const [slot, disk] of Object.entries(current.disks)) {
+    const on = disk.bus === "virtio-blk" ? "virtio" : disk.bus === "virtio-scsi" ? "scsi" : disk.bus;
+    if (disk.address) out[slot] = { on, ...disk.address };
+  }
+  for (const [slot, cdrom] of Object.entries(current.cdroms)) {
+    if (cdrom.address && cdrom.bus !== undefined) out[slot] = { on: cdrom.bus, ...cdrom.address };
+  }
+  return out;
 }

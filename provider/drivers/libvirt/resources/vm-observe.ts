@@ -1,4 +1,4 @@
-import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
+import type { CdromSpec, DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
 import type { ParsedDomain } from "../xml";
 import { DomainState } from "./vm-power";
 
@@ -19,10 +19,15 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
     const source = sameSource ? { volume: recorded.volume, sizeGiB: recorded.sizeGiB, pool: recorded.pool } : { volume: path ?? `${slot}-unknown-source` };
     disks[slot] = {
       ...source,
+      // The parser hands over only disks the model can express (domain-parse-devices.ts).
       bus: disk.bus as DiskSpec["bus"],
-      format: recorded?.format,
-      cache: (disk.cache ?? "default") as DiskSpec["cache"],
+      // A recorded disk keeps what the program said; one added outside NovaCron shows the host's format.
+      // With no format libvirt hands QEMU the image as raw (it never probes), so that is what it is.
+      format: recorded ? recorded.format : ((disk.format ?? "raw") as DiskSpec["format"]),
+      cache: (disk.cache ?? "hypervisor-default") as DiskSpec["cache"],
       io: disk.io as DiskSpec["io"],
+      discard: disk.discard as DiskSpec["discard"],
+      detectZeroes: disk.detectZeroes as DiskSpec["detectZeroes"],
       iothread: disk.iothread,
       bootOrder: disk.bootOrder,
       readOnly: disk.readOnly,
@@ -32,16 +37,24 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
   for (const [slot, nic] of Object.entries(parsed.nics)) {
     const recorded = last.nics[slot];
     nics[slot] = {
-      model: (nic.model ?? recorded?.model ?? "virtio") as NicSpec["model"],
+      // A VF has no emulated model: the recorded one stays. Otherwise no <model> is the hypervisor's default.
+      model: (nic.sriovPool !== undefined ? recorded?.model ?? "virtio" : nic.model ?? "hypervisor-default") as NicSpec["model"],
       // A MAC the user left to libvirt stays unset, or every plan would show it.
       mac: recorded?.mac === undefined ? undefined : nic.mac,
       queues: nic.queues,
       network: nic.network,
       bridge: nic.bridge,
       sriovPool: nic.sriovPool,
+      direct: nic.direct as NicSpec["direct"],
+      user: nic.type === "user" ? true : undefined,
+      ethernet: nic.ethernet,
       vlan: nic.vlan,
       bootOrder: nic.bootOrder,
     };
+  }
+  const cdroms: NonNullable<VirtualMachineSpec["cdroms"]> = {};
+  for (const [slot, cdrom] of Object.entries(parsed.cdroms)) {
+    cdroms[slot] = { bus: cdrom.bus as CdromSpec["bus"], image: cdrom.path, bootOrder: cdrom.bootOrder };
   }
   const passthrough: VirtualMachineSpec["passthrough"] = {};
   for (const [slot, dev] of Object.entries(parsed.passthrough)) {
@@ -71,6 +84,8 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
       balloon: parsed.memory.balloon ? { minMiB: last.memory.balloon?.minMiB, statsPeriodSeconds: parsed.memory.balloon.statsPeriodSeconds } : undefined,
     },
     disks,
+    // A VM with no drive records none, unless the program wrote an empty map.
+    cdroms: Object.keys(cdroms).length > 0 ? cdroms : last.cdroms !== undefined ? {} : undefined,
     nics,
     passthrough,
     firmware: { type: parsed.firmware.type, secureBoot: parsed.firmware.secureBoot, tpm: parsed.firmware.tpm },

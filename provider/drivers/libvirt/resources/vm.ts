@@ -65,8 +65,10 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     }
     const client = await this.session.get();
     const { dom } = await client.call("domainLookupByUuid", { uuid: id });
-    const current = parseDomainXml((await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE })).xml);
-    const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs, seedSalt: current.seedSalt, attachedPaths: attachedPaths(current) });
+    // SECURE: a preserved console's password must be written back, not silently dropped.
+    const current = parseDomainXml((await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE | XML_SECURE })).xml);
+    // What the model does not manage comes from the host's definition, so the re-define keeps it.
+    const build = await resolveDomainContext(this.session, next, { uuid: id, macs: current.macs, seedSalt: current.seedSalt, attachedPaths: attachedPaths(current), current });
     // The persistent definition always becomes the full desired one; live changes follow.
     await client.call("domainDefineXmlFlags", { xml: buildDomainXml(next, build), flags: DEFINE_VALIDATE });
     const running = (await domainState(client, dom)) !== 5;
@@ -285,7 +287,7 @@ function attachedPaths(parsed: ParsedDomain): Set<string> {
 }
 
 function outputsOf(parsed: ParsedDomain, state: number): Record<string, unknown> {
-  return { uuid: parsed.uuid, state: stateName(state), macAddresses: parsed.macs };
+  return { uuid: parsed.uuid, state: stateName(state), macAddresses: parsed.macs, unmanaged: parsed.preserved.summary };
 }
 
 function message(error: unknown): string {

@@ -6,6 +6,7 @@ import { diskElements, iothreadCount, SEED_IDE_DEV, SEED_SATA_DEV, isQ35 } from 
 import {
   balloonElement, graphicsElements, hostdevElements, nicElements, rootPortElements, serialElements, tpmElements,
 } from "./domain-devices";
+import { toElement } from "./domain-preserve";
 import { DOMAIN_METADATA_NS, ownershipElement } from "./metadata";
 
 /** Metadata extras the parser needs to read back what the XML alone cannot say. */
@@ -34,7 +35,39 @@ function osElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElemen
     ctx.boot !== undefined && el("kernel", {}, ctx.boot.kernel),
     ctx.boot?.initrd !== undefined && el("initrd", {}, ctx.boot.initrd),
     ctx.boot?.cmdline !== undefined && el("cmdline", {}, ctx.boot.cmdline),
+    ...preservedOs(spec, ctx),
   );
+}
+
+/** The host's own `<os>` extras; a boot device order gives way to per-device boot orders, which libvirt will not mix with it. */
+function preservedOs(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
+  const perDevice = [...Object.values(spec.disks), ...Object.values(spec.nics)].some((d) => d.bootOrder !== undefined);
+  return (ctx.preserved?.os ?? []).filter((n) => !(perDevice && n.name === "boot")).map(toElement);
+}
+
+/**
+ * A setting as the host has it (features, clock, on_*). Re-defining from a host's definition, a
+ * setting it lacks stays absent (libvirt's own default applies); only a new VM gets the builder's.
+ */
+function setting(ctx: DomainBuildContext, name: string, fallback: XmlElement): XmlElement | undefined {
+  const found = ctx.preserved?.settings.find((n) => n.name === name);
+  if (found) return toElement(found);
+  return ctx.preserved ? undefined : fallback;
+}
+
+function featuresElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement | undefined {
+  const built = el("features", {}, el("acpi"), el("apic"), spec.firmware.secureBoot && el("smm", { state: "on" }));
+  const found = setting(ctx, "features", built) ?? el("features");
+  // Secure boot needs SMM whatever else the host's features say.
+  if (spec.firmware.secureBoot && !found.children.some((c) => typeof c !== "string" && c.name === "smm")) {
+    return { ...found, children: [...found.children, el("smm", { state: "on" })] };
+  }
+  return found.children.length > 0 ? found : undefined;
+}
+
+/** Builder-written devices that give way to the host's own (a serial port on a file, a TIS TPM, no balloon …). */
+function hostHas(ctx: DomainBuildContext, ...names: string[]): boolean {
+  return (ctx.preserved?.devices ?? []).some((n) => names.includes(n.name));
 }
 
 function metadataElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement {
@@ -43,7 +76,7 @@ function metadataElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): Xml
   if (ctx.seedSalt !== undefined) extras[EXTRA_SEED_SALT] = ctx.seedSalt;
   const sriov = Object.entries(spec.nics).filter(([, nic]) => nic.sriovPool !== undefined).map(([slot]) => slot).sort();
   if (sriov.length > 0) extras[EXTRA_SRIOV_NICS] = sriov.join(",");
-  return el("metadata", {}, ownershipElement(DOMAIN_METADATA_NS, ctx.ownership, spec.labels, extras));
+  return el("metadata", {}, ownershipElement(DOMAIN_METADATA_NS, ctx.ownership, spec.labels, extras), ...(ctx.preserved?.metadata ?? []).map(toElement));
 }
 
 /** The domain definition for `virDomainDefineXML`, from a normalised spec plus apply-time facts. */
@@ -64,18 +97,19 @@ export function buildDomainElement(spec: VirtualMachineSpec, ctx: DomainBuildCon
     el("name", {}, spec.name),
     ctx.uuid !== undefined && el("uuid", {}, ctx.uuid),
     metadataElement(spec, ctx),
-    ...memoryElements(spec),
+    ...memoryElements(spec, ctx.preserved),
     vcpuElement(spec),
     iothreads > 0 && el("iothreads", {}, iothreads),
-    cputuneElement(spec),
-    numatuneElement(spec),
+    cputuneElement(spec, ctx.preserved?.cputune),
+    numatuneElement(spec) ?? (ctx.preserved?.numatune && toElement(ctx.preserved.numatune)),
     osElement(spec, ctx),
-    el("features", {}, el("acpi"), el("apic"), spec.firmware.secureBoot && el("smm", { state: "on" })),
-    cpuElement(spec, ctx.type),
-    el("clock", { offset: "utc" }),
-    el("on_poweroff", {}, "destroy"),
-    el("on_reboot", {}, "restart"),
-    el("on_crash", {}, "destroy"),
+    featuresElement(spec, ctx),
+    cpuElement(spec, ctx.type, ctx.preserved),
+    setting(ctx, "clock", el("clock", { offset: "utc" })),
+    setting(ctx, "on_poweroff", el("on_poweroff", {}, "destroy")),
+    setting(ctx, "on_reboot", el("on_reboot", {}, "restart")),
+    setting(ctx, "on_crash", el("on_crash", {}, "destroy")),
+    ...(ctx.preserved?.top ?? []).map(toElement),
     el(
       "devices",
       {},
@@ -84,10 +118,11 @@ export function buildDomainElement(spec: VirtualMachineSpec, ctx: DomainBuildCon
       ...rootPortElements(spec, ctx),
       ...nicElements(spec, ctx),
       ...hostdevElements(spec, ctx),
-      ...serialElements(),
+      ...(hostHas(ctx, "serial", "console") ? [] : serialElements()),
       ...graphicsElements(spec),
-      ...tpmElements(spec),
-      balloonElement(spec),
+      ...(hostHas(ctx, "tpm") ? [] : tpmElements(spec)),
+      !hostHas(ctx, "memballoon") && balloonElement(spec),
+      ...(ctx.preserved?.devices ?? []).map(toElement),
     ),
   );
 }

@@ -1,5 +1,15 @@
 import type { VolumeFormat } from "../../../core/model";
+import type { PreservedParts } from "./domain-preserve";
 import type { Ownership } from "./metadata";
+
+/** A drive address as libvirt writes it for IDE, SATA, SCSI and USB disks; `on` is the target bus. */
+export interface DriveAddress {
+  on: string;
+  controller: number;
+  bus: number;
+  target: number;
+  unit: number;
+}
 
 /** `kvm` needs /dev/kvm on the host; `qemu` is plain TCG emulation. */
 export type DomainType = "kvm" | "qemu";
@@ -54,4 +64,8 @@ export interface DomainBuildContext {
    * and a hotplugged disk or NIC needs a free one. Defaults to 4.
    */
   hotplugRootPorts?: number;
+  /** The parts of the domain on the host that the model does not manage: written back untouched. */
+  preserved?: PreservedParts;
+  /** Slot → the drive address its disk has on the host, kept so a re-define moves no disk. */
+  driveAddresses?: Record<string, DriveAddress>;
 }

@@ -12,7 +12,12 @@ const hex = (n: number, width: number) => `0x${n.toString(16).padStart(width, "0
 function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlElement {
   const mac = nic.mac ?? ctx.macs?.[slot];
   const network = ctx.networks?.[slot] ?? nic.network ?? nic.sriovPool;
-  const source = nic.bridge !== undefined ? el("source", { bridge: nic.bridge }) : el("source", { network });
+  const type = nic.bridge !== undefined ? "bridge" : nic.direct ? "direct" : nic.user ? "user" : nic.ethernet ? "ethernet" : "network";
+  const source =
+    type === "bridge" ? el("source", { bridge: nic.bridge })
+    : type === "direct" ? el("source", { dev: nic.direct?.device, mode: nic.direct?.mode })
+    : type === "network" ? el("source", { network })
+    : undefined;
   // A VF is the real device: there is no emulated model or vhost backend to configure.
   const emulated = nic.sriovPool === undefined;
   if (emulated && nic.vlan !== undefined) {
@@ -26,11 +31,13 @@ function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlEle
   const driver = emulated && nic.queues > 1 ? el("driver", { name: ctx.type === "kvm" ? "vhost" : "qemu", queues: nic.queues }) : undefined;
   return el(
     "interface",
-    { type: nic.bridge !== undefined ? "bridge" : "network" },
+    { type },
     mac !== undefined && el("mac", { address: mac }),
     source,
+    nic.ethernet?.tap !== undefined && el("target", { dev: nic.ethernet.tap }),
     nic.vlan !== undefined && el("vlan", {}, el("tag", { id: nic.vlan })),
-    emulated && el("model", { type: nic.model }),
+    // Not set: libvirt picks its own default model, as on an interface attached without one.
+    emulated && nic.model !== "hypervisor-default" && el("model", { type: nic.model }),
     driver,
     nic.bootOrder !== undefined && el("boot", { order: nic.bootOrder }),
     el("alias", { name: slotAlias(slot) }),

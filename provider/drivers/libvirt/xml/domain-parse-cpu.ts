@@ -14,7 +14,8 @@ function cpuMode(cpu: XmlNode | undefined): { mode: CpuMode; model?: string } {
   if (mode === "host-passthrough" || mode === "maximum") return { mode: "host-passthrough" };
   if (mode === "host-model") return { mode: "host-model" };
   const model = cpu?.child("model")?.text;
-  return model === undefined || model === "" ? { mode: "custom" } : { mode: "custom", model };
+  // No <cpu>, or a custom one with no model: the emulator's default CPU, which the model names as such.
+  return model === undefined || model === "" ? { mode: "hypervisor-default" } : { mode: "custom", model };
 }
 
 /**

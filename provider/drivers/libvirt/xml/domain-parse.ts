@@ -3,7 +3,9 @@ import { EXTRA_SEED_DEV, EXTRA_SEED_SALT, EXTRA_SRIOV_NICS } from "./domain-buil
 import { parseCpu, parseMemory, parseVcpus } from "./domain-parse-cpu";
 import { parseDisks, parseHostdevs, parseNics } from "./domain-parse-devices";
 import type { ParsedDomain } from "./domain-parsed";
+import { emptyPreserved, preserveDevice, preserveTopLevel, type PreservedParts } from "./domain-preserve";
 import { DOMAIN_METADATA_NS, parseOwnership } from "./metadata";
+import { targetDevToSlot } from "./slots";
 import { flag } from "./units";
 
 /** Libvirt expands `q35` to a versioned type (`pc-q35-7.2`); the family is what the model names. */
@@ -29,8 +31,18 @@ function parseFirmware(domain: XmlNode): ParsedDomain["firmware"] {
   };
 }
 
-function parseConsole(devices: XmlNode | undefined): ParsedDomain["console"] {
+/** The graphics console the model manages: the first VNC or SPICE one written the way the builder writes it. */
+function managedGraphics(devices: XmlNode | undefined): XmlNode | undefined {
   const graphics = devices?.all("graphics").find((g) => g.attr("type") === "vnc" || g.attr("type") === "spice");
+  if (!graphics) return undefined;
+  const known = new Set(["type", "port", "autoport", "listen", "passwd"]);
+  const plain = Object.keys(graphics.attrs).every((a) => known.has(a)) && graphics.children.every((c) => c.name === "listen" && c.attr("type") === "address");
+  const autoport = graphics.attr("autoport") !== "no";
+  return plain && autoport ? graphics : undefined;
+}
+
+function parseConsole(devices: XmlNode | undefined): ParsedDomain["console"] {
+  const graphics = managedGraphics(devices);
   if (!graphics) return { kind: "none" };
   const listen = graphics.all("listen").find((l) => l.attr("type") === "address")?.attr("address") ?? graphics.attr("listen");
   const password = graphics.attr("passwd");
@@ -50,6 +62,19 @@ function parseBoot(domain: XmlNode): ParsedDomain["boot"] {
   return { kernel, ...(initrd !== undefined ? { initrd } : {}), ...(cmdline !== undefined ? { cmdline } : {}) };
 }
 
+/** Builder-owned devices other than disks, NICs and hostdevs; everything else is preserved. */
+function preserveOtherDevices(devices: XmlNode, virtioScsiInUse: boolean, into: PreservedParts): void {
+  const graphics = managedGraphics(devices);
+  for (const node of devices.children) {
+    if (["emulator", "disk", "interface", "hostdev"].includes(node.name) || node === graphics) continue;
+    if (node.name === "controller" && node.attr("type") === "pci") continue;
+    if (node.name === "controller" && node.attr("type") === "scsi" && node.attr("model") === "virtio-scsi" && virtioScsiInUse) continue;
+    if (node.name === "tpm" && node.attr("model") === "tpm-crb" && node.child("backend")?.attr("type") === "emulator") continue;
+    if (node.name === "memballoon" && node.attr("model") === "virtio") continue;
+    preserveDevice(node, into, node.name === "graphics" ? "kept as it is (only one plain VNC or SPICE console is managed)" : undefined);
+  }
+}
+
 /**
  * Reads any domain XML — ours or not — into the model's VM shape for refresh and drift detection.
  * Elements it does not know are ignored; only malformed XML or a non-domain root is an error.
@@ -60,11 +85,26 @@ export function parseDomainXml(xml: string): ParsedDomain {
   const ownership = parseOwnership(domain.child("metadata"), DOMAIN_METADATA_NS);
   const extras = ownership.owned ? ownership.extras : {};
   const sriov = new Set((extras[EXTRA_SRIOV_NICS] ?? "").split(",").filter((s) => s !== ""));
-  const { disks, cdroms } = devices ? parseDisks(devices) : { disks: {}, cdroms: {} };
+  const preserved = emptyPreserved();
+  preserveTopLevel(domain, DOMAIN_METADATA_NS, preserved);
+  const { disks, cdroms: drives } = devices ? parseDisks(devices, preserved) : { disks: {}, cdroms: {} };
   const seedDev = extras[EXTRA_SEED_DEV];
-  const seed = seedDev !== undefined ? cdroms[seedDev] : undefined;
-  if (seed && seedDev !== undefined) delete cdroms[seedDev];
-  const nics = devices ? parseNics(devices, sriov) : {};
+  // The seed is ours: the builder writes it, so it is neither managed, preserved nor reported.
+  const seed = seedDev !== undefined ? drives[seedDev] : undefined;
+  if (seedDev !== undefined) delete drives[seedDev];
+  const cdroms: ParsedDomain["cdroms"] = {};
+  for (const [dev, drive] of Object.entries(drives)) {
+    const slot = targetDevToSlot(dev);
+    if (drive.unmanageable === undefined && !(slot in disks) && !(slot in cdroms)) {
+      const { node: _node, ...managed } = drive;
+      cdroms[slot] = managed;
+    } else {
+      preserveDevice(drive.node as XmlNode, preserved, `kept as it is (${drive.unmanageable ?? "its slot is taken"})`);
+    }
+  }
+  const nics = devices ? parseNics(devices, sriov, preserved) : {};
+  const passthrough = devices ? parseHostdevs(devices, preserved) : {};
+  if (devices) preserveOtherDevices(devices, Object.values(disks).some((d) => d.bus === "virtio-scsi"), preserved);
   const type = domain.child("os")?.child("type");
   const boot = parseBoot(domain);
   return {
@@ -84,12 +124,13 @@ export function parseDomainXml(xml: string): ParsedDomain {
     ...(extras[EXTRA_SEED_SALT] !== undefined ? { seedSalt: extras[EXTRA_SEED_SALT] } : {}),
     nics,
     macs: Object.fromEntries(Object.entries(nics).filter(([, n]) => n.mac !== undefined).map(([slot, n]) => [slot, n.mac as string])),
-    passthrough: devices ? parseHostdevs(devices) : {},
+    passthrough,
     firmware: parseFirmware(domain),
     console: parseConsole(devices),
     serialConsole: (devices?.all("console") ?? []).length > 0 || (devices?.all("serial") ?? []).length > 0,
     ...(boot ? { boot } : {}),
     labels: ownership.labels,
     ownership,
+    preserved,
   };
 }

@@ -1,5 +1,7 @@
 import type { CpuMode, DiskBus } from "../../../core/model";
 import type { PciAddress } from "./domain-context";
+import type { XmlNode } from "./dom";
+import type { PreservedParts } from "./domain-preserve";
 import type { ParsedOwnership } from "./metadata";
 
 /** Where a disk's bytes live, as the domain XML says. */
@@ -17,15 +19,26 @@ export interface ParsedDisk {
   format?: string;
   cache?: string;
   io?: string;
+  discard?: string;
+  detectZeroes?: string;
   iothread?: number;
   bootOrder?: number;
   readOnly: boolean;
   source: ParsedDiskSource;
+  /** The drive address the host gave it (IDE, SATA, SCSI, USB), kept across re-defines. */
+  address?: { controller: number; bus: number; target: number; unit: number };
 }
 
 export interface ParsedCdrom {
   bus?: string;
+  /** The image in the drive; undefined for an empty drive. */
   path?: string;
+  bootOrder?: number;
+  address?: { controller: number; bus: number; target: number; unit: number };
+  /** Why the model cannot manage this drive (a floppy, a network source …); undefined when it can. */
+  unmanageable?: string;
+  /** The element as found, for preserving it. */
+  node?: XmlNode;
 }
 
 export interface ParsedNic {
@@ -38,6 +51,8 @@ export interface ParsedNic {
   network?: string;
   bridge?: string;
   sriovPool?: string;
+  direct?: { device: string; mode: string };
+  ethernet?: { tap?: string };
   vlan?: number;
   bootOrder?: number;
 }
@@ -84,7 +99,7 @@ export interface ParsedDomain {
   memory: ParsedMemory;
   /** Keyed by model slot (see slots.ts); foreign target names are kept as keys. */
   disks: Record<string, ParsedDisk>;
-  /** CD-ROMs and floppies other than our cloud-init seed, keyed by target dev. */
+  /** CD-ROM drives the model manages, keyed by slot (our cloud-init seed is not among them). */
   cdroms: Record<string, ParsedCdrom>;
   /** The seed ISO path when this is our domain and it has one. */
   cloudInitSeed?: string;
@@ -100,4 +115,6 @@ export interface ParsedDomain {
   boot?: { kernel: string; initrd?: string; cmdline?: string };
   labels: Record<string, string>;
   ownership: ParsedOwnership;
+  /** What the model does not manage: carried through every re-define untouched (domain-preserve.ts). */
+  preserved: PreservedParts;
 }

@@ -38,11 +38,12 @@ export function lettersToIndex(letters: string): number | undefined {
 }
 
 export function slotToTargetDev(slot: string): string {
-  let m = /^(vd|sd)([a-z])$/.exec(slot);
+  // hdX (IDE) and vdXX (past the 26th virtio disk) are libvirt's own names, used as they are.
+  let m = /^(vd[a-z]{1,2}|sd[a-z]|hd[a-z])$/.exec(slot);
   if (m) return slot;
   m = /^(scsi|sata)(\d{1,2})$/.exec(slot);
   if (m) return `sd${indexToLetters((m[1] === "scsi" ? SCSI_BASE : SATA_BASE) + Number(m[2]))}`;
-  throw new Error(`disk slot "${slot}" has no libvirt target name (accepted: vda-vdz, sda-sdz, scsi0-99, sata0-99)`);
+  throw new Error(`disk slot "${slot}" has no libvirt target name (accepted: vda-vdzz, sda-sdz, hda-hdz, scsi0-99, sata0-99)`);
 }
 
 export function targetDevToSlot(dev: string): string {

@@ -58,6 +58,8 @@ export interface Devices {
   readonly nics: NicDevice[];
   readonly scsi: ScsiDevice[];
   readonly pci: PciPassthroughDevice[];
+  /** Every other device, by wire type and vCenter's label: reconfigure never touches these. */
+  readonly other?: { type: string; label: string }[];
 }
 
 export const scsiWireType: Record<ScsiControllerType, string> = {
@@ -97,7 +99,7 @@ function networkOf(backing: XNode | undefined): NetworkBinding | undefined {
 }
 
 export function parseDevices(hardware: XNode | undefined): Devices {
-  const out: Devices = { disks: [], nics: [], scsi: [], pci: [] };
+  const out: Devices = { disks: [], nics: [], scsi: [], pci: [], other: [] };
   for (const d of hardware?.children ?? []) {
     if (d.name !== "device") continue;
     const type = xsiType(d) ?? "";
@@ -139,6 +141,8 @@ export function parseDevices(hardware: XNode | undefined): Devices {
       });
     } else if (child(d, "sharedBus") !== undefined) {
       out.scsi.push({ key, busNumber: num(d, "busNumber") ?? 0, type: scsiByWire[type] ?? type });
+    } else {
+      out.other?.push({ type, label: text(child(d, "deviceInfo"), "label") ?? type });
     }
   }
   return out;

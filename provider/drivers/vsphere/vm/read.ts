@@ -5,6 +5,9 @@ import { diskSlots, hostdevSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_K
 import type { CurrentConfig } from "./reconfigure-spec";
 import type { DiskSpec, Firmware, NicAdapter, NicSpec, PciPassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
+/** Devices worth telling a user about; controllers, keyboards and video cards are every VM's. */
+const USER_VISIBLE = /Cdrom|Floppy|SerialPort|ParallelPort|Sound|HdAudio|Ensoniq|^VirtualUSB$|Tpm|Watchdog|PrecisionClock/;
+
 export const VM_PROPERTIES = [
   "config",
   "runtime.powerState",
@@ -73,7 +76,9 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
   }
   const nics: Record<string, NicSpec> = {};
   const macAddresses: Record<string, string> = {};
+  const unmanaged = (devices.other ?? []).filter((d) => USER_VISIBLE.test(d.type)).map((d) => `${d.label} (${d.type})`);
   for (const [slot, n] of index.nics) {
+    if (!n.network) unmanaged.push(`${n.adapter} NIC ${n.macAddress ?? ""} on a network NovaCron cannot name`.replace("  ", " "));
     if (n.network) {
       const manual = n.addressType === "manual" ? n.macAddress?.toLowerCase() : undefined;
       nics[slot] = { network: n.network, adapter: n.adapter in nicWireType ? (n.adapter as NicAdapter) : undefined, macAddress: manual };
@@ -130,6 +135,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
       snapshots: snaps,
       macAddresses,
       diskFiles,
+      unmanaged,
     },
   };
 }

@@ -142,7 +142,8 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     }
   }
   for (const [slot, device] of slots.nics) {
-    if (!(slot in desired.nics)) deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
+    // A NIC on a network NovaCron cannot name (NSX, an opaque network) is never in a spec: it stays.
+    if (!(slot in desired.nics) && device.network !== undefined) deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
   }
 
   // A slot now naming another device is the old one removed and the new one added.

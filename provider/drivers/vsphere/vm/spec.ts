@@ -114,4 +114,6 @@ export interface VmState {
   readonly diskFiles: Readonly<Record<string, string>>;
   /** Slot → MAC address the server assigned. */
   readonly macAddresses: Readonly<Record<string, string>>;
+  /** Devices NovaCron does not manage (CD-ROMs, serial ports, NICs on networks it cannot name …): left as they are. */
+  readonly unmanaged?: readonly string[];
 }
