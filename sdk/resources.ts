@@ -7,9 +7,7 @@ import { providerFor } from "../provider/dynamic/providers";
 import type { DeepInput } from "./types";
 
 /** Arguments of a resource: the model's input type; `name` defaults to the Pulumi resource name. */
-export type ResourceArgs<K extends ResourceKind> = "name" extends keyof ArgsOf<K>
-  ? DeepInput<Omit<ArgsOf<K>, "name">> & { name?: pulumi.Input<string> }
-  : DeepInput<ArgsOf<K>>;
+export type ResourceArgs<K extends ResourceKind> = "name" extends keyof ArgsOf<K> ? DeepInput<Omit<ArgsOf<K>, "name">> & { name?: pulumi.Input<string> } : DeepInput<ArgsOf<K>>;
 
 /** Inputs holding secrets, by top-level key: wrapped as secrets going in and coming out. */
 const SECRET_KEYS: Partial<Record<ResourceKind, string[]>> = { VirtualMachine: ["cloudInit", "console"] };

@@ -1,8 +1,13 @@
 import { PolicyPack } from "@pulumi/policy";
 // Inside this repository by path; elsewhere `from "novacron/sdk/policy"`.
 import {
-  allowedHosts, consolePasswordRequired, noReplaceOfStatefulVms, passthroughNeedsNumaPinning,
-  passthroughOnDeviceNumaNode, requiredLabels, vmSizeCeiling,
+  allowedHosts,
+  consolePasswordRequired,
+  noReplaceOfStatefulVms,
+  passthroughNeedsNumaPinning,
+  passthroughOnDeviceNumaNode,
+  requiredLabels,
+  vmSizeCeiling,
 } from "../../sdk/policy";
 
 new PolicyPack("novacron-guardrails", {

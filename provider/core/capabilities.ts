@@ -11,9 +11,7 @@ export function no(reason: string): Support {
 }
 
 /** How a driver classifies a field: one answer, or one for growing and one for shrinking a number. */
-export type ChangeRule =
-  | { disruption: Disruption; why: string }
-  | { grow: { disruption: Disruption; why: string }; shrink: { disruption: Disruption; why: string } };
+export type ChangeRule = { disruption: Disruption; why: string } | { grow: { disruption: Disruption; why: string }; shrink: { disruption: Disruption; why: string } };
 
 /**
  * What one kind of hypervisor can do, known without contacting any host, so `pulumi preview`

@@ -57,10 +57,12 @@ export function checkCapabilities<K extends ResourceKind>(kind: K, spec: SpecOf<
 export function checkHostMove(old: VirtualMachineSpec, next: VirtualMachineSpec, caps: HypervisorCapabilities): InputFailure[] {
   const devices = Object.keys(old.passthrough);
   if (old.host === next.host || devices.length === 0 || caps.passthroughMigration === undefined || caps.passthroughMigration === true) return [];
-  return [{
-    property: "host",
-    reason: `got "${next.host}"; this VM holds passthrough devices (${devices.map((s) => `passthrough.${s}`).join(", ")}): ${caps.passthroughMigration.unsupported}`,
-  }];
+  return [
+    {
+      property: "host",
+      reason: `got "${next.host}"; this VM holds passthrough devices (${devices.map((s) => `passthrough.${s}`).join(", ")}): ${caps.passthroughMigration.unsupported}`,
+    },
+  ];
 }
 
 function checkVm(
@@ -101,7 +103,10 @@ function checkVm(
     const range = caps.fixedMacRange;
     // MACs are normalised to lower-case "xx:xx:xx:xx:xx:xx", so string order is numeric order.
     if (range && nic.mac !== undefined && !containsUnknown(nic.mac) && (nic.mac < range.first || nic.mac > range.last)) {
-      failures.push({ property: `nics.${slot}.mac`, reason: `got "${nic.mac}"; ${caps.product} accepts fixed MAC addresses only from ${range.first} to ${range.last} (${range.why})` });
+      failures.push({
+        property: `nics.${slot}.mac`,
+        reason: `got "${nic.mac}"; ${caps.product} accepts fixed MAC addresses only from ${range.first} to ${range.last} (${range.why})`,
+      });
     }
   }
   if (Object.keys(vm.passthrough).length > 0) need("passthrough", caps.pciPassthrough);

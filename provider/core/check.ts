@@ -29,7 +29,10 @@ export function checkInputs(
   capabilitiesOf: (driver: DriverKind) => HypervisorCapabilities,
 ): CheckOutcome {
   if (news === null || typeof news !== "object" || Array.isArray(news)) {
-    return { inputs: {}, failures: [{ property: "", reason: `the ${kind}'s inputs must be an object of fields; got ${news === null ? "null" : Array.isArray(news) ? "an array" : typeof news}` }] };
+    return {
+      inputs: {},
+      failures: [{ property: "", reason: `the ${kind}'s inputs must be an object of fields; got ${news === null ? "null" : Array.isArray(news) ? "an array" : typeof news}` }],
+    };
   }
   const outcome = checkObjectInputs(kind, olds !== null && typeof olds === "object" ? olds : undefined, news, hosts, capabilitiesOf);
   // Whatever a rule quoted, no reason may show a secret value of these inputs (core/redact.ts).
@@ -68,7 +71,14 @@ function checkObjectInputs(
     const failures = issues
       .filter((issue) => !pathTouchesUnknown(user, issue.path))
       // zod's safe-integer bound beside the field's own maximum would say the same thing twice.
-      .filter((issue) => !(issue.code === "too_big" && Number(issue.maximum) >= Number.MAX_SAFE_INTEGER && issues.some((o) => o !== issue && o.code === "too_big" && o.path.join(".") === issue.path.join("."))))
+      .filter(
+        (issue) =>
+          !(
+            issue.code === "too_big" &&
+            Number(issue.maximum) >= Number.MAX_SAFE_INTEGER &&
+            issues.some((o) => o !== issue && o.code === "too_big" && o.path.join(".") === issue.path.join("."))
+          ),
+      )
       .map((issue) => failureFromIssue(issue, user, redact));
     return { inputs: news, failures };
   }

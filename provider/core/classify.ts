@@ -211,13 +211,7 @@ const RULES: Record<ResourceKind, Record<string, Rule>> = {
  * Classifies every changed field between two normalised specs. `crossesDriver` is true when
  * the host moves to a different hypervisor kind.
  */
-export function classifyChange(
-  kind: ResourceKind,
-  old: Record<string, unknown>,
-  next: Record<string, unknown>,
-  caps: HypervisorCapabilities,
-  crossesDriver = false,
-): ChangePlan {
+export function classifyChange(kind: ResourceKind, old: Record<string, unknown>, next: Record<string, unknown>, caps: HypervisorCapabilities, crossesDriver = false): ChangePlan {
   const rules = RULES[kind];
   const grouped = new Map<string, FieldChange>();
   for (const path of changedPaths(old, next)) {
@@ -276,7 +270,9 @@ function unknownChange(kind: ResourceKind, rules: Record<string, Rule>, path: st
 
 /** Field patterns that always replace the resource, for schema.json's `replaceOnChanges`. */
 export function alwaysReplacing(kind: ResourceKind): string[] {
-  return Object.entries(RULES[kind]).filter(([, rule]) => rule.constant === "replace").map(([pattern]) => pattern);
+  return Object.entries(RULES[kind])
+    .filter(([, rule]) => rule.constant === "replace")
+    .map(([pattern]) => pattern);
 }
 
 /**

@@ -33,11 +33,7 @@ function safeJson(value: unknown): string {
  * Turns a zod issue into a failure that names the field, the value given and what is accepted.
  * Fields declared secret pass `redact` so their values never reach an error message.
  */
-export function failureFromIssue(
-  issue: zcore.$ZodIssue,
-  input: unknown,
-  redact: (path: string) => boolean = () => false,
-): InputFailure {
+export function failureFromIssue(issue: zcore.$ZodIssue, input: unknown, redact: (path: string) => boolean = () => false): InputFailure {
   const property = formatPath(issue.path);
   const given = redact(property) ? "a secret value" : showValue(valueAt(input, issue.path));
   switch (issue.code) {
@@ -81,7 +77,10 @@ function unitOf(origin: string): string {
 
 /** Thrown to Pulumi: a message naming every failed field, suitable for the CLI. */
 export class InputError extends Error {
-  constructor(readonly resource: string, readonly failures: InputFailure[]) {
+  constructor(
+    readonly resource: string,
+    readonly failures: InputFailure[],
+  ) {
     super(`${resource}: ${failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
     this.name = "InputError";
   }
@@ -93,7 +92,11 @@ export class InputError extends Error {
  * and the next `up` converges it instead of leaking it.
  */
 export class PartialCreateError extends Error {
-  constructor(readonly id: string, readonly outputs: Record<string, unknown>, message: string) {
+  constructor(
+    readonly id: string,
+    readonly outputs: Record<string, unknown>,
+    message: string,
+  ) {
     super(message);
     this.name = "PartialCreateError";
   }

@@ -5,10 +5,7 @@ export const DriverKind = z.enum(["libvirt", "vsphere", "proxmox", "hyperv", "xc
 export type DriverKind = z.infer<typeof DriverKind>;
 
 /** The loudly named consent to send credentials over plain HTTP (a lab simulator, never production). */
-const PlainHttpOptIn = z
-  .boolean()
-  .optional()
-  .describe("Accept an http:// url: the password then crosses the network in clear text. For lab simulators only");
+const PlainHttpOptIn = z.boolean().optional().describe("Accept an http:// url: the password then crosses the network in clear text. For lab simulators only");
 
 /** Entries that log in with a password or token must use https unless the user opts in by name. */
 function refusePlainHttp(entry: { url: string; insecurePlainHttp?: boolean }, ctx: z.RefinementCtx): void {
@@ -37,31 +34,50 @@ export const HostConfig = z.discriminatedUnion("driver", [
       .optional()
       .describe("libvirt URI other hosts' libvirtd use to reach this one in a peer-to-peer migration; defaults to uri, which must then name a host"),
   }),
-  z.strictObject({
-    driver: z.literal("vsphere"),
-    url: z.string().url(),
-    username: z.string(),
-    password: z.string(),
-    datacenter: z.string(),
-    cluster: z.string().optional(),
-    host: z.string().min(1).optional().describe("ESXi host VMs are placed on (name inside the cluster, or an inventory path); two entries differing only here vMotion between them"),
-    datastore: z.string().min(1).optional().describe("Datastore for VM files when no disk names a pool; entries differing here move storage too"),
-    resourcePool: z.string().min(1).optional().describe("Resource pool path; default: the cluster's (or standalone host's) root pool"),
-    folder: z.string().optional().describe("VM folder path inside the datacenter; default: its root VM folder"),
-    insecure: z.boolean().default(false),
-    caFile: z.string().optional().describe("PEM file of the CA that signed vCenter's certificate, read when the driver connects"),
-    insecurePlainHttp: PlainHttpOptIn,
-  }).superRefine(refusePlainHttp),
+  z
+    .strictObject({
+      driver: z.literal("vsphere"),
+      url: z.string().url(),
+      username: z.string(),
+      password: z.string(),
+      datacenter: z.string(),
+      cluster: z.string().optional(),
+      host: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("ESXi host VMs are placed on (name inside the cluster, or an inventory path); two entries differing only here vMotion between them"),
+      datastore: z.string().min(1).optional().describe("Datastore for VM files when no disk names a pool; entries differing here move storage too"),
+      resourcePool: z.string().min(1).optional().describe("Resource pool path; default: the cluster's (or standalone host's) root pool"),
+      folder: z.string().optional().describe("VM folder path inside the datacenter; default: its root VM folder"),
+      insecure: z.boolean().default(false),
+      caFile: z.string().optional().describe("PEM file of the CA that signed vCenter's certificate, read when the driver connects"),
+      insecurePlainHttp: PlainHttpOptIn,
+    })
+    .superRefine(refusePlainHttp),
   z
     .strictObject({
       driver: z.literal("proxmox"),
       url: z.string().url().describe("API endpoint of a cluster node, e.g. https://pve1.example:8006"),
-      node: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, "must be a Proxmox VE node name such as pve1").describe("Node the resources live on"),
-      tokenId: z.string().regex(/^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$/, "must be an API token id user@realm!tokenname, e.g. novacron@pve!ci").optional(),
+      node: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, "must be a Proxmox VE node name such as pve1")
+        .describe("Node the resources live on"),
+      tokenId: z
+        .string()
+        .regex(/^[^\s@!]+@[^\s@!]+![A-Za-z][A-Za-z0-9._-]*$/, "must be an API token id user@realm!tokenname, e.g. novacron@pve!ci")
+        .optional(),
       tokenSecret: z.string().min(1).optional().describe("The token's secret (set the entry with `pulumi config set --secret`)"),
-      username: z.string().regex(/^[^\s@]+@[^\s@]+$/, "must be user@realm, e.g. root@pam").optional().describe("Ticket login, when no API token is given"),
+      username: z
+        .string()
+        .regex(/^[^\s@]+@[^\s@]+$/, "must be user@realm, e.g. root@pam")
+        .optional()
+        .describe("Ticket login, when no API token is given"),
       password: z.string().min(1).optional(),
-      fingerprint: z.string().regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 certificate fingerprint (64 hex digits, colons optional)").optional()
+      fingerprint: z
+        .string()
+        .regex(/^([0-9A-Fa-f]{2}:?){31}[0-9A-Fa-f]{2}$/, "must be a SHA-256 certificate fingerprint (64 hex digits, colons optional)")
+        .optional()
         .describe("Trust exactly the certificate with this SHA-256 fingerprint (PVE's self-signed node certificate)"),
       caFile: z.string().optional().describe("PEM file of the CA that signed the node's certificate, e.g. a copy of /etc/pve/pve-root-ca.pem"),
       insecure: z.boolean().default(false),
@@ -80,7 +96,16 @@ export const HostConfig = z.discriminatedUnion("driver", [
       }
     }),
   z.strictObject({ driver: z.literal("hyperv"), host: z.string(), username: z.string(), keyfile: z.string().optional(), knownHosts: z.string().optional() }),
-  z.strictObject({ driver: z.literal("xcpng"), url: z.string().url(), username: z.string(), password: z.string(), insecure: z.boolean().default(false), insecurePlainHttp: PlainHttpOptIn }).superRefine(refusePlainHttp),
+  z
+    .strictObject({
+      driver: z.literal("xcpng"),
+      url: z.string().url(),
+      username: z.string(),
+      password: z.string(),
+      insecure: z.boolean().default(false),
+      insecurePlainHttp: PlainHttpOptIn,
+    })
+    .superRefine(refusePlainHttp),
 ]);
 export type HostConfig = z.output<typeof HostConfig>;
 export type Hosts = Record<string, HostConfig>;
@@ -108,7 +133,10 @@ export function parseHosts(json: string | undefined, source: string): Hosts {
   }
   const parsed = HostsMap.safeParse(raw);
   if (!parsed.success) {
-    throw new InputError(source, parsed.error.issues.map((i) => failureFromIssue(i, raw, () => true)));
+    throw new InputError(
+      source,
+      parsed.error.issues.map((i) => failureFromIssue(i, raw, () => true)),
+    );
   }
   // Null prototype: `hosts["constructor"]` is undefined, not Object's constructor.
   return Object.assign(Object.create(null) as Hosts, parsed.data);

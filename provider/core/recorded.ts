@@ -65,7 +65,10 @@ export function parseRecorded(kind: ResourceKind, props: Record<string, unknown>
       }
     }
     if (!removed) {
-      throw new UnreadableStateError(kind, parsed.error.issues.map((i) => `${formatPath(i.path) || "(root)"}: ${i.message}`));
+      throw new UnreadableStateError(
+        kind,
+        parsed.error.issues.map((i) => `${formatPath(i.path) || "(root)"}: ${i.message}`),
+      );
     }
   }
   throw new UnreadableStateError(kind, ["too many parts refused"]);
@@ -85,7 +88,7 @@ function removeNearest(root: Record<string, unknown>, path: readonly PropertyKey
       continue;
     }
     const record = parent as Record<PropertyKey, unknown>;
-    if (Object.prototype.hasOwnProperty.call(record, key)) {
+    if (Object.hasOwn(record, key)) {
       delete record[key];
       return path.slice(0, depth) as PropertyKey[];
     }

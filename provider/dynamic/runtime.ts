@@ -1,5 +1,5 @@
 import type * as pulumi from "@pulumi/pulumi";
-import { checkInputs, PLANNED_CHANGES_KEY, withoutInternalKeys } from "../core/check";
+import { checkInputs, withoutInternalKeys } from "../core/check";
 import { classifyChange, describePlan, type ChangePlan } from "../core/classify";
 import type { Driver, Observed, OperationContext, ResourceDriver } from "../core/driver";
 import { InputError, PartialCreateError } from "../core/errors";
@@ -60,7 +60,11 @@ async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulu
       // A previous run died after creating it: converge instead of duplicating. Updated even
       // when nothing differs: the interrupted run may have stopped before the power state or
       // the IP wait, and update converges those too.
-      ctx.progress(decision === "adopt" ? "adopting the existing object (adopt: true); it is left in place on destroy unless deleteOnDestroy: true" : "found from an earlier interrupted run (it carries NovaCron's mark); converging it");
+      ctx.progress(
+        decision === "adopt"
+          ? "adopting the existing object (adopt: true); it is left in place on destroy unless deleteOnDestroy: true"
+          : "found from an earlier interrupted run (it carries NovaCron's mark); converging it",
+      );
       const plan = classifyChange(kind, existing.spec as Props, spec, capabilitiesOf(driver.kind));
       try {
         observed = await ops.update(existing.id, existing.spec, spec, plan, ctx);
@@ -76,7 +80,11 @@ async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulu
     if (!(error instanceof PartialCreateError)) throw error;
     // The provider host reads id/properties/reasons off the error: the half-made object is
     // recorded in state, and the next `up` updates it instead of creating a second one.
-    throw Object.assign(new Error(error.message), { id: error.id, properties: wrapSecretInputs(plain({ ...spec, ...error.outputs }), RESOURCE_MODELS[kind].secrets), reasons: [error.message] });
+    throw Object.assign(new Error(error.message), {
+      id: error.id,
+      properties: wrapSecretInputs(plain({ ...spec, ...error.outputs }), RESOURCE_MODELS[kind].secrets),
+      reasons: [error.message],
+    });
   }
   return { id: observed.id, outs: plain(withEveryOutput(kind, outputsOf(spec, observed), {})) };
 }
@@ -205,7 +213,10 @@ function stripOutputs(kind: ResourceKind, props: Props): Props {
 function parseSpec(kind: ResourceKind, props: Props): Props {
   const parsed = RESOURCE_MODELS[kind].schema.safeParse(withoutInternalKeys(stripOutputs(kind, props)));
   if (!parsed.success) {
-    throw new InputError(kind, parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })));
+    throw new InputError(
+      kind,
+      parsed.error.issues.map((i) => ({ property: i.path.join("."), reason: i.message })),
+    );
   }
   return parsed.data as Props;
 }
@@ -217,9 +228,7 @@ function parseSpec(kind: ResourceKind, props: Props): Props {
 function recordedSpec(kind: ResourceKind, props: Props, operation: string): Props {
   const { spec, notUnderstood } = parseRecorded(kind, withoutInternalKeys(stripOutputs(kind, props)));
   if (notUnderstood.length > 0) {
-    progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(
-      `warning: ${operation} goes on without recorded parts this version does not accept: ${notUnderstood.join("; ")}`,
-    );
+    progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(`warning: ${operation} goes on without recorded parts this version does not accept: ${notUnderstood.join("; ")}`);
   }
   return spec;
 }
@@ -232,9 +241,7 @@ function recordedSpec(kind: ResourceKind, props: Props, operation: string): Prop
 function representable(kind: ResourceKind, observed: Props): Props {
   if (RESOURCE_MODELS[kind].schema.safeParse(observed).success) return observed;
   const { spec, notUnderstood } = parseRecorded(kind, observed);
-  progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(
-    `warning: the host holds what the model cannot express; not recorded: ${notUnderstood.join("; ")}`,
-  );
+  progressFor(`${kind} ${String(spec.name ?? "")}`.trim())(`warning: the host holds what the model cannot express; not recorded: ${notUnderstood.join("; ")}`);
   return spec;
 }
 
@@ -313,7 +320,10 @@ function redacting<A extends [ResourceKind, ...unknown[]], R>(operation: (...arg
       return await operation(...args);
     } catch (error) {
       const [kind, ...rest] = args;
-      throw redactError(error, rest.flatMap((arg) => (arg !== null && typeof arg === "object" ? secretValuesOf(kind, arg as Props) : [])));
+      throw redactError(
+        error,
+        rest.flatMap((arg) => (arg !== null && typeof arg === "object" ? secretValuesOf(kind, arg as Props) : [])),
+      );
     }
   };
 }

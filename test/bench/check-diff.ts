@@ -52,11 +52,13 @@ export async function run(): Promise<BenchResult[]> {
     };
     // The no-op carries the same normalised payload ours returns, so the ratio isolates what
     // validation and classification cost rather than how many fields a normalised spec has.
-    const normalised = await Promise.all(specs.map(async (spec) => {
-      const { inputs } = await host.check("VirtualMachine", {}, spec);
-      const { __provider: _p, ...rest } = inputs;
-      return rest;
-    }));
+    const normalised = await Promise.all(
+      specs.map(async (spec) => {
+        const { inputs } = await host.check("VirtualMachine", {}, spec);
+        const { __provider: _p, ...rest } = inputs;
+        return rest;
+      }),
+    );
     const baselineRound = async () => {
       for (const spec of normalised) await rawCheckDiff(host, noopText, spec);
     };

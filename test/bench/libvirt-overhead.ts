@@ -42,7 +42,14 @@ export async function run(): Promise<BenchResult[]> {
   const shell = await VirshShell.open(URI);
   try {
     const specFor = (name: string): VirtualMachineSpec =>
-      RESOURCE_MODELS.VirtualMachine.schema.parse({ host: "kvm", name, machine: "pc", memory: { sizeMiB: 64 }, powerState: "running", updatePolicy: { shutdownTimeoutSeconds: 0 } });
+      RESOURCE_MODELS.VirtualMachine.schema.parse({
+        host: "kvm",
+        name,
+        machine: "pc",
+        memory: { sizeMiB: 64 },
+        powerState: "running",
+        updatePolicy: { shutdownTimeoutSeconds: 0 },
+      });
     const xmlFor = async (spec: VirtualMachineSpec) => buildDomainXml(spec, await resolveDomainContext(driver.session, spec));
     const client = await driver.session.get();
     const inCalls = timeInsideCalls(client);
@@ -78,7 +85,10 @@ export async function run(): Promise<BenchResult[]> {
       "virsh-shell": async (name, start) => {
         const file = await fileOf(name);
         const steps = start ? ["defined", "started", "destroyed", "has been undefined"] : ["defined", "has been undefined"];
-        await shell.run([`define --validate ${file}`, ...(start ? [`start ${name}`, `destroy ${name}`] : []), `undefine ${name}`], steps.map((s) => `Domain '${name}' ${s}`));
+        await shell.run(
+          [`define --validate ${file}`, ...(start ? [`start ${name}`, `destroy ${name}`] : []), `undefine ${name}`],
+          steps.map((s) => `Domain '${name}' ${s}`),
+        );
       },
     };
     // Every method's XML is the builder's, written before the clock starts.
@@ -119,13 +129,22 @@ export async function run(): Promise<BenchResult[]> {
       // The raw rounds go to stderr: a ratio hides how wide the spread is.
       for (const m of METHODS) process.stderr.write(`${label} ${m}: ${times[m].map((t) => t.toFixed(0)).join(" ")} ms\n`);
       for (const m of METHODS) results.push({ name: `${label}: ${m} (median of ${ROUNDS})`, value: median(times[m]), unit: "ms" });
-      for (const [a, b] of [["driver", "virsh-exec"], ["driver", "virsh-shell"], ["rpc", "virsh-shell"]] as const) {
+      for (const [a, b] of [
+        ["driver", "virsh-exec"],
+        ["driver", "virsh-shell"],
+        ["rpc", "virsh-shell"],
+      ] as const) {
         // Each round ran every method back to back, so per-round ratios cancel the machine's drift;
         // their median is the verdict, the ratio of the medians is shown next to it.
         const paired = median(times[a].map((t, r) => t / times[b][r]));
         // The target is the driver's (what a user runs); the bare client's ratio is shown for comparison.
         const judged = targeted && a === "driver";
-        results.push({ name: `${label}: ${a} / ${b} (median per-round ratio)`, value: paired, unit: "ratio", ...(judged ? { target: `<= ${TARGET}`, pass: paired <= TARGET } : {}) });
+        results.push({
+          name: `${label}: ${a} / ${b} (median per-round ratio)`,
+          value: paired,
+          unit: "ratio",
+          ...(judged ? { target: `<= ${TARGET}`, pass: paired <= TARGET } : {}),
+        });
         results.push({ name: `${label}: ${a} / ${b} (ratio of medians)`, value: median(times[a]) / median(times[b]), unit: "ratio" });
       }
       results.push({ name: `${label}: driver - virsh-shell (median per-round)`, value: median(times.driver.map((t, r) => t - times["virsh-shell"][r])), unit: "ms" });
@@ -142,7 +161,9 @@ export async function run(): Promise<BenchResult[]> {
   } finally {
     shell.close();
     await driver.close();
-    for (const name of execFileSync("virsh", ["-c", URI, "list", "--all", "--name"], { encoding: "utf8" }).split("\n").filter((n) => n.startsWith(prefix))) {
+    for (const name of execFileSync("virsh", ["-c", URI, "list", "--all", "--name"], { encoding: "utf8" })
+      .split("\n")
+      .filter((n) => n.startsWith(prefix))) {
       spawnSync("virsh", ["-c", URI, "destroy", name], { stdio: "ignore" });
       spawnSync("virsh", ["-c", URI, "undefine", name], { stdio: "ignore" });
     }
@@ -218,7 +239,7 @@ class VirshShell {
         resolve();
       };
     });
-    this.child.stdin.write([...commands, `echo ${marker}`].join("\n") + "\n");
+    this.child.stdin.write(`${[...commands, `echo ${marker}`].join("\n")}\n`);
     await done;
     // virsh keeps going after a failed command; a failure must not pass as a fast cycle.
     const missing = expect.filter((e) => !this.out.includes(e));

@@ -11,8 +11,16 @@ const ROUNDS = 5;
 /** Pulumi's TypeScript template's compiler options (no skipLibCheck, no esModuleInterop). */
 const TEMPLATE_TSCONFIG = {
   compilerOptions: {
-    strict: true, outDir: "bin", target: "es2020", module: "commonjs", moduleResolution: "node", sourceMap: true,
-    experimentalDecorators: true, noFallthroughCasesInSwitch: true, noImplicitReturns: true, forceConsistentCasingInFileNames: true,
+    strict: true,
+    outDir: "bin",
+    target: "es2020",
+    module: "commonjs",
+    moduleResolution: "node",
+    sourceMap: true,
+    experimentalDecorators: true,
+    noFallthroughCasesInSwitch: true,
+    noImplicitReturns: true,
+    forceConsistentCasingInFileNames: true,
     typeRoots: [path.join(REPO, "node_modules/@types")],
   },
 };
@@ -61,7 +69,13 @@ export async function run(): Promise<BenchResult[]> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const [name, { cwd, code }] of Object.entries(variants)) {
         const start = process.hrtime.bigint();
-        const child = spawnSync(NODE, ["-e", `${reportCpu} ${code}`], { cwd, stdio: ["ignore", "ignore", "pipe"], encoding: "utf8", env: { ...process.env, NODE_OPTIONS: "" }, timeout: 120_000 });
+        const child = spawnSync(NODE, ["-e", `${reportCpu} ${code}`], {
+          cwd,
+          stdio: ["ignore", "ignore", "pipe"],
+          encoding: "utf8",
+          env: { ...process.env, NODE_OPTIONS: "" },
+          timeout: 120_000,
+        });
         wall[name] = Math.min(wall[name], Number(process.hrtime.bigint() - start) / 1e6);
         const cpu = /NC_CPU_MS ([\d.]+)/.exec(child.stderr ?? "");
         if (child.status !== 0 || !cpu) throw new Error(`${name} failed (${child.status}): ${child.stderr}`);
@@ -74,7 +88,7 @@ export async function run(): Promise<BenchResult[]> {
     const row = (name: string, key: string): BenchResult => ({ name: `${name} (wall ${ms(wall[key])} ms)`, value: ms(best[key]), unit: "ms CPU" });
     return [
       row("@pulumi/pulumi alone: Pulumi's floor", "floor"),
-      row("+ require(\"novacron\"), installed package", "compiled"),
+      row('+ require("novacron"), installed package', "compiled"),
       row("+ sdk source via ts-node, transpile-only", "tsNodeTranspile"),
       row("+ sdk source via ts-node, type-checked", "tsNodeChecked"),
       { name: "sdk import over the floor, compiled", value: ms(importCost), unit: "ms CPU", target: "≤ 500 ms", pass: importCost <= 500 },

@@ -23,7 +23,15 @@ async function ours(pve: FakePve, client: PveClient, round: number): Promise<Tot
   const before = client.roundTrips;
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < CYCLES; i++) {
-    const spec = VirtualMachineInputs.parse({ host: "pve", name: `bench-ts-${process.pid}-${round}-${i}`, cpu: { cores: 2 }, memory: { sizeMiB: 1024 }, disks: { scsi0: { pool: "local-lvm", sizeGiB: 1 } }, nics: { net0: { bridge: "vmbr0" } }, updatePolicy: { shutdownTimeoutSeconds: 10 } });
+    const spec = VirtualMachineInputs.parse({
+      host: "pve",
+      name: `bench-ts-${process.pid}-${round}-${i}`,
+      cpu: { cores: 2 },
+      memory: { sizeMiB: 1024 },
+      disks: { scsi0: { pool: "local-lvm", sizeGiB: 1 } },
+      nics: { net0: { bridge: "vmbr0" } },
+      updatePolicy: { shutdownTimeoutSeconds: 10 },
+    });
     const made = await vms.create(spec, ctx());
     const stopped = { ...spec, powerState: "stopped" as const };
     await vms.update(made.id, made.spec, stopped, { changes: [], worst: "live", replaces: [] }, ctx());
@@ -73,7 +81,23 @@ async function baseline(pve: FakePve, round: number): Promise<Totals> {
     for (let i = 0; i < CYCLES; i++) {
       const vmid = String(await call("GET", "/cluster/nextid", undefined, ...auth));
       const qemu = `/nodes/${pve.node}/qemu`;
-      await wait(await call("POST", qemu, { vmid, name: `bench-http-${process.pid}-${round}-${i}`, cores: "2", memory: "1024", scsi0: "local-lvm:1", scsihw: "virtio-scsi-single", net0: "model=virtio,bridge=vmbr0", tags: "novacron" }, ...auth));
+      await wait(
+        await call(
+          "POST",
+          qemu,
+          {
+            vmid,
+            name: `bench-http-${process.pid}-${round}-${i}`,
+            cores: "2",
+            memory: "1024",
+            scsi0: "local-lvm:1",
+            scsihw: "virtio-scsi-single",
+            net0: "model=virtio,bridge=vmbr0",
+            tags: "novacron",
+          },
+          ...auth,
+        ),
+      );
       await wait(await call("POST", `${qemu}/${vmid}/status/start`, {}, ...auth));
       await wait(await call("POST", `${qemu}/${vmid}/status/shutdown`, { timeout: "10" }, ...auth));
       await wait(await call("DELETE", `${qemu}/${vmid}?purge=1&destroy-unreferenced-disks=1`, undefined, ...auth));

@@ -9,10 +9,17 @@ const URI = "qemu:///system";
 
 /** Every process below this one (the CLI, its plugins, the provider host), deepest first. */
 function descendants(): number[] {
-  const rows = execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" }).trim().split("\n").map((l) => l.trim().split(/\s+/).map(Number));
+  const rows = execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).map(Number));
   const found: number[] = [];
   const walk = (parent: number) => {
-    for (const [pid, ppid] of rows) if (ppid === parent) { walk(pid); found.push(pid); }
+    for (const [pid, ppid] of rows)
+      if (ppid === parent) {
+        walk(pid);
+        found.push(pid);
+      }
   };
   walk(process.pid);
   return found;
@@ -29,7 +36,9 @@ function killEverythingBelowUs(): void {
 }
 
 function domainsNamed(uri: string, name: string): number {
-  return virsh(uri, "list", "--all", "--name").split("\n").filter((n) => n.trim() === name).length;
+  return virsh(uri, "list", "--all", "--name")
+    .split("\n")
+    .filter((n) => n.trim() === name).length;
 }
 
 /**
@@ -63,7 +72,10 @@ describe("e2e: crash recovery through the real Pulumi engine", function () {
 
   it("a create killed with -9 (CLI and provider) is recovered by refresh + up with exactly one VM", async () => {
     const up = stack.up();
-    const crashed = up.then(() => "finished", () => "failed");
+    const crashed = up.then(
+      () => "finished",
+      () => "failed",
+    );
     // The moment libvirt has the domain, the create is under way (boot and IP wait follow).
     for (const end = Date.now() + 300_000; domainsNamed(URI, vmName) === 0; ) {
       assert.ok(Date.now() < end, "the VM was never defined");
@@ -132,7 +144,10 @@ describe("e2e: crash recovery in the middle of a live migration", function () {
     let started: () => void = () => undefined;
     const migrationStarted = new Promise<void>((resolve) => (started = resolve));
     const moving = stack.up({ onEvent: (e) => /live migration to .* started/.test(e.diagnosticEvent?.message ?? "") && started() });
-    const outcome = moving.then(() => "finished", () => "failed");
+    const outcome = moving.then(
+      () => "finished",
+      () => "failed",
+    );
     assert.equal(await Promise.race([migrationStarted.then(() => "started"), outcome]), "started", "the migration never started");
     killEverythingBelowUs();
     assert.equal(await outcome, "failed");

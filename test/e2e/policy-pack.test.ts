@@ -25,8 +25,14 @@ describe("e2e: the example policy pack under the real engine", function () {
     const log = new EngineLog();
     await assert.rejects(stack.preview({ policyPacks: [path.join(REPO, "examples/policy-pack")], onEvent: log.onEvent, onOutput: log.onOutput }));
     const violations = log.violations();
-    assert.ok(violations.some((v) => v.startsWith("novacron-guardrails/novacron-required-labels:")), violations.join("\n") || log.all());
-    assert.ok(violations.some((v) => v.startsWith("novacron-guardrails/novacron-vm-size-ceiling:") && /131072/.test(v)), violations.join("\n"));
+    assert.ok(
+      violations.some((v) => v.startsWith("novacron-guardrails/novacron-required-labels:")),
+      violations.join("\n") || log.all(),
+    );
+    assert.ok(
+      violations.some((v) => v.startsWith("novacron-guardrails/novacron-vm-size-ceiling:") && /131072/.test(v)),
+      violations.join("\n"),
+    );
     assert.match(log.all(), /mandatory/);
   });
 

@@ -27,7 +27,15 @@ describe("e2e: a user's project with the packed package, through the real engine
     project = await installNovacron((await packNovacron()).tgz);
     writeFileSync(
       path.join(project, "Pulumi.yaml"),
-      ["name: nc-user-project", "main: index.js", "runtime: nodejs", "config:", "  novacron:hosts:", `    value: '${JSON.stringify({ kvm: { driver: "libvirt", uri: URI } })}'`, ""].join("\n"),
+      [
+        "name: nc-user-project",
+        "main: index.js",
+        "runtime: nodejs",
+        "config:",
+        "  novacron:hosts:",
+        `    value: '${JSON.stringify({ kvm: { driver: "libvirt", uri: URI } })}'`,
+        "",
+      ].join("\n"),
     );
     writeFileSync(
       path.join(project, "index.js"),

@@ -66,6 +66,11 @@ export class EngineLog {
     return this.events.find((e) => e.resourcePreEvent?.metadata.urn.endsWith(`::${name}`))?.resourcePreEvent?.metadata.new?.inputs;
   }
 
+  /** The VM's plannedChanges without their reasons: "cpu.cores: hotplug", … */
+  plannedClasses(name: string): string[] {
+    return ((this.newInputs(name)?.plannedChanges as string[] | undefined) ?? []).map((c) => c.split(" (")[0]);
+  }
+
   /** Policy violations reported by policy packs, as "pack/policy: message". */
   violations(): string[] {
     return this.events.flatMap((e) => (e.policyEvent ? [`${e.policyEvent.policyPackName}/${e.policyEvent.policyName}: ${e.policyEvent.message}`] : []));

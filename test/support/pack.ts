@@ -16,7 +16,9 @@ const run = promisify(execFile);
 export function npmEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   // Settings an enclosing `npm test` passes down (its package, its lifecycle) would leak into
   // the user project's npm; keep only the user's own npm configuration (cache, registry, proxy).
-  const inherited = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(package_|lifecycle_|config_local_prefix|config_prefix$|node_execpath|execpath|command)/i.test(key)));
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([key]) => !/^npm_(package_|lifecycle_|config_local_prefix|config_prefix$|node_execpath|execpath|command)/i.test(key)),
+  );
   return { ...inherited, PATH: `${path.join(REPO, "node_modules/.bin")}${path.delimiter}${process.env.PATH ?? ""}`, npm_config_update_notifier: "false", ...extra };
 }
 

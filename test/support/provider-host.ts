@@ -39,7 +39,11 @@ export class ProviderHost {
     const entry = options.entry ?? require.resolve("@pulumi/pulumi/cmd/dynamic-provider/index.js");
     const node = path.join(REPO, "node_modules/.bin/node");
     // No engine address: progress lines then go to stderr, which the tests can read.
-    const child = spawn(node, [entry, "no-engine"], { cwd: options.cwd, env: { ...process.env, PULUMI_NODEJS_PROJECT: "novacron-test", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(node, [entry, "no-engine"], {
+      cwd: options.cwd,
+      env: { ...process.env, PULUMI_NODEJS_PROJECT: "novacron-test", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const stderr: string[] = [];
     child.stderr!.on("data", (d: Buffer) => stderr.push(d.toString()));
     const port = await new Promise<string>((resolve, reject) => {
@@ -168,7 +172,9 @@ function engineView(value: unknown): unknown {
 }
 
 function secretKeysOf(props: Props): string[] {
-  return Object.entries(props).filter(([, v]) => isSecretWrapper(v)).map(([k]) => k);
+  return Object.entries(props)
+    .filter(([, v]) => isSecretWrapper(v))
+    .map(([k]) => k);
 }
 
 export interface ResourceInitFailure {
@@ -182,7 +188,10 @@ export interface ResourceInitFailure {
 
 /** A failed provider call; `initFailure` is set when the provider host packed ErrorResourceInitFailed into the status details. */
 export class ProviderCallError extends Error {
-  constructor(message: string, readonly initFailure?: ResourceInitFailure) {
+  constructor(
+    message: string,
+    readonly initFailure?: ResourceInitFailure,
+  ) {
     super(message);
     this.name = "ProviderCallError";
   }

@@ -103,7 +103,10 @@ function planEntries(files: readonly IsoFile[]): Entry[] {
 
 /** Level 1 allows 8 d-characters (A-Z 0-9 _) before the dot; collisions get a numeric tail. */
 function levelOneAlias(name: string, taken: ReadonlySet<string>): string {
-  const base = name.toUpperCase().replace(/[^A-Z0-9_]/g, "_").slice(0, 8);
+  const base = name
+    .toUpperCase()
+    .replace(/[^A-Z0-9_]/g, "_")
+    .slice(0, 8);
   if (!taken.has(base)) return base;
   for (let n = 1; n < 1000; n++) {
     const tail = String(n);
@@ -187,13 +190,7 @@ function pathTable(rootExtent: number, order: "le" | "be"): Buffer {
 
 const PATH_TABLE_BYTES = 10;
 
-function volumeDescriptor(
-  kind: "primary" | "joliet",
-  volumeId: string,
-  totalSectors: number,
-  pathTableSector: number,
-  root: { extent: number; size: number },
-): Buffer {
+function volumeDescriptor(kind: "primary" | "joliet", volumeId: string, totalSectors: number, pathTableSector: number, root: { extent: number; size: number }): Buffer {
   const vd = Buffer.alloc(SECTOR);
   const text = kind === "primary" ? asciiField : ucs2Field;
   vd[0] = kind === "primary" ? 1 : 2;

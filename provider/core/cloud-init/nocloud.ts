@@ -60,7 +60,10 @@ export function seedInstanceId(userData: string, metaData?: string, networkConfi
     const bytes = Buffer.from(part, "utf8");
     const length = Buffer.alloc(8);
     length.writeBigUInt64BE(BigInt(bytes.length));
-    hash.update(Buffer.from([1])).update(length).update(bytes);
+    hash
+      .update(Buffer.from([1]))
+      .update(length)
+      .update(bytes);
   }
   return `nc-${hash.digest("hex").slice(0, 16)}`;
 }
@@ -111,7 +114,7 @@ function addMissingJsonKeys(json: string, wanted: readonly [string, string][]): 
     parsed = undefined;
   }
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new RangeError("metaData starts with \"{\" but is not a JSON object; write it as block YAML or a JSON object so instance-id can be checked");
+    throw new RangeError('metaData starts with "{" but is not a JSON object; write it as block YAML or a JSON object so instance-id can be checked');
   }
   const record = parsed as Record<string, unknown>;
   const missing = wanted.filter(([key]) => !(key in record));

@@ -7,9 +7,7 @@ export const HostRef = z
   .describe("Name of the host entry in the stack config `novacron:hosts` that this resource lives on.");
 
 /** Names that every hypervisor here accepts as an object name. */
-export const ObjectName = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 characters of letters, digits, _ . - starting with a letter or digit");
+export const ObjectName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must be 1-63 characters of letters, digits, _ . - starting with a letter or digit");
 
 /**
  * Consent to manage an object NovaCron did not make. Without it, an existing object of the
@@ -27,10 +25,7 @@ export const DeleteOnDestroy = z
   .describe("With adopt: true, delete the adopted object on destroy instead of leaving it in place. Objects NovaCron made are always deleted on destroy.");
 
 export const Labels = z
-  .record(
-    z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/, "label keys are 1-63 characters of letters, digits, _ . / -"),
-    z.string().max(256),
-  )
+  .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/, "label keys are 1-63 characters of letters, digits, _ . / -"), z.string().max(256))
   .default({})
   .describe("Free-form key/value labels, stored with the object on the hypervisor (libvirt metadata, vSphere annotations).");
 
@@ -41,7 +36,7 @@ export const Labels = z
 export const CpuSet = z
   .string()
   .max(1024)
-  .regex(/^\^?\d+(-\d+)?(,\^?\d+(-\d+)?)*$/, "must be a CPU set such as \"2\", \"0-3\" or \"0-3,^2,8\"")
+  .regex(/^\^?\d+(-\d+)?(,\^?\d+(-\d+)?)*$/, 'must be a CPU set such as "2", "0-3" or "0-3,^2,8"')
   // Checked on the text, before anything is expanded: "0-99999999" must not build a set first.
   .superRefine((text, ctx) => {
     for (const part of text.split(",")) {
@@ -75,10 +70,10 @@ export function parseCpuSet(text: string): number[] {
 
 export const MacAddress = z
   .string()
-  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, "must be a MAC address such as \"52:54:00:12:34:56\"")
+  .regex(/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/, 'must be a MAC address such as "52:54:00:12:34:56"')
   .transform((mac) => mac.toLowerCase());
 
-export const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, "must be an IPv4 address such as \"10.0.0.5\"");
+export const Ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/, 'must be an IPv4 address such as "10.0.0.5"');
 
 export function ipv4ToNumber(ip: string): number {
   return ip.split(".").reduce((acc, octet) => acc * 256 + Number(octet), 0);
@@ -93,7 +88,7 @@ export const Cidr = z
   .string()
   .regex(
     /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([89]|[12]\d|30)$/,
-    "must be an IPv4 CIDR with octets 0-255 and a prefix from /8 to /30, such as \"10.77.0.0/24\"",
+    'must be an IPv4 CIDR with octets 0-255 and a prefix from /8 to /30, such as "10.77.0.0/24"',
   );
 
 export interface ParsedCidr {
@@ -190,7 +185,8 @@ function stringProblem(path: string, text: string): string | undefined {
   if (bad) return bad;
   const cap = LENGTH_CAPS.find(([pattern]) => pattern.test(generic))?.[1] ?? DEFAULT_MAX;
   if (text.length > cap) return `is ${text.length} characters long; must be at most ${cap}`;
-  if (PATH_FIELDS.test(generic) && /(^|[/\\\s\]])\.\.([/\\]|$)/.test(text)) return "must not contain a `..` path segment (it would leave the pool, datastore or directory it names)";
+  if (PATH_FIELDS.test(generic) && /(^|[/\\\s\]])\.\.([/\\]|$)/.test(text))
+    return "must not contain a `..` path segment (it would leave the pool, datastore or directory it names)";
   if (NO_BRACKETS.test(generic) && /[[\]]/.test(text)) return "must not contain `[` or `]` (they delimit datastore names in vSphere paths)";
   return undefined;
 }

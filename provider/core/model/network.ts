@@ -10,11 +10,14 @@ export const NetworkInputs = z
     name: ObjectName,
     mode: NetworkMode,
     cidr: Cidr.optional().describe("Subnet of nat/routed/isolated networks; the host takes the first address."),
-    dhcp: z.strictObject({
-      start: Ipv4.optional(),
-      end: Ipv4.optional(),
-      staticLeases: z.array(z.strictObject({ mac: MacAddress, ip: Ipv4, hostname: z.string().optional() })).default([]),
-    }).optional().describe("DHCP on the subnet; the range defaults to the upper half of the CIDR."),
+    dhcp: z
+      .strictObject({
+        start: Ipv4.optional(),
+        end: Ipv4.optional(),
+        staticLeases: z.array(z.strictObject({ mac: MacAddress, ip: Ipv4, hostname: z.string().optional() })).default([]),
+      })
+      .optional()
+      .describe("DHCP on the subnet; the range defaults to the upper half of the CIDR."),
     bridge: z.string().min(1).optional().describe("Existing host bridge (mode bridge) or name of the bridge to create."),
     physicalFunction: z.string().min(1).optional().describe("SR-IOV physical function interface, e.g. `enp3s0f0` (mode sriov)."),
     vlan: z.int().min(1).max(4094).optional(),
@@ -29,8 +32,8 @@ export const NetworkInputs = z
     if (routedLike && !net.cidr) fail(["cidr"], `is required for mode "${net.mode}" (e.g. "10.77.0.0/24")`);
     if (!routedLike && net.cidr) fail(["cidr"], `is only accepted for modes nat, routed and isolated, not "${net.mode}"`);
     if (!routedLike && net.dhcp) fail(["dhcp"], `DHCP is only served on nat, routed and isolated networks, not "${net.mode}"`);
-    if (net.mode === "bridge" && !net.bridge) fail(["bridge"], "is required for mode \"bridge\" (an existing host bridge such as br0)");
-    if (net.mode === "sriov" && !net.physicalFunction) fail(["physicalFunction"], "is required for mode \"sriov\"");
+    if (net.mode === "bridge" && !net.bridge) fail(["bridge"], 'is required for mode "bridge" (an existing host bridge such as br0)');
+    if (net.mode === "sriov" && !net.physicalFunction) fail(["physicalFunction"], 'is required for mode "sriov"');
     if (!net.cidr || !net.dhcp) return;
     const subnet = parseCidr(net.cidr);
     const inside = (ip: string) => ipv4ToNumber(ip) > subnet.first && ipv4ToNumber(ip) <= subnet.last;

@@ -9,8 +9,7 @@ export const StoragePoolInputs = z
     host: HostRef,
     name: ObjectName,
     kind: PoolKind.default("dir"),
-    path: z.string().regex(/^\//, "must be an absolute path such as /var/lib/novacron/images").optional()
-      .describe("Target directory (dir, fs, netfs) or device path."),
+    path: z.string().regex(/^\//, "must be an absolute path such as /var/lib/novacron/images").optional().describe("Target directory (dir, fs, netfs) or device path."),
     source: z.string().min(1).optional().describe("Source device, export (`host:/export`) or volume group, by kind."),
     autostart: z.boolean().default(true),
     adopt: Adopt,
@@ -39,8 +38,7 @@ export const VolumeInputs = z
     format: VolumeFormat.default("qcow2"),
     cloneFrom: z.string().min(1).optional().describe("Name of a volume in the same pool to copy."),
     backingStore: z.string().min(1).optional().describe("Name of a volume in the same pool to use as a copy-on-write base (qcow2)."),
-    uploadFrom: z.string().regex(/^\//, "must be an absolute local file path").optional()
-      .describe("A local image file pushed into the volume (works for remote hosts too)."),
+    uploadFrom: z.string().regex(/^\//, "must be an absolute local file path").optional().describe("A local image file pushed into the volume (works for remote hosts too)."),
     adopt: Adopt,
     deleteOnDestroy: DeleteOnDestroy,
     labels: Labels,

@@ -19,10 +19,9 @@ export type CpuMode = z.infer<typeof CpuMode>;
  * Besides the model's own families, the names real hosts use: `hda`-`hdz` (IDE), `vdaa`-`vdzz`
  * beyond the 26th virtio disk. `sd` names past `sdz` stay reserved for scsiN/sataN.
  */
-export const DiskSlot = z.string().regex(
-  /^(vd[a-z]{1,2}|sd[a-z]|hd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/,
-  "disk slots are vda-vdzz, sda-sdz, hda-hdz, scsi0-99, sata0-99 or nvme0-99",
-);
+export const DiskSlot = z
+  .string()
+  .regex(/^(vd[a-z]{1,2}|sd[a-z]|hd[a-z]|scsi\d{1,2}|sata\d{1,2}|nvme\d{1,2})$/, "disk slots are vda-vdzz, sda-sdz, hda-hdz, scsi0-99, sata0-99 or nvme0-99");
 export const NicSlot = z.string().regex(/^net\d{1,2}$/, "NIC slots are net0-net99");
 export const HostdevSlot = z.string().regex(/^hostdev\d{1,2}$/, "passthrough slots are hostdev0-hostdev99");
 
@@ -42,26 +41,42 @@ const Cpu = z
     threads: z.int().min(1).max(8).default(1),
     maxVcpus: z.int().min(1).max(4096).optional().describe("Upper bound for vCPU hot-add; the VM boots with sockets×cores×threads."),
     mode: CpuMode.default("host-model"),
-    model: z.string().regex(/^[A-Za-z0-9_.-]+$/).optional().describe("Named CPU model when mode is `custom`, e.g. `Skylake-Server`."),
-    pinning: z.record(z.string().regex(/^(0|[1-9]\d{0,3})$/, "pinning keys are vCPU numbers such as \"0\", without leading zeros"), CpuSet).optional()
-      .describe("vCPU number → host CPU set, e.g. { \"0\": \"2\", \"1\": \"3\" }."),
+    model: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .optional()
+      .describe("Named CPU model when mode is `custom`, e.g. `Skylake-Server`."),
+    pinning: z
+      .record(z.string().regex(/^(0|[1-9]\d{0,3})$/, 'pinning keys are vCPU numbers such as "0", without leading zeros'), CpuSet)
+      .optional()
+      .describe('vCPU number → host CPU set, e.g. { "0": "2", "1": "3" }.'),
     emulatorPinning: CpuSet.optional().describe("Host CPU set for the emulator threads."),
-    numa: z.array(z.strictObject({
-      vcpus: CpuSet.describe("The VM's vCPUs in this cell."),
-      memoryMiB: z.int().min(0),
-      hostNode: z.int().min(0).optional().describe("Host NUMA node whose memory backs this cell (strict binding)."),
-    })).optional(),
+    numa: z
+      .array(
+        z.strictObject({
+          vcpus: CpuSet.describe("The VM's vCPUs in this cell."),
+          memoryMiB: z.int().min(0),
+          hostNode: z.int().min(0).optional().describe("Host NUMA node whose memory backs this cell (strict binding)."),
+        }),
+      )
+      .optional(),
   })
   .default({ sockets: 1, cores: 1, threads: 1, mode: "host-model" });
 
 const Memory = z.strictObject({
-  sizeMiB: z.int().min(1).max(16 * 1024 * 1024).describe("Memory the VM runs with, in MiB."),
+  sizeMiB: z
+    .int()
+    .min(1)
+    .max(16 * 1024 * 1024)
+    .describe("Memory the VM runs with, in MiB."),
   maxMiB: z.int().min(1).optional().describe("Ceiling the memory can be raised to without a reboot (balloon/hotplug)."),
   hugepages: z.strictObject({ pageSizeKiB: z.union([z.literal(2048), z.literal(1048576)]).default(2048) }).optional(),
-  balloon: z.strictObject({
-    minMiB: z.int().min(16).optional(),
-    statsPeriodSeconds: z.int().min(0).max(3600).default(10),
-  }).optional(),
+  balloon: z
+    .strictObject({
+      minMiB: z.int().min(16).optional(),
+      statsPeriodSeconds: z.int().min(0).max(3600).default(10),
+    })
+    .optional(),
 });
 
 const Disk = z.strictObject({
@@ -70,7 +85,9 @@ const Disk = z.strictObject({
   sizeGiB: z.number().positive().max(65536).optional().describe("With `pool`: create a blank disk of this size."),
   pool: z.string().min(1).optional(),
   format: z.enum(["qcow2", "raw", "vmdk"]).optional(),
-  cache: z.enum(["none", "writeback", "writethrough", "directsync", "unsafe", "hypervisor-default"]).default("none")
+  cache: z
+    .enum(["none", "writeback", "writethrough", "directsync", "unsafe", "hypervisor-default"])
+    .default("none")
     .describe("`hypervisor-default` sets no cache mode: the hypervisor's own default applies (what a disk attached without one has)."),
   io: z.enum(["native", "threads", "io_uring"]).optional(),
   discard: z.enum(["unmap", "ignore"]).optional().describe("Pass the guest's TRIM/UNMAP to the image (`unmap`), as virt-install sets for qcow2 disks."),
@@ -100,14 +117,20 @@ const Nic = z.strictObject({
   network: z.string().min(1).optional().describe("Name of a Network resource or hypervisor network/portgroup."),
   bridge: z.string().min(1).optional().describe("An existing host bridge, e.g. `br0`."),
   sriovPool: z.string().min(1).optional().describe("An SR-IOV Network (mode `sriov`) to take a virtual function from."),
-  direct: z.strictObject({
-    device: z.string().min(1).describe("Host interface, e.g. `eth0`."),
-    mode: z.enum(["vepa", "bridge", "private", "passthrough"]).default("vepa"),
-  }).optional().describe("A macvtap NIC on a host interface (libvirt `type=\"direct\"`)."),
+  direct: z
+    .strictObject({
+      device: z.string().min(1).describe("Host interface, e.g. `eth0`."),
+      mode: z.enum(["vepa", "bridge", "private", "passthrough"]).default("vepa"),
+    })
+    .optional()
+    .describe('A macvtap NIC on a host interface (libvirt `type="direct"`).'),
   user: z.boolean().optional().describe("`true`: user-mode networking inside the emulator (no host setup; outbound only)."),
-  ethernet: z.strictObject({
-    tap: z.string().min(1).optional().describe("An existing tap device; unset lets the hypervisor make one."),
-  }).optional().describe("A plain tap device with no bridge or network (libvirt `type=\"ethernet\"`)."),
+  ethernet: z
+    .strictObject({
+      tap: z.string().min(1).optional().describe("An existing tap device; unset lets the hypervisor make one."),
+    })
+    .optional()
+    .describe('A plain tap device with no bridge or network (libvirt `type="ethernet"`).'),
   vlan: z.int().min(1).max(4094).optional(),
   bootOrder: z.int().min(1).max(64).optional(),
 });
@@ -121,7 +144,11 @@ export const VirtualMachineInputs = z
   .strictObject({
     host: HostRef,
     name: ObjectName.describe("Name of the VM on the hypervisor. Changing it replaces the VM."),
-    machine: z.string().regex(/^[A-Za-z0-9_.-]+$/).default("q35").describe("Machine type, e.g. `q35`, `pc`."),
+    machine: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]+$/)
+      .default("q35")
+      .describe("Machine type, e.g. `q35`, `pc`."),
     cpu: Cpu,
     memory: Memory,
     disks: z.record(DiskSlot, Disk).default({}),
@@ -130,31 +157,42 @@ export const VirtualMachineInputs = z
     cdroms: z.record(DiskSlot, Cdrom).optional().describe("CD-ROM drives keyed by slot (`hdc`, `sdb`, `sata1` …)."),
     nics: z.record(NicSlot, Nic).default({}),
     passthrough: z.record(HostdevSlot, Passthrough).default({}),
-    firmware: z.strictObject({
-      type: z.enum(["bios", "uefi"]).default("bios"),
-      secureBoot: z.boolean().default(false),
-      tpm: z.boolean().default(false),
-    }).default({ type: "bios", secureBoot: false, tpm: false }),
-    kernelBoot: z.strictObject({
-      kernel: z.string().regex(/^\//, "must be an absolute path on the host"),
-      initrd: z.string().regex(/^\//, "must be an absolute path on the host").optional(),
-      cmdline: z.string().max(4096).optional(),
-    }).optional().describe("Boot a kernel (and initrd) straight from the host's file system instead of firmware booting a disk."),
-    cloudInit: z.strictObject({
-      userData: z.string().describe("cloud-config user data (secret: may hold passwords and keys)."),
-      metaData: z.string().optional(),
-      networkConfig: z.string().optional(),
-    }).optional(),
-    console: z.strictObject({
-      kind: z.enum(["none", "vnc", "spice"]).default("none"),
-      listen: z.string().default("127.0.0.1"),
-      password: z.string().optional().describe("Console password (secret)."),
-    }).default({ kind: "none", listen: "127.0.0.1" }),
+    firmware: z
+      .strictObject({
+        type: z.enum(["bios", "uefi"]).default("bios"),
+        secureBoot: z.boolean().default(false),
+        tpm: z.boolean().default(false),
+      })
+      .default({ type: "bios", secureBoot: false, tpm: false }),
+    kernelBoot: z
+      .strictObject({
+        kernel: z.string().regex(/^\//, "must be an absolute path on the host"),
+        initrd: z.string().regex(/^\//, "must be an absolute path on the host").optional(),
+        cmdline: z.string().max(4096).optional(),
+      })
+      .optional()
+      .describe("Boot a kernel (and initrd) straight from the host's file system instead of firmware booting a disk."),
+    cloudInit: z
+      .strictObject({
+        userData: z.string().describe("cloud-config user data (secret: may hold passwords and keys)."),
+        metaData: z.string().optional(),
+        networkConfig: z.string().optional(),
+      })
+      .optional(),
+    console: z
+      .strictObject({
+        kind: z.enum(["none", "vnc", "spice"]).default("none"),
+        listen: z.string().default("127.0.0.1"),
+        password: z.string().optional().describe("Console password (secret)."),
+      })
+      .default({ kind: "none", listen: "127.0.0.1" }),
     powerState: z.enum(["running", "stopped", "paused"]).default("running"),
-    updatePolicy: z.strictObject({
-      allowReboot: z.boolean().default(false).describe("Allow changes that restart the guest."),
-      shutdownTimeoutSeconds: z.int().min(0).max(3600).default(120).describe("Graceful shutdown deadline before a forced power-off."),
-    }).default({ allowReboot: false, shutdownTimeoutSeconds: 120 }),
+    updatePolicy: z
+      .strictObject({
+        allowReboot: z.boolean().default(false).describe("Allow changes that restart the guest."),
+        shutdownTimeoutSeconds: z.int().min(0).max(3600).default(120).describe("Graceful shutdown deadline before a forced power-off."),
+      })
+      .default({ allowReboot: false, shutdownTimeoutSeconds: 120 }),
     waitForIp: z.strictObject({ timeoutSeconds: z.int().min(1).max(3600).default(300) }).optional(),
     stateful: z.boolean().default(false).describe("Marks a VM whose disks hold data; policy packs can forbid replacing it."),
     labels: Labels,
@@ -165,7 +203,7 @@ export const VirtualMachineInputs = z
     if (vm.cpu.maxVcpus !== undefined && vm.cpu.maxVcpus < vcpus) {
       fail(["cpu", "maxVcpus"], `got ${vm.cpu.maxVcpus}; must be at least sockets×cores×threads = ${vcpus}`);
     }
-    if (vm.cpu.mode === "custom" && !vm.cpu.model) fail(["cpu", "model"], "is required when cpu.mode is \"custom\" (e.g. \"Skylake-Server\")");
+    if (vm.cpu.mode === "custom" && !vm.cpu.model) fail(["cpu", "model"], 'is required when cpu.mode is "custom" (e.g. "Skylake-Server")');
     if (vm.cpu.mode !== "custom" && vm.cpu.model) fail(["cpu", "model"], `got "${vm.cpu.model}"; only accepted with cpu.mode "custom"`);
     for (const key of Object.keys(vm.cpu.pinning ?? {})) {
       if (Number(key) >= vcpus) fail(["cpu", "pinning", key], `vCPU ${key} does not exist; this VM has vCPUs 0-${vcpus - 1}`);
@@ -193,9 +231,11 @@ export const VirtualMachineInputs = z
       if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge`, `sriovPool`, `direct`, `user: true` or `ethernet`");
     }
     if (vm.firmware.secureBoot && vm.firmware.type !== "uefi") {
-      fail(["firmware", "secureBoot"], "secure boot needs firmware.type \"uefi\"");
+      fail(["firmware", "secureBoot"], 'secure boot needs firmware.type "uefi"');
     }
-    const macs = Object.entries(vm.nics).filter(([, n]) => n.mac).map(([slot, n]) => [slot, n.mac] as const);
+    const macs = Object.entries(vm.nics)
+      .filter(([, n]) => n.mac)
+      .map(([slot, n]) => [slot, n.mac] as const);
     const seen = new Map<string, string>();
     for (const [slot, mac] of macs) {
       if (seen.has(mac!)) fail(["nics", slot, "mac"], `got "${mac}"; already used by nics.${seen.get(mac!)}`);

@@ -33,13 +33,23 @@ import type { HostCapabilities, VmMetrics } from "./provider/core/driver";
 import type { Disruption } from "./provider/core/disruption";
 import type { DriverKind } from "./provider/core/hosts";
 import type { InputFailure } from "./provider/core/errors";
-${Object.entries(ALIASES).map(([name, type]) => `export type __${name} = ${type};`).join("\n")}
+${Object.entries(ALIASES)
+  .map(([name, type]) => `export type __${name} = ${type};`)
+  .join("\n")}
 ${INTERFACES.map((name) => `export type __${name} = ${name};`).join("\n")}
 `;
 
 export function generateModelTypes(): string {
   const file = path.join(REPO, "__model-types-source.ts");
-  const options: ts.CompilerOptions = { strict: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.CommonJS, moduleResolution: ts.ModuleResolutionKind.Node10, esModuleInterop: true, skipLibCheck: true, types: [] };
+  const options: ts.CompilerOptions = {
+    strict: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    types: [],
+  };
   const host = ts.createCompilerHost(options);
   const readFile = host.readFile.bind(host);
   const fileExists = host.fileExists.bind(host);

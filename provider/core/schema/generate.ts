@@ -118,7 +118,11 @@ function propertySpec(schema: Json, typeName: string, types: Record<string, Json
         return { ...base, $ref: `#/types/${token}` };
       }
       const values = schema.additionalProperties;
-      return { ...base, type: "object", additionalProperties: typeof values === "object" ? propertySpec(values as Json, typeName.replace(/s$/, ""), types, secrets, `${path}.*`) : { $ref: "pulumi.json#/Any" } };
+      return {
+        ...base,
+        type: "object",
+        additionalProperties: typeof values === "object" ? propertySpec(values as Json, typeName.replace(/s$/, ""), types, secrets, `${path}.*`) : { $ref: "pulumi.json#/Any" },
+      };
     }
     default:
       return { ...base, $ref: "pulumi.json#/Any" };

@@ -17,9 +17,13 @@ export class LibvirtDriver implements Driver {
   readonly vmIdsAreGlobal = true;
   private readonly resources: { [K in ResourceKind]: ResourceDriver<SpecOf<K>> };
 
-  constructor(readonly host: string, readonly config: HostConfig, readonly session: LibvirtSession) {
+  constructor(
+    readonly host: string,
+    readonly config: HostConfig,
+    readonly session: LibvirtSession,
+  ) {
     this.resources = {
-      VirtualMachine: new LibvirtVmResource(session, config),
+      VirtualMachine: new LibvirtVmResource(session),
       StoragePool: new LibvirtPoolResource(session),
       Volume: new LibvirtVolumeResource(session),
       Network: new LibvirtNetworkResource(session),

@@ -13,11 +13,7 @@ const LIST_PCI_DEVICES = 2;
  */
 export async function libvirtHostCapabilities(session: LibvirtSession): Promise<HostCapabilities> {
   const client = await session.get();
-  const [{ capabilities }, info, { lib_ver }] = await Promise.all([
-    client.call("connectGetCapabilities"),
-    client.call("nodeGetInfo"),
-    client.call("connectGetLibVersion"),
-  ]);
+  const [{ capabilities }, info, { lib_ver }] = await Promise.all([client.call("connectGetCapabilities"), client.call("nodeGetInfo"), client.call("connectGetLibVersion")]);
   const caps = parseXml(capabilities, "capabilities");
   const numaNodes = parseCells(caps, info);
   const hugepages = new Map<number, { sizeKiB: number; total: number; free: number }>();
@@ -35,7 +31,12 @@ export async function libvirtHostCapabilities(session: LibvirtSession): Promise<
   return {
     host: session.host,
     driver: "libvirt",
-    hypervisor: caps.at("guest", "arch")?.all("domain").map((d) => d.attr("type")).join(",") ?? "unknown",
+    hypervisor:
+      caps
+        .at("guest", "arch")
+        ?.all("domain")
+        .map((d) => d.attr("type"))
+        .join(",") ?? "unknown",
     version: `${Math.floor(version / 1e6)}.${Math.floor(version / 1e3) % 1000}.${version % 1000}`,
     cpus: info.cpus,
     memoryMiB: Math.floor(Number(info.memory) / 1024),
@@ -117,7 +118,14 @@ export interface PciDevice {
 export async function listPciDevices(session: LibvirtSession): Promise<PciDevice[]> {
   const client = await session.get();
   const { devices } = await client.call("connectListAllNodeDevices", { need_results: 1, flags: LIST_PCI_DEVICES });
-  const xmls = await Promise.all(devices.map((d) => client.call("nodeDeviceGetXmlDesc", { name: d.name, flags: 0 }).then((r) => r.xml, () => undefined)));
+  const xmls = await Promise.all(
+    devices.map((d) =>
+      client.call("nodeDeviceGetXmlDesc", { name: d.name, flags: 0 }).then(
+        (r) => r.xml,
+        () => undefined,
+      ),
+    ),
+  );
   return xmls.flatMap((xml) => (xml ? [parsePciDevice(xml)].filter((d): d is PciDevice => d !== undefined) : []));
 }
 

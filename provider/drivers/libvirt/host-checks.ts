@@ -42,7 +42,10 @@ function topologyFailures(vm: VirtualMachineSpec, host: string, topo: HostTopolo
   const nodes = new Set(topo.numaNodes);
   (vm.cpu.numa ?? []).forEach((cell, i) => {
     if (cell.hostNode !== undefined && !nodes.has(cell.hostNode)) {
-      failures.push({ property: `cpu.numa.${i}.hostNode`, reason: `host NUMA node ${cell.hostNode} does not exist; host "${host}" has NUMA nodes ${formatCpuSet(topo.numaNodes)}` });
+      failures.push({
+        property: `cpu.numa.${i}.hostNode`,
+        reason: `host NUMA node ${cell.hostNode} does not exist; host "${host}" has NUMA nodes ${formatCpuSet(topo.numaNodes)}`,
+      });
     }
   });
   return failures;
@@ -60,7 +63,8 @@ async function resolvePassthrough(session: LibvirtSession, device: string): Prom
   const pci = parsePciDevice(found.xml);
   if (pci) {
     // VFIO can only hand a device to a guest when the IOMMU isolates it.
-    if (pci.iommuGroup === undefined) return `device ${pci.address} ("${device}") is in no IOMMU group on host "${session.host}"; enable the IOMMU (intel_iommu=on or amd_iommu=on) before passing it through`;
+    if (pci.iommuGroup === undefined)
+      return `device ${pci.address} ("${device}") is in no IOMMU group on host "${session.host}"; enable the IOMMU (intel_iommu=on or amd_iommu=on) before passing it through`;
     const [domain, bus, rest] = pci.address.split(":");
     const [slotHex, fn] = rest.split(".");
     return { kind: "pci", address: { domain: parseInt(domain, 16), bus: parseInt(bus, 16), slot: parseInt(slotHex, 16), function: Number(fn) }, managed: true };

@@ -17,11 +17,22 @@ export function hostDomainType(session: LibvirtSession): Promise<HostDomainType>
         caps
           .all("guest")
           .filter((g) => g.child("os_type")?.text === "hvm")
-          .flatMap((g) => g.child("arch")?.all("domain").map((d) => d.attr("type")) ?? []),
+          .flatMap(
+            (g) =>
+              g
+                .child("arch")
+                ?.all("domain")
+                .map((d) => d.attr("type")) ?? [],
+          ),
       );
       // libvirt lists kvm whenever the QEMU binary supports it and /dev/kvm exists, even inside a
       // VM without nested virtualisation; only a CPU with vmx/svm can really run it.
-      const cpuFeatures = new Set(caps.at("host", "cpu")?.all("feature").map((f) => f.attr("name")) ?? []);
+      const cpuFeatures = new Set(
+        caps
+          .at("host", "cpu")
+          ?.all("feature")
+          .map((f) => f.attr("name")) ?? [],
+      );
       if (types.has("kvm") && (cpuFeatures.has("vmx") || cpuFeatures.has("svm"))) return "kvm";
       if (types.has("qemu")) return "qemu";
       if (types.has("test")) return "test";

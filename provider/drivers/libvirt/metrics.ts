@@ -13,7 +13,6 @@ const STATS = { state: 1, cpuTotal: 2, balloon: 4, vcpu: 8, interface: 16, block
  */
 const NOWAIT = 1 << 29;
 
-
 /**
  * Per-VM counters for a collector to poll, from one all-domain stats call (one round trip for
  * every VM on the host, not one per VM). `only` narrows it to some domains. Counters are

@@ -65,18 +65,17 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   const remainingMs = opts.deadline - started;
   if (remainingMs < 1000) throw new Error(`no time left for the migration (deadline in ${remainingMs} ms)`);
   opts.progress(`live migration to ${opts.destinationUri} started`);
-  const migrating = source.call(
-    "domainMigratePerform3Params",
-    { dom, dconnuri: opts.destinationUri, params, cookie_in: Buffer.alloc(0), flags },
-    { timeoutMs: remainingMs },
-  );
+  const migrating = source.call("domainMigratePerform3Params", { dom, dconnuri: opts.destinationUri, params, cookie_in: Buffer.alloc(0), flags }, { timeoutMs: remainingMs });
   const reporter = watchJob(source, dom, opts.progress, migrating, ramp?.slice(1) ?? []);
   try {
     await migrating;
   } catch (error) {
     if (error instanceof LibvirtTimeoutError) {
       // Our call gave up but the job still runs in libvirtd: stop it so the guest stays on the source.
-      const aborted = await abortJob(source, dom).then(() => true, () => false);
+      const aborted = await abortJob(source, dom).then(
+        () => true,
+        () => false,
+      );
       throw new Error(
         aborted
           ? `live migration to ${opts.destinationUri} did not finish by the deadline and was aborted; the VM still runs on the source`
@@ -89,7 +88,10 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
       throw new Error(`live migration to ${opts.destinationUri} failed; the VM still runs on the source: ${error.message}`, { cause: error });
     }
     // The connection to the source broke: peer-to-peer, the job runs on in libvirtd without us.
-    throw new Error(`lost track of the live migration to ${opts.destinationUri} (${errorText(error)}); the VM may end up on either host, and the next update finds it where it is`, { cause: error });
+    throw new Error(
+      `lost track of the live migration to ${opts.destinationUri} (${errorText(error)}); the VM may end up on either host, and the next update finds it where it is`,
+      { cause: error },
+    );
   } finally {
     await reporter;
   }
@@ -103,7 +105,9 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   };
   // The call returns only after libvirt's finish/confirm phases (the source QEMU is stopped), so
   // its wall time exceeds the job's own; both are shown to tell the two apart.
-  opts.progress(`live migration done in ${result.totalMs} ms (call returned after ${wallMs} ms), downtime ${result.downtimeMs} ms, ${(result.bytesMoved / 2 ** 20).toFixed(1)} MiB moved`);
+  opts.progress(
+    `live migration done in ${result.totalMs} ms (call returned after ${wallMs} ms), downtime ${result.downtimeMs} ms, ${(result.bytesMoved / 2 ** 20).toFixed(1)} MiB moved`,
+  );
   return result;
 }
 
@@ -168,7 +172,10 @@ async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progres
     }
     if (now - lastReport >= REPORT_EVERY_MS) {
       lastReport = now;
-      const stats = await client.call("domainGetJobStats", { dom, flags: 0 }).then(({ params }) => paramsToRecord(params), () => undefined);
+      const stats = await client.call("domainGetJobStats", { dom, flags: 0 }).then(
+        ({ params }) => paramsToRecord(params),
+        () => undefined,
+      );
       if (typeof stats?.memory_remaining === "number") {
         progress(`migrating: ${(stats.memory_remaining / 2 ** 20).toFixed(0)} MiB of memory left to copy`);
       }

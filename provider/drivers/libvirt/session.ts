@@ -9,7 +9,10 @@ import { redactUrlUserinfo } from "../../core/redact";
 export class LibvirtSession {
   private client?: Promise<LibvirtClient>;
 
-  constructor(readonly host: string, readonly uri: string) {}
+  constructor(
+    readonly host: string,
+    readonly uri: string,
+  ) {}
 
   static fromConfig(host: string, config: HostConfig): LibvirtSession {
     if (config.driver !== "libvirt") throw new Error(`host "${host}" is a ${config.driver} host, not libvirt`);
@@ -23,7 +26,9 @@ export class LibvirtSession {
     }
     this.client = LibvirtClient.connect(this.uri, { callTimeoutMs: 120_000 }).catch((error: unknown) => {
       this.client = undefined;
-      throw new Error(`host "${this.host}": cannot connect to libvirt at ${redactUrlUserinfo(this.uri)}: ${redactUrlUserinfo(error instanceof Error ? error.message : String(error))}`);
+      throw new Error(
+        `host "${this.host}": cannot connect to libvirt at ${redactUrlUserinfo(this.uri)}: ${redactUrlUserinfo(error instanceof Error ? error.message : String(error))}`,
+      );
     });
     return this.client;
   }

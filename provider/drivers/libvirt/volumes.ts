@@ -59,12 +59,20 @@ export async function ensureVolume(
       );
     }
   } else {
-    const xml = buildVolumeXml({ host: "", pool: poolName, name: spec.name, format: spec.format, adopt: false, deleteOnDestroy: false, labels: {} }, { capacityBytes: spec.capacityBytes });
+    const xml = buildVolumeXml(
+      { host: "", pool: poolName, name: spec.name, format: spec.format, adopt: false, deleteOnDestroy: false, labels: {} },
+      { capacityBytes: spec.capacityBytes },
+    );
     ref = (await client.call("storageVolCreateXml", { pool: pool.pool, xml, flags: 0 })).vol;
     fresh = true;
   }
   if (spec.content) {
-    const same = !fresh && (await client.volDownloadToBuffer(ref).then((b) => b.equals(spec.content!), () => false));
+    const same =
+      !fresh &&
+      (await client.volDownloadToBuffer(ref).then(
+        (b) => b.equals(spec.content!),
+        () => false,
+      ));
     if (!same) await client.volUpload(ref, spec.content);
   }
   return describeVolume(client, ref);

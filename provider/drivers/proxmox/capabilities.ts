@@ -53,7 +53,7 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "disks.*.io": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
     "disks.*.iothread": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
     "disks.*.readOnly": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
-    "console": { disruption: "reboot", why: "the display device changes at the next start" },
+    console: { disruption: "reboot", why: "the display device changes at the next start" },
   },
   translationProblems: proxmoxTranslationProblems,
 };

@@ -18,7 +18,12 @@ export class ProxmoxDriver implements Driver {
   readonly kind = "proxmox" as const;
   private readonly resources: Resources;
 
-  constructor(readonly host: string, readonly config: HostConfig, readonly client: PveClient, readonly node: string) {
+  constructor(
+    readonly host: string,
+    readonly config: HostConfig,
+    readonly client: PveClient,
+    readonly node: string,
+  ) {
     this.resources = {
       VirtualMachine: new ProxmoxVmResource(client, node),
       Snapshot: new ProxmoxSnapshotResource(client, node),
@@ -55,9 +60,10 @@ export class ProxmoxDriver implements Driver {
 }
 
 export function proxmoxClientFor(config: ProxmoxConfig): PveClient {
-  const auth: PveAuth = config.tokenId !== undefined
-    ? { kind: "token", tokenId: config.tokenId, secret: config.tokenSecret ?? "" }
-    : { kind: "password", username: config.username ?? "", password: config.password ?? "" };
+  const auth: PveAuth =
+    config.tokenId !== undefined
+      ? { kind: "token", tokenId: config.tokenId, secret: config.tokenSecret ?? "" }
+      : { kind: "password", username: config.username ?? "", password: config.password ?? "" };
   return new PveClient({ url: config.url, auth, caFile: config.caFile, fingerprint: config.fingerprint, insecure: config.insecure });
 }
 

@@ -12,5 +12,7 @@ export function proxmoxTranslationProblems<K extends ResourceKind>(kind: K, spec
   if (kind === "VirtualMachine") return vmProblems(spec as VirtualMachineSpec);
   if (kind === "Snapshot") return snapshotProblems(spec as SnapshotSpec);
   if (kind === "StoragePool") return storageProblems(spec as StoragePoolSpec);
-  return [{ property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine, Snapshot and StoragePool resources so far; ${kind} is not available on a proxmox host yet` }];
+  return [
+    { property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine, Snapshot and StoragePool resources so far; ${kind} is not available on a proxmox host yet` },
+  ];
 }

@@ -43,10 +43,19 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   poolKinds: ["datastore"],
   networkModes: ["bridge"],
   passthroughKinds: ["gpu", "pci"],
-  passthroughMigration: no("vSphere cannot vMotion a VM with DirectPath I/O devices, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host"),
+  passthroughMigration: no(
+    "vSphere cannot vMotion a VM with DirectPath I/O devices, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host",
+  ),
   fixedMacRange: MANUAL_MAC_RANGE,
   limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
-  features: ["virtio-blk/virtio-scsi disks → ParaVirtual SCSI", "virtio NIC → vmxnet3", "fixed MAC → manual address (00:50:56:00:00:00-00:50:56:3f:ff:ff)", "cloud-init → guestinfo extraConfig", "network → portgroup", "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max"],
+  features: [
+    "virtio-blk/virtio-scsi disks → ParaVirtual SCSI",
+    "virtio NIC → vmxnet3",
+    "fixed MAC → manual address (00:50:56:00:00:00-00:50:56:3f:ff:ff)",
+    "cloud-init → guestinfo extraConfig",
+    "network → portgroup",
+    "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max",
+  ],
   changeRules: {
     // vSphere's CPU hot-add adds whole sockets (with cpu.maxVcpus set, which enables hot-add);
     // cores per socket, and removing CPUs or memory, need the VM powered off.

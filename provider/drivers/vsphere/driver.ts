@@ -21,7 +21,11 @@ export class VsphereDriver implements Driver {
   readonly kind = "vsphere" as const;
   private readonly resources: Resources;
 
-  constructor(readonly host: string, readonly config: HostConfig, readonly session: VsphereSession) {
+  constructor(
+    readonly host: string,
+    readonly config: HostConfig,
+    readonly session: VsphereSession,
+  ) {
     this.resources = {
       VirtualMachine: new VsphereVmResource(session),
       Snapshot: new VsphereSnapshotResource(session),

@@ -17,7 +17,11 @@ export async function vsphereHostCapabilities(session: VsphereSession): Promise<
     ...VSPHERE_CAPABILITIES,
     liveMigration: caps.vMotionSupported === false ? no(`host ${caps.name} reports vMotion unsupported (license or VMkernel setup)`) : VSPHERE_CAPABILITIES.liveMigration,
     storageMigration: caps.storageVMotionSupported === false ? no(`host ${caps.name} reports storage vMotion unsupported`) : VSPHERE_CAPABILITIES.storageMigration,
-    limits: { ...VSPHERE_CAPABILITIES.limits, maxVcpus: caps.maxSupportedVcpus ?? VSPHERE_CAPABILITIES.limits.maxVcpus, maxConcurrentVms: caps.maxRunningVMs ?? VSPHERE_CAPABILITIES.limits.maxConcurrentVms },
+    limits: {
+      ...VSPHERE_CAPABILITIES.limits,
+      maxVcpus: caps.maxSupportedVcpus ?? VSPHERE_CAPABILITIES.limits.maxVcpus,
+      maxConcurrentVms: caps.maxRunningVMs ?? VSPHERE_CAPABILITIES.limits.maxConcurrentVms,
+    },
   };
   return {
     host: session.host,
@@ -31,7 +35,11 @@ export async function vsphereHostCapabilities(session: VsphereSession): Promise<
     hugepages: [],
     // The host's PCI devices, for choosing a PassthroughDevice; driver is set where passthrough is active.
     devices: (await listHostPciDevices(client, host)).map((d) => ({
-      name: d.id, address: d.id, vendor: d.vendorId, product: d.deviceId, class: d.classId,
+      name: d.id,
+      address: d.id,
+      vendor: d.vendorId,
+      product: d.deviceId,
+      class: d.classId,
       driver: d.passthruActive ? "passthrough" : undefined,
     })),
     capabilities,

@@ -16,7 +16,10 @@ export class VsphereSession {
   /** Read once: every operation asks for the client. */
   private ca?: string;
 
-  constructor(readonly host: string, readonly config: VsphereHostConfig) {}
+  constructor(
+    readonly host: string,
+    readonly config: VsphereHostConfig,
+  ) {}
 
   /** The logged-in client. Wrong credentials fail once here with the vCenter's refusal; nothing retries. */
   async client(): Promise<VimClient> {

@@ -12,7 +12,10 @@ import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
 export class UnsupportedSpecError extends Error {
   override name = "UnsupportedSpecError";
-  constructor(readonly property: string, readonly reason: string) {
+  constructor(
+    readonly property: string,
+    readonly reason: string,
+  ) {
     super(`${property}: ${reason}`);
   }
 }
@@ -48,7 +51,10 @@ export function vmTranslationProblems(spec: VirtualMachineSpec): InputFailure[] 
 function refuseUnbuilt(spec: VirtualMachineSpec): void {
   for (const [slot, disk] of Object.entries(spec.disks)) {
     if (disk.volume && !VMDK_PATH.test(disk.volume)) {
-      throw new UnsupportedSpecError(`disks.${slot}.volume`, `got ${JSON.stringify(disk.volume)}; on vSphere a volume is a Volume id or a VMDK datastore path such as "[LocalDS_0] disks/web.vmdk"`);
+      throw new UnsupportedSpecError(
+        `disks.${slot}.volume`,
+        `got ${JSON.stringify(disk.volume)}; on vSphere a volume is a Volume id or a VMDK datastore path such as "[LocalDS_0] disks/web.vmdk"`,
+      );
     }
   }
   for (const [slot, nic] of Object.entries(spec.nics)) {
@@ -123,7 +129,9 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     cpuHotAddEnabled: spec.cpu.maxVcpus !== undefined && spec.cpu.maxVcpus > vcpus,
     memoryHotAddEnabled: spec.memory.maxMiB !== undefined && spec.memory.maxMiB > spec.memory.sizeMiB,
     scsiController: "pvscsi",
-    disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => [slot, d.volume ? { sizeGiB: 0, file: d.volume } : { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }])),
+    disks: Object.fromEntries(
+      Object.entries(spec.disks).map(([slot, d]) => [slot, d.volume ? { sizeGiB: 0, file: d.volume } : { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }]),
+    ),
     nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model), macAddress: n.mac }])),
     passthrough: Object.fromEntries(Object.keys(spec.passthrough).map((slot) => [slot, passthrough[slot]!])),
     // vSphere powers on a passthrough VM only with all its memory reserved; NovaCron owns this switch.
@@ -176,9 +184,10 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     const recorded = last.disks[slot];
     const file = state.diskFiles[slot];
     // An attached volume is known by its file; another file in its place shows as drift.
-    const source = recorded?.volume !== undefined
-      ? { volume: file ?? recorded.volume, pool: undefined, sizeGiB: undefined }
-      : { volume: undefined, pool: recorded?.pool ?? home, sizeGiB: d.sizeGiB };
+    const source =
+      recorded?.volume !== undefined
+        ? { volume: file ?? recorded.volume, pool: undefined, sizeGiB: undefined }
+        : { volume: undefined, pool: recorded?.pool ?? home, sizeGiB: d.sizeGiB };
     disks[slot] = { ...(recorded ?? { cache: "none", readOnly: false }), bus: recorded?.bus ?? "virtio-scsi", ...source };
   }
   const nics: Record<string, NicSpec> = {};
@@ -189,7 +198,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
       ...(recorded ?? { queues: 1 }),
       // An adapter added in vCenter is recorded as what it is: anything else would be an adapter
       // change the next update cannot make in place.
-      model: sameFamily ? recorded.model : n.adapter ?? "vmxnet3",
+      model: sameFamily ? recorded.model : (n.adapter ?? "vmxnet3"),
       network: networkName(slot, n.network),
       // Only a manual address is the spec's; a generated one is an output (macAddresses).
       mac: n.macAddress,

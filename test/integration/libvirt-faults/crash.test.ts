@@ -79,7 +79,11 @@ describe("libvirt VM create: crash and partial failure (qemu:///system)", functi
     made.push({ kind: "VirtualMachine", id: error.initFailure.id, props: error.initFailure.properties });
     assert.equal(error.initFailure.id, uuid, "the second create adopted the domain the killed one made");
     assert.equal(error.initFailure.properties.name, name, "the adopted VM is recorded with its inputs");
-    assert.deepEqual(domainsWithPrefix(name).filter((n) => n === name), [name], "exactly one domain of that name");
+    assert.deepEqual(
+      domainsWithPrefix(name).filter((n) => n === name),
+      [name],
+      "exactly one domain of that name",
+    );
     assert.match(host.stderr.join(""), /found from an earlier interrupted run/);
     assert.match(virsh(URI, "domstate", name), /running/);
   });
@@ -112,7 +116,10 @@ describe("libvirt VM create: crash and partial failure (qemu:///system)", functi
 });
 
 function domainsWithPrefix(prefix: string): string[] {
-  return virsh(URI, "list", "--all", "--name").split("\n").map((n) => n.trim()).filter((n) => n.startsWith(prefix));
+  return virsh(URI, "list", "--all", "--name")
+    .split("\n")
+    .map((n) => n.trim())
+    .filter((n) => n.startsWith(prefix));
 }
 
 function quietly(...args: string[]): void {

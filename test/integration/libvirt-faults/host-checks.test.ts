@@ -35,7 +35,9 @@ describe("libvirt host checks on bad input (qemu:///system)", function () {
     for (const r of made.reverse()) await host.delete(r.kind, r.id, r.props).catch((e) => console.error(`cleanup ${r.kind} ${r.id}: ${e}`));
     await host?.stop();
     // Whatever a failing assertion may have left: domains and volumes with this run's prefix.
-    for (const name of virsh(URI, "list", "--all", "--name").split("\n").filter((n) => n.startsWith(prefix))) {
+    for (const name of virsh(URI, "list", "--all", "--name")
+      .split("\n")
+      .filter((n) => n.startsWith(prefix))) {
       quietly("destroy", name);
       quietly("undefine", name, "--nvram");
     }
@@ -89,7 +91,17 @@ describe("libvirt host checks on bad input (qemu:///system)", function () {
   });
 
   it("refuses a NUMA cell bound to a host node that does not exist", async () => {
-    const message = await refusedAtCreate(vmWith("numa", { cpu: { cores: 2, numa: [{ vcpus: "0", memoryMiB: 32, hostNode: 0 }, { vcpus: "1", memoryMiB: 32, hostNode: 6 }] } }));
+    const message = await refusedAtCreate(
+      vmWith("numa", {
+        cpu: {
+          cores: 2,
+          numa: [
+            { vcpus: "0", memoryMiB: 32, hostNode: 0 },
+            { vcpus: "1", memoryMiB: 32, hostNode: 6 },
+          ],
+        },
+      }),
+    );
     assert.match(message, /cpu\.numa\.1\.hostNode: host NUMA node 6 does not exist; host "kvm" has NUMA nodes 0/);
     assert.doesNotMatch(message, /cpu\.numa\.0/);
   });
@@ -118,7 +130,10 @@ describe("libvirt host checks on bad input (qemu:///system)", function () {
     const next = { ...old, cpu: { ...(old.cpu as Props), pinning: { "0": String(cpus) } } };
     const checked = await host.check("VirtualMachine", old, next);
     assert.deepEqual(checked.failures, []);
-    await assert.rejects(host.update("VirtualMachine", vm.id, vm.outs, checked.inputs), new RegExp(`cpu\\.pinning\\.0: host CPU ${cpus} does not exist; host "kvm" has CPUs 0-${cpus - 1}`));
+    await assert.rejects(
+      host.update("VirtualMachine", vm.id, vm.outs, checked.inputs),
+      new RegExp(`cpu\\.pinning\\.0: host CPU ${cpus} does not exist; host "kvm" has CPUs 0-${cpus - 1}`),
+    );
     assert.equal(virsh(URI, "dumpxml", "--inactive", `${prefix}-upd`), before);
   });
 });

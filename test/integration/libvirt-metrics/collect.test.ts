@@ -44,12 +44,26 @@ describe("libvirt VM metrics (connectGetAllDomainStats)", function () {
     assert.ok(second.cpuTimeNs > first.cpuTimeNs, `cpu time ${first.cpuTimeNs} → ${second.cpuTimeNs}`);
     // Two seconds of wall time can hold at most two vCPUs' plus the emulator's worth of CPU.
     assert.ok(second.cpuTimeNs - first.cpuTimeNs < 8e9, `grew by ${second.cpuTimeNs - first.cpuTimeNs} ns`);
-    assert.deepEqual(second.vcpus.map((v) => [v.id, v.state]), [[0, 1], [1, 1]]);
-    assert.ok(second.vcpus.every((v) => v.timeNs > 0), JSON.stringify(second.vcpus));
+    assert.deepEqual(
+      second.vcpus.map((v) => [v.id, v.state]),
+      [
+        [0, 1],
+        [1, 1],
+      ],
+    );
+    assert.ok(
+      second.vcpus.every((v) => v.timeNs > 0),
+      JSON.stringify(second.vcpus),
+    );
   });
 
   it("balloon: current and maximum are the VM's memory; the guest driver reports its own view", async () => {
-    const m = await eventually(async () => ours(await guest.driver.collectMetrics()), (v) => v.balloon.availableKiB !== undefined, 60_000, "guest balloon stats");
+    const m = await eventually(
+      async () => ours(await guest.driver.collectMetrics()),
+      (v) => v.balloon.availableKiB !== undefined,
+      60_000,
+      "guest balloon stats",
+    );
     assert.equal(m.balloon.currentKiB, 192 * KIB_PER_MIB);
     assert.equal(m.balloon.maximumKiB, 192 * KIB_PER_MIB);
     assert.ok(m.balloon.availableKiB! > 64 * KIB_PER_MIB && m.balloon.availableKiB! <= 192 * KIB_PER_MIB, `available ${m.balloon.availableKiB}`);
@@ -82,7 +96,10 @@ describe("libvirt VM metrics (connectGetAllDomainStats)", function () {
     const client = await guest.driver.session.get();
     const { dom } = await client.call("domainLookupByUuid", { uuid: guest.uuid });
     const only = await collectMetrics(guest.driver.session, [dom]);
-    assert.deepEqual(only.map((m) => m.uuid), [guest.uuid]);
+    assert.deepEqual(
+      only.map((m) => m.uuid),
+      [guest.uuid],
+    );
     const viaSdk = ours(await getVmMetrics("kvm"));
     assert.equal(viaSdk.name, guest.name);
     assert.equal(viaSdk.balloon.currentKiB, 192 * KIB_PER_MIB);

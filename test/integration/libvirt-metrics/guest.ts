@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from "node:fs";
 import type { OperationContext } from "../../../provider/core/driver";
 import { RESOURCE_MODELS, type ResourceKind, type SpecOf } from "../../../provider/core/model";
-import { LibvirtDriver, openLibvirtDriver } from "../../../provider/drivers/libvirt/driver";
+import { type LibvirtDriver, openLibvirtDriver } from "../../../provider/drivers/libvirt/driver";
 import { testbed, uniquePrefix, virshMaybe } from "../../support/testbeds";
 
 export const URI = "qemu:///system";
@@ -47,7 +47,10 @@ export async function startTestGuest(tag: string, opts: { disk?: boolean; nic?: 
 
   const destroy = async () => {
     for (const r of made.reverse()) {
-      await driver.resource(r.kind)!.delete(r.id, r.spec as never, ctx()).catch((e) => console.error(`cleanup ${r.kind} ${r.id}: ${e}`));
+      await driver
+        .resource(r.kind)!
+        .delete(r.id, r.spec as never, ctx())
+        .catch((e) => console.error(`cleanup ${r.kind} ${r.id}: ${e}`));
     }
     // Belt and braces for a fixture that failed before its VM was recorded.
     virshMaybe(URI, "destroy", name);

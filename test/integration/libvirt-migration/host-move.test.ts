@@ -175,13 +175,19 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     // The program still says kvm1: the way back is a live migration, never a replace.
     const { inputs, failures } = await host.check("VirtualMachine", refreshed.inputs, spec(name, "running"));
     assert.deepEqual(failures, []);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["host: migrate"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["host: migrate"],
+    );
     assert.deepEqual(await host.diff("VirtualMachine", vm.id, refreshed.props, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
 
     // Without peerUri, kvm1 is only qemu:///system, which would lead kvm2's libvirtd back to itself.
     const localOnly = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ kvm1: { driver: "libvirt", uri: SOURCE }, kvm2: { driver: "libvirt", uri: PEER } }) });
     try {
-      await assert.rejects(localOnly.update("VirtualMachine", vm.id, refreshed.props, inputs), /cannot migrate to "kvm1": its uri qemu:\/\/\/system is local[\s\S]*set peerUri[\s\S]*Nothing was moved/);
+      await assert.rejects(
+        localOnly.update("VirtualMachine", vm.id, refreshed.props, inputs),
+        /cannot migrate to "kvm1": its uri qemu:\/\/\/system is local[\s\S]*set peerUri[\s\S]*Nothing was moved/,
+      );
     } finally {
       await localOnly.stop();
     }
@@ -220,7 +226,10 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
       NOVACRON_HOSTS: JSON.stringify({ kvm1: KVM1, kvm2: { driver: "libvirt", uri: PEER }, kvm3: { driver: "libvirt", uri: "qemu+tcp://127.0.0.1:1/system" } }),
     });
     try {
-      await assert.rejects(partial.read("VirtualMachine", vm.id, vm.outs), /gone from host "kvm1", and it may run on a host that could not be searched: "kvm3"[\s\S]*not recorded as deleted/);
+      await assert.rejects(
+        partial.read("VirtualMachine", vm.id, vm.outs),
+        /gone from host "kvm1", and it may run on a host that could not be searched: "kvm3"[\s\S]*not recorded as deleted/,
+      );
     } finally {
       await partial.stop();
     }

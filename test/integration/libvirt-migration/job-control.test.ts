@@ -50,15 +50,31 @@ describe("live migration job control (deadline, downtime ramp)", function () {
       bandwidthMiBs: 1,
       deadline: started + 4000,
       progress: (line) => lines.push(line),
-    }).then(() => undefined, (e: unknown) => e);
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     const tookMs = Date.now() - started;
     assert.ok(error instanceof Error, "the migration did not finish");
     assert.match(error.message, /did not finish by the deadline and was aborted/);
     assert.ok(tookMs >= 3500 && tookMs < 15_000, `gave up after ${tookMs} ms`);
-    assert.ok(lines.some((l) => /migrating: \d+ MiB of memory left/.test(l)), `progress was reported: ${JSON.stringify(lines)}`);
+    assert.ok(
+      lines.some((l) => /migrating: \d+ MiB of memory left/.test(l)),
+      `progress was reported: ${JSON.stringify(lines)}`,
+    );
     // libvirt cleans up both ends once QEMU reports the cancellation.
-    await eventually(async () => virsh(URI, "domstate", guest.name).trim(), (s) => s === "running", 30_000, "guest running again on the source");
-    await eventually(async () => virshMaybe(PEER, "domstate", guest.name), (s) => s === undefined, 30_000, "nothing left on the peer");
+    await eventually(
+      async () => virsh(URI, "domstate", guest.name).trim(),
+      (s) => s === "running",
+      30_000,
+      "guest running again on the source",
+    );
+    await eventually(
+      async () => virshMaybe(PEER, "domstate", guest.name),
+      (s) => s === undefined,
+      30_000,
+      "nothing left on the peer",
+    );
     // Aborted, not still copying in the background: libvirt reports the domain's job as
     // cancelled (not BOUNDED/UNBOUNDED, which a running job would be).
     const job = await source.call("domainGetJobStats", { dom, flags: 0 });

@@ -56,10 +56,19 @@ describe("libvirt: a VM's move carries its snapshots, and its volumes follow (kv
   }
 
   it("the snapshot record moves with the stopped VM and the Snapshot resource is updated, not replaced", async () => {
-    const vmSpec = await checked("VirtualMachine", {}, {
-      host: "kvm1", name: vmName, machine: "pc", cpu: { cores: 1 }, memory: { sizeMiB: 64 },
-      disks: { vda: { volume: `${dir}/root.qcow2` } }, powerState: "stopped",
-    });
+    const vmSpec = await checked(
+      "VirtualMachine",
+      {},
+      {
+        host: "kvm1",
+        name: vmName,
+        machine: "pc",
+        cpu: { cores: 1 },
+        memory: { sizeMiB: 64 },
+        disks: { vda: { volume: `${dir}/root.qcow2` } },
+        powerState: "stopped",
+      },
+    );
     const vm = await runtime.create("VirtualMachine", vmSpec);
     const snapSpec = await checked("Snapshot", {}, { host: "kvm1", vm: vm.id, name: "before-upgrade", description: "point in time" });
     const snap = await runtime.create("Snapshot", snapSpec);
@@ -109,11 +118,21 @@ describe("libvirt: a VM's move carries its snapshots, and its volumes follow (kv
     // it cannot prove shared: exactly the failure after which the records must be back.
     const name = `${prefix}-live`;
     virsh(SOURCE, "vol-create-as", `${prefix}-pool`, "live.qcow2", "16M", "--format", "qcow2");
-    const vmSpec = await checked("VirtualMachine", {}, {
-      host: "kvm1", name, machine: "pc", cpu: { cores: 1 }, memory: { sizeMiB: 64 },
-      // No bootable content: the firmware idles, which is all a snapshot and a migration need.
-      disks: { vda: { volume: `${dir}/live.qcow2` } }, powerState: "running", updatePolicy: { shutdownTimeoutSeconds: 0 },
-    });
+    const vmSpec = await checked(
+      "VirtualMachine",
+      {},
+      {
+        host: "kvm1",
+        name,
+        machine: "pc",
+        cpu: { cores: 1 },
+        memory: { sizeMiB: 64 },
+        // No bootable content: the firmware idles, which is all a snapshot and a migration need.
+        disks: { vda: { volume: `${dir}/live.qcow2` } },
+        powerState: "running",
+        updatePolicy: { shutdownTimeoutSeconds: 0 },
+      },
+    );
     const vm = await runtime.create("VirtualMachine", vmSpec);
     try {
       const snap = await runtime.create("Snapshot", await checked("Snapshot", {}, { host: "kvm1", vm: vm.id, name: "live-point", memory: true }));

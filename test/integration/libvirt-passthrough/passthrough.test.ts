@@ -3,7 +3,7 @@ import * as path from "node:path";
 import type { Driver } from "../../../provider/core/driver";
 import type { HostConfig } from "../../../provider/core/hosts";
 import { RESOURCE_MODELS, type VirtualMachineSpec } from "../../../provider/core/model";
-import { LibvirtDriver } from "../../../provider/drivers/libvirt/driver";
+import type { LibvirtDriver } from "../../../provider/drivers/libvirt/driver";
 import { closeAllDrivers, openDriver } from "../../../provider/drivers/registry";
 import { getHostCapabilities } from "../../../sdk/functions";
 import { ProviderHost } from "../../support/provider-host";
@@ -121,7 +121,13 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
 
   it("the stored domain XML has a managed PCI hostdev at the device's address (connection of the test's own)", async () => {
     const driver = await openDriver("lab", lab);
-    const spec = vmSpec({ host: "lab", name: `${prefix}-xml`, memory: { sizeMiB: 128 }, passthrough: { hostdev0: { device: "pci_0000_41_00_0" }, hostdev1: { device: "pci_0000_41_00_1", romBar: false } }, powerState: "stopped" });
+    const spec = vmSpec({
+      host: "lab",
+      name: `${prefix}-xml`,
+      memory: { sizeMiB: 128 },
+      passthrough: { hostdev0: { device: "pci_0000_41_00_0" }, hostdev1: { device: "pci_0000_41_00_1", romBar: false } },
+      powerState: "stopped",
+    });
     const ops = driver.resource("VirtualMachine")!;
     const observed = await ops.create(spec, ctxFor(driver));
     try {
@@ -144,7 +150,13 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
     const client = await (driver as LibvirtDriver).session.get();
     const names = async () => (await client.call("connectListAllDomains", { need_results: 1, flags: 0 })).domains.map((d) => d.name);
     const before = await names();
-    const spec = vmSpec({ host: "lab", name: `${prefix}-bad`, memory: { sizeMiB: 128 }, passthrough: { hostdev0: { device: "pci_0000_00_1f_3" }, hostdev1: { device: "pci_0000_77_00_0" } }, powerState: "stopped" });
+    const spec = vmSpec({
+      host: "lab",
+      name: `${prefix}-bad`,
+      memory: { sizeMiB: 128 },
+      passthrough: { hostdev0: { device: "pci_0000_00_1f_3" }, hostdev1: { device: "pci_0000_77_00_0" } },
+      powerState: "stopped",
+    });
     await assert.rejects(driver.resource("VirtualMachine")!.create(spec, ctxFor(driver)), (error: Error) => {
       assert.match(error.message, /passthrough\.hostdev0\.device: device 0000:00:1f\.3 \("pci_0000_00_1f_3"\) is in no IOMMU group on host "lab"/);
       assert.match(error.message, /passthrough\.hostdev1\.device: no device "pci_0000_77_00_0" on host "lab"/);
@@ -160,7 +172,14 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
     const fits = await create("VirtualMachine", {
       host: "lab",
       name: `${prefix}-numa`,
-      cpu: { cores: 2, pinning: { "0": "3", "1": "2-3" }, numa: [{ vcpus: "0", memoryMiB: 64, hostNode: 0 }, { vcpus: "1", memoryMiB: 64, hostNode: 1 }] },
+      cpu: {
+        cores: 2,
+        pinning: { "0": "3", "1": "2-3" },
+        numa: [
+          { vcpus: "0", memoryMiB: 64, hostNode: 0 },
+          { vcpus: "1", memoryMiB: 64, hostNode: 1 },
+        ],
+      },
       memory: { sizeMiB: 128 },
       powerState: "stopped",
     });
@@ -168,7 +187,14 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
     const message = await refused("VirtualMachine", {
       host: "lab",
       name: `${prefix}-numa2`,
-      cpu: { cores: 2, pinning: { "0": "3", "1": "2-5" }, numa: [{ vcpus: "0", memoryMiB: 64, hostNode: 1 }, { vcpus: "1", memoryMiB: 64, hostNode: 2 }] },
+      cpu: {
+        cores: 2,
+        pinning: { "0": "3", "1": "2-5" },
+        numa: [
+          { vcpus: "0", memoryMiB: 64, hostNode: 1 },
+          { vcpus: "1", memoryMiB: 64, hostNode: 2 },
+        ],
+      },
       memory: { sizeMiB: 128 },
     });
     assert.match(message, /cpu\.pinning\.1: host CPUs 4-5 do not exist; host "lab" has CPUs 0-3/);
@@ -180,7 +206,13 @@ describe("libvirt passthrough devices (test driver host from a fixture, through 
     const caps = await getHostCapabilities("lab");
     assert.equal(caps.hypervisor, "test");
     assert.equal(caps.cpus, 4);
-    assert.deepEqual(caps.numaNodes.map((n) => ({ id: n.id, cpus: n.cpus })), [{ id: 0, cpus: [0, 1] }, { id: 1, cpus: [2, 3] }]);
+    assert.deepEqual(
+      caps.numaNodes.map((n) => ({ id: n.id, cpus: n.cpus })),
+      [
+        { id: 0, cpus: [0, 1] },
+        { id: 1, cpus: [2, 3] },
+      ],
+    );
     const byName = new Map(caps.devices.map((d) => [d.name, d]));
     assert.deepEqual([...byName.keys()].sort(), ["pci_0000_00_1f_3", "pci_0000_03_00_0", "pci_0000_41_00_0", "pci_0000_41_00_1"]);
     assert.equal(byName.get("pci_0000_41_00_0")?.iommuGroup, 23);

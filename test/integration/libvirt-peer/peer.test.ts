@@ -39,7 +39,14 @@ function jobInfo(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split("\n")) {
     const i = line.indexOf(":");
-    if (i > 0) out.set(line.slice(0, i).trim(), line.slice(i + 1).trim().replace(/\s+/g, " "));
+    if (i > 0)
+      out.set(
+        line.slice(0, i).trim(),
+        line
+          .slice(i + 1)
+          .trim()
+          .replace(/\s+/g, " "),
+      );
   }
   return out;
 }
@@ -51,7 +58,7 @@ describe("second libvirtd in its own namespaces (migration peer)", function () {
   const domName = `nc-peer-mig-${process.pid}`;
   let xmlFile = "";
 
-  before(function () {
+  before(() => {
     const mainScript = path.join(REPO, "test/testbeds/libvirt.sh");
     if (fs.existsSync(mainScript)) {
       const m = run("bash", [mainScript], 900_000);

@@ -43,13 +43,28 @@ describe("QMP through libvirt (virDomainQemuMonitorCommand)", function () {
   it("queryBalloon reports the memory size, and follows a live balloon change made through libvirt", async () => {
     assert.equal((await queryBalloon(qmp)).actual, 192 * MIB);
     // The guest's virtio_balloon driver has to give the pages back, so wait for it.
-    await eventually(() => queryStatus(qmp), (s) => s.running, 10_000, "running");
+    await eventually(
+      () => queryStatus(qmp),
+      (s) => s.running,
+      10_000,
+      "running",
+    );
     await client.call("domainSetMemoryFlags", { dom, memory: BigInt(160 * 1024), flags: AFFECT_LIVE });
-    await eventually(() => queryBalloon(qmp), (b) => b.actual === 160 * MIB, 60_000, "balloon at 160 MiB");
+    await eventually(
+      () => queryBalloon(qmp),
+      (b) => b.actual === 160 * MIB,
+      60_000,
+      "balloon at 160 MiB",
+    );
   });
 
   it("balloon guest statistics arrive from the guest driver (libvirt turned polling on)", async () => {
-    const stats = await eventually(() => balloonGuestStats(qmp), (s) => s.lastUpdate > 0 && s.stats["stat-total-memory"] !== null, 60_000, "guest balloon stats");
+    const stats = await eventually(
+      () => balloonGuestStats(qmp),
+      (s) => s.lastUpdate > 0 && s.stats["stat-total-memory"] !== null,
+      60_000,
+      "guest balloon stats",
+    );
     const total = stats.stats["stat-total-memory"]!;
     const free = stats.stats["stat-free-memory"];
     // The guest's own view: at most what the balloon gives it, and a kernel needs some of it.
@@ -59,7 +74,10 @@ describe("QMP through libvirt (virDomainQemuMonitorCommand)", function () {
   });
 
   it("an unknown command is a QmpError of class CommandNotFound, and the channel stays usable", async () => {
-    const error = await qmp.execute("novacron-no-such-command").then(() => undefined, (e: unknown) => e);
+    const error = await qmp.execute("novacron-no-such-command").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof QmpError, `got ${String(error)}`);
     assert.equal(error.errorClass, "CommandNotFound");
     assert.equal(error.command, "novacron-no-such-command");
@@ -67,13 +85,19 @@ describe("QMP through libvirt (virDomainQemuMonitorCommand)", function () {
   });
 
   it("bad arguments to a real command are a QmpError too", async () => {
-    const error = await qmp.execute("qom-get", { path: "/machine/peripheral/no-such-device", property: "guest-stats" }).then(() => undefined, (e: unknown) => e);
+    const error = await qmp.execute("qom-get", { path: "/machine/peripheral/no-such-device", property: "guest-stats" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof QmpError && error.errorClass === "DeviceNotFound", String(error));
   });
 
   it("a domain that is not running is refused by libvirt itself", async () => {
     await client.call("domainDestroyFlags", { dom, flags: 0 });
-    const error = await queryStatus(qmp).then(() => undefined, (e: unknown) => e);
+    const error = await queryStatus(qmp).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(error instanceof LibvirtError && error.isOperationInvalid(), `got ${String(error)}`);
   });
 });

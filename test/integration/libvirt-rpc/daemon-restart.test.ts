@@ -26,7 +26,12 @@ describe("libvirt RPC: a real libvirtd killed and restarted", function () {
       env: { ...process.env, LIBVIRT_DRIVER_DIR: join(dir, "no-modules") },
       stdio: "ignore",
     });
-    await waitFor(() => existsSync(socket), (ok) => ok, 10_000, "private libvirtd socket");
+    await waitFor(
+      () => existsSync(socket),
+      (ok) => ok,
+      10_000,
+      "private libvirtd socket",
+    );
     return p;
   }
 
@@ -55,7 +60,10 @@ describe("libvirt RPC: a real libvirtd killed and restarted", function () {
     const elapsed = Date.now() - killedAt;
     const rejected = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
     assert.ok(rejected.length > 0, "some calls were still in flight at the kill");
-    assert.ok(rejected.every((r) => r.reason instanceof LibvirtConnectionError), String(rejected[0]?.reason));
+    assert.ok(
+      rejected.every((r) => r.reason instanceof LibvirtConnectionError),
+      String(rejected[0]?.reason),
+    );
     assert.ok(elapsed < 1000, `pending calls settled ${elapsed} ms after the kill`);
     assert.ok((await closed) instanceof LibvirtConnectionError);
     assert.equal(c.isOpen, false);

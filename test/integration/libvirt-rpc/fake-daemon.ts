@@ -27,11 +27,21 @@ export function serveConnection(sock: Duplex, behaviour: Behaviour, keepalive = 
     for (const f of dec.push(chunk)) {
       if (f.header.prog !== REMOTE_PROGRAM) continue; // ignore keepalive: this peer is deaf
       switch (f.header.proc) {
-        case PROC.AUTH_LIST: reply(sock, f, (w) => { w.uint(1); w.int(0); }); break;
-        case PROC.FEATURE: reply(sock, f, (w) => w.int(keepalive ? 1 : 0)); break;
+        case PROC.AUTH_LIST:
+          reply(sock, f, (w) => {
+            w.uint(1);
+            w.int(0);
+          });
+          break;
+        case PROC.FEATURE:
+          reply(sock, f, (w) => w.int(keepalive ? 1 : 0));
+          break;
         case PROC.OPEN:
-        case PROC.CLOSE: reply(sock, f); break;
-        default: behaviour(sock, f);
+        case PROC.CLOSE:
+          reply(sock, f);
+          break;
+        default:
+          behaviour(sock, f);
       }
     }
   });

@@ -7,19 +7,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  LibvirtClient,
-  LibvirtConnectionError,
-  LibvirtProtocolError,
-  LibvirtTimeoutError,
-} from "../../../provider/drivers/libvirt/rpc";
+import { LibvirtClient, LibvirtConnectionError, LibvirtProtocolError, LibvirtTimeoutError } from "../../../provider/drivers/libvirt/rpc";
 import { MessageStatus, MessageType, buildFrame, type Frame } from "../../../provider/drivers/libvirt/rpc/packet";
 import { fakeDaemon, hostnameReply, reply, type Behaviour } from "./fake-daemon";
 import { useLibvirtTestbed } from "./testbed";
 
 async function timed<T>(p: Promise<T>): Promise<{ ms: number; result: T | Error }> {
   const t0 = Date.now();
-  const result = await p.then((v) => v, (e: Error) => e);
+  const result = await p.then(
+    (v) => v,
+    (e: Error) => e,
+  );
   return { ms: Date.now() - t0, result };
 }
 
@@ -31,7 +29,10 @@ describe("libvirt RPC: faults", function () {
   const servers: Server[] = [];
   const sockPath = (): string => join(dir, `s${n++}.sock`);
 
-  async function withFake(behaviour: Behaviour, opts: { keepalive?: boolean; callTimeoutMs?: number; keepaliveIntervalMs?: number; keepaliveCount?: number } = {}): Promise<LibvirtClient> {
+  async function withFake(
+    behaviour: Behaviour,
+    opts: { keepalive?: boolean; callTimeoutMs?: number; keepaliveIntervalMs?: number; keepaliveCount?: number } = {},
+  ): Promise<LibvirtClient> {
     const path = sockPath();
     servers.push(await fakeDaemon(path, behaviour, opts.keepalive));
     return LibvirtClient.connect(`test+unix:///default?socket=${path}`, opts);
@@ -52,7 +53,10 @@ describe("libvirt RPC: faults", function () {
     const calls = Array.from({ length: 50 }, () => c.call("connectGetHostname"));
     const names = (await Promise.all(calls)).map((r) => r.hostname);
     // Serials are allocated in call order after the 3 handshake calls.
-    assert.deepEqual(names, Array.from({ length: 50 }, (_, i) => `host-${i + 4}`));
+    assert.deepEqual(
+      names,
+      Array.from({ length: 50 }, (_, i) => `host-${i + 4}`),
+    );
     await c.close();
   });
 
@@ -113,7 +117,8 @@ describe("libvirt RPC: faults", function () {
   it("times out a single call and keeps the connection usable", async () => {
     let first = true;
     const c = await withFake((sock, f) => {
-      if (first) first = false; // swallow the first call
+      if (first)
+        first = false; // swallow the first call
       else hostnameReply(sock, f, "second");
     });
     const { ms, result } = await timed(c.call("connectGetHostname", undefined, { timeoutMs: 200 }));

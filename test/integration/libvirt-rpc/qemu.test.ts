@@ -81,7 +81,11 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
 
     it("reads domain capabilities for TCG on this host", async () => {
       const { capabilities } = await c.call("connectGetDomainCapabilities", {
-        emulatorbin: null, arch: "x86_64", machine: "pc", virttype: "qemu", flags: 0,
+        emulatorbin: null,
+        arch: "x86_64",
+        machine: "pc",
+        virttype: "qemu",
+        flags: 0,
       });
       assert.match(capabilities, /<domain>qemu<\/domain>/);
       assert.match(capabilities, /<arch>x86_64<\/arch>/);
@@ -151,8 +155,7 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
       await c.call("storagePoolCreate", { pool, flags: 0 });
       // Not a multiple of the 256 KiB stream packet, so the last packet is partial.
       const data = randomBytes(6 * 1024 * 1024 + 12345);
-      const volXml = `<volume><name>blob.raw</name><capacity unit='bytes'>${data.length}</capacity>` +
-        `<target><format type='raw'/></target></volume>`;
+      const volXml = `<volume><name>blob.raw</name><capacity unit='bytes'>${data.length}</capacity>` + `<target><format type='raw'/></target></volume>`;
       const { vol } = await c.call("storageVolCreateXml", { pool, xml: volXml, flags: 0 });
 
       // Feed it as an async stream of odd-sized pieces to exercise re-chunking.
@@ -179,7 +182,10 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
       assert.equal((await c.call("storageVolGetInfo", { vol })).capacity, 8n << 20n);
       await c.call("storageVolWipe", { vol, flags: 0 });
       const wiped = readFileSync(path);
-      assert.ok(wiped.subarray(0, 1 << 20).every((b) => b === 0), "wipe zeroed the data");
+      assert.ok(
+        wiped.subarray(0, 1 << 20).every((b) => b === 0),
+        "wipe zeroed the data",
+      );
       const { vol: clone } = await c.call("storageVolCreateXmlFrom", {
         pool,
         xml: `<volume><name>clone.raw</name><capacity unit='bytes'>${8 << 20}</capacity><target><format type='raw'/></target></volume>`,
@@ -219,7 +225,8 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
     });
 
     it("is defined, started, autostarted and reports DHCP leases", async () => {
-      const xml = `<network><name>${name}</name><bridge name='${bridge}'/>` +
+      const xml =
+        `<network><name>${name}</name><bridge name='${bridge}'/>` +
         `<ip address='10.98.${process.pid % 200}.1' netmask='255.255.255.0'><dhcp><range start='10.98.${process.pid % 200}.10' end='10.98.${process.pid % 200}.20'/></dhcp></ip></network>`;
       const { net } = await c.call("networkDefineXml", { xml });
       await c.call("networkCreate", { net });
@@ -232,13 +239,22 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
       const expiry = Math.floor(Date.now() / 1000) + 3600;
       writeFileSync(
         `/var/lib/libvirt/dnsmasq/${bridge}.status`,
-        JSON.stringify([{ "ip-address": `10.98.${process.pid % 200}.15`, "mac-address": "52:54:00:00:00:15", hostname: "guest15", "client-id": "01:52:54:00:00:00:15", "expiry-time": expiry }]),
+        JSON.stringify([
+          { "ip-address": `10.98.${process.pid % 200}.15`, "mac-address": "52:54:00:00:00:15", hostname: "guest15", "client-id": "01:52:54:00:00:00:15", "expiry-time": expiry },
+        ]),
       );
       const { leases, ret } = await c.call("networkGetDhcpLeases", { net, mac: null, need_results: 1, flags: 0 });
       assert.equal(ret, 1);
       assert.deepEqual(leases[0], {
-        iface: bridge, expirytime: BigInt(expiry), type: 0 /* IPv4 */, mac: "52:54:00:00:00:15", iaid: null,
-        ipaddr: `10.98.${process.pid % 200}.15`, prefix: 24, hostname: "guest15", clientid: "01:52:54:00:00:00:15",
+        iface: bridge,
+        expirytime: BigInt(expiry),
+        type: 0 /* IPv4 */,
+        mac: "52:54:00:00:00:15",
+        iaid: null,
+        ipaddr: `10.98.${process.pid % 200}.15`,
+        prefix: 24,
+        hostname: "guest15",
+        clientid: "01:52:54:00:00:00:15",
       });
       const none = await c.call("networkGetDhcpLeases", { net, mac: "52:54:00:99:99:99", need_results: 1, flags: 0 });
       assert.equal(none.ret, 0);
@@ -253,7 +269,7 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
     const name = uniqueName("nc-rpc-mig");
     let peerUri = "";
 
-    before(function () {
+    before(() => {
       const script = resolve(__dirname, "../../testbeds/libvirt-peer.sh");
       const out = execFileSync("bash", [script, "start"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 900_000 });
       peerUri = out.trim().split("\n").at(-1) ?? "";
@@ -262,8 +278,16 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
 
     after(() => {
       for (const uri of [URI, peerUri]) {
-        try { virsh(uri, "destroy", name); } catch { /* already gone */ }
-        try { virsh(uri, "undefine", name); } catch { /* not defined */ }
+        try {
+          virsh(uri, "destroy", name);
+        } catch {
+          /* already gone */
+        }
+        try {
+          virsh(uri, "undefine", name);
+        } catch {
+          /* not defined */
+        }
       }
     });
 
@@ -279,7 +303,12 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
         cookie_in: Buffer.alloc(0),
         flags: LIVE | PEER2PEER,
       });
-      await waitFor(() => virsh(peerUri, "domstate", name), (s) => /^running/.test(s), 30_000, "guest running on the peer");
+      await waitFor(
+        () => virsh(peerUri, "domstate", name),
+        (s) => /^running/.test(s),
+        30_000,
+        "guest running on the peer",
+      );
       await assert.rejects(c.call("domainLookupByName", { name }), (e: unknown) => e instanceof LibvirtError && e.isNotFound());
       const peer = await LibvirtClient.connect(peerUri);
       try {
@@ -288,7 +317,7 @@ describe("libvirt RPC: QEMU domains, streams and migration on qemu:///system", f
         const job = await peer.call("domainGetJobStats", { dom: moved, flags: 1 /* COMPLETED */ });
         const stats = typedParamsToObject(job.params);
         assert.equal(job.type, 3, "COMPLETED job");
-        assert.equal(typeof stats["downtime"], "bigint");
+        assert.equal(typeof stats.downtime, "bigint");
         await peer.call("domainDestroyFlags", { dom: moved, flags: 0 });
       } finally {
         await peer.close();

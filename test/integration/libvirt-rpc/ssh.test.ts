@@ -123,7 +123,12 @@ describe("libvirt RPC: qemu+ssh:// through a real sshd", function () {
     const agentSock = join(dir, "agent.sock");
     const agent = spawn("ssh-agent", ["-D", "-a", agentSock], { stdio: "ignore" });
     try {
-      await waitFor(() => existsSync(agentSock), (ok) => ok, 5000, "ssh-agent socket");
+      await waitFor(
+        () => existsSync(agentSock),
+        (ok) => ok,
+        5000,
+        "ssh-agent socket",
+      );
       execFileSync("ssh-add", [join(dir, "client")], { env: { ...process.env, SSH_AUTH_SOCK: agentSock }, stdio: "ignore" });
       const c = await LibvirtClient.connect(`test+ssh://root@127.0.0.1:${port}/default?known_hosts=${join(dir, "known_hosts_plain")}`, {
         ssh: { agent: agentSock },

@@ -12,8 +12,7 @@ const STATE_PAUSED = 3;
 const STATE_SHUTOFF = 5;
 
 function domainXml(name: string): string {
-  return `<domain type='test'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>2</vcpu>` +
-    `<os><type arch='x86_64'>hvm</type></os></domain>`;
+  return `<domain type='test'><name>${name}</name><memory unit='KiB'>65536</memory><vcpu>2</vcpu>` + `<os><type arch='x86_64'>hvm</type></os></domain>`;
 }
 
 async function rejectsWith(p: Promise<unknown>, check: (e: LibvirtError) => boolean, what: string): Promise<LibvirtError> {
@@ -27,7 +26,7 @@ async function rejectsWith(p: Promise<unknown>, check: (e: LibvirtError) => bool
   throw new Error(`${what}: expected rejection`);
 }
 
-describe("libvirt RPC: test driver over the unix socket", function () {
+describe("libvirt RPC: test driver over the unix socket", () => {
   useLibvirtTestbed();
   let c: LibvirtClient;
 
@@ -121,8 +120,16 @@ describe("libvirt RPC: test driver over the unix socket", function () {
       await rejectsWith(c.call("domainLookupByName", { name }), (e) => e.isNotFound(), "after undefine");
 
       const expected = ["defined", "started", "suspended", "resumed", "stopped", "started", "stopped", "undefined"];
-      await waitFor(() => events.length, (n) => n >= expected.length, 5000, "lifecycle events");
-      assert.deepEqual(events.map((e) => e.eventName), expected);
+      await waitFor(
+        () => events.length,
+        (n) => n >= expected.length,
+        5000,
+        "lifecycle events",
+      );
+      assert.deepEqual(
+        events.map((e) => e.eventName),
+        expected,
+      );
       // detail 4 = STOPPED_SAVED (managed save), 1 = STOPPED_DESTROYED.
       assert.deepEqual([events[4].detail, events[6].detail], [4, 1]);
       assert.ok(events.every((e) => e.domain.uuid === dom.uuid));
@@ -156,7 +163,10 @@ describe("libvirt RPC: test driver over the unix socket", function () {
       await c.call("domainDestroy", { dom });
       const { snapshots, ret } = await c.call("domainListAllSnapshots", { dom, need_results: 1, flags: 0 });
       assert.equal(ret, 1);
-      assert.deepEqual(snapshots.map((s) => s.name), ["s1"]);
+      assert.deepEqual(
+        snapshots.map((s) => s.name),
+        ["s1"],
+      );
       const found = (await c.call("domainSnapshotLookupByName", { dom, name: "s1", flags: 0 })).snap;
       assert.match((await c.call("domainSnapshotGetXmlDesc", { snap: found, flags: 0 })).xml, /<description>first<\/description>/);
       // The snapshot captured a running domain: reverting brings it back up.
@@ -224,7 +234,8 @@ describe("libvirt RPC: test driver over the unix socket", function () {
 
   it("manages networks", async () => {
     const name = uniqueName("net").slice(0, 15);
-    const xml = `<network><name>${name}</name><bridge name='${name.slice(0, 12)}'/>` +
+    const xml =
+      `<network><name>${name}</name><bridge name='${name.slice(0, 12)}'/>` +
       `<ip address='10.99.1.1' netmask='255.255.255.0'><dhcp><range start='10.99.1.10' end='10.99.1.20'/></dhcp></ip></network>`;
     const { net } = await c.call("networkDefineXml", { xml });
     try {
@@ -258,9 +269,7 @@ describe("libvirt RPC: test driver over the unix socket", function () {
 
   it("multiplexes many concurrent calls on one connection", async () => {
     const results = await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        i % 2 ? c.call("domainLookupByName", { name: "test" }).then((r) => r.dom.name) : c.call("connectGetHostname").then(() => "test"),
-      ),
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? c.call("domainLookupByName", { name: "test" }).then((r) => r.dom.name) : c.call("connectGetHostname").then(() => "test"))),
     );
     assert.ok(results.every((r) => r === "test"));
     assert.equal(c.conn.inFlight, 0);

@@ -26,8 +26,23 @@ function makePki(dir: string, cn: string, san: string): void {
   for (const leaf of ["server", "client"]) {
     openssl("req", ...ec, "-keyout", join(dir, `${leaf}key.pem`), "-out", join(dir, `${leaf}.csr`), "-subj", `/CN=${cn}-${leaf}`);
     writeFileSync(join(dir, `${leaf}.ext`), `subjectAltName=${san}\n`);
-    openssl("x509", "-req", "-in", join(dir, `${leaf}.csr`), "-CA", join(dir, "cacert.pem"), "-CAkey", join(dir, "ca.key"),
-      "-CAcreateserial", "-out", join(dir, `${leaf}cert.pem`), "-days", "2", "-extfile", join(dir, `${leaf}.ext`));
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      join(dir, `${leaf}.csr`),
+      "-CA",
+      join(dir, "cacert.pem"),
+      "-CAkey",
+      join(dir, "ca.key"),
+      "-CAcreateserial",
+      "-out",
+      join(dir, `${leaf}cert.pem`),
+      "-days",
+      "2",
+      "-extfile",
+      join(dir, `${leaf}.ext`),
+    );
   }
 }
 
@@ -154,10 +169,7 @@ describe("libvirt RPC: qemu+tls:// transport", function () {
 
   it("reports the daemon's refusal byte after the handshake", async () => {
     const port = await listen(0);
-    await assert.rejects(
-      LibvirtClient.connect(`qemu+tls://localhost:${port}/system?pkipath=${join(dir, "client-good")}`),
-      /rejected our TLS client certificate/,
-    );
+    await assert.rejects(LibvirtClient.connect(`qemu+tls://localhost:${port}/system?pkipath=${join(dir, "client-good")}`), /rejected our TLS client certificate/);
   });
 
   it("names a missing certificate file", async () => {

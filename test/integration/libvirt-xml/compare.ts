@@ -6,7 +6,7 @@ export function canonicalCpuSets<T>(projection: T): T {
   const canon = (set: string) => parseCpuSet(set).join(",");
   if (p.cpu.pinning) p.cpu.pinning = Object.fromEntries(Object.entries(p.cpu.pinning).map(([k, v]) => [k, canon(v)]));
   if (p.cpu.emulatorPinning) p.cpu.emulatorPinning = canon(p.cpu.emulatorPinning);
-  p.cpu.numa?.forEach((cell) => (cell.vcpus = canon(cell.vcpus)));
+  for (const cell of p.cpu.numa ?? []) cell.vcpus = canon(cell.vcpus);
   return p as T;
 }
 

@@ -59,8 +59,12 @@ describe("libvirt XML against the real libvirtd 9.0 (define → dumpxml → pars
   it("libvirt keeps the network's ownership metadata, bridge and DHCP settings", () => {
     const name = `${TAG}-net`.slice(0, 40);
     const spec = NetworkInputs.parse({
-      host: "kvm1", name, mode: "nat", cidr: "10.231.99.0/24",
-      dhcp: { staticLeases: [{ mac: "52:54:00:00:99:01", ip: "10.231.99.10", hostname: "a" }] }, labels: { k: "v" },
+      host: "kvm1",
+      name,
+      mode: "nat",
+      cidr: "10.231.99.0/24",
+      dhcp: { staticLeases: [{ mac: "52:54:00:00:99:01", ip: "10.231.99.10", hostname: "a" }] },
+      labels: { k: "v" },
     });
     withFile(buildNetworkXml(spec, { ownership: { resource: "urn:it" } }), (file) => virsh("net-define", file));
     try {
@@ -91,7 +95,10 @@ describe("libvirt XML against the real libvirtd 9.0 (define → dumpxml → pars
   });
 
   it("parses every PCI node device the daemon reports", () => {
-    const names = virsh("nodedev-list", "--cap", "pci").split("\n").map((l) => l.trim()).filter((l) => l !== "");
+    const names = virsh("nodedev-list", "--cap", "pci")
+      .split("\n")
+      .map((l) => l.trim())
+      .filter((l) => l !== "");
     assert.ok(names.length > 0);
     for (const name of names) {
       const dev = parsePciNodeDeviceXml(virsh("nodedev-dumpxml", name));

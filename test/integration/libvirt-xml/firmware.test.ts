@@ -38,9 +38,14 @@ describe("UEFI, secure boot and TPM start under TCG (firmware autoselection and 
       virsh("start", name);
       assert.match(virsh("domstate", name), /running/);
       const live = parseDomainXml(virsh("dumpxml", name));
-      assert.deepEqual({ type: live.firmware.type, secureBoot: live.firmware.secureBoot, tpm: live.firmware.tpm }, {
-        type: "uefi", secureBoot: secure, tpm: firmware.tpm ?? false,
-      });
+      assert.deepEqual(
+        { type: live.firmware.type, secureBoot: live.firmware.secureBoot, tpm: live.firmware.tpm },
+        {
+          type: "uefi",
+          secureBoot: secure,
+          tpm: firmware.tpm ?? false,
+        },
+      );
       // Autoselection resolved a concrete image pair, with the secure-boot build when asked for.
       assert.match(live.firmware.loader ?? "", secure ? /secboot|\.ms\./i : /OVMF_CODE/);
       assert.ok(live.firmware.nvram);

@@ -4,9 +4,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { NetworkInputs, StoragePoolInputs, VolumeInputs } from "../../../provider/core/model";
-import {
-  buildDomainXml, buildNetworkXml, buildStoragePoolXml, buildVolumeXml, parseDomainXml, parseStoragePoolXml, parseVolumeXml,
-} from "../../../provider/drivers/libvirt/xml";
+import { buildDomainXml, buildNetworkXml, buildStoragePoolXml, buildVolumeXml, parseDomainXml, parseStoragePoolXml, parseVolumeXml } from "../../../provider/drivers/libvirt/xml";
 import { vm } from "../../unit/libvirt-xml/fixtures";
 import { ensureLibvirtd, guestImage, TAG, tryVirsh, virsh, withFile } from "./virsh";
 
@@ -19,7 +17,7 @@ describe("a guest built entirely from these builders boots and takes a DHCP leas
   const mac = "52:54:00:7e:57:01";
   let guest = "";
 
-  before(function () {
+  before(() => {
     // Made here, not at load time, so a run that filters this suite out leaves nothing behind.
     poolDir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-pool-`));
     ensureLibvirtd();

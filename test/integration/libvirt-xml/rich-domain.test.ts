@@ -16,7 +16,7 @@ describe("a domain using most of the builder starts under TCG", function () {
   const vmName = `${TAG}-rich`;
   let guest = "";
 
-  before(function () {
+  before(() => {
     // Made here, not at load time, so a run that filters this suite out leaves nothing behind.
     dir = fs.mkdtempSync(path.join(os.tmpdir(), `${TAG}-rich-`));
     ensureLibvirtd();
@@ -46,9 +46,16 @@ describe("a domain using most of the builder starts under TCG", function () {
     const spec = vm({
       name: vmName,
       cpu: {
-        sockets: 2, cores: 1, maxVcpus: 4, mode: "host-passthrough",
-        pinning: { "0": "0", "1": "1" }, emulatorPinning: "0-1",
-        numa: [{ vcpus: "0", memoryMiB: 128, hostNode: 0 }, { vcpus: "1", memoryMiB: 128, hostNode: 0 }],
+        sockets: 2,
+        cores: 1,
+        maxVcpus: 4,
+        mode: "host-passthrough",
+        pinning: { "0": "0", "1": "1" },
+        emulatorPinning: "0-1",
+        numa: [
+          { vcpus: "0", memoryMiB: 128, hostNode: 0 },
+          { vcpus: "1", memoryMiB: 128, hostNode: 0 },
+        ],
       },
       memory: { sizeMiB: 256, maxMiB: 512, balloon: { statsPeriodSeconds: 5 } },
       disks: {

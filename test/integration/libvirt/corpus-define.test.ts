@@ -27,7 +27,9 @@ describe("libvirt: corpus domains defined on the real libvirtd survive a re-defi
   });
 
   it("defines, reads, rebuilds and re-defines each shape libvirt takes on this host", () => {
-    const files = readdirSync(CORPUS).filter((f) => f.endsWith(".xml")).sort();
+    const files = readdirSync(CORPUS)
+      .filter((f) => f.endsWith(".xml"))
+      .sort();
     const skipped: string[] = [];
     let roundTripped = 0;
     for (const [i, file] of files.entries()) {
@@ -42,7 +44,12 @@ describe("libvirt: corpus domains defined on the real libvirtd survive a re-defi
         virsh(URI, "define", join(dir, "original.xml"));
       } catch (error) {
         // A shape this host cannot hold (another architecture's emulator, a host device it lacks).
-        skipped.push(`${file}: ${String((error as { stderr?: string }).stderr ?? error).trim().split("\n").pop()}`);
+        skipped.push(
+          `${file}: ${String((error as { stderr?: string }).stderr ?? error)
+            .trim()
+            .split("\n")
+            .pop()}`,
+        );
         continue;
       }
       defined.push(name);

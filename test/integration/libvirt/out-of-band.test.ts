@@ -50,17 +50,21 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
   it("creates a running VM through the provider host", async () => {
     const pool = await host.checkAndCreate("StoragePool", { host: "kvm", name: `${prefix}-pool`, kind: "dir", path: dir });
     assert.equal(pool.outs.state, "running");
-    const checked = await host.check("VirtualMachine", {}, {
-      host: "kvm",
-      name,
-      machine: "pc",
-      memory: { sizeMiB: 128 },
-      disks: { vda: { pool: `${prefix}-pool`, sizeGiB: 1 } },
-      // A CD-ROM the program writes itself: an IDE drive on the pc machine.
-      cdroms: { hdb: { image: `${dir}/boot.iso` } },
-      kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0" },
-      updatePolicy: { shutdownTimeoutSeconds: 0 },
-    });
+    const checked = await host.check(
+      "VirtualMachine",
+      {},
+      {
+        host: "kvm",
+        name,
+        machine: "pc",
+        memory: { sizeMiB: 128 },
+        disks: { vda: { pool: `${prefix}-pool`, sizeGiB: 1 } },
+        // A CD-ROM the program writes itself: an IDE drive on the pc machine.
+        cdroms: { hdb: { image: `${dir}/boot.iso` } },
+        kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0" },
+        updatePolicy: { shutdownTimeoutSeconds: 0 },
+      },
+    );
     assert.deepEqual(checked.failures, []);
     vm = await host.create("VirtualMachine", checked.inputs);
     assert.match(virsh(URI, "domstate", name), /^running/);
@@ -160,7 +164,10 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     const next = { ...spec, cdroms: { hdb: { ...spec.cdroms.hdb, image: `${dir}/other.iso` }, hdc: { ...spec.cdroms.hdc, image: `${dir}/boot.iso` } } };
     const checked = await host.check("VirtualMachine", spec, next);
     assert.deepEqual(checked.failures, []);
-    assert.deepEqual((checked.inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["cdroms.hdb.image: live", "cdroms.hdc.image: live"]);
+    assert.deepEqual(
+      (checked.inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["cdroms.hdb.image: live", "cdroms.hdc.image: live"],
+    );
     const pid = qemuPid(name);
     const stderrBefore = host.stderr.length;
     const outs = await host.update("VirtualMachine", vm.id, vm.outs, checked.inputs);
@@ -197,7 +204,7 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
     vm = { id: vm.id, outs };
   });
 
-  it("delete of a state an older version wrote (disks.vdb.cache \"default\", an unknown field) still deletes the VM", async () => {
+  it('delete of a state an older version wrote (disks.vdb.cache "default", an unknown field) still deletes the VM', async () => {
     const disks = vm.outs.disks as Record<string, Props>;
     // What the issue's refresh recorded: a disk attached by virsh with cache "default".
     const broken = { ...vm.outs, disks: { ...disks, vdb: { volume: `${dir}/extra.img`, cache: "default" } }, somethingOld: 1 };

@@ -171,7 +171,13 @@ describe("libvirt ownership marks (qemu:///system)", function () {
   it("a VM's own blank disk goes with it on destroy", async () => {
     const vmName = `${prefix}-web3`;
     const spec = await checked("VirtualMachine", {
-      host: "kvm", name: vmName, machine: "pc", cpu: { cores: 1 }, memory: { sizeMiB: 64 }, disks: { vdb: { pool, sizeGiB: 1 } }, powerState: "stopped",
+      host: "kvm",
+      name: vmName,
+      machine: "pc",
+      cpu: { cores: 1 },
+      memory: { sizeMiB: 64 },
+      disks: { vdb: { pool, sizeGiB: 1 } },
+      powerState: "stopped",
     });
     const made = await runtime.create("VirtualMachine", spec);
     cleanups.push(() => void virshMaybe(URI, "undefine", vmName));

@@ -37,13 +37,21 @@ describe("libvirt failure paths never show a secret (qemu:///system)", function 
   });
 
   it("a partial create's error carries the console password and user data only as Pulumi secrets", async () => {
-    const { inputs, failures } = await runtime.check("VirtualMachine", {}, {
-      host: "kvm", name: vmName, machine: "pc", cpu: { cores: 1 }, memory: { sizeMiB: 64 },
-      console: { kind: "spice", password: CANARY },
-      // No NIC: the IP wait cannot succeed, so create fails after the VM exists.
-      waitForIp: { timeoutSeconds: 1 },
-      updatePolicy: { shutdownTimeoutSeconds: 0 },
-    });
+    const { inputs, failures } = await runtime.check(
+      "VirtualMachine",
+      {},
+      {
+        host: "kvm",
+        name: vmName,
+        machine: "pc",
+        cpu: { cores: 1 },
+        memory: { sizeMiB: 64 },
+        console: { kind: "spice", password: CANARY },
+        // No NIC: the IP wait cannot succeed, so create fails after the VM exists.
+        waitForIp: { timeoutSeconds: 1 },
+        updatePolicy: { shutdownTimeoutSeconds: 0 },
+      },
+    );
     assert.deepEqual(failures, []);
     let caught: (Error & { id?: string; properties?: Props; reasons?: string[] }) | undefined;
     await runtime.create("VirtualMachine", inputs as Props).catch((e) => (caught = e));

@@ -101,7 +101,14 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     await create("VirtualMachine", {
       host: "kvm",
       name: `${prefix}-tuned`,
-      cpu: { sockets: 2, cores: 2, numa: [{ vcpus: "0-1", memoryMiB: 256, hostNode: 0 }, { vcpus: "2-3", memoryMiB: 256, hostNode: 0 }] },
+      cpu: {
+        sockets: 2,
+        cores: 2,
+        numa: [
+          { vcpus: "0-1", memoryMiB: 256, hostNode: 0 },
+          { vcpus: "2-3", memoryMiB: 256, hostNode: 0 },
+        ],
+      },
       memory: { sizeMiB: 512, hugepages: { pageSizeKiB: 2048 } },
       disks: { vda: { pool: `${prefix}-pool`, sizeGiB: 1 } },
       nics: { net0: { network: `${prefix}-net`, queues: 4 } },
@@ -117,7 +124,10 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     assert.match(virsh(URI, "vol-list", `${prefix}-pool`), new RegExp(`${prefix}-tuned-vda\\.qcow2`), "the blank disk was made in the pool");
     assert.match(virsh(URI, "domstate", `${prefix}-tuned`), /^running/);
     // Each NUMA cell's RAM is a file on hugetlbfs, as QEMU was told on its command line.
-    const cmdline = require("node:fs").readFileSync(`/proc/${qemuPid(`${prefix}-tuned`)}/cmdline`, "utf8").split("\0").join(" ");
+    const cmdline = require("node:fs")
+      .readFileSync(`/proc/${qemuPid(`${prefix}-tuned`)}/cmdline`, "utf8")
+      .split("\0")
+      .join(" ");
     const backends = cmdline.match(/memory-backend-file[^ ]*"mem-path":"\/dev\/hugepages\/[^"]+"[^ ]*"size":268435456/g) ?? [];
     assert.equal(backends.length, 2, `one hugetlbfs backend of 256 MiB per cell in: ${cmdline}`);
   });
@@ -125,7 +135,12 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
   it("a second create of the same VM (crash recovery) adopts it instead of duplicating", async () => {
     const again = await host.create("VirtualMachine", (await host.check("VirtualMachine", {}, specOf(vm.outs))).inputs);
     assert.equal(again.id, vm.id);
-    assert.equal(virsh(URI, "list", "--all", "--name").split("\n").filter((n) => n === `${prefix}-web`).length, 1);
+    assert.equal(
+      virsh(URI, "list", "--all", "--name")
+        .split("\n")
+        .filter((n) => n === `${prefix}-web`).length,
+      1,
+    );
   });
 
   it("applies memory and vCPU changes live: same QEMU process", async () => {
@@ -134,7 +149,10 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
     const next = { ...old, memory: { ...(old.memory as Props), sizeMiB: 256 }, cpu: { ...(old.cpu as Props), cores: 3 } };
     const { inputs, failures } = await host.check("VirtualMachine", old, next);
     assert.deepEqual(failures, []);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["cpu.cores: hotplug", "memory.sizeMiB: live"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["cpu.cores: hotplug", "memory.sizeMiB: live"],
+    );
     const diff = await host.diff("VirtualMachine", vm.id, vm.outs, inputs);
     assert.deepEqual(diff, { changes: true, replaces: [], deleteBeforeReplace: false });
     const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);

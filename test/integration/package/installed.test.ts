@@ -111,13 +111,32 @@ describe("the packed package in a user's project outside the repository", functi
     );
     writeFileSync(
       path.join(project, "policy.ts"),
-      ['import { vmSizeCeiling } from "novacron/policy";', "export const policy = vmSizeCeiling({ maxMemoryMiB: 4096, maxVcpus: 8 });", "export const wrong = vmSizeCeiling({ maxMemoryMiB: 4096 });", ""].join("\n"),
+      [
+        'import { vmSizeCeiling } from "novacron/policy";',
+        "export const policy = vmSizeCeiling({ maxMemoryMiB: 4096, maxVcpus: 8 });",
+        "export const wrong = vmSizeCeiling({ maxMemoryMiB: 4096 });",
+        "",
+      ].join("\n"),
     );
     // Pulumi's TypeScript template: classic resolution (so `novacron/policy` needs the package's
     // typesVersions), no esModuleInterop. skipLibCheck only because @pulumi/policy's own
     // declarations fail without it; zod's would too, were they in the program (listed below).
     const tsc = path.join(REPO, "node_modules/typescript/bin/tsc");
-    const template = ["--noEmit", "--strict", "--skipLibCheck", "--module", "commonjs", "--moduleResolution", "node", "--target", "es2020", "--typeRoots", path.join(REPO, "node_modules/@types"), "--types", "node"];
+    const template = [
+      "--noEmit",
+      "--strict",
+      "--skipLibCheck",
+      "--module",
+      "commonjs",
+      "--moduleResolution",
+      "node",
+      "--target",
+      "es2020",
+      "--typeRoots",
+      path.join(REPO, "node_modules/@types"),
+      "--types",
+      "node",
+    ];
     const output = await run(NODE, [tsc, ...template, "--listFiles", "index.ts", "policy.ts"], { cwd: project, maxBuffer: 16 << 20 }).then(
       (ok) => ok.stdout,
       (error: { stdout: string }) => error.stdout,
@@ -139,11 +158,15 @@ describe("the packed package in a user's project outside the repository", functi
     const moved = `${project}-moved`;
     renameSync(project, moved);
     assert.ok(!existsSync(path.join(project, "node_modules")));
-    const host = await ProviderHost.start({ NODE_OPTIONS: NO_TS, NOVACRON_HOSTS: "" }, {}, {
-      cwd: moved,
-      entry: path.join(moved, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"),
-      serialized: async (kind: ResourceKind) => probe.providers[kind],
-    });
+    const host = await ProviderHost.start(
+      { NODE_OPTIONS: NO_TS, NOVACRON_HOSTS: "" },
+      {},
+      {
+        cwd: moved,
+        entry: path.join(moved, "node_modules/@pulumi/pulumi/cmd/dynamic-provider/index.js"),
+        serialized: async (kind: ResourceKind) => probe.providers[kind],
+      },
+    );
     try {
       await host.configure({ "novacron:hosts": JSON.stringify({ kvm1: { driver: "libvirt", uri: "test:///default" } }) });
       const vm = { host: "kvm1", name: "nc-package-vm", cpu: { cores: 1 }, memory: { sizeMiB: 256 }, powerState: "running" };

@@ -27,9 +27,12 @@ describe("Proxmox VE client: TLS trust and authentication (fakepve)", function (
   });
 
   it("a wrong pin is refused before any credential is sent, naming both fingerprints", async () => {
-    const wrong = "AB:".repeat(31) + "AB";
+    const wrong = `${"AB:".repeat(31)}AB`;
     const c = client({ fingerprint: wrong });
-    await assert.rejects(c.get("/version"), (e: unknown) => e instanceof PveTransportError && e.message.includes(`is not the pinned ${wrong}`) && e.message.includes(pve.fingerprint));
+    await assert.rejects(
+      c.get("/version"),
+      (e: unknown) => e instanceof PveTransportError && e.message.includes(`is not the pinned ${wrong}`) && e.message.includes(pve.fingerprint),
+    );
     assert.doesNotMatch(String(await c.get("/version").catch((e: Error) => e.message)), new RegExp(pve.password));
   });
 
@@ -38,7 +41,10 @@ describe("Proxmox VE client: TLS trust and authentication (fakepve)", function (
     // A write needs the CSRF token besides the ticket cookie; a config write of a missing VM gets past auth to PVE's 500.
     await assert.rejects(c.put(`/nodes/${pve.node}/qemu/999999/config`, { description: "x" }), (e: unknown) => e instanceof PveApiError && e.isMissingGuest);
     const bad = client({ caFile: pve.caFile, auth: { kind: "password", username: pve.username, password: "not-the-password" } });
-    await assert.rejects(bad.get("/version"), (e: unknown) => e instanceof PveApiError && e.status === 401 && /authentication failure/.test(e.message) && !e.message.includes("not-the-password"));
+    await assert.rejects(
+      bad.get("/version"),
+      (e: unknown) => e instanceof PveApiError && e.status === 401 && /authentication failure/.test(e.message) && !e.message.includes("not-the-password"),
+    );
   });
 
   it("sends an API token as PVE reads it; fakepve's command line cannot create tokens, so an unknown one is refused", async () => {
@@ -51,7 +57,13 @@ describe("Proxmox VE client: TLS trust and authentication (fakepve)", function (
     const base = { driver: "proxmox", url: pve.url, node: pve.node };
     assert.doesNotThrow(() => parseHosts(JSON.stringify({ p: { ...base, tokenId: "novacron@pve!ci", tokenSecret: "s3cret" } }), "novacron:hosts"));
     assert.doesNotThrow(() => parseHosts(JSON.stringify({ p: { ...base, username: "root@pam", password: "pw", fingerprint: pve.fingerprint } }), "novacron:hosts"));
-    assert.throws(() => parseHosts(JSON.stringify({ p: { ...base, tokenId: "novacron@pve!ci", tokenSecret: "s3cret", username: "root@pam", password: "pw" } }), "novacron:hosts"), /p\.tokenId: got a secret value; give either tokenId and tokenSecret/);
-    assert.throws(() => parseHosts(JSON.stringify({ p: { ...base, tokenId: "novacron", tokenSecret: "s3cret" } }), "novacron:hosts"), (e: Error) => /must be an API token id user@realm!tokenname/.test(e.message) && !e.message.includes("s3cret"));
+    assert.throws(
+      () => parseHosts(JSON.stringify({ p: { ...base, tokenId: "novacron@pve!ci", tokenSecret: "s3cret", username: "root@pam", password: "pw" } }), "novacron:hosts"),
+      /p\.tokenId: got a secret value; give either tokenId and tokenSecret/,
+    );
+    assert.throws(
+      () => parseHosts(JSON.stringify({ p: { ...base, tokenId: "novacron", tokenSecret: "s3cret" } }), "novacron:hosts"),
+      (e: Error) => /must be an API token id user@realm!tokenname/.test(e.message) && !e.message.includes("s3cret"),
+    );
   });
 });

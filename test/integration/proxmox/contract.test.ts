@@ -77,7 +77,13 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     const client = new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) });
     const vms = new ProxmoxVmResource(client, pve.node);
     const name = uniqueName("contract");
-    const spec = VirtualMachineInputs.parse({ ...SPECS[1], name, disks: { scsi0: { pool: "local-lvm", sizeGiB: 4, iothread: 1, cache: "writeback" } }, powerState: "running", updatePolicy: { shutdownTimeoutSeconds: 2, allowReboot: true } });
+    const spec = VirtualMachineInputs.parse({
+      ...SPECS[1],
+      name,
+      disks: { scsi0: { pool: "local-lvm", sizeGiB: 4, iothread: 1, cache: "writeback" } },
+      powerState: "running",
+      updatePolicy: { shutdownTimeoutSeconds: 2, allowReboot: true },
+    });
     let id: string | undefined;
     try {
       id = (await vms.create(spec, ctx())).id;
@@ -114,8 +120,14 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
       await client.close();
     }
     // Storage definitions: a directory and an NFS export, defined, read and removed.
-    const storages = new ProxmoxStorageResource(new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) }), pve.node);
-    for (const args of [{ kind: "dir", path: `/srv/${name}` }, { kind: "netfs", source: "192.0.2.7:/export/vms", path: `/mnt/pve/${name}-netfs` }]) {
+    const storages = new ProxmoxStorageResource(
+      new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) }),
+      pve.node,
+    );
+    for (const args of [
+      { kind: "dir", path: `/srv/${name}` },
+      { kind: "netfs", source: "192.0.2.7:/export/vms", path: `/mnt/pve/${name}-netfs` },
+    ]) {
       const spec = StoragePoolInputs.parse({ host: "pve", name: `${name}-${args.kind}`, ...args });
       const made = await storages.create(spec, ctx());
       await storages.read(made.id, spec);
@@ -125,7 +137,21 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     const problems = sent.flatMap((r) => schema.problems(r, { token: r.path !== "/access/ticket" }));
     assert.deepEqual(problems, []);
     const endpoints = new Set(sent.map((r) => `${r.method} ${r.path.replace(/\/\d+(\/|$)/, "/{vmid}$1").replace(/UPID:[^/]+/, "{upid}")}`));
-    for (const must of ["POST /nodes/pve1/qemu", "PUT /nodes/pve1/qemu/{vmid}/config", "PUT /nodes/pve1/qemu/{vmid}/resize", "POST /nodes/pve1/qemu/{vmid}/status/reboot", "POST /nodes/pve1/qemu/{vmid}/status/suspend", "POST /nodes/pve1/qemu/{vmid}/status/resume", "POST /nodes/pve1/qemu/{vmid}/status/shutdown", "DELETE /nodes/pve1/qemu/{vmid}", "GET /nodes/pve1/tasks/{upid}/log", "POST /nodes/pve1/qemu/{vmid}/snapshot", "PUT /nodes/pve1/qemu/{vmid}/snapshot/s1/config", "DELETE /nodes/pve1/qemu/{vmid}/snapshot/s1", "POST /storage"]) {
+    for (const must of [
+      "POST /nodes/pve1/qemu",
+      "PUT /nodes/pve1/qemu/{vmid}/config",
+      "PUT /nodes/pve1/qemu/{vmid}/resize",
+      "POST /nodes/pve1/qemu/{vmid}/status/reboot",
+      "POST /nodes/pve1/qemu/{vmid}/status/suspend",
+      "POST /nodes/pve1/qemu/{vmid}/status/resume",
+      "POST /nodes/pve1/qemu/{vmid}/status/shutdown",
+      "DELETE /nodes/pve1/qemu/{vmid}",
+      "GET /nodes/pve1/tasks/{upid}/log",
+      "POST /nodes/pve1/qemu/{vmid}/snapshot",
+      "PUT /nodes/pve1/qemu/{vmid}/snapshot/s1/config",
+      "DELETE /nodes/pve1/qemu/{vmid}/snapshot/s1",
+      "POST /storage",
+    ]) {
       assert.ok(endpoints.has(must), `the lifecycle never sent ${must}: ${[...endpoints].join(", ")}`);
     }
   });

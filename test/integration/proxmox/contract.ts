@@ -111,17 +111,23 @@ function checkValue(def: ParamDef, value: string, isConfigKey: (k: string) => bo
 function checkPropertyString(format: Record<string, ParamDef>, value: string, isConfigKey: (k: string) => boolean): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
-  value.split(",").forEach((item, i) => {
+  for (const [i, item] of value.split(",").entries()) {
     const eq = item.indexOf("=");
     let key = eq < 0 ? "" : item.slice(0, eq);
     const val = eq < 0 ? item : item.slice(eq + 1);
     if (eq < 0) {
       const defaultKey = Object.entries(format).find(([, d]) => d.default_key)?.[0];
-      if (i !== 0 || !defaultKey) return out.push(`"${item}" has no key`);
+      if (i !== 0 || !defaultKey) {
+        out.push(`"${item}" has no key`);
+        continue;
+      }
       key = defaultKey;
     }
     let def = format[key];
-    if (!def) return out.push(`unknown key "${key}"`);
+    if (!def) {
+      out.push(`unknown key "${key}"`);
+      continue;
+    }
     if (def.keyAlias) {
       // The key is a value of another key (a NIC model) and the value belongs to the alias (its MAC).
       out.push(...checkValue(format[def.keyAlias], key, isConfigKey).map((p) => `${def!.keyAlias} "${key}": ${p}`));
@@ -135,7 +141,7 @@ function checkPropertyString(format: Record<string, ParamDef>, value: string, is
     if (seen.has(key)) out.push(`"${key}" given twice`);
     seen.add(key);
     out.push(...checkValue(def, val, isConfigKey).map((p) => `${key}: ${p}`));
-  });
+  }
   for (const [key, def] of Object.entries(format)) {
     if (!def.optional && !def.alias && !def.keyAlias && !seen.has(key)) out.push(`"${key}" is required`);
   }
@@ -180,7 +186,8 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       const items = value.split(",").map((item) => (item.includes("=") ? item.split("=", 2) : ["legacy", item]));
       for (const [key, val] of items) {
         if (key === "legacy" && !/^[acdn]{1,4}$/.test(val)) return bad(`legacy "${val}" is not 1-4 of a, c, d, n`);
-        if (key === "order" && !val.split(";").every((dev) => /^(ide|sata|scsi|virtio)\d+$|^net\d+$|^hostpci\d+$|^usb\d+$/.test(dev))) return bad(`order "${val}" names something that is not a boot device`);
+        if (key === "order" && !val.split(";").every((dev) => /^(ide|sata|scsi|virtio)\d+$|^net\d+$|^hostpci\d+$|^usb\d+$/.test(dev)))
+          return bad(`order "${val}" names something that is not a boot device`);
         if (key !== "legacy" && key !== "order") return bad(`unknown key "${key}"`);
       }
       return [];
@@ -190,7 +197,9 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
     case "pve-storage-path":
       return /^\/[^\0]*$/.test(value) && !value.split("/").includes("..") ? [] : bad("not an absolute path");
     case "pve-storage-server":
-      return /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+:[0-9a-f:]*|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)$/i.test(value) ? [] : bad("not an address or DNS name");
+      return /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:]+\]|[0-9a-f:]+:[0-9a-f:]*|[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*)$/i.test(value)
+        ? []
+        : bad("not an address or DNS name");
     case "pve-storage-vgname":
       return /^[a-zA-Z0-9.+_][a-zA-Z0-9.+_-]+$/.test(value) ? [] : bad("not a volume group name");
     case "pve-vm-cpu-conf": {

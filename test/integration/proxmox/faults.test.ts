@@ -44,7 +44,10 @@ describe("Proxmox VE faults: locks, slow shutdowns, id races (fakepve)", functio
       assert.ok(e instanceof PveTaskError);
       assert.equal(e.exitStatus, "VM is locked (backup)");
       assert.ok(e.isLock);
-      assert.match(e.message, new RegExp(`task qmstart ${LOCKED} on ${pve.node} failed: VM is locked \\(backup\\)\\ntask log:\\n(.|\\n)*\\| TASK ERROR: VM is locked \\(backup\\)`));
+      assert.match(
+        e.message,
+        new RegExp(`task qmstart ${LOCKED} on ${pve.node} failed: VM is locked \\(backup\\)\\ntask log:\\n(.|\\n)*\\| TASK ERROR: VM is locked \\(backup\\)`),
+      );
       return true;
     });
   });
@@ -77,7 +80,10 @@ describe("Proxmox VE faults: locks, slow shutdowns, id races (fakepve)", functio
     const guest = new Guest(api, pve.node, SLOW_SHUTDOWN);
     if ((await guest.status()).status !== "running") await guest.action("start", context(5));
     const running = VirtualMachineInputs.parse({ host: "pve", name: "nc-fixture-slow-shutdown", memory: { sizeMiB: 512 } });
-    await assert.rejects(vms.update(String(SLOW_SHUTDOWN), running, { ...running, powerState: "stopped" }, { changes: [], worst: "live", replaces: [] }, context(5)), /VM 9002 does not carry NovaCron's tag; refusing to change the power state/);
+    await assert.rejects(
+      vms.update(String(SLOW_SHUTDOWN), running, { ...running, powerState: "stopped" }, { changes: [], worst: "live", replaces: [] }, context(5)),
+      /VM 9002 does not carry NovaCron's tag; refusing to change the power state/,
+    );
     assert.equal((await guest.status()).status, "running");
   });
 
@@ -141,12 +147,18 @@ describe("Proxmox VE faults: locks, slow shutdowns, id races (fakepve)", functio
     const made = await Promise.allSettled(specs.map((s) => vms.create(s, ctx)));
     const ids = made.flatMap((m) => (m.status === "fulfilled" ? [m.value.id] : []));
     try {
-      assert.deepEqual(made.filter((m) => m.status === "rejected").map((m) => String((m as PromiseRejectedResult).reason)), []);
+      assert.deepEqual(
+        made.filter((m) => m.status === "rejected").map((m) => String((m as PromiseRejectedResult).reason)),
+        [],
+      );
       assert.equal(new Set(ids).size, 50, `ids: ${ids.join(" ")}`);
       for (const [i, id] of ids.entries()) {
         assert.equal((await api.get<{ name: string }>(`/nodes/${pve.node}/qemu/${id}/config`)).name, specs[i].name);
       }
-      assert.ok(ctx.lines.some((l) => /was taken by another create; asking for another/.test(l)), "the race did happen");
+      assert.ok(
+        ctx.lines.some((l) => /was taken by another create; asking for another/.test(l)),
+        "the race did happen",
+      );
     } finally {
       await Promise.all(ids.map((id, i) => vms.delete(id, specs[i], context(30))));
     }

@@ -20,7 +20,13 @@ describe("Proxmox VE snapshots through the provider host (fakepve)", function ()
   before(async () => {
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ pve: hostEntry(pve) }) });
     api = clientFor(pve);
-    vm = await host.checkAndCreate("VirtualMachine", { host: "pve", name: uniqueName("snap"), memory: { sizeMiB: 512 }, disks: { scsi0: { pool: "local-lvm", sizeGiB: 1 } }, updatePolicy: { shutdownTimeoutSeconds: 2 } });
+    vm = await host.checkAndCreate("VirtualMachine", {
+      host: "pve",
+      name: uniqueName("snap"),
+      memory: { sizeMiB: 512 },
+      disks: { scsi0: { pool: "local-lvm", sizeGiB: 1 } },
+      updatePolicy: { shutdownTimeoutSeconds: 2 },
+    });
   });
 
   after(async () => {
@@ -32,7 +38,10 @@ describe("Proxmox VE snapshots through the provider host (fakepve)", function ()
 
   it("check refuses names PVE refuses and quiesce, naming the field", async () => {
     const { failures } = await host.check("Snapshot", {}, { host: "pve", vm: vm!.id, name: "before-upgrade", quiesce: true });
-    assert.deepEqual(failures.map((f) => f.property), ["name", "quiesce"]);
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ["name", "quiesce"],
+    );
     assert.match(failures[0].reason, /got "before-upgrade"; Proxmox VE names snapshots with 2-40 letters, digits and _/);
   });
 
@@ -44,7 +53,19 @@ describe("Proxmox VE snapshots through the provider host (fakepve)", function ()
     assert.equal(taken.description, "pre-upgrade");
     assert.equal(taken.vmstate, 1, "the memory state was saved");
     const read = await host.read("Snapshot", snap.id, snap.outs);
-    assert.equal((await host.diff("Snapshot", snap.id, read.props, (await host.check("Snapshot", {}, { host: "pve", vm: vm!.id, name: "before_upgrade", memory: true, description: "pre-upgrade" })).inputs)).changes, false);
+    assert.equal(
+      (
+        await host.diff(
+          "Snapshot",
+          snap.id,
+          read.props,
+          (
+            await host.check("Snapshot", {}, { host: "pve", vm: vm!.id, name: "before_upgrade", memory: true, description: "pre-upgrade" })
+          ).inputs,
+        )
+      ).changes,
+      false,
+    );
   });
 
   it("edits the description in place, then deletes; a second delete is 'already gone'", async () => {

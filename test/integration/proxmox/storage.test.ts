@@ -32,7 +32,10 @@ describe("Proxmox VE storage pools through the provider host (fakepve)", functio
 
   it("check refuses ids, kinds and settings PVE storage cannot take", async () => {
     const { failures } = await host.check("StoragePool", {}, { host: "pve", name: "1st", kind: "rbd", source: "rbd", autostart: false, labels: { a: "b" } });
-    assert.deepEqual(failures.map((f) => f.property), ["name", "kind", "autostart", "labels"]);
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ["name", "kind", "autostart", "labels"],
+    );
     assert.match(failures[0].reason, /got "1st"; a Proxmox VE storage id is letters, digits/);
   });
 
@@ -49,7 +52,13 @@ describe("Proxmox VE storage pools through the provider host (fakepve)", functio
   });
 
   it("a VM's disk is allocated on it", async () => {
-    vm = await host.checkAndCreate("VirtualMachine", { host: "pve", name: uniqueName("st-vm"), memory: { sizeMiB: 256 }, disks: { scsi0: { pool: name, sizeGiB: 1 } }, powerState: "stopped" });
+    vm = await host.checkAndCreate("VirtualMachine", {
+      host: "pve",
+      name: uniqueName("st-vm"),
+      memory: { sizeMiB: 256 },
+      disks: { scsi0: { pool: name, sizeGiB: 1 } },
+      powerState: "stopped",
+    });
     const cfg = await api.get<Record<string, string>>(`/nodes/${pve.node}/qemu/${vm.id}/config`);
     assert.match(cfg.scsi0, new RegExp(`^${name}:${vm.id}/vm-${vm.id}-disk-0\\.raw,size=1G$`));
     await host.delete("VirtualMachine", vm.id, vm.outs);

@@ -18,11 +18,17 @@ let cached: FakePve | undefined;
 export function fakepve(): FakePve {
   if (cached) return cached;
   const out = execFileSync("bash", [path.join(__dirname, "../../testbeds/proxmox.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], timeout: 600_000 });
-  const env = Object.fromEntries(out.split("\n").flatMap((l) => {
-    const m = /^(FAKEPVE_[A-Z_]+)=(.*)$/.exec(l);
-    return m ? [[m[1], m[2]]] : [];
-  })) as Record<string, string | undefined>;
-  const need = (k: string): string => env[k] ?? (() => { throw new Error(`proxmox.sh did not print ${k}:\n${out}`); })();
+  const env = Object.fromEntries(
+    out.split("\n").flatMap((l) => {
+      const m = /^(FAKEPVE_[A-Z_]+)=(.*)$/.exec(l);
+      return m ? [[m[1], m[2]]] : [];
+    }),
+  ) as Record<string, string | undefined>;
+  const need = (k: string): string =>
+    env[k] ??
+    (() => {
+      throw new Error(`proxmox.sh did not print ${k}:\n${out}`);
+    })();
   cached = {
     url: need("FAKEPVE_URL"),
     timedUrl: need("FAKEPVE_TIMED_URL"),

@@ -57,13 +57,20 @@ describe("Proxmox VE VMs through the provider host (fakepve)", function () {
     assert.match(byField["cpu.threads"], /got 2; Proxmox VE has no threads-per-core setting/);
     assert.match(byField["disks.vdz"], /slot "vdz" is outside Proxmox VE's slots/);
     const nvme = await host.check("VirtualMachine", {}, inputs({ disks: { nvme0: { pool: "local-lvm", sizeGiB: 1 } } }));
-    assert.deepEqual(nvme.failures.map((f) => f.property), ["disks.nvme0.bus"]);
+    assert.deepEqual(
+      nvme.failures.map((f) => f.property),
+      ["disks.nvme0.bus"],
+    );
     // The same VM validates for KVM unchanged.
     assert.deepEqual((await host.check("VirtualMachine", {}, inputs({ host: "kvm", nics: { net0: { bridge: "vmbr0" } } }))).failures, []);
   });
 
   it("bad input PVE alone can judge comes back as PVE's field errors in our words", async () => {
-    const { inputs: checked, failures } = await host.check("VirtualMachine", {}, inputs({ nics: { net0: { bridge: "vmbr 0" } }, disks: { scsi0: { pool: "Bad_Store!", sizeGiB: 1 } } }));
+    const { inputs: checked, failures } = await host.check(
+      "VirtualMachine",
+      {},
+      inputs({ nics: { net0: { bridge: "vmbr 0" } }, disks: { scsi0: { pool: "Bad_Store!", sizeGiB: 1 } } }),
+    );
     assert.deepEqual(failures, []);
     await assert.rejects(host.create("VirtualMachine", checked), (error: Error) => {
       assert.match(error.message, /nics\.net0: Proxmox VE refused net0="model=virtio,bridge=vmbr 0": .*net0\.bridge: invalid format - invalid bridge ID 'vmbr 0'/);
@@ -117,7 +124,10 @@ describe("Proxmox VE VMs through the provider host (fakepve)", function () {
     assert.equal(outs.lastChangeClass, "reboot");
     assert.equal(String((await config(vm.id)).memory), "2048", "applied, not left pending");
     const pending = await api.get<{ key: string; pending?: unknown }[]>(`/nodes/${pve.node}/qemu/${vm.id}/pending`);
-    assert.deepEqual(pending.filter((p) => p.pending !== undefined).map((p) => p.key), []);
+    assert.deepEqual(
+      pending.filter((p) => p.pending !== undefined).map((p) => p.key),
+      [],
+    );
     assert.equal((await status(vm.id)).status, "running");
   });
 
@@ -137,7 +147,11 @@ describe("Proxmox VE VMs through the provider host (fakepve)", function () {
     const stopped = (await host.check("VirtualMachine", old, { ...old, powerState: "stopped", nics: { net0: { bridge: "vmbr0", vlan: 11 } } })).inputs;
     vm = { id: vm!.id, outs: await host.update("VirtualMachine", vm!.id, vm!.outs, stopped) };
     assert.equal((await status(vm.id)).status, "stopped");
-    const grown = { ...specOf(vm.outs), disks: { ...(old.disks as Props), vdb: { pool: "local-lvm", sizeGiB: 2 } }, nics: { net0: { bridge: "vmbr0", vlan: 11 }, net1: { bridge: "vmbr1", model: "e1000e" } } };
+    const grown = {
+      ...specOf(vm.outs),
+      disks: { ...(old.disks as Props), vdb: { pool: "local-lvm", sizeGiB: 2 } },
+      nics: { net0: { bridge: "vmbr0", vlan: 11 }, net1: { bridge: "vmbr1", model: "e1000e" } },
+    };
     const checked = await host.check("VirtualMachine", specOf(vm.outs), grown);
     assert.deepEqual(checked.failures, []);
     vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, checked.inputs) };

@@ -1,8 +1,6 @@
 import { strict as assert } from "node:assert";
 import { once } from "node:events";
-import {
-  QmpClient, QmpConnectionError, QmpError, QmpTimeoutError, type QmpEvent,
-} from "../../../provider/drivers/libvirt/qmp";
+import { QmpClient, QmpConnectionError, QmpError, QmpTimeoutError, type QmpEvent } from "../../../provider/drivers/libvirt/qmp";
 import { connect, ensureQemu, startQemu, type QemuProcess } from "./qemu";
 
 describe("QMP client against a real QEMU", function () {
@@ -60,7 +58,10 @@ describe("QMP client against a real QEMU", function () {
 
   it("rejects an unknown command with a typed CommandNotFound error", async () => {
     const { c } = await session(["-S"]);
-    const err = await c.execute("nc-no-such-command").then(() => null, (e: unknown) => e);
+    const err = await c.execute("nc-no-such-command").then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof QmpError, String(err));
     assert.equal(err.errorClass, "CommandNotFound");
     assert.equal(err.command, "nc-no-such-command");
@@ -77,8 +78,7 @@ describe("QMP client against a real QEMU", function () {
       c.execute<{ enabled: boolean }>("query-kvm"),
       c.execute("qom-get", { path: "/nope", property: "x" }).catch((e: unknown) => e),
       c.execute<{ qemu: { major: number } }>("query-version"),
-      ...Array.from({ length: 20 }, (_, i) =>
-        c.execute<{ name: string }[]>("qom-list", { path: i % 2 ? "/machine" : "/objects" })),
+      ...Array.from({ length: 20 }, (_, i) => c.execute<{ name: string }[]>("qom-list", { path: i % 2 ? "/machine" : "/objects" })),
     ]);
     assert.equal(status.status, "prelaunch");
     assert.equal(name.name, "nc-concurrent");
@@ -95,7 +95,10 @@ describe("QMP client against a real QEMU", function () {
   it("times out a command QEMU does not answer", async () => {
     const { q, c } = await session(["-S"]);
     q.proc.kill("SIGSTOP");
-    const err = await c.execute("query-status", undefined, { timeoutMs: 200 }).then(() => null, (e: unknown) => e);
+    const err = await c.execute("query-status", undefined, { timeoutMs: 200 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof QmpTimeoutError, String(err));
     q.proc.kill("SIGCONT");
   });
@@ -103,7 +106,10 @@ describe("QMP client against a real QEMU", function () {
   it("rejects a pending command promptly when QEMU is killed", async () => {
     const { q, c } = await session(["-S"]);
     q.proc.kill("SIGSTOP"); // keeps the command pending until the kill
-    const pending = c.execute("query-status", undefined, { timeoutMs: 30_000 }).then(() => null, (e: unknown) => e);
+    const pending = c.execute("query-status", undefined, { timeoutMs: 30_000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     const closed = once(c, "close");
     await new Promise((r) => setTimeout(r, 100));
     const t0 = Date.now();
@@ -121,7 +127,10 @@ describe("QMP client against a real QEMU", function () {
   it("close() rejects pending commands", async () => {
     const { q, c } = await session(["-S"]);
     q.proc.kill("SIGSTOP");
-    const pending = c.execute("query-status").then(() => null, (e: unknown) => e);
+    const pending = c.execute("query-status").then(
+      () => null,
+      (e: unknown) => e,
+    );
     await c.close();
     const err = await pending;
     assert.ok(err instanceof QmpConnectionError, String(err));

@@ -1,7 +1,5 @@
 import { strict as assert } from "node:assert";
-import {
-  balloonGuestStats, queryBalloon, queryMigrate, queryStatus, setBalloonStatsInterval, QmpError, type QmpClient,
-} from "../../../provider/drivers/libvirt/qmp";
+import { balloonGuestStats, queryBalloon, queryMigrate, queryStatus, setBalloonStatsInterval, QmpError, type QmpClient } from "../../../provider/drivers/libvirt/qmp";
 import { connect, ensureQemu, startQemu, type QemuProcess } from "./qemu";
 
 describe("typed QMP helpers against a real QEMU", function () {
@@ -37,11 +35,17 @@ describe("typed QMP helpers against a real QEMU", function () {
     // No OS runs, so nothing has reported: every stat is QEMU's "unavailable" value.
     assert.equal(s.lastUpdate, 0);
     assert.ok("stat-free-memory" in s.stats && "stat-total-memory" in s.stats, JSON.stringify(s));
-    assert.ok(Object.values(s.stats).every((v) => v === null), JSON.stringify(s));
+    assert.ok(
+      Object.values(s.stats).every((v) => v === null),
+      JSON.stringify(s),
+    );
   });
 
   it("balloon stats on a device that does not exist surface a typed error", async () => {
-    const err = await balloonGuestStats(c, "/machine/peripheral/nope").then(() => null, (e: unknown) => e);
+    const err = await balloonGuestStats(c, "/machine/peripheral/nope").then(
+      () => null,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof QmpError && err.errorClass === "DeviceNotFound", String(err));
   });
 });

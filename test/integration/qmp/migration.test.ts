@@ -37,9 +37,6 @@ describe("local live migration between two QEMU processes over QMP", function ()
     await resumed;
     assert.deepEqual(await queryStatus(d), { running: true, status: "running" });
     assert.equal((await queryStatus(s)).status, "postmigrate");
-    console.log(
-      `      QMP migration: total ${info["total-time"]} ms, downtime ${info.downtime} ms, ` +
-        `setup ${info["setup-time"]} ms, ${info.ram.transferred} bytes sent`,
-    );
+    console.log(`      QMP migration: total ${info["total-time"]} ms, downtime ${info.downtime} ms, ` + `setup ${info["setup-time"]} ms, ${info.ram.transferred} bytes sent`);
   });
 });

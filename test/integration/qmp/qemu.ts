@@ -26,23 +26,29 @@ export interface QemuProcess {
   kill: (signal?: NodeJS.Signals) => Promise<void>;
 }
 
-export async function startQemu(
-  binary: string,
-  opts: { memMiB?: number; extra?: string[] } = {},
-): Promise<QemuProcess> {
+export async function startQemu(binary: string, opts: { memMiB?: number; extra?: string[] } = {}): Promise<QemuProcess> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "nc-qmp-"));
   const qmpPath = path.join(dir, "qmp.sock");
   const args = [
-    "-machine", "pc,accel=tcg", "-nodefaults", "-display", "none",
-    "-m", String(opts.memMiB ?? 64),
-    "-qmp", `unix:${qmpPath},server=on,wait=off`,
+    "-machine",
+    "pc,accel=tcg",
+    "-nodefaults",
+    "-display",
+    "none",
+    "-m",
+    String(opts.memMiB ?? 64),
+    "-qmp",
+    `unix:${qmpPath},server=on,wait=off`,
     ...(opts.extra ?? []),
   ];
   const proc = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   const exited = new Promise<void>((resolve) => proc.once("exit", () => resolve()));
-  exited.then(() => fs.rmSync(dir, { recursive: true, force: true }), () => undefined);
+  exited.then(
+    () => fs.rmSync(dir, { recursive: true, force: true }),
+    () => undefined,
+  );
   const kill = async (signal: NodeJS.Signals = "SIGKILL"): Promise<void> => {
     if (proc.exitCode === null && proc.signalCode === null) {
       proc.kill("SIGCONT"); // a stopped process cannot act on SIGTERM

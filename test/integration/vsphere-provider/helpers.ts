@@ -15,7 +15,11 @@ export async function sessions(client: VimClient): Promise<{ key: string; pid: n
 
 export function parentOf(pid: number): number | undefined {
   try {
-    return Number(readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /, "").split(" ")[1]);
+    return Number(
+      readFileSync(`/proc/${pid}/stat`, "utf8")
+        .replace(/^.*\) /, "")
+        .split(" ")[1],
+    );
   } catch {
     return undefined;
   }

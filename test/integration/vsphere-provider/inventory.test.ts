@@ -14,7 +14,16 @@ describe("vSphere host entries, datastores and portgroups through the provider h
   before(async function () {
     this.timeout(300_000); // a fresh machine builds the simulator first
     const sim = vcsim();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", host: "DC0_C0_H0", caFile: sim.caFile };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      host: "DC0_C0_H0",
+      caFile: sim.caFile,
+    };
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ vc1: vc, vcbad: { ...vc, password: "not-the-password" } }) });
     client = await connect(sim.options);
   });
@@ -34,7 +43,6 @@ describe("vSphere host entries, datastores and portgroups through the provider h
     });
     assert.ok(Date.now() - started < 5000, "one refused Login, no retry loop");
   });
-
 
   it("adopts an existing datastore and distributed portgroup and leaves them on delete; refuses a portgroup it cannot make", async () => {
     const ds = await host.checkAndCreate("StoragePool", { host: "vc1", name: "LocalDS_0", kind: "datastore", adopt: true });
@@ -56,10 +64,19 @@ describe("vSphere host entries, datastores and portgroups through the provider h
     assert.ok(await lookup(client, "network", "DC0_DVPG0", DATACENTER), "the adopted portgroup stays");
   });
 
-
   it("reports the pinned host's capabilities from the host itself", async () => {
     const sim = vcsim();
-    const driver = await openVsphereDriver("vc1", { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", host: "DC0_C0_H0", caFile: sim.caFile, insecure: false });
+    const driver = await openVsphereDriver("vc1", {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      host: "DC0_C0_H0",
+      caFile: sim.caFile,
+      insecure: false,
+    });
     const caps = await driver.hostCapabilities();
     assert.equal(caps.driver, "vsphere");
     assert.ok(caps.cpus > 0 && caps.memoryMiB > 0, JSON.stringify(caps));

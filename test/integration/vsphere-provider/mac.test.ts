@@ -34,7 +34,17 @@ describe("vSphere fixed MAC addresses through the provider host (vcsim)", functi
   before(async function () {
     this.timeout(300_000); // a fresh machine builds the simulator first
     const sim = vcsim();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", host: "DC0_C0_H0", datastore: "LocalDS_0", caFile: sim.caFile };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      host: "DC0_C0_H0",
+      datastore: "LocalDS_0",
+      caFile: sim.caFile,
+    };
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ vc1: vc }) });
     client = await connect(sim.options);
   });
@@ -47,10 +57,13 @@ describe("vSphere fixed MAC addresses through the provider host (vcsim)", functi
 
   it("refuses a MAC outside VMware's manual range at check, naming the field, the value and the range", async () => {
     const { failures } = await host.check("VirtualMachine", {}, spec("52:54:00:12:34:56"));
-    assert.deepEqual(failures, [{
-      property: "nics.net0.mac",
-      reason: 'got "52:54:00:12:34:56"; VMware vSphere accepts fixed MAC addresses only from 00:50:56:00:00:00 to 00:50:56:3f:ff:ff (VMware\'s range for manually assigned addresses)',
-    }]);
+    assert.deepEqual(failures, [
+      {
+        property: "nics.net0.mac",
+        reason:
+          'got "52:54:00:12:34:56"; VMware vSphere accepts fixed MAC addresses only from 00:50:56:00:00:00 to 00:50:56:3f:ff:ff (VMware\'s range for manually assigned addresses)',
+      },
+    ]);
     // Just past the top of the range (00:50:56:40:…) is vCenter's own generated block.
     assert.equal((await host.check("VirtualMachine", {}, spec("00:50:56:40:00:00"))).failures[0]?.property, "nics.net0.mac");
     assert.deepEqual((await host.check("VirtualMachine", {}, spec("00:50:56:3F:FF:FF"))).failures, []);
@@ -95,7 +108,12 @@ describe("vSphere fixed MAC addresses through the provider host (vcsim)", functi
     const details = await readVmDetails(client, ref);
     const nic = details.devices.nics.find((n) => n.externalId === "novacron:net1")!;
     await powerOff(client, ref, { timeoutMs: 30_000 });
-    await reconfigureVm(client, ref, { ...details.spec, nics: { ...details.spec.nics, net1: { ...details.spec.nics.net1!, macAddress: "00:50:56:00:00:01" } } }, { timeoutMs: 30_000 });
+    await reconfigureVm(
+      client,
+      ref,
+      { ...details.spec, nics: { ...details.spec.nics, net1: { ...details.spec.nics.net1!, macAddress: "00:50:56:00:00:01" } } },
+      { timeoutMs: 30_000 },
+    );
     const read = await host.read("VirtualMachine", vm!.id, vm!.outs);
     assert.equal((read.inputs.nics as Record<string, Props>).net1!.mac, "00:50:56:00:00:01");
     assert.notEqual(nic.macAddress, "00:50:56:00:00:01");

@@ -22,7 +22,16 @@ describe("vSphere refresh follows an out-of-band host move (vcsim)", function ()
   before(async function () {
     this.timeout(300_000); // a fresh machine builds the simulator first
     const sim = vcsim();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0" };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      caFile: sim.caFile,
+      datastore: "LocalDS_0",
+    };
     host = await ProviderHost.start({
       NOVACRON_HOSTS: JSON.stringify({
         vc1: { ...vc, host: "DC0_C0_H0" },
@@ -52,7 +61,10 @@ describe("vSphere refresh follows an out-of-band host move (vcsim)", function ()
     const program = specOf(vm.outs);
     const { inputs, failures } = await host.check("VirtualMachine", specOf(read.props), program);
     assert.deepEqual(failures, []);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["host: migrate"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["host: migrate"],
+    );
     assert.deepEqual(await host.diff("VirtualMachine", vm.id, read.props, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
     const outs = await host.update("VirtualMachine", vm.id, read.props, inputs);
     made[0] = { id: vm.id, outs };

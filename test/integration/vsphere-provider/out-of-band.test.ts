@@ -1,5 +1,18 @@
 import assert from "node:assert/strict";
-import { child, children, closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, MoRef, num, runTask, xsiType, type VimClient } from "../../../provider/drivers/vsphere/soap";
+import {
+  child,
+  children,
+  closeAllSessions,
+  connect,
+  getProperties,
+  lookup,
+  ManagedObjectNotFoundError,
+  MoRef,
+  num,
+  runTask,
+  xsiType,
+  type VimClient,
+} from "../../../provider/drivers/vsphere/soap";
 import { ProviderHost } from "../../support/provider-host";
 import { DATACENTER, uniqueName, vcsim } from "../vsphere/testbed";
 import { specOf } from "./helpers";
@@ -23,7 +36,17 @@ describe("vSphere: a VM changed in vCenter stays refreshable, updatable and dest
     const sim = vcsim();
     host = await ProviderHost.start({
       NOVACRON_HOSTS: JSON.stringify({
-        vc1: { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0", host: "DC0_C0_H0" },
+        vc1: {
+          driver: "vsphere",
+          url: sim.url,
+          username: sim.username,
+          password: sim.password,
+          datacenter: DATACENTER,
+          cluster: "DC0_C0",
+          caFile: sim.caFile,
+          datastore: "LocalDS_0",
+          host: "DC0_C0_H0",
+        },
       }),
     });
     client = await connect(sim.options);
@@ -45,12 +68,18 @@ describe("vSphere: a VM changed in vCenter stays refreshable, updatable and dest
   }
 
   it("creates a VM through the provider host", async () => {
-    const checked = await host.check("VirtualMachine", {}, {
-      host: "vc1", name, memory: { sizeMiB: 512 },
-      disks: { vda: { pool: "LocalDS_0", sizeGiB: 1 } },
-      nics: { net0: { network: "VM Network" } },
-      powerState: "stopped",
-    });
+    const checked = await host.check(
+      "VirtualMachine",
+      {},
+      {
+        host: "vc1",
+        name,
+        memory: { sizeMiB: 512 },
+        disks: { vda: { pool: "LocalDS_0", sizeGiB: 1 } },
+        nics: { net0: { network: "VM Network" } },
+        powerState: "stopped",
+      },
+    );
     assert.deepEqual(checked.failures, []);
     vm = await host.create("VirtualMachine", checked.inputs);
     assert.ok(vm.id);
@@ -66,12 +95,28 @@ describe("vSphere: a VM changed in vCenter stays refreshable, updatable and dest
         deviceChange: [
           { operation: "add", device: { $type: "VirtualE1000", key: -1, backing: { $type: "VirtualEthernetCardNetworkBackingInfo", deviceName: "VM Network", network } } },
           ...(ide ? [] : [{ operation: "add", device: { $type: "VirtualIDEController", key: ideKey, busNumber: 0 } }]),
-          { operation: "add", device: { $type: "VirtualCdrom", key: -2, controllerKey: ideKey, unitNumber: 0, backing: { $type: "VirtualCdromRemotePassthroughBackingInfo", deviceName: "", exclusive: false } } },
+          {
+            operation: "add",
+            device: {
+              $type: "VirtualCdrom",
+              key: -2,
+              controllerKey: ideKey,
+              unitNumber: 0,
+              backing: { $type: "VirtualCdromRemotePassthroughBackingInfo", deviceName: "", exclusive: false },
+            },
+          },
           { operation: "add", device: { $type: "VirtualAHCIController", key: -3, busNumber: 0 } },
           {
-            operation: "add", fileOperation: "create",
-            device: { $type: "VirtualDisk", key: -4, controllerKey: -3, unitNumber: 0, capacityInKB: 1024,
-              backing: { $type: "VirtualDiskFlatVer2BackingInfo", fileName: "[LocalDS_0]", diskMode: "persistent", thinProvisioned: true } },
+            operation: "add",
+            fileOperation: "create",
+            device: {
+              $type: "VirtualDisk",
+              key: -4,
+              controllerKey: -3,
+              unitNumber: 0,
+              capacityInKB: 1024,
+              backing: { $type: "VirtualDiskFlatVer2BackingInfo", fileName: "[LocalDS_0]", diskMode: "persistent", thinProvisioned: true },
+            },
           },
         ],
       },
@@ -82,13 +127,21 @@ describe("vSphere: a VM changed in vCenter stays refreshable, updatable and dest
     const refreshed = await host.read("VirtualMachine", vm.id, vm.outs);
     assert.doesNotMatch(host.stderr.slice(stderrBefore).join(""), /warning/, "nothing had to be left out of state");
     const nics = refreshed.inputs.nics as Record<string, Props>;
-    assert.deepEqual(Object.values(nics).map((n) => n.model).sort(), ["e1000", "virtio"]);
+    assert.deepEqual(
+      Object.values(nics)
+        .map((n) => n.model)
+        .sort(),
+      ["e1000", "virtio"],
+    );
     assert.equal(Object.keys(refreshed.inputs.disks as object).length, 2, "the SATA disk is recorded");
     // The refreshed state is accepted as old inputs by the next check, and a program taking the changes plans none.
     const adopted = await host.check("VirtualMachine", refreshed.inputs, specOf(refreshed.inputs));
     assert.deepEqual(adopted.failures, []);
     assert.equal((await host.diff("VirtualMachine", vm.id, refreshed.props, adopted.inputs)).changes, false);
-    assert.ok((refreshed.props.unmanaged as string[]).some((d) => /\(VirtualCdrom\)$/.test(d)), `the CD-ROM is listed as unmanaged: ${JSON.stringify(refreshed.props.unmanaged)}`);
+    assert.ok(
+      (refreshed.props.unmanaged as string[]).some((d) => /\(VirtualCdrom\)$/.test(d)),
+      `the CD-ROM is listed as unmanaged: ${JSON.stringify(refreshed.props.unmanaged)}`,
+    );
     vm = { id: vm.id, outs: refreshed.props };
   });
 

@@ -21,9 +21,18 @@ describe("vSphere ownership marks and snapshots that follow their VM (vcsim)", f
   const name = uniqueName("nc-own");
   let vm: { id: string; outs: Props } | undefined;
 
-  before(async function () {
+  before(async () => {
     const sim = vcsim();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0" };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      caFile: sim.caFile,
+      datastore: "LocalDS_0",
+    };
     await useHosts({ vc1: { ...vc, host: "DC0_C0_H0" }, vc1b: { ...vc, host: "DC0_C0_H1" } });
     client = await connect(sim.options);
   });

@@ -25,7 +25,16 @@ describe("vSphere PCI passthrough through the provider host (vcsim)", function (
   before(async function () {
     this.timeout(300_000); // a fresh machine builds the simulator first
     const sim = vcsim();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", datastore: "LocalDS_0", caFile: sim.caFile };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      datastore: "LocalDS_0",
+      caFile: sim.caFile,
+    };
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ vc1: { ...vc, host: "DC0_C0_H0" }, vc1b: { ...vc, host: "DC0_C0_H1" }, drs: vc }) });
     client = await connect(sim.options);
     esx = await lookup(client, "host", "DC0_C0/DC0_C0_H0", DATACENTER);
@@ -54,27 +63,49 @@ describe("vSphere PCI passthrough through the provider host (vcsim)", function (
       assert.match(e.message, /pciAddress: got "0000:00:00\.0"; device 0000:00:00\.0 \(8086:7190\/0600 .*\) on ESXi host DC0_C0_H0 is not passthrough-capable/);
       return true;
     });
-    await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", vendorDevice: "8086:7111" }), /vendorDevice: got "8086:7111"; device 0000:00:07\.1 .* is passthrough-capable but not enabled for passthrough.*NovaCron only adopts enabled devices/);
-    await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", pciAddress: "0000:00:07.3" }), /pciAddress: got "0000:00:07\.3"; device 0000:00:07\.3 .* is enabled for passthrough but not active yet: ESXi applies the setting at the next host reboot/);
-    await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "gpu", pciAddress: "0000:00:07.7" }), /kind: got "gpu" but device 0000:00:07\.7 .* has PCI class 0880/);
-    await assert.rejects(host.checkAndCreate("PassthroughDevice", { host: "drs", kind: "pci", pciAddress: "0000:00:07.7" }), /names no ESXi host; a passthrough device belongs to one ESXi host/);
+    await assert.rejects(
+      host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", vendorDevice: "8086:7111" }),
+      /vendorDevice: got "8086:7111"; device 0000:00:07\.1 .* is passthrough-capable but not enabled for passthrough.*NovaCron only adopts enabled devices/,
+    );
+    await assert.rejects(
+      host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "pci", pciAddress: "0000:00:07.3" }),
+      /pciAddress: got "0000:00:07\.3"; device 0000:00:07\.3 .* is enabled for passthrough but not active yet: ESXi applies the setting at the next host reboot/,
+    );
+    await assert.rejects(
+      host.checkAndCreate("PassthroughDevice", { host: "vc1", kind: "gpu", pciAddress: "0000:00:07.7" }),
+      /kind: got "gpu" but device 0000:00:07\.7 .* has PCI class 0880/,
+    );
+    await assert.rejects(
+      host.checkAndCreate("PassthroughDevice", { host: "drs", kind: "pci", pciAddress: "0000:00:07.7" }),
+      /names no ESXi host; a passthrough device belongs to one ESXi host/,
+    );
   });
 
   it("USB and SR-IOV stay refused at check with vSphere's reasons", async () => {
     const usb = await host.check("PassthroughDevice", {}, { host: "vc1", kind: "usb", vendorDevice: "046d:c52b" });
-    assert.ok(usb.failures.some((f) => f.property === "kind" && /USB controller/.test(f.reason)), JSON.stringify(usb.failures));
+    assert.ok(
+      usb.failures.some((f) => f.property === "kind" && /USB controller/.test(f.reason)),
+      JSON.stringify(usb.failures),
+    );
     const vf = await host.check("PassthroughDevice", {}, { host: "vc1", kind: "sriov-vf", pciAddress: "0000:00:07.7" });
-    assert.ok(vf.failures.some((f) => f.property === "kind" && /SR-IOV/.test(f.reason)), JSON.stringify(vf.failures));
+    assert.ok(
+      vf.failures.some((f) => f.property === "kind" && /SR-IOV/.test(f.reason)),
+      JSON.stringify(vf.failures),
+    );
   });
 
   it("a VM with the device gets a VirtualPCIPassthrough with the host's backing and memory locked to its size", async () => {
-    const { inputs, failures } = await host.check("VirtualMachine", {}, {
-      host: "vc1",
-      name,
-      memory: { sizeMiB: 512 },
-      passthrough: { hostdev0: { device: gpu.id } },
-      updatePolicy: { allowReboot: true, shutdownTimeoutSeconds: 5 },
-    });
+    const { inputs, failures } = await host.check(
+      "VirtualMachine",
+      {},
+      {
+        host: "vc1",
+        name,
+        memory: { sizeMiB: 512 },
+        passthrough: { hostdev0: { device: gpu.id } },
+        updatePolicy: { allowReboot: true, shutdownTimeoutSeconds: 5 },
+      },
+    );
     assert.deepEqual(failures, []);
     vm = await host.create("VirtualMachine", inputs);
     const ref = new MoRef("VirtualMachine", vm.id);
@@ -99,7 +130,10 @@ describe("vSphere PCI passthrough through the provider host (vcsim)", function (
   it("a host change of a passthrough VM is refused at preview (no vMotion), and at apply", async () => {
     const old = specOf(vm!.outs);
     const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, host: "vc1b" });
-    assert.deepEqual(failures.map((f) => f.property), ["host"]);
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ["host"],
+    );
     assert.match(failures[0]!.reason, /got "vc1b"; this VM holds passthrough devices \(passthrough\.hostdev0\): vSphere cannot vMotion a VM with DirectPath I\/O devices/);
     await assert.rejects(host.update("VirtualMachine", vm!.id, vm!.outs, inputs), /holds passthrough devices; vSphere cannot vMotion it/);
   });
@@ -108,7 +142,10 @@ describe("vSphere PCI passthrough through the provider host (vcsim)", function (
     const old = specOf(vm!.outs);
     const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, passthrough: {} });
     assert.deepEqual(failures, []);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["passthrough.hostdev0: cold"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["passthrough.hostdev0: cold"],
+    );
     vm = { id: vm!.id, outs: await host.update("VirtualMachine", vm!.id, vm!.outs, inputs) };
     const details = await readVmDetails(client, new MoRef("VirtualMachine", vm.id));
     assert.deepEqual([details.devices.pci.length, details.spec.memoryReservationLockedToMax, details.state.powerState], [0, false, "poweredOn"]);

@@ -20,7 +20,16 @@ describe("vSphere standard portgroups through the provider host (vcsim)", functi
   before(async function () {
     this.timeout(300_000); // a fresh machine builds the simulator first
     const sim = vcsim();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0" };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      caFile: sim.caFile,
+      datastore: "LocalDS_0",
+    };
     host = await ProviderHost.start({ NOVACRON_HOSTS: JSON.stringify({ vc1: { ...vc, host: "DC0_C0_H0" }, vcdrs: vc }) });
     client = await connect(sim.options);
     esxi = await lookup(client, "host", "DC0_C0/DC0_C0_H0", DATACENTER);
@@ -45,7 +54,13 @@ describe("vSphere standard portgroups through the provider host (vcsim)", functi
   });
 
   it("a VM NIC plugs into it", async () => {
-    const vm = await host.checkAndCreate("VirtualMachine", { host: "vc1", name: `${pgName}-vm`, memory: { sizeMiB: 64 }, nics: { net0: { network: pgName } }, powerState: "stopped" });
+    const vm = await host.checkAndCreate("VirtualMachine", {
+      host: "vc1",
+      name: `${pgName}-vm`,
+      memory: { sizeMiB: 64 },
+      nics: { net0: { network: pgName } },
+      powerState: "stopped",
+    });
     try {
       const nic = (await readVm(client, new MoRef("VirtualMachine", vm.id))).spec.nics.net0;
       assert.equal(nic?.network.kind === "standard" && nic.network.name, pgName);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { VSPHERE_CAPABILITIES } from "../../../provider/drivers/vsphere/capabilities";
 import { closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, MoRef, runTask, text, type VimClient } from "../../../provider/drivers/vsphere/soap";
 import { readVm } from "../../../provider/drivers/vsphere/vm";
-import { ProviderHost, ProviderCallError } from "../../support/provider-host";
+import { ProviderHost, type ProviderCallError } from "../../support/provider-host";
 import { DATACENTER, uniqueName, vcsim } from "../vsphere/testbed";
 import { hostOf, parentOf, powerOffEvents, sessions, specOf, waitFor } from "./helpers";
 import { secondVcenter, type SecondVcenter } from "./second-vcenter";
@@ -42,7 +42,16 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     this.timeout(300_000); // a fresh machine builds the simulator first
     const sim = vcsim();
     other = await secondVcenter();
-    const vc = { driver: "vsphere", url: sim.url, username: sim.username, password: sim.password, datacenter: DATACENTER, cluster: "DC0_C0", caFile: sim.caFile, datastore: "LocalDS_0" };
+    const vc = {
+      driver: "vsphere",
+      url: sim.url,
+      username: sim.username,
+      password: sim.password,
+      datacenter: DATACENTER,
+      cluster: "DC0_C0",
+      caFile: sim.caFile,
+      datastore: "LocalDS_0",
+    };
     host = await ProviderHost.start({
       NOVACRON_HOSTS: JSON.stringify({
         vc1: { ...vc, host: "DC0_C0_H0" },
@@ -122,7 +131,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const old = specOf(vm.outs);
     const next = { ...old, nics: { ...(old.nics as Props), net1: { network: "DC0_DVPG0", model: "e1000e" } } };
     const { inputs } = await host.check("VirtualMachine", old, next);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["nics.net1: hotplug"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["nics.net1: hotplug"],
+    );
     vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
     const nic = (await readVm(client, ref)).spec.nics.net1;
     assert.deepEqual([nic?.adapter, nic?.network.kind], ["e1000e", "distributed"]);
@@ -138,7 +150,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const next = { ...old, memory: { ...(old.memory as Props), sizeMiB: 2048 } };
     const { inputs, failures } = await host.check("VirtualMachine", old, next);
     assert.deepEqual(failures, []);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["memory.sizeMiB: hotplug"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["memory.sizeMiB: hotplug"],
+    );
     assert.deepEqual(await host.diff("VirtualMachine", vm.id, vm.outs, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
     const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);
     const state = await readVm(client, ref);
@@ -154,7 +169,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const next = { ...old, memory: { sizeMiB: 1024 } }; // shrinking, and hot-add switched off
     const { inputs, failures } = await host.check("VirtualMachine", old, next);
     // Refused at preview already: the plan classifies the shrink as cold for vSphere…
-    assert.ok(failures.some((f) => f.property === "memory.sizeMiB" && /allowReboot: true/.test(f.reason)), JSON.stringify(failures));
+    assert.ok(
+      failures.some((f) => f.property === "memory.sizeMiB" && /allowReboot: true/.test(f.reason)),
+      JSON.stringify(failures),
+    );
     // …and the driver refuses it again if an engine applied it anyway.
     await assert.rejects(host.update("VirtualMachine", vm.id, vm.outs, inputs), /memory hot-add is switched while powered off.*allowReboot is false/);
     assert.equal((await readVm(client, new MoRef("VirtualMachine", vm.id))).spec.memoryMB, 2048, "nothing was applied");
@@ -177,7 +195,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const old = specOf(vm.outs);
     const { inputs, failures } = await host.check("VirtualMachine", old, { ...old, host: "vc1b" });
     assert.deepEqual(failures, []);
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["host: migrate"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["host: migrate"],
+    );
     assert.deepEqual(await host.diff("VirtualMachine", vm.id, vm.outs, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
     const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);
     assert.equal(await hostOf(client, ref), "DC0_C0_H1");
@@ -197,13 +218,19 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const { inputs } = await host.check("VirtualMachine", old, { ...old, host: "vc1c" });
     const outs = await host.update("VirtualMachine", vm.id, vm.outs, inputs);
     const ds1 = await lookup(client, "datastore", "LocalDS_1", DATACENTER);
-    assert.deepEqual((await readVm(client, ref)).datastores.map((d) => d.value), [ds1.value]);
+    assert.deepEqual(
+      (await readVm(client, ref)).datastores.map((d) => d.value),
+      [ds1.value],
+    );
     assert.equal(await hostOf(client, ref), "DC0_C0_H2");
     assert.deepEqual(outs.migration, { ...(outs.migration as Props), fromHost: "DC0_C0_H1", toHost: "DC0_C0_H2", storage: true });
     // Back to vc1b, the entry the later steps use.
     const back = await host.check("VirtualMachine", specOf(outs), { ...specOf(outs), host: "vc1b" });
     vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, outs, back.inputs) };
-    assert.deepEqual((await readVm(client, ref)).datastores.map((d) => d.value), [(await lookup(client, "datastore", "LocalDS_0", DATACENTER)).value]);
+    assert.deepEqual(
+      (await readVm(client, ref)).datastores.map((d) => d.value),
+      [(await lookup(client, "datastore", "LocalDS_0", DATACENTER)).value],
+    );
   });
 
   it("moving to another vCenter is refused clearly and the VM stays", async () => {
@@ -217,7 +244,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const snap = await host.checkAndCreate("Snapshot", { host: "vc1b", vm: vm.id, name: "before-upgrade", memory: true, description: "pre" });
     assert.match(snap.id, /^snapshot-\d+$/);
     const tree = (await readVm(client, new MoRef("VirtualMachine", vm.id))).snapshots;
-    assert.deepEqual(tree.map((s) => [s.ref.value, s.name, s.description]), [[snap.id, "before-upgrade", "pre"]]);
+    assert.deepEqual(
+      tree.map((s) => [s.ref.value, s.name, s.description]),
+      [[snap.id, "before-upgrade", "pre"]],
+    );
     const read = await host.read("Snapshot", snap.id, snap.outs);
     assert.equal(read.id, snap.id);
     await host.delete("Snapshot", snap.id, snap.outs);
@@ -231,13 +261,19 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const again = await host.checkAndCreate("Snapshot", spec);
     assert.equal(again.id, first.id);
     const tree = (await readVm(client, new MoRef("VirtualMachine", vm.id))).snapshots;
-    assert.deepEqual(tree.map((s) => [s.name, s.quiesced]), [["nightly", true]]);
+    assert.deepEqual(
+      tree.map((s) => [s.name, s.quiesced]),
+      [["nightly", true]],
+    );
     await host.delete("Snapshot", first.id, first.outs);
   });
 
   it("pauses (suspends) and resumes the VM as power-state changes", async () => {
     const ref = new MoRef("VirtualMachine", vm.id);
-    for (const [wanted, vsphere] of [["paused", "suspended"], ["running", "poweredOn"]] as const) {
+    for (const [wanted, vsphere] of [
+      ["paused", "suspended"],
+      ["running", "poweredOn"],
+    ] as const) {
       const old = specOf(vm.outs);
       const { inputs } = await host.check("VirtualMachine", old, { ...old, powerState: wanted });
       vm = { id: vm.id, outs: await host.update("VirtualMachine", vm.id, vm.outs, inputs) };
@@ -268,7 +304,13 @@ describe("vSphere driver through the provider host (vcsim)", function () {
     const ref = await lookup(client, "network", pgName, DATACENTER);
     assert.equal(pg.id, `DistributedVirtualPortgroup:${ref.value}`);
     const vlan = (await getProperties(client, ref, ["config.defaultPortConfig"])).props.get("config.defaultPortConfig");
-    assert.equal(text(vlan?.children.find((c) => c.name === "vlan"), "vlanId"), "42");
+    assert.equal(
+      text(
+        vlan?.children.find((c) => c.name === "vlan"),
+        "vlanId",
+      ),
+      "42",
+    );
     const read = await host.read("Network", pg.id, pg.outs);
     assert.deepEqual([read.inputs.bridge, read.inputs.vlan], ["DVS0", 42]);
     const old = specOf(vm.outs);
@@ -294,7 +336,10 @@ describe("vSphere driver through the provider host (vcsim)", function () {
       return inputs;
     };
     const inputs = await attach({ ...(old.disks as Props), vdb: { volume: volume.id } });
-    assert.deepEqual((inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]), ["disks.vdb: hotplug"]);
+    assert.deepEqual(
+      (inputs.plannedChanges as string[]).map((c) => c.split(" (")[0]),
+      ["disks.vdb: hotplug"],
+    );
     assert.equal((await readVm(client, ref)).diskFiles.vdb, volume.id);
     const read = await host.read("VirtualMachine", vm.id, vm.outs);
     assert.equal((await host.diff("VirtualMachine", vm.id, read.props, (await host.check("VirtualMachine", {}, specOf(vm.outs))).inputs)).changes, false);

@@ -146,7 +146,10 @@ describe("vSphere VM lifecycle against vcsim", function () {
     // Snapshot with memory, then remove it.
     const snap = await createSnapshot(client, vm, { name: "before-upgrade", memory: true, quiesce: false });
     state = await readVm(client, vm);
-    assert.deepEqual(state.snapshots.map((s) => s.name), ["before-upgrade"]);
+    assert.deepEqual(
+      state.snapshots.map((s) => s.name),
+      ["before-upgrade"],
+    );
     assert.ok(state.snapshots[0]?.ref.equals(snap));
     await removeSnapshot(client, snap);
     assert.deepEqual((await readVm(client, vm)).snapshots, []);
@@ -171,7 +174,10 @@ describe("vSphere VM lifecycle against vcsim", function () {
     await relocateVm(client, vm, { datastore: ds1 });
     // The simulator updates VirtualMachine.datastore but does not rewrite file paths.
     const dsNow = (await readVm(client, vm)).datastores;
-    assert.deepEqual(dsNow.map((d) => d.value), [ds1.value]);
+    assert.deepEqual(
+      dsNow.map((d) => d.value),
+      [ds1.value],
+    );
 
     // Destroy: running → powered off first, then gone.
     await powerOn(client, vm);
@@ -197,7 +203,12 @@ describe("vSphere VM lifecycle against vcsim", function () {
     assert.equal(state.powerState, "poweredOn");
     assert.equal(state.spec.numCPUs, 2);
     // The simulator's clone drops extraConfig (vCenter copies it), so compare sizes, not slot names.
-    assert.deepEqual(Object.values(state.spec.disks).map((d) => d.sizeGiB).sort(), [2, 4]);
+    assert.deepEqual(
+      Object.values(state.spec.disks)
+        .map((d) => d.sizeGiB)
+        .sort(),
+      [2, 4],
+    );
     assert.ok(!clone.equals(tpl));
     // Applying what refresh read back is a no-op, even for disks we did not create.
     assert.equal(await reconfigureVm(client, clone, state.spec), false);

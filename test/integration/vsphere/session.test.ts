@@ -1,16 +1,7 @@
 import * as assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import {
-  closeAllSessions,
-  connect,
-  getProperties,
-  InvalidLoginError,
-  lookup,
-  VimClient,
-  VimTransportError,
-  type VimConnectOptions,
-} from "../../../provider/drivers/vsphere/soap";
+import { closeAllSessions, connect, getProperties, InvalidLoginError, lookup, VimClient, VimTransportError, type VimConnectOptions } from "../../../provider/drivers/vsphere/soap";
 import { createVm, destroyVm, readVm, resolvePlacement } from "../../../provider/drivers/vsphere/vm";
 import { DATACENTER, uniqueName, vcsim } from "./testbed";
 
@@ -29,11 +20,10 @@ async function sessionsOf(agent: string): Promise<string[]> {
 }
 
 function runChild(options: VimConnectOptions, agent: string, mode: "drain" | "wait-for-signal"): Promise<number | null> {
-  const child = spawn(
-    process.execPath,
-    ["-r", "ts-node/register/transpile-only", path.join(__dirname, "fixtures/session-child.ts"), mode],
-    { env: { ...process.env, NOVACRON_TEST_VIM: JSON.stringify(options), NOVACRON_TEST_AGENT: agent }, stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", path.join(__dirname, "fixtures/session-child.ts"), mode], {
+    env: { ...process.env, NOVACRON_TEST_VIM: JSON.stringify(options), NOVACRON_TEST_AGENT: agent },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return new Promise((resolve, reject) => {
     child.stdout.on("data", async (chunk: Buffer) => {
       if (mode === "wait-for-signal" && chunk.toString().includes("ready")) {
@@ -115,9 +105,7 @@ describe("vSphere session handling against vcsim", function () {
     await Promise.all(
       Array.from({ length: 10 }, async (_, i) => {
         const client = await connect(options);
-        const create = createTurn.then(() =>
-          createVm(client, placement, { name: uniqueName(`nc-sess${i}`), numCPUs: 1, memoryMB: 64, disks: {}, nics: {} }),
-        );
+        const create = createTurn.then(() => createVm(client, placement, { name: uniqueName(`nc-sess${i}`), numCPUs: 1, memoryMB: 64, disks: {}, nics: {} }));
         createTurn = create.catch(() => undefined);
         const vm = await create;
         ops++;
@@ -162,9 +150,7 @@ describe("vSphere session handling against vcsim", function () {
     await admin2.invoke("TerminateSession", admin2.serviceContent.ref("sessionManager"), { sessionId: [now[0]!] });
     await admin2.logout();
     const start = client.roundTrips;
-    const names = await Promise.all(
-      Array.from({ length: 10 }, () => getProperties(client, client.serviceContent.ref("rootFolder"), ["name"])),
-    );
+    const names = await Promise.all(Array.from({ length: 10 }, () => getProperties(client, client.serviceContent.ref("rootFolder"), ["name"])));
     assert.ok(names.every((n) => n.props.get("name")?.text === "Datacenters"));
     assert.equal(client.roundTrips - start, 21, "10 failed reads, one Login, 10 reads again");
     assert.equal((await sessionsOf(agent)).length, 1);

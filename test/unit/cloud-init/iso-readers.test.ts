@@ -12,13 +12,13 @@ function filler(bytes: number, seed: number): string {
   let out = "";
   while (out.length < bytes) {
     state = (state * 1103515245 + 12345) >>> 0;
-    out += String.fromCharCode(32 + (state >>> 16) % 95);
+    out += String.fromCharCode(32 + ((state >>> 16) % 95));
     if (out.length % 80 === 79) out += "\n";
   }
   return out.slice(0, bytes);
 }
 
-const USER_DATA = "#cloud-config\r\nwrite_files:\n- path: /etc/motd\n  content: \"héllo ✓ 雲\\n\"\nno-trailing-newline";
+const USER_DATA = '#cloud-config\r\nwrite_files:\n- path: /etc/motd\n  content: "héllo ✓ 雲\\n"\nno-trailing-newline';
 const NETWORK = "version: 2\nethernets:\n  eth0: {dhcp4: true}\n";
 
 function withImage(input: NoCloudSeedInput, check: (img: ImageOnDisk) => void): void {
@@ -30,7 +30,7 @@ function withImage(input: NoCloudSeedInput, check: (img: ImageOnDisk) => void): 
   }
 }
 
-describe("cloud-init: seed image read by real ISO tools", function () {
+describe("cloud-init: seed image read by real ISO tools", () => {
   before(function () {
     this.timeout(600_000);
     ensureIsoTools();

@@ -12,7 +12,13 @@ function has(tool: string): boolean {
 
 /** Installs missing readers; a failed install fails the suite rather than skipping validation. */
 export function ensureIsoTools(): void {
-  const missing = [...new Set(Object.entries(REQUIRED_PACKAGES).filter(([tool]) => !has(tool)).map(([, pkg]) => pkg))];
+  const missing = [
+    ...new Set(
+      Object.entries(REQUIRED_PACKAGES)
+        .filter(([tool]) => !has(tool))
+        .map(([, pkg]) => pkg),
+    ),
+  ];
   if (missing.length === 0) return;
   const asRoot = process.getuid?.() === 0 ? [] : ["sudo", "-n"];
   const apt = (...args: string[]) => {

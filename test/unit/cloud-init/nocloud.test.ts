@@ -11,12 +11,7 @@ describe("cloud-init: seedInstanceId", () => {
   });
 
   it("changes when any part of the seed changes", () => {
-    const ids = new Set([
-      seedInstanceId(SECRET),
-      seedInstanceId(`${SECRET}runcmd: [true]\n`),
-      seedInstanceId(SECRET, "a: 1\n"),
-      seedInstanceId(SECRET, undefined, "version: 2\n"),
-    ]);
+    const ids = new Set([seedInstanceId(SECRET), seedInstanceId(`${SECRET}runcmd: [true]\n`), seedInstanceId(SECRET, "a: 1\n"), seedInstanceId(SECRET, undefined, "version: 2\n")]);
     assert.equal(ids.size, 4);
   });
 
@@ -51,10 +46,7 @@ describe("cloud-init: meta-data", () => {
 
   it("gains the missing keys, after a leading document marker", () => {
     assert.equal(seedMetaData({ metaData: "public-keys: []\n", instanceId: "nc-1" }), "instance-id: nc-1\npublic-keys: []\n");
-    assert.equal(
-      seedMetaData({ metaData: "# seed\n---\nlocal-hostname: h\n", instanceId: "nc-1", hostname: "x" }),
-      "# seed\n---\ninstance-id: nc-1\nlocal-hostname: h\n",
-    );
+    assert.equal(seedMetaData({ metaData: "# seed\n---\nlocal-hostname: h\n", instanceId: "nc-1", hostname: "x" }), "# seed\n---\ninstance-id: nc-1\nlocal-hostname: h\n");
     // A nested instance-id is not the top-level key cloud-init reads.
     assert.match(seedMetaData({ metaData: "x:\n  instance-id: n\n", instanceId: "nc-1" }), /^instance-id: nc-1\n/);
   });
@@ -85,7 +77,10 @@ describe("cloud-init: seed image", () => {
   it("never puts user data into errors or the console", () => {
     const calls: unknown[][] = [];
     const saved = { log: console.log, warn: console.warn, error: console.error, info: console.info, debug: console.debug };
-    for (const level of Object.keys(saved) as (keyof typeof saved)[]) console[level] = (...args: unknown[]) => { calls.push(args); };
+    for (const level of Object.keys(saved) as (keyof typeof saved)[])
+      console[level] = (...args: unknown[]) => {
+        calls.push(args);
+      };
     try {
       buildNoCloudSeed({ userData: SECRET, instanceId: "nc-1" });
       for (const bad of [
@@ -95,7 +90,10 @@ describe("cloud-init: seed image", () => {
         // Deliberately wrong type to exercise the runtime guard for untyped callers.
         { userData: { secret: SECRET } as unknown as string, instanceId: "nc-1" },
       ]) {
-        assert.throws(() => buildNoCloudSeed(bad), (e: Error) => !e.message.includes("SECRET-MARKER") && !String(e.stack).includes("SECRET-MARKER"));
+        assert.throws(
+          () => buildNoCloudSeed(bad),
+          (e: Error) => !e.message.includes("SECRET-MARKER") && !String(e.stack).includes("SECRET-MARKER"),
+        );
       }
     } finally {
       Object.assign(console, saved);

@@ -42,18 +42,26 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
   });
 
   it("vSphere refuses NUMA cells and pinning but takes UEFI, secure boot and TPM", () => {
-    const fields = failures("vc1", TUNED_VM).map((f) => f.property).sort();
+    const fields = failures("vc1", TUNED_VM)
+      .map((f) => f.property)
+      .sort();
     assert.deepEqual(fields, ["cpu.emulatorPinning", "cpu.numa", "cpu.pinning", "memory.hugepages"]);
   });
 
   it("XCP-ng refuses NUMA and quiesced snapshots", () => {
     assert.ok(failures("xcp1", TUNED_VM).some((f) => f.property === "cpu.numa" && /XCP-ng/.test(f.reason)));
     const snap = checkInputs("Snapshot", undefined, { host: "xcp1", vm: "web", name: "s", quiesce: true }, HOSTS, capabilitiesOf);
-    assert.deepEqual(snap.failures.map((f) => f.property), ["quiesce"]);
+    assert.deepEqual(
+      snap.failures.map((f) => f.property),
+      ["quiesce"],
+    );
   });
 
   it("Proxmox refuses only emulator pinning of the tuned VM", () => {
-    assert.deepEqual(failures("pve1", TUNED_VM).map((f) => f.property), ["cpu.emulatorPinning"]);
+    assert.deepEqual(
+      failures("pve1", TUNED_VM).map((f) => f.property),
+      ["cpu.emulatorPinning"],
+    );
   });
 
   it("limits: too many vCPUs for Hyper-V names the ceiling", () => {
@@ -82,7 +90,10 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     const vm = (host: string) => ({ ...VALID_INPUTS.VirtualMachine, host, disks: {}, passthrough: { hostdev0: { device: "dev" } } });
     const vsphereHosts = { ...HOSTS, vc2: { ...HOSTS.vc1! } };
     const moved = checkInputs("VirtualMachine", vm("vc1"), vm("vc2"), vsphereHosts, capabilitiesOf).failures;
-    assert.deepEqual(moved.map((f) => f.property), ["host"]);
+    assert.deepEqual(
+      moved.map((f) => f.property),
+      ["host"],
+    );
     assert.match(moved[0]!.reason, /holds passthrough devices \(passthrough\.hostdev0\): vSphere cannot vMotion/);
     assert.deepEqual(checkInputs("VirtualMachine", vm("kvm1"), vm("kvm2"), HOSTS, capabilitiesOf).failures, []);
     // From KVM to vSphere the VM is replaced, not moved: vSphere's vMotion rule does not apply.
@@ -103,7 +114,10 @@ describe("capabilities: check() also runs each driver's host-free translation ru
   const vm = (host: string, extra: Record<string, unknown>) => failures(host, { ...VALID_INPUTS.VirtualMachine, ...extra });
 
   it("libvirt: an NVMe disk and multiqueue on an e1000e NIC are refused at preview, by field", () => {
-    assert.deepEqual(vm("kvm1", { disks: { nvme0: { volume: "images/a", bus: "nvme" } } }).map((f) => f.property), ["disks.nvme0.bus"]);
+    assert.deepEqual(
+      vm("kvm1", { disks: { nvme0: { volume: "images/a", bus: "nvme" } } }).map((f) => f.property),
+      ["disks.nvme0.bus"],
+    );
     const [nic] = vm("kvm1", { nics: { net0: { network: "lab", model: "e1000e", queues: 4 } } });
     assert.equal(nic.property, "nics.net0.queues");
     assert.match(nic.reason, /multiqueue is a virtio-net feature; model "e1000e"/);
@@ -112,7 +126,10 @@ describe("capabilities: check() also runs each driver's host-free translation ru
   it("libvirt: a pool kind with no translation is refused unless it is only adopted", () => {
     const pool = (extra: Record<string, unknown>) =>
       checkInputs("StoragePool", undefined, { host: "kvm1", name: "san", kind: "iscsi", source: "san1/iqn.2026-01.dev.example:lun1", ...extra }, HOSTS, capabilitiesOf).failures;
-    assert.deepEqual(pool({}).map((f) => [f.property, /not translated yet \(supported: dir/.test(f.reason)]), [["kind", true]]);
+    assert.deepEqual(
+      pool({}).map((f) => [f.property, /not translated yet \(supported: dir/.test(f.reason)]),
+      [["kind", true]],
+    );
     assert.deepEqual(pool({ adopt: true }), []);
   });
 

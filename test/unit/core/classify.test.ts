@@ -24,22 +24,120 @@ function classOf(next: VirtualMachineSpec, driver: "libvirt" | "vsphere" | "hype
 
 describe("classification table (libvirt unless named)", () => {
   const table: [string, (vm: VirtualMachineSpec) => void, Record<string, string>][] = [
-    ["memory within maxMiB is live", (vm) => { vm.memory.sizeMiB = 1536; }, { "memory.sizeMiB": "live" }],
-    ["memory beyond maxMiB reboots", (vm) => { vm.memory.sizeMiB = 4096; vm.memory.maxMiB = 4096; }, { "memory.sizeMiB": "reboot", "memory.maxMiB": "reboot" }],
-    ["vCPUs within maxVcpus hot-plug", (vm) => { vm.cpu.cores = 4; }, { "cpu.cores": "hotplug" }],
-    ["vCPUs beyond maxVcpus reboot", (vm) => { vm.cpu.cores = 8; vm.cpu.maxVcpus = 8; }, { "cpu.cores": "reboot", "cpu.maxVcpus": "reboot" }],
-    ["pinning is live on libvirt", (vm) => { vm.cpu.pinning = { "0": "1" }; }, { "cpu.pinning": "live" }],
-    ["CPU mode reboots", (vm) => { vm.cpu.mode = "host-passthrough"; }, { "cpu.mode": "reboot" }],
-    ["a new virtio disk hot-plugs", (vm) => { vm.disks.vdb = { bus: "virtio-blk", volume: "x", cache: "none", readOnly: false }; }, { "disks.vdb": "hotplug" }],
-    ["a new SATA disk needs power-off", (vm) => { vm.disks.sata0 = { bus: "sata", volume: "x", cache: "none", readOnly: false }; }, { "disks.sata0": "cold" }],
-    ["cache mode is cold", (vm) => { vm.disks.vda.cache = "writeback"; }, { "disks.vda.cache": "cold" }],
-    ["a new NIC hot-plugs", (vm) => { vm.nics.net1 = { model: "virtio", queues: 1, network: "lab" }; }, { "nics.net1": "hotplug" }],
-    ["moving a NIC to another network is live", (vm) => { vm.nics.net0.network = "dmz"; }, { "nics.net0.network": "live" }],
-    ["renaming replaces", (vm) => { vm.name = "web2"; }, { name: "replace" }],
-    ["BIOS to UEFI replaces", (vm) => { vm.firmware.type = "uefi"; }, { "firmware.type": "replace" }],
-    ["host change on the same kind migrates", (vm) => { vm.host = "kvm2"; }, { host: "migrate" }],
-    ["labels are live", (vm) => { vm.labels = { team: "web" }; }, { labels: "live" }],
-    ["update policy is recorded only", (vm) => { vm.updatePolicy.allowReboot = true; }, { updatePolicy: "none" }],
+    [
+      "memory within maxMiB is live",
+      (vm) => {
+        vm.memory.sizeMiB = 1536;
+      },
+      { "memory.sizeMiB": "live" },
+    ],
+    [
+      "memory beyond maxMiB reboots",
+      (vm) => {
+        vm.memory.sizeMiB = 4096;
+        vm.memory.maxMiB = 4096;
+      },
+      { "memory.sizeMiB": "reboot", "memory.maxMiB": "reboot" },
+    ],
+    [
+      "vCPUs within maxVcpus hot-plug",
+      (vm) => {
+        vm.cpu.cores = 4;
+      },
+      { "cpu.cores": "hotplug" },
+    ],
+    [
+      "vCPUs beyond maxVcpus reboot",
+      (vm) => {
+        vm.cpu.cores = 8;
+        vm.cpu.maxVcpus = 8;
+      },
+      { "cpu.cores": "reboot", "cpu.maxVcpus": "reboot" },
+    ],
+    [
+      "pinning is live on libvirt",
+      (vm) => {
+        vm.cpu.pinning = { "0": "1" };
+      },
+      { "cpu.pinning": "live" },
+    ],
+    [
+      "CPU mode reboots",
+      (vm) => {
+        vm.cpu.mode = "host-passthrough";
+      },
+      { "cpu.mode": "reboot" },
+    ],
+    [
+      "a new virtio disk hot-plugs",
+      (vm) => {
+        vm.disks.vdb = { bus: "virtio-blk", volume: "x", cache: "none", readOnly: false };
+      },
+      { "disks.vdb": "hotplug" },
+    ],
+    [
+      "a new SATA disk needs power-off",
+      (vm) => {
+        vm.disks.sata0 = { bus: "sata", volume: "x", cache: "none", readOnly: false };
+      },
+      { "disks.sata0": "cold" },
+    ],
+    [
+      "cache mode is cold",
+      (vm) => {
+        vm.disks.vda.cache = "writeback";
+      },
+      { "disks.vda.cache": "cold" },
+    ],
+    [
+      "a new NIC hot-plugs",
+      (vm) => {
+        vm.nics.net1 = { model: "virtio", queues: 1, network: "lab" };
+      },
+      { "nics.net1": "hotplug" },
+    ],
+    [
+      "moving a NIC to another network is live",
+      (vm) => {
+        vm.nics.net0.network = "dmz";
+      },
+      { "nics.net0.network": "live" },
+    ],
+    [
+      "renaming replaces",
+      (vm) => {
+        vm.name = "web2";
+      },
+      { name: "replace" },
+    ],
+    [
+      "BIOS to UEFI replaces",
+      (vm) => {
+        vm.firmware.type = "uefi";
+      },
+      { "firmware.type": "replace" },
+    ],
+    [
+      "host change on the same kind migrates",
+      (vm) => {
+        vm.host = "kvm2";
+      },
+      { host: "migrate" },
+    ],
+    [
+      "labels are live",
+      (vm) => {
+        vm.labels = { team: "web" };
+      },
+      { labels: "live" },
+    ],
+    [
+      "update policy is recorded only",
+      (vm) => {
+        vm.updatePolicy.allowReboot = true;
+      },
+      { updatePolicy: "none" },
+    ],
   ];
   for (const [title, change, expected] of table) {
     it(title, () => assert.deepEqual(classOf(edit(change)), expected));
@@ -52,19 +150,68 @@ describe("classification table (libvirt unless named)", () => {
   });
 
   it("a move to another hypervisor kind replaces", () => {
-    const plan = classifyChange("VirtualMachine", base, edit((vm) => { vm.host = "vc1"; }), capabilitiesOf("vsphere"), true);
+    const plan = classifyChange(
+      "VirtualMachine",
+      base,
+      edit((vm) => {
+        vm.host = "vc1";
+      }),
+      capabilitiesOf("vsphere"),
+      true,
+    );
     assert.deepEqual(plan.replaces, ["host"]);
   });
 
   it("drivers override the neutral rules: vSphere hot-adds sockets but changes cores and shrinks cold, Hyper-V cannot hot-add vCPUs", () => {
-    assert.deepEqual(classOf(edit((vm) => { vm.cpu.sockets = 2; vm.cpu.cores = 1; }), "vsphere"), { "cpu.sockets": "hotplug", "cpu.cores": "cold" });
-    assert.deepEqual(classOf(edit((vm) => { vm.memory.sizeMiB = 1536; }), "vsphere"), { "memory.sizeMiB": "hotplug" });
-    assert.deepEqual(classOf(edit((vm) => { vm.memory.sizeMiB = 512; }), "vsphere"), { "memory.sizeMiB": "cold" });
-    assert.deepEqual(classOf(edit((vm) => { vm.cpu.cores = 4; }), "hyperv"), { "cpu.cores": "reboot" });
+    assert.deepEqual(
+      classOf(
+        edit((vm) => {
+          vm.cpu.sockets = 2;
+          vm.cpu.cores = 1;
+        }),
+        "vsphere",
+      ),
+      { "cpu.sockets": "hotplug", "cpu.cores": "cold" },
+    );
+    assert.deepEqual(
+      classOf(
+        edit((vm) => {
+          vm.memory.sizeMiB = 1536;
+        }),
+        "vsphere",
+      ),
+      { "memory.sizeMiB": "hotplug" },
+    );
+    assert.deepEqual(
+      classOf(
+        edit((vm) => {
+          vm.memory.sizeMiB = 512;
+        }),
+        "vsphere",
+      ),
+      { "memory.sizeMiB": "cold" },
+    );
+    assert.deepEqual(
+      classOf(
+        edit((vm) => {
+          vm.cpu.cores = 4;
+        }),
+        "hyperv",
+      ),
+      { "cpu.cores": "reboot" },
+    );
   });
 
   it("only replace-class fields are reported as replaces", () => {
-    const plan = classifyChange("VirtualMachine", base, edit((vm) => { vm.memory.sizeMiB = 1536; vm.name = "other"; }), capabilitiesOf("libvirt"));
+    const plan = classifyChange(
+      "VirtualMachine",
+      base,
+      edit((vm) => {
+        vm.memory.sizeMiB = 1536;
+        vm.name = "other";
+      }),
+      capabilitiesOf("libvirt"),
+    );
     assert.deepEqual(plan.replaces, ["name"]);
     assert.equal(plan.worst, "replace");
   });
@@ -72,7 +219,9 @@ describe("classification table (libvirt unless named)", () => {
 
 describe("update policy: restarts need consent", () => {
   it("refuses a reboot-class change on a running VM and says how to allow it", () => {
-    const next = edit((vm) => { vm.cpu.mode = "host-passthrough"; });
+    const next = edit((vm) => {
+      vm.cpu.mode = "host-passthrough";
+    });
     const plan = classifyChange("VirtualMachine", base, next, capabilitiesOf("libvirt"));
     const [failure] = refuseForbiddenRestarts(plan, base, next);
     assert.equal(failure.property, "cpu.mode");
@@ -80,10 +229,18 @@ describe("update policy: restarts need consent", () => {
   });
 
   it("allows it with allowReboot, or when the VM is stopped", () => {
-    const allowed = edit((vm) => { vm.cpu.mode = "host-passthrough"; vm.updatePolicy.allowReboot = true; });
+    const allowed = edit((vm) => {
+      vm.cpu.mode = "host-passthrough";
+      vm.updatePolicy.allowReboot = true;
+    });
     assert.deepEqual(refuseForbiddenRestarts(classifyChange("VirtualMachine", base, allowed, capabilitiesOf("libvirt")), base, allowed), []);
-    const stoppedOld = edit((vm) => { vm.powerState = "stopped"; });
-    const stoppedNext = edit((vm) => { vm.powerState = "stopped"; vm.cpu.mode = "host-passthrough"; });
+    const stoppedOld = edit((vm) => {
+      vm.powerState = "stopped";
+    });
+    const stoppedNext = edit((vm) => {
+      vm.powerState = "stopped";
+      vm.cpu.mode = "host-passthrough";
+    });
     assert.deepEqual(refuseForbiddenRestarts(classifyChange("VirtualMachine", stoppedOld, stoppedNext, capabilitiesOf("libvirt")), stoppedOld, stoppedNext), []);
   });
 

@@ -15,8 +15,27 @@ function rng(seed: number): () => number {
 }
 
 const ODD_VALUES: unknown[] = [
-  null, undefined, 0, -1, 1.5, 1e308, Number.NaN, "", "x".repeat(5000), UNKNOWN, true, [], {}, [1, "a"],
-  { __proto__: { polluted: true } }, "0000:01:00.0", "10.0.0.0/8", "52:54:00:00:00:01", "running", "vda", "net0",
+  null,
+  undefined,
+  0,
+  -1,
+  1.5,
+  1e308,
+  Number.NaN,
+  "",
+  "x".repeat(5000),
+  UNKNOWN,
+  true,
+  [],
+  {},
+  [1, "a"],
+  { __proto__: { polluted: true } },
+  "0000:01:00.0",
+  "10.0.0.0/8",
+  "52:54:00:00:00:01",
+  "running",
+  "vda",
+  "net0",
 ];
 
 function mutate(value: unknown, random: () => number, depth = 0): unknown {
@@ -30,7 +49,8 @@ function mutate(value: unknown, random: () => number, depth = 0): unknown {
       if (r < 0.1) continue;
       out[r < 0.15 ? `${k}x` : k] = r < 0.6 ? v : mutate(v, random, depth + 1);
     }
-    if (random() < 0.2) out[["cpu", "disks", "nics", "memory", "firmware", "dhcp"][Math.floor(random() * 6)]] = mutate({ vdb: { volume: "v" }, cores: 3, sizeMiB: 64 }, random, depth + 1);
+    if (random() < 0.2)
+      out[["cpu", "disks", "nics", "memory", "firmware", "dhcp"][Math.floor(random() * 6)]] = mutate({ vdb: { volume: "v" }, cores: 3, sizeMiB: 64 }, random, depth + 1);
     return out;
   }
   return random() < 0.5 ? value : pick();

@@ -14,7 +14,10 @@ function failures(kind: ResourceKind, news: Record<string, unknown>) {
 /** Exactly one failure on `property` whose reason matches. */
 function refusedAt(kind: ResourceKind, news: Record<string, unknown>, property: string, reason: RegExp): void {
   const found = failures(kind, news);
-  assert.ok(found.some((f) => f.property === property && reason.test(f.reason)), `${property} ${reason}: ${JSON.stringify(found)}`);
+  assert.ok(
+    found.some((f) => f.property === property && reason.test(f.reason)),
+    `${property} ${reason}: ${JSON.stringify(found)}`,
+  );
   for (const f of found) assert.doesNotMatch(f.reason, /TypeError|Cannot read|undefined is not/);
 }
 
@@ -22,7 +25,14 @@ const vm = VALID_INPUTS.VirtualMachine;
 
 /** Issue 14, "Hostile or odd input": each case names the field and never crashes. */
 describe("check() meets hostile input with a clear refusal", () => {
-  for (const [field, value] of [["\u0000", "NUL"], ["\u001b[2J", "ESC"], ["a\rb", "a carriage return"], ["\ufffe", "noncharacter U\\+FFFE"], ["\ud800", "lone surrogate"], ["\u0085", "control character"]] as const) {
+  for (const [field, value] of [
+    ["\u0000", "NUL"],
+    ["\u001b[2J", "ESC"],
+    ["a\rb", "a carriage return"],
+    ["\ufffe", "noncharacter U\\+FFFE"],
+    ["\ud800", "lone surrogate"],
+    ["\u0085", "control character"],
+  ] as const) {
     it(`refuses ${JSON.stringify(field)} in free text, naming the field`, () => {
       refusedAt("VirtualMachine", { ...vm, console: { kind: "vnc", listen: `127.0.0.1${field}` } }, "console.listen", new RegExp(value));
       refusedAt("VirtualMachine", { ...vm, nics: { net0: { network: `lab${field}` } } }, "nics.net0.network", new RegExp(value));
@@ -60,7 +70,10 @@ describe("check() meets hostile input with a clear refusal", () => {
     }
     await useHosts(HOSTS);
     try {
-      await assert.rejects(diff("Network", "id", { ...VALID_INPUTS.Network, host: "constructor" }, { ...VALID_INPUTS.Network, host: "constructor" }), /host "constructor" is not in the stack config/);
+      await assert.rejects(
+        diff("Network", "id", { ...VALID_INPUTS.Network, host: "constructor" }, { ...VALID_INPUTS.Network, host: "constructor" }),
+        /host "constructor" is not in the stack config/,
+      );
     } finally {
       delete process.env.NOVACRON_HOSTS;
     }
@@ -96,7 +109,10 @@ describe("check() meets hostile input with a clear refusal", () => {
     refusedAt("VirtualMachine", { ...vm, cpu: { cores: Number.NaN } }, "cpu.cores", /got NaN; expected a finite number/);
     refusedAt("VirtualMachine", { ...vm, cpu: { cores: Number.POSITIVE_INFINITY } }, "cpu.cores", /got Infinity/);
     const huge = failures("VirtualMachine", { ...vm, cpu: { cores: 1e308 } });
-    assert.deepEqual(huge.map((f) => f.reason), ["got 1e+308; must be at most 512"]);
+    assert.deepEqual(
+      huge.map((f) => f.reason),
+      ["got 1e+308; must be at most 512"],
+    );
     refusedAt("Volume", { ...VALID_INPUTS.Volume, sizeGiB: 0 }, "sizeGiB", /got 0; must be more than 0/);
     refusedAt("Volume", { ...VALID_INPUTS.Volume, sizeGiB: 5e-324 }, "sizeGiB", /at least 1 MiB/);
   });

@@ -31,7 +31,12 @@ describe("model: valid input for every resource", () => {
       disks: { scsi0: { volume: "v1" }, vda: { volume: "v2" } },
       nics: { net0: { network: "lab", mac: "52:54:00:AB:CD:EF" } },
     });
-    const vm = inputs as { disks: Record<string, { bus: string; cache: string }>; nics: Record<string, { mac: string; model: string }>; powerState: string; cpu: { mode: string; sockets: number } };
+    const vm = inputs as {
+      disks: Record<string, { bus: string; cache: string }>;
+      nics: Record<string, { mac: string; model: string }>;
+      powerState: string;
+      cpu: { mode: string; sockets: number };
+    };
     assert.equal(vm.disks.scsi0.bus, "virtio-scsi");
     assert.equal(vm.disks.vda.bus, "virtio-blk");
     assert.equal(vm.disks.vda.cache, "none");
@@ -90,6 +95,9 @@ describe("model: preview unknowns", () => {
   });
   it("still reports known mistakes next to unknowns", () => {
     const { failures } = check("VirtualMachine", { ...VALID_INPUTS.VirtualMachine, memory: { sizeMiB: UNKNOWN }, powerState: "on" });
-    assert.deepEqual(failures.map((f) => f.property), ["powerState"]);
+    assert.deepEqual(
+      failures.map((f) => f.property),
+      ["powerState"],
+    );
   });
 });

@@ -43,12 +43,20 @@ describe("preview with whole inputs unknown", () => {
       const { capabilitiesOf } = await import("../../../provider/drivers/registry");
       const { state: _state, uuid: _uuid, ...recordedInputs } = recorded;
       const plan = classifyChange("VirtualMachine", recordedInputs, inputs, capabilitiesOf("libvirt"));
-      assert.deepEqual(plan.changes.map((c) => [c.path, c.disruption]), [[field, worst]]);
+      assert.deepEqual(
+        plan.changes.map((c) => [c.path, c.disruption]),
+        [[field, worst]],
+      );
     });
   }
 
   it("an unknown field whose own rule replaces still says so (firmware)", async () => {
-    const checked = await check("VirtualMachine", recorded, { ...VALID_INPUTS.VirtualMachine, cloudInit: { userData: "#cloud-config\n" }, labels: { team: "web" }, firmware: UNKNOWN });
+    const checked = await check("VirtualMachine", recorded, {
+      ...VALID_INPUTS.VirtualMachine,
+      cloudInit: { userData: "#cloud-config\n" },
+      labels: { team: "web" },
+      firmware: UNKNOWN,
+    });
     const result = await diff("VirtualMachine", "u-1", recorded, checked.inputs as Props);
     assert.deepEqual(result.replaces, ["firmware"]);
   });

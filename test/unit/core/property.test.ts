@@ -28,14 +28,49 @@ function rng(seed: number): () => number {
   };
 }
 
-const NASTY = ["\u0000", "\u0007", "\u001b[31m", "\r", "\n", "\t", "\ufffe", "\uffff", "\ud800", "\u0085", "\u2028", "<", ">", "&", "'", '"', "]]>", "../", "..", "[", "]", "/", " ", "é", "😀", "%00", "$(id)", "`", "\\"];
+const NASTY = [
+  "\u0000",
+  "\u0007",
+  "\u001b[31m",
+  "\r",
+  "\n",
+  "\t",
+  "\ufffe",
+  "\uffff",
+  "\ud800",
+  "\u0085",
+  "\u2028",
+  "<",
+  ">",
+  "&",
+  "'",
+  '"',
+  "]]>",
+  "../",
+  "..",
+  "[",
+  "]",
+  "/",
+  " ",
+  "é",
+  "😀",
+  "%00",
+  "$(id)",
+  "`",
+  "\\",
+];
 
 function randomString(random: () => number): string {
   const length = random() < 0.05 ? 300 + Math.floor(random() * 5000) : Math.floor(random() * 12);
   let out = "";
   while (out.length < length) {
     const r = random();
-    out += r < 0.3 ? NASTY[Math.floor(random() * NASTY.length)] : r < 0.9 ? "abcdefghij0123456789-_.".charAt(Math.floor(random() * 23)) : String.fromCharCode(Math.floor(random() * 0x3000));
+    out +=
+      r < 0.3
+        ? NASTY[Math.floor(random() * NASTY.length)]
+        : r < 0.9
+          ? "abcdefghij0123456789-_.".charAt(Math.floor(random() * 23))
+          : String.fromCharCode(Math.floor(random() * 0x3000));
   }
   return out.slice(0, length);
 }
@@ -60,7 +95,19 @@ function randomValue(random: () => number, like: unknown): unknown {
 
 /** Every dotted leaf path of a valid spec, plus fields the fixtures leave out. */
 const EXTRA_PATHS: Partial<Record<ResourceKind, string[]>> = {
-  VirtualMachine: ["machine", "console.listen", "console.password", "cpu.model", "cpu.pinning.0", "kernelBoot.kernel", "kernelBoot.cmdline", "cloudInit.userData", "labels.team", "nics.net0.bridge", "disks.vda.pool"],
+  VirtualMachine: [
+    "machine",
+    "console.listen",
+    "console.password",
+    "cpu.model",
+    "cpu.pinning.0",
+    "kernelBoot.kernel",
+    "kernelBoot.cmdline",
+    "cloudInit.userData",
+    "labels.team",
+    "nics.net0.bridge",
+    "disks.vda.pool",
+  ],
   Network: ["bridge", "labels.team", "dhcp.start"],
   StoragePool: ["source", "labels.team"],
   Volume: ["uploadFrom", "cloneFrom", "labels.team"],
@@ -156,7 +203,10 @@ describe("property: random values in every field give a named refusal or well-fo
         for (let i = 0; i < CASES_PER_FIELD; i++) {
           const seed = kind.length * 1_000_003 + pathIndex * 10_007 + i;
           const random = rng(seed);
-          const value = randomValue(random, path.split(".").reduce<unknown>((n, k) => (n as Record<string, unknown> | undefined)?.[k], base));
+          const value = randomValue(
+            random,
+            path.split(".").reduce<unknown>((n, k) => (n as Record<string, unknown> | undefined)?.[k], base),
+          );
           const news = withValueAt(base, path, value);
           const label = `${kind}.${path} seed ${seed} value ${JSON.stringify(value)?.slice(0, 60)}`;
           for (const host of path === "host" ? [undefined] : hosts) {

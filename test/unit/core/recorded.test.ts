@@ -16,7 +16,7 @@ describe("recorded state is read leniently (issue 9)", () => {
     assert.deepEqual(JSON.parse(JSON.stringify(spec)), JSON.parse(JSON.stringify(VirtualMachineInputs.parse(state))));
   });
 
-  it("the issue's state: disks.vdb.cache \"default\" is left out (its default applies) and named", () => {
+  it('the issue\'s state: disks.vdb.cache "default" is left out (its default applies) and named', () => {
     const state = { host: "kvm1", name: "web", memory: { sizeMiB: 512 }, disks: { vda: { volume: "/a.qcow2" }, vdb: { volume: "/b.img", cache: "default" } } };
     const { spec, notUnderstood } = parseRecorded("VirtualMachine", state);
     assert.equal((spec.disks as Record<string, { cache: string }>).vdb.cache, "none");
@@ -26,7 +26,9 @@ describe("recorded state is read leniently (issue 9)", () => {
 
   it("unknown fields, a NIC with no source and NUMA cells that do not add up are each left out", () => {
     const state = {
-      host: "kvm1", name: "web", fromTheFuture: { x: 1 },
+      host: "kvm1",
+      name: "web",
+      fromTheFuture: { x: 1 },
       cpu: { cores: 2, numa: [{ vcpus: "0", memoryMiB: 100 }] },
       memory: { sizeMiB: 512 },
       nics: { net0: { network: "lab" }, net1: { model: "virtio" } },
@@ -39,7 +41,10 @@ describe("recorded state is read leniently (issue 9)", () => {
   });
 
   it("without a host nothing can be found: a clear error naming it, not a stack of zod issues", () => {
-    assert.throws(() => parseRecorded("VirtualMachine", { name: "web", memory: { sizeMiB: 512 } }), (e: Error) => e instanceof UnreadableStateError && /host/.test(e.message));
+    assert.throws(
+      () => parseRecorded("VirtualMachine", { name: "web", memory: { sizeMiB: 512 } }),
+      (e: Error) => e instanceof UnreadableStateError && /host/.test(e.message),
+    );
   });
 
   it("fuzz: 500 states with random corrupted fields always give a spec the model accepts", () => {

@@ -13,7 +13,10 @@ describe("schema.json", () => {
   });
 
   it("declares secrets, required inputs and replace-on-change fields", () => {
-    const schema = packageSchema(version) as { resources: Record<string, { requiredInputs: string[]; replaceOnChanges?: string[] }>; types: Record<string, { properties: Record<string, { secret?: boolean }> }> };
+    const schema = packageSchema(version) as {
+      resources: Record<string, { requiredInputs: string[]; replaceOnChanges?: string[] }>;
+      types: Record<string, { properties: Record<string, { secret?: boolean }> }>;
+    };
     const vm = schema.resources["novacron:index:VirtualMachine"];
     assert.deepEqual(vm.requiredInputs.sort(), ["host", "memory", "name"]);
     assert.ok(vm.replaceOnChanges?.includes("name"));

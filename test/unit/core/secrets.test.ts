@@ -26,7 +26,10 @@ describe("secrets never reach an error or a log line", () => {
     ["console.password of the wrong type", { ...vm, console: { kind: "vnc", password: { value: CANARY } } }],
     ["console.password with a control character", { ...vm, console: { kind: "vnc", password: `${CANARY}\u0007` } }],
     ["console.password too long", { ...vm, console: { kind: "vnc", password: CANARY.repeat(300) } }],
-    ["a valid secret beside a capability failure", { ...vm, host: "hv1", cpu: { cores: 1, pinning: { "0": "1" } }, console: { kind: "vnc", password: CANARY }, cloudInit: { userData: CANARY } }],
+    [
+      "a valid secret beside a capability failure",
+      { ...vm, host: "hv1", cpu: { cores: 1, pinning: { "0": "1" } }, console: { kind: "vnc", password: CANARY }, cloudInit: { userData: CANARY } },
+    ],
   ];
   for (const [name, news] of secretShapes) {
     it(`check() does not echo: ${name}`, async () => {
@@ -89,7 +92,10 @@ describe("secrets never reach an error or a log line", () => {
 
   it("a vSphere (or Proxmox, XCP-ng) entry with http:// is refused unless insecurePlainHttp: true", () => {
     const entry = { driver: "vsphere", url: "http://vc.example/sdk", username: "ops", password: "pw-123456", datacenter: "DC0" };
-    assert.throws(() => parseHosts(JSON.stringify({ vc: entry }), "novacron:hosts"), (e: Error) => /vc\.url: .*plain http:\/\/.*insecurePlainHttp: true/.test(e.message) && !e.message.includes("pw-123456"));
+    assert.throws(
+      () => parseHosts(JSON.stringify({ vc: entry }), "novacron:hosts"),
+      (e: Error) => /vc\.url: .*plain http:\/\/.*insecurePlainHttp: true/.test(e.message) && !e.message.includes("pw-123456"),
+    );
     assert.equal(parseHosts(JSON.stringify({ vc: { ...entry, insecurePlainHttp: true } }), "x").vc.driver, "vsphere");
     assert.throws(() => parseHosts(JSON.stringify({ x: { driver: "xcpng", url: "http://xcp", username: "root", password: "pw-123456" } }), "h"), /plain http/);
   });

@@ -5,7 +5,16 @@ import { useHosts } from "../../support/hosts";
 
 /** Issue 14: a Snapshot whose host changes because its VM moved is a record update, never a retake. */
 describe("a Snapshot follows its VM", () => {
-  const snapshot = { host: "kvm1", vm: "8d0c1e8e-1111-4c2a-9d55-0123456789ab", name: "before-upgrade", memory: false, quiesce: false, description: "", adopt: false, deleteOnDestroy: false };
+  const snapshot = {
+    host: "kvm1",
+    vm: "8d0c1e8e-1111-4c2a-9d55-0123456789ab",
+    name: "before-upgrade",
+    memory: false,
+    quiesce: false,
+    description: "",
+    adopt: false,
+    deleteOnDestroy: false,
+  };
   before(async () => {
     await useHosts({ ...HOSTS, vc2: { ...HOSTS.vc1 } });
   });

@@ -22,10 +22,13 @@ describe("dynamic runtime: unreadable recorded state", () => {
   });
 
   it("refresh of a state naming a host the stack no longer configures says so, with no stack frames", async () => {
-    await assert.rejects(read("VirtualMachine", "id-1", { host: "gone", name: "web", memory: { sizeMiB: 512 }, disks: { vdb: { volume: "/x", cache: "default" } } }), (e: Error) => {
-      assert.match(e.message, /host "gone" is not in the stack config novacron:hosts/);
-      assert.ok(noFrames(e), e.stack);
-      return true;
-    });
+    await assert.rejects(
+      read("VirtualMachine", "id-1", { host: "gone", name: "web", memory: { sizeMiB: 512 }, disks: { vdb: { volume: "/x", cache: "default" } } }),
+      (e: Error) => {
+        assert.match(e.message, /host "gone" is not in the stack config novacron:hosts/);
+        assert.ok(noFrames(e), e.stack);
+        return true;
+      },
+    );
   });
 });

@@ -62,9 +62,10 @@ function rebuildContext(parsed: ParsedDomain, spec: VirtualMachineSpec): DomainB
   const passthrough: NonNullable<DomainBuildContext["passthrough"]> = {};
   for (const [slot, dev] of Object.entries(parsed.passthrough)) {
     const id = spec.passthrough[slot].device;
-    passthrough[id] = dev.kind === "pci"
-      ? { kind: "pci", address: dev.address, managed: dev.managed }
-      : { kind: "usb", vendorId: dev.vendorId ?? 0, productId: dev.productId ?? 0, managed: dev.managed };
+    passthrough[id] =
+      dev.kind === "pci"
+        ? { kind: "pci", address: dev.address, managed: dev.managed }
+        : { kind: "usb", vendorId: dev.vendorId ?? 0, productId: dev.productId ?? 0, managed: dev.managed };
     if (dev.kind === "pci" && id !== nodeDeviceName(dev.address)) throw new Error(`passthrough ${slot}: id ${id}`);
   }
   return {

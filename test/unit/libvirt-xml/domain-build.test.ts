@@ -10,7 +10,10 @@ function built(name: keyof typeof SPECS, extra: Parameters<typeof ctxFor>[1] = {
 }
 
 const devices = (d: XmlNode) => d.child("devices") as XmlNode;
-const diskByDev = (d: XmlNode, dev: string) => devices(d).all("disk").find((x) => x.child("target")?.attr("dev") === dev) as XmlNode;
+const diskByDev = (d: XmlNode, dev: string) =>
+  devices(d)
+    .all("disk")
+    .find((x) => x.child("target")?.attr("dev") === dev) as XmlNode;
 
 describe("libvirt domain XML builder", () => {
   for (const name of Object.keys(SPECS) as (keyof typeof SPECS)[]) {
@@ -37,26 +40,48 @@ describe("libvirt domain XML builder", () => {
     assert.equal(devices(d).child("console")?.child("target")?.attr("type"), "serial");
     assert.equal(devices(d).child("memballoon")?.attr("model"), "virtio");
     assert.equal(devices(d).child("graphics"), undefined);
-    assert.equal(devices(d).all("controller").filter((c) => c.attr("model") === "pcie-root-port").length, 4);
+    assert.equal(
+      devices(d)
+        .all("controller")
+        .filter((c) => c.attr("model") === "pcie-root-port").length,
+      4,
+    );
   });
 
   it("pinning, NUMA with strict host binding, hugepages and DIMM-hotplug ceiling", () => {
     const d = built("pinnedNuma", { type: "kvm" });
     const tune = d.child("cputune") as XmlNode;
-    assert.deepEqual(tune.all("vcpupin").map((p) => [p.attr("vcpu"), p.attr("cpuset")]), [["0", "2"], ["1", "3"], ["2", "4-5"], ["3", "6,8"]]);
+    assert.deepEqual(
+      tune.all("vcpupin").map((p) => [p.attr("vcpu"), p.attr("cpuset")]),
+      [
+        ["0", "2"],
+        ["1", "3"],
+        ["2", "4-5"],
+        ["3", "6,8"],
+      ],
+    );
     assert.equal(tune.child("emulatorpin")?.attr("cpuset"), "0-1");
     assert.equal(d.child("cpu")?.attr("mode"), "host-passthrough");
     assert.deepEqual(d.at("cpu", "topology")?.attrs, { sockets: "2", cores: "2", threads: "1" });
     const cells = d.at("cpu", "numa")?.all("cell") ?? [];
-    assert.deepEqual(cells.map((c) => c.attrs), [
-      { id: "0", cpus: "0-1", memory: "2048", unit: "MiB" },
-      { id: "1", cpus: "2-3", memory: "2048", unit: "MiB" },
-    ]);
+    assert.deepEqual(
+      cells.map((c) => c.attrs),
+      [
+        { id: "0", cpus: "0-1", memory: "2048", unit: "MiB" },
+        { id: "1", cpus: "2-3", memory: "2048", unit: "MiB" },
+      ],
+    );
     assert.deepEqual(d.at("numatune", "memory")?.attrs, { mode: "strict", nodeset: "0,1" });
-    assert.deepEqual(d.child("numatune")?.all("memnode").map((m) => m.attrs), [
-      { cellid: "0", mode: "strict", nodeset: "0" },
-      { cellid: "1", mode: "strict", nodeset: "1" },
-    ]);
+    assert.deepEqual(
+      d
+        .child("numatune")
+        ?.all("memnode")
+        .map((m) => m.attrs),
+      [
+        { cellid: "0", mode: "strict", nodeset: "0" },
+        { cellid: "1", mode: "strict", nodeset: "1" },
+      ],
+    );
     assert.deepEqual(d.at("memoryBacking", "hugepages", "page")?.attrs, { size: "2048", unit: "KiB" });
     // With NUMA the ceiling is DIMM hotplug: <memory> must equal the cells' sum.
     assert.equal(d.child("maxMemory")?.text, "8192");
@@ -83,12 +108,17 @@ describe("libvirt domain XML builder", () => {
     assert.equal(d.child("maxMemory"), undefined);
     assert.equal(devices(d).at("memballoon", "stats")?.attr("period"), "5");
     assert.equal(d.child("iothreads")?.text, "2");
-    const scsi = devices(d).all("controller").filter((c) => c.attr("type") === "scsi");
-    assert.deepEqual(scsi.map((c) => [c.attr("index"), c.attr("model"), c.child("driver")?.attr("queues"), c.child("driver")?.attr("iothread")]), [
-      ["0", "virtio-scsi", "4", undefined],
-      ["1", "virtio-scsi", "4", "1"],
-      ["2", "virtio-scsi", "4", "2"],
-    ]);
+    const scsi = devices(d)
+      .all("controller")
+      .filter((c) => c.attr("type") === "scsi");
+    assert.deepEqual(
+      scsi.map((c) => [c.attr("index"), c.attr("model"), c.child("driver")?.attr("queues"), c.child("driver")?.attr("iothread")]),
+      [
+        ["0", "virtio-scsi", "4", undefined],
+        ["1", "virtio-scsi", "4", "1"],
+        ["2", "virtio-scsi", "4", "2"],
+      ],
+    );
     const scsi0 = diskByDev(d, "sdaa");
     assert.equal(scsi0.child("target")?.attr("bus"), "scsi");
     assert.deepEqual(scsi0.child("address")?.attrs, { type: "drive", controller: "1", bus: "0", target: "0", unit: "26" });
@@ -120,17 +150,28 @@ describe("libvirt domain XML builder", () => {
     const d = built("gpuSecure");
     const os = d.child("os") as XmlNode;
     assert.equal(os.attr("firmware"), "efi");
-    assert.deepEqual(os.child("firmware")?.all("feature").map((f) => f.attrs), [
-      { enabled: "yes", name: "secure-boot" },
-      { enabled: "yes", name: "enrolled-keys" },
-    ]);
+    assert.deepEqual(
+      os
+        .child("firmware")
+        ?.all("feature")
+        .map((f) => f.attrs),
+      [
+        { enabled: "yes", name: "secure-boot" },
+        { enabled: "yes", name: "enrolled-keys" },
+      ],
+    );
     assert.equal(d.at("features", "smm")?.attr("state"), "on");
     assert.deepEqual(devices(d).child("tpm")?.attrs, { model: "tpm-crb" });
     assert.deepEqual(devices(d).at("tpm", "backend")?.attrs, { type: "emulator", version: "2.0" });
     const hostdevs = devices(d).all("hostdev");
-    assert.deepEqual(hostdevs.map((h) => [h.attr("type"), h.attr("managed"), h.child("alias")?.attr("name")]), [
-      ["pci", "yes", "ua-hostdev0"], ["pci", "yes", "ua-hostdev1"], ["usb", "yes", "ua-hostdev3"],
-    ]);
+    assert.deepEqual(
+      hostdevs.map((h) => [h.attr("type"), h.attr("managed"), h.child("alias")?.attr("name")]),
+      [
+        ["pci", "yes", "ua-hostdev0"],
+        ["pci", "yes", "ua-hostdev1"],
+        ["usb", "yes", "ua-hostdev3"],
+      ],
+    );
     assert.deepEqual(hostdevs[0].at("source", "address")?.attrs, { domain: "0x0000", bus: "0x3b", slot: "0x00", function: "0x0" });
     assert.equal(hostdevs[0].child("rom")?.attr("bar"), "on");
     assert.equal(hostdevs[1].child("rom")?.attr("bar"), "off");
@@ -139,7 +180,9 @@ describe("libvirt domain XML builder", () => {
     assert.equal(vf.child("source")?.attr("network"), "vf-pool");
     assert.equal(vf.child("model"), undefined);
     assert.equal(vf.at("vlan", "tag")?.attr("id"), "7");
-    const seed = devices(d).all("disk").find((x) => x.attr("device") === "cdrom") as XmlNode;
+    const seed = devices(d)
+      .all("disk")
+      .find((x) => x.attr("device") === "cdrom") as XmlNode;
     assert.equal(seed.child("source")?.attr("file"), "/var/lib/novacron/seeds/gpu1.iso");
     assert.equal(seed.child("target")?.attr("bus"), "sata");
     assert.ok(seed.child("readonly"));
@@ -161,31 +204,53 @@ describe("libvirt domain XML builder", () => {
     assert.equal(root.namespaceUri, DOMAIN_METADATA_NS);
     assert.equal(root.childLocal("owner")?.attr("managed-by"), "novacron");
     assert.equal(root.childLocal("owner")?.attr("resource"), "urn:pulumi:dev::lab::novacron:index:VirtualMachine::gpu1");
-    assert.deepEqual(root.childLocal("labels")?.allLocal("label").map((l) => l.attrs), [
-      { key: "app.kubernetes.io/name", value: "trainer" },
-      { key: "team", value: "ml" },
-    ]);
+    assert.deepEqual(
+      root
+        .childLocal("labels")
+        ?.allLocal("label")
+        .map((l) => l.attrs),
+      [
+        { key: "app.kubernetes.io/name", value: "trainer" },
+        { key: "team", value: "ml" },
+      ],
+    );
   });
 
   it("i440fx: the seed is an IDE cdrom, no PCIe root ports; spice console", () => {
     const d = built("pcSpice");
-    const seed = devices(d).all("disk").find((x) => x.attr("device") === "cdrom") as XmlNode;
+    const seed = devices(d)
+      .all("disk")
+      .find((x) => x.attr("device") === "cdrom") as XmlNode;
     assert.deepEqual(seed.child("target")?.attrs, { dev: "hdd", bus: "ide" });
-    assert.equal(devices(d).all("controller").filter((c) => c.attr("type") === "pci").length, 0);
+    assert.equal(
+      devices(d)
+        .all("controller")
+        .filter((c) => c.attr("type") === "pci").length,
+      0,
+    );
     assert.equal(devices(d).child("graphics")?.attr("type"), "spice");
     assert.equal(devices(d).child("graphics")?.attr("passwd"), undefined);
-    assert.deepEqual(d.at("os", "firmware")?.all("feature").map((f) => f.attrs), [{ enabled: "no", name: "secure-boot" }]);
+    assert.deepEqual(
+      d
+        .at("os", "firmware")
+        ?.all("feature")
+        .map((f) => f.attrs),
+      [{ enabled: "no", name: "secure-boot" }],
+    );
     assert.equal(d.child("features")?.child("smm"), undefined);
   });
 
   it("direct kernel boot, explicit UEFI images, uuid, emulator", () => {
     const spec = vm({ firmware: { type: "uefi", secureBoot: true } });
-    const xml = buildDomainXml(spec, ctxFor(spec, {
-      uuid: "0b7b2b4e-4f58-4d0e-9d6b-6f1b1e1a2b3c",
-      emulator: "/usr/bin/qemu-system-x86_64",
-      boot: { kernel: "/var/lib/novacron/boot/vmlinuz", initrd: "/var/lib/novacron/boot/initrd.img", cmdline: "console=ttyS0  quiet" },
-      uefi: { loader: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", nvram: "/var/lib/libvirt/qemu/nvram/web_VARS.fd", nvramTemplate: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd" },
-    }));
+    const xml = buildDomainXml(
+      spec,
+      ctxFor(spec, {
+        uuid: "0b7b2b4e-4f58-4d0e-9d6b-6f1b1e1a2b3c",
+        emulator: "/usr/bin/qemu-system-x86_64",
+        boot: { kernel: "/var/lib/novacron/boot/vmlinuz", initrd: "/var/lib/novacron/boot/initrd.img", cmdline: "console=ttyS0  quiet" },
+        uefi: { loader: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", nvram: "/var/lib/libvirt/qemu/nvram/web_VARS.fd", nvramTemplate: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd" },
+      }),
+    );
     assertValidLibvirtXml(xml, "domain");
     const d = parseXml(xml, "domain");
     assert.equal(d.child("uuid")?.text, "0b7b2b4e-4f58-4d0e-9d6b-6f1b1e1a2b3c");
@@ -199,7 +264,10 @@ describe("libvirt domain XML builder", () => {
 
   it("refuses what libvirt 9.0 cannot express, naming the field", () => {
     const nvme = vm({ disks: { nvme0: { volume: "x" } } });
-    assert.throws(() => buildDomainXml(nvme, ctxFor(nvme)), (e: unknown) => e instanceof LibvirtXmlError && /disks\.nvme0\.bus.*NVMe/.test(e.message));
+    assert.throws(
+      () => buildDomainXml(nvme, ctxFor(nvme)),
+      (e: unknown) => e instanceof LibvirtXmlError && /disks\.nvme0\.bus.*NVMe/.test(e.message),
+    );
     const odd = vm({ cpu: { sockets: 2, cores: 1, maxVcpus: 5 } });
     assert.throws(() => buildDomainXml(odd, ctxFor(odd)), /cpu\.maxVcpus: got 5.*multiple of sockets×threads \(2\)/);
     const sataIo = vm({ disks: { sata0: { volume: "x", iothread: 1 } } });
@@ -222,13 +290,19 @@ describe("libvirt domain XML builder", () => {
 
   it("refuses VNC passwords libvirt would refuse, without echoing them", () => {
     const spec = vm({ console: { kind: "vnc", password: "much-too-long" } });
-    assert.throws(() => buildDomainXml(spec, ctxFor(spec)), (e: unknown) => e instanceof LibvirtXmlError && /at most 8/.test(e.message) && !e.message.includes("much-too-long"));
+    assert.throws(
+      () => buildDomainXml(spec, ctxFor(spec)),
+      (e: unknown) => e instanceof LibvirtXmlError && /at most 8/.test(e.message) && !e.message.includes("much-too-long"),
+    );
     const spice = vm({ console: { kind: "spice", password: "much-too-long" } });
     assert.doesNotThrow(() => buildDomainXml(spice, ctxFor(spice)));
   });
 
   it("never puts the console password in an error message", () => {
     const spec = vm({ console: { kind: "vnc", password: "hunter2" }, disks: { nvme0: { volume: "x" } } });
-    assert.throws(() => buildDomainXml(spec, ctxFor(spec)), (e: unknown) => e instanceof Error && !e.message.includes("hunter2"));
+    assert.throws(
+      () => buildDomainXml(spec, ctxFor(spec)),
+      (e: unknown) => e instanceof Error && !e.message.includes("hunter2"),
+    );
   });
 });

@@ -94,10 +94,21 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
     assert.deepEqual(d.cpu, { sockets: 1, cores: 1, threads: 3, maxVcpus: 6, mode: "custom", model: "Cascadelake-Server" });
     assert.deepEqual(d.memory, { sizeMiB: 2048, maxMiB: 4096 }, "no balloon settings: the balloon is model none");
     assert.deepEqual(Object.keys(d.disks).sort(), ["hda", "sda"], "an RBD disk is preserved, not managed");
-    assert.deepEqual(d.disks.sda, {
-      bus: "scsi", targetDev: "sda", format: "raw", cache: "none", io: "native", discard: "unmap", readOnly: false,
-      source: { kind: "block", dev: "/dev/vg0/data" }, address: { controller: 0, bus: 0, target: 0, unit: 0 },
-    }, "an lsilogic controller is not virtio-scsi");
+    assert.deepEqual(
+      d.disks.sda,
+      {
+        bus: "scsi",
+        targetDev: "sda",
+        format: "raw",
+        cache: "none",
+        io: "native",
+        discard: "unmap",
+        readOnly: false,
+        source: { kind: "block", dev: "/dev/vg0/data" },
+        address: { controller: 0, bus: 0, target: 0, unit: 0 },
+      },
+      "an lsilogic controller is not virtio-scsi",
+    );
     assert.deepEqual(d.disks.hda, { bus: "ide", targetDev: "hda", readOnly: false, source: { kind: "file", path: "/srv/old.img" } });
     assert.deepEqual(d.cdroms, { hdc: { bus: "ide", path: "/srv/install.iso" } }, "an IDE CD-ROM is managed, by slot");
     assert.equal(d.cloudInitSeed, undefined);
@@ -117,10 +128,22 @@ describe("libvirt domain XML parser on domains NovaCron did not write", () => {
       "rng virtio",
       "something-from-the-future",
     ]);
-    assert.deepEqual(d.preserved.top.map((n) => n.name), ["title", "resource", "pm", "qemu:commandline"]);
-    assert.deepEqual(d.preserved.os.map((n) => n.name), ["boot", "bootmenu"]);
-    assert.deepEqual(d.preserved.cpu.map((n) => n.name), ["vendor", "feature"]);
-    assert.deepEqual(d.preserved.metadata.map((n) => n.name), ["libosinfo:libosinfo", "x:novacron"]);
+    assert.deepEqual(
+      d.preserved.top.map((n) => n.name),
+      ["title", "resource", "pm", "qemu:commandline"],
+    );
+    assert.deepEqual(
+      d.preserved.os.map((n) => n.name),
+      ["boot", "bootmenu"],
+    );
+    assert.deepEqual(
+      d.preserved.cpu.map((n) => n.name),
+      ["vendor", "feature"],
+    );
+    assert.deepEqual(
+      d.preserved.metadata.map((n) => n.name),
+      ["libosinfo:libosinfo", "x:novacron"],
+    );
     assert.equal(d.serialConsole, false);
     assert.equal(d.ownership.owned, false, "a marker under someone else's namespace is not ours");
     assert.deepEqual(d.labels, {});

@@ -34,11 +34,14 @@ describe("libvirt domain XML round trip (build → parse)", () => {
 
   it("facts: uuid, macs by slot, domain type, seed path, kernel boot", () => {
     const spec = SPECS.scsiMultiqueue;
-    const xml = buildDomainXml(spec, ctxFor(spec, {
-      uuid: "0b7b2b4e-4f58-4d0e-9d6b-6f1b1e1a2b3c",
-      macs: { net2: "52:54:00:11:22:33" },
-      boot: { kernel: "/boot/vmlinuz", initrd: "/boot/initrd", cmdline: "console=ttyS0" },
-    }));
+    const xml = buildDomainXml(
+      spec,
+      ctxFor(spec, {
+        uuid: "0b7b2b4e-4f58-4d0e-9d6b-6f1b1e1a2b3c",
+        macs: { net2: "52:54:00:11:22:33" },
+        boot: { kernel: "/boot/vmlinuz", initrd: "/boot/initrd", cmdline: "console=ttyS0" },
+      }),
+    );
     const parsed = parseDomainXml(xml);
     assert.equal(parsed.uuid, "0b7b2b4e-4f58-4d0e-9d6b-6f1b1e1a2b3c");
     assert.deepEqual(parsed.macs, { net0: "52:54:00:aa:bb:01", net2: "52:54:00:11:22:33" });

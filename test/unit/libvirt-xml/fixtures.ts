@@ -31,9 +31,16 @@ export const SPECS: Record<string, VirtualMachineSpec> = {
   pinnedNuma: vm({
     name: "db",
     cpu: {
-      sockets: 2, cores: 2, threads: 1, mode: "host-passthrough",
-      pinning: { "0": "2", "1": "3", "2": "4-5", "3": "6,8" }, emulatorPinning: "0-1",
-      numa: [{ vcpus: "0-1", memoryMiB: 2048, hostNode: 0 }, { vcpus: "2-3", memoryMiB: 2048, hostNode: 1 }],
+      sockets: 2,
+      cores: 2,
+      threads: 1,
+      mode: "host-passthrough",
+      pinning: { "0": "2", "1": "3", "2": "4-5", "3": "6,8" },
+      emulatorPinning: "0-1",
+      numa: [
+        { vcpus: "0-1", memoryMiB: 2048, hostNode: 0 },
+        { vcpus: "2-3", memoryMiB: 2048, hostNode: 1 },
+      ],
     },
     memory: { sizeMiB: 4096, maxMiB: 8192, hugepages: { pageSizeKiB: 2048 } },
     disks: { vda: { volume: "root", cache: "none", io: "native", iothread: 1, bootOrder: 1 } },
@@ -62,7 +69,7 @@ export const SPECS: Record<string, VirtualMachineSpec> = {
     passthrough: { hostdev0: { device: "gpu-a" }, hostdev1: { device: "gpu-a-audio", romBar: false }, hostdev3: { device: "usb-key" } },
     firmware: { type: "uefi", secureBoot: true, tpm: true },
     cloudInit: { userData: "#cloud-config\n" },
-    console: { kind: "vnc", listen: "0.0.0.0", password: "s3cr<t&\"" },
+    console: { kind: "vnc", listen: "0.0.0.0", password: 's3cr<t&"' },
     labels: { team: "ml", "app.kubernetes.io/name": "trainer" },
   }),
   pcSpice: vm({

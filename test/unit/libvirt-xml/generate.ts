@@ -30,7 +30,10 @@ export function randomSpec(seed: number): VirtualMachineSpec {
   const numaOn = r() < 0.4 && vcpus >= 2;
   const sizeMiB = numaOn ? 2048 : pick([256, 512, 1024, 3072]);
   const cpu: VirtualMachineArgs["cpu"] = {
-    sockets, cores, threads, mode,
+    sockets,
+    cores,
+    threads,
+    mode,
     model: mode === "custom" ? pick(["Skylake-Server", "EPYC", "qemu64"]) : undefined,
     maxVcpus: maybe(() => sockets * threads * (cores + int(1, 3))),
     pinning: maybe(() => Object.fromEntries(Array.from({ length: vcpus }, (_, i) => [String(i), pick(["0", "1-2", "3,5", "4-7,^6"])]))),
@@ -53,12 +56,13 @@ export function randomSpec(seed: number): VirtualMachineSpec {
     const cache = pick(["none", "writeback", "writethrough", "directsync", "unsafe"] as const);
     const directIo = cache === "none" || cache === "directsync";
     disks[slot] = {
-      volume: `vol-${slot}`, bus,
+      volume: `vol-${slot}`,
+      bus,
       format: maybe(() => pick(["qcow2", "raw", "vmdk"] as const)),
       cache,
       io: maybe(() => pick(directIo ? (["native", "threads", "io_uring"] as const) : (["threads", "io_uring"] as const))),
       iothread: effective === "sata" ? undefined : maybe(() => int(1, 3)),
-      bootOrder: boot !== undefined && !usedBoot.has(boot) ? (usedBoot.add(boot), boot) : undefined,
+      bootOrder: takeBootOrder(usedBoot, boot),
       readOnly: effective !== "sata" && r() < 0.2,
     };
   }
@@ -74,7 +78,7 @@ export function randomSpec(seed: number): VirtualMachineSpec {
       mac: maybe(() => `52:54:00:00:0${i}:${int(10, 99)}`),
       queues: model === "virtio" ? pick([1, 1, 2, 8]) : undefined,
       vlan: kind === "sriovPool" ? maybe(() => int(1, 4094)) : undefined,
-      bootOrder: boot !== undefined && !usedBoot.has(boot) ? (usedBoot.add(boot), boot) : undefined,
+      bootOrder: takeBootOrder(usedBoot, boot),
     };
   }
   const passthrough: NonNullable<VirtualMachineArgs["passthrough"]> = {};
@@ -94,7 +98,9 @@ export function randomSpec(seed: number): VirtualMachineSpec {
       hugepages: maybe(() => ({ pageSizeKiB: pick([2048, 1048576] as const) })),
       balloon: maybe(() => ({ statsPeriodSeconds: int(1, 60) })),
     },
-    disks, nics, passthrough,
+    disks,
+    nics,
+    passthrough,
     firmware: { type: uefi ? "uefi" : "bios", secureBoot: uefi && r() < 0.5, tpm: r() < 0.3 },
     cloudInit: maybe(() => ({ userData: "#cloud-config\n" })),
     console: { kind: consoleKind, listen: pick(["127.0.0.1", "0.0.0.0", "::1"]), password: consoleKind === "none" ? undefined : maybe(() => "p<a&s\"s'") },
@@ -127,38 +133,58 @@ export function expectedParse(spec: VirtualMachineSpec, ctx: DomainBuildContext)
       hugepages: spec.memory.hugepages,
       balloon: spec.memory.balloon && spec.memory.balloon.statsPeriodSeconds > 0 ? { statsPeriodSeconds: spec.memory.balloon.statsPeriodSeconds } : undefined,
     }),
-    disks: Object.fromEntries(Object.entries(spec.disks).map(([slot, d]) => {
-      const src = ctx.disks[slot];
-      return [slot, strip({
-        bus: d.bus,
-        targetDev: slotToTargetDev(slot),
-        format: src.format ?? d.format ?? "qcow2",
-        cache: d.cache,
-        io: d.io,
-        iothread: d.iothread,
-        bootOrder: d.bootOrder,
-        readOnly: d.readOnly,
-        source: src.kind === "file" ? { kind: "file", path: src.path } : src.kind === "block" ? { kind: "block", dev: src.dev } : { kind: "volume", pool: src.pool, volume: src.volume },
-      })];
-    })),
-    nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, strip({
-      type: n.bridge !== undefined ? "bridge" : "network",
-      model: n.sriovPool !== undefined ? undefined : n.model,
-      mac: n.mac ?? ctx.macs?.[slot],
-      queues: n.sriovPool !== undefined ? 1 : n.queues,
-      network: n.network,
-      bridge: n.bridge,
-      sriovPool: n.sriovPool,
-      vlan: n.vlan,
-      bootOrder: n.bootOrder,
-    })])),
-    passthrough: Object.fromEntries(Object.entries(spec.passthrough).map(([slot, p]) => {
-      const src = ctx.passthrough?.[p.device];
-      if (!src) throw new Error(`test context lacks ${p.device}`);
-      return [slot, src.kind === "pci"
-        ? { kind: "pci", address: src.address, managed: src.managed ?? true, romBar: p.romBar }
-        : { kind: "usb", vendorId: src.vendorId, productId: src.productId, managed: src.managed ?? true, romBar: true }];
-    })),
+    disks: Object.fromEntries(
+      Object.entries(spec.disks).map(([slot, d]) => {
+        const src = ctx.disks[slot];
+        return [
+          slot,
+          strip({
+            bus: d.bus,
+            targetDev: slotToTargetDev(slot),
+            format: src.format ?? d.format ?? "qcow2",
+            cache: d.cache,
+            io: d.io,
+            iothread: d.iothread,
+            bootOrder: d.bootOrder,
+            readOnly: d.readOnly,
+            source:
+              src.kind === "file"
+                ? { kind: "file", path: src.path }
+                : src.kind === "block"
+                  ? { kind: "block", dev: src.dev }
+                  : { kind: "volume", pool: src.pool, volume: src.volume },
+          }),
+        ];
+      }),
+    ),
+    nics: Object.fromEntries(
+      Object.entries(spec.nics).map(([slot, n]) => [
+        slot,
+        strip({
+          type: n.bridge !== undefined ? "bridge" : "network",
+          model: n.sriovPool !== undefined ? undefined : n.model,
+          mac: n.mac ?? ctx.macs?.[slot],
+          queues: n.sriovPool !== undefined ? 1 : n.queues,
+          network: n.network,
+          bridge: n.bridge,
+          sriovPool: n.sriovPool,
+          vlan: n.vlan,
+          bootOrder: n.bootOrder,
+        }),
+      ]),
+    ),
+    passthrough: Object.fromEntries(
+      Object.entries(spec.passthrough).map(([slot, p]) => {
+        const src = ctx.passthrough?.[p.device];
+        if (!src) throw new Error(`test context lacks ${p.device}`);
+        return [
+          slot,
+          src.kind === "pci"
+            ? { kind: "pci", address: src.address, managed: src.managed ?? true, romBar: p.romBar }
+            : { kind: "usb", vendorId: src.vendorId, productId: src.productId, managed: src.managed ?? true, romBar: true },
+        ];
+      }),
+    ),
     firmware: { type: spec.firmware.type, secureBoot: spec.firmware.secureBoot, tpm: spec.firmware.tpm },
     console: spec.console.kind === "none" ? { kind: "none" } : strip({ kind: spec.console.kind, listen: spec.console.listen, password: spec.console.password }),
     cloudInitSeed: spec.cloudInit ? ctx.cloudInitSeed : undefined,
@@ -191,4 +217,11 @@ export function projectParse(p: ParsedDomain) {
 
 function strip<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+/** A boot order no other device of the domain has taken yet, or none. */
+function takeBootOrder(used: Set<number>, boot: number | undefined): number | undefined {
+  if (boot === undefined || used.has(boot)) return undefined;
+  used.add(boot);
+  return boot;
 }

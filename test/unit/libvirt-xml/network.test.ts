@@ -8,7 +8,17 @@ const net = (args: Record<string, unknown>): NetworkSpec => NetworkInputs.parse(
 const ctx = { ownership: { resource: "urn:pulumi:dev::lab::novacron:index:Network::lab" } };
 
 const SPECS: Record<string, NetworkSpec> = {
-  nat: net({ mode: "nat", cidr: "10.77.0.0/24", dhcp: { staticLeases: [{ mac: "52:54:00:AA:00:01", ip: "10.77.0.10", hostname: "web" }, { mac: "52:54:00:aa:00:02", ip: "10.77.0.11" }] }, labels: { team: "net" } }),
+  nat: net({
+    mode: "nat",
+    cidr: "10.77.0.0/24",
+    dhcp: {
+      staticLeases: [
+        { mac: "52:54:00:AA:00:01", ip: "10.77.0.10", hostname: "web" },
+        { mac: "52:54:00:aa:00:02", ip: "10.77.0.11" },
+      ],
+    },
+    labels: { team: "net" },
+  }),
   routed: net({ name: "routed-with-a-long-name", mode: "routed", cidr: "172.20.16.0/20", dhcp: { start: "172.20.17.0", end: "172.20.17.200" } }),
   isolated: net({ mode: "isolated", cidr: "192.168.100.0/28", bridge: "virbr-lab" }),
   isolatedNoDhcp: net({ mode: "isolated", cidr: "10.1.0.0/16" }),
@@ -44,10 +54,16 @@ describe("libvirt network XML", () => {
     assert.deepEqual(n.child("forward")?.attrs, { mode: "nat" });
     assert.deepEqual(n.child("ip")?.attrs, { address: "10.77.0.1", netmask: "255.255.255.0" });
     assert.deepEqual(n.at("ip", "dhcp", "range")?.attrs, { start: "10.77.0.128", end: "10.77.0.254" });
-    assert.deepEqual(n.at("ip", "dhcp")?.all("host").map((h) => h.attrs), [
-      { mac: "52:54:00:aa:00:01", ip: "10.77.0.10", name: "web" },
-      { mac: "52:54:00:aa:00:02", ip: "10.77.0.11" },
-    ]);
+    assert.deepEqual(
+      n
+        .at("ip", "dhcp")
+        ?.all("host")
+        .map((h) => h.attrs),
+      [
+        { mac: "52:54:00:aa:00:01", ip: "10.77.0.10", name: "web" },
+        { mac: "52:54:00:aa:00:02", ip: "10.77.0.11" },
+      ],
+    );
     assert.equal(n.child("metadata")?.children[0].namespaceUri, NETWORK_METADATA_NS);
   });
 
@@ -110,9 +126,15 @@ describe("libvirt network XML", () => {
       <ip address='10.9.0.1' prefix='16'><dhcp><range start='10.9.1.1' end='10.9.1.9'><lease expiry='1' unit='hours'/></range><host mac='52:54:00:AB:00:01' ip='10.9.0.7'/></dhcp><tftp root='/srv'/></ip>
       <portgroup name='pg' default='yes'/></network>`);
     assert.deepEqual(foreign, {
-      name: "other", uuid: "11111111-2222-3333-4444-555555555555", mode: "nat", cidr: "10.9.0.0/16", address: "10.9.0.1",
+      name: "other",
+      uuid: "11111111-2222-3333-4444-555555555555",
+      mode: "nat",
+      cidr: "10.9.0.0/16",
+      address: "10.9.0.1",
       dhcp: { start: "10.9.1.1", end: "10.9.1.9", staticLeases: [{ mac: "52:54:00:ab:00:01", ip: "10.9.0.7" }] },
-      bridge: "virbr9", labels: {}, ownership: { owned: false, labels: {}, extras: {} },
+      bridge: "virbr9",
+      labels: {},
+      ownership: { owned: false, labels: {}, extras: {} },
     });
     assert.equal(parseNetworkXml("<network><name>m</name><forward mode='passthrough'><interface dev='eth1'/></forward></network>").mode, "passthrough");
   });

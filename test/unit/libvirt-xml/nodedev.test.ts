@@ -49,7 +49,13 @@ describe("libvirt PCI node device XML", () => {
       product: { id: 0x1eb8, name: "TU104GL [Tesla T4]" },
       classCode: 0x030000,
       vendorDevice: "10de:1eb8",
-      iommuGroup: { number: 42, members: [{ domain: 0, bus: 0x3b, slot: 0, function: 0 }, { domain: 0, bus: 0x3b, slot: 0, function: 1 }] },
+      iommuGroup: {
+        number: 42,
+        members: [
+          { domain: 0, bus: 0x3b, slot: 0, function: 0 },
+          { domain: 0, bus: 0x3b, slot: 0, function: 1 },
+        ],
+      },
       numaNode: 1,
     });
   });

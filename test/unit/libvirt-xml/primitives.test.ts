@@ -23,7 +23,15 @@ describe("libvirt XML primitives", () => {
   });
 
   it("target dev letters follow libvirt's bijective base-26 (vdz → 25, vdaa → 26)", () => {
-    for (const [i, s] of [[0, "a"], [25, "z"], [26, "aa"], [51, "az"], [52, "ba"], [701, "zz"], [702, "aaa"]] as const) {
+    for (const [i, s] of [
+      [0, "a"],
+      [25, "z"],
+      [26, "aa"],
+      [51, "az"],
+      [52, "ba"],
+      [701, "zz"],
+      [702, "aaa"],
+    ] as const) {
       assert.equal(indexToLetters(i), s);
       assert.equal(lettersToIndex(s), i);
     }
@@ -32,8 +40,10 @@ describe("libvirt XML primitives", () => {
   it("every model disk slot maps to a distinct target dev and back", () => {
     const letters = "abcdefghijklmnopqrstuvwxyz".split("");
     const slots = [
-      ...letters.map((l) => `vd${l}`), ...letters.map((l) => `sd${l}`),
-      ...Array.from({ length: 100 }, (_, n) => `scsi${n}`), ...Array.from({ length: 100 }, (_, n) => `sata${n}`),
+      ...letters.map((l) => `vd${l}`),
+      ...letters.map((l) => `sd${l}`),
+      ...Array.from({ length: 100 }, (_, n) => `scsi${n}`),
+      ...Array.from({ length: 100 }, (_, n) => `sata${n}`),
     ];
     const devs = slots.map(slotToTargetDev);
     assert.equal(new Set(devs).size, slots.length);
@@ -48,7 +58,12 @@ describe("libvirt XML primitives", () => {
 
   it("aliased devices keep their slot; the rest fill the gaps in document order", () => {
     const keyed = assignSlots(["x", "net1", "y", "z"], (s) => (s.startsWith("net") ? s : undefined), "net");
-    assert.deepEqual(keyed, [["net0", "x"], ["net1", "net1"], ["net2", "y"], ["net3", "z"]]);
+    assert.deepEqual(keyed, [
+      ["net0", "x"],
+      ["net1", "net1"],
+      ["net2", "y"],
+      ["net3", "z"],
+    ]);
   });
 
   it("scaled integers in libvirt's units", () => {

@@ -48,8 +48,13 @@ describe("libvirt storage pool XML", () => {
       <capacity unit='bytes'>107374182400</capacity><allocation unit='bytes'>1073741824</allocation><available unit='bytes'>106300440576</available>
       <source/><target><path>/var/lib/libvirt/images</path><permissions><mode>0711</mode><owner>0</owner><group>0</group></permissions></target></pool>`);
     assert.deepEqual(parsed, {
-      name: "default", uuid: "a0b1c2d3-0000-0000-0000-000000000000", kind: "dir", path: "/var/lib/libvirt/images",
-      capacityBytes: 107374182400, allocationBytes: 1073741824, availableBytes: 106300440576,
+      name: "default",
+      uuid: "a0b1c2d3-0000-0000-0000-000000000000",
+      kind: "dir",
+      path: "/var/lib/libvirt/images",
+      capacityBytes: 107374182400,
+      allocationBytes: 1073741824,
+      availableBytes: 106300440576,
     });
   });
 });
@@ -92,8 +97,14 @@ describe("libvirt storage volume XML", () => {
       <target><path>/var/lib/novacron/images/a.qcow2</path><format type='qcow2'/><compat>1.1</compat><clusterSize unit='B'>65536</clusterSize></target>
       <backingStore/></volume>`);
     assert.deepEqual(parsed, {
-      name: "a.qcow2", type: "file", key: "/var/lib/novacron/images/a.qcow2", path: "/var/lib/novacron/images/a.qcow2",
-      capacityBytes: 3 * 1024 ** 3, allocationBytes: 196 * 1024, sizeGiB: 3, format: "qcow2",
+      name: "a.qcow2",
+      type: "file",
+      key: "/var/lib/novacron/images/a.qcow2",
+      path: "/var/lib/novacron/images/a.qcow2",
+      capacityBytes: 3 * 1024 ** 3,
+      allocationBytes: 196 * 1024,
+      sizeGiB: 3,
+      format: "qcow2",
     });
   });
 });

@@ -15,7 +15,7 @@ function asPveStores(params: Record<string, string | number>): PveConfig {
     const text = String(value);
     const alloc = /^([a-z][a-z0-9-]*):(\d+)(,.*)?$/.exec(text);
     if (/^(scsi|virtio|sata)\d+$/.test(key) && alloc) config[key] = `${alloc[1]}:vm-100-disk-${disk++}${alloc[3] ?? ""},size=${alloc[2]}G`;
-    else if (/^net\d+$/.test(key)) config[key] = text.replace(/^model=(\w+)/, "$1=BC:24:11:00:00:0" + key.slice(3));
+    else if (/^net\d+$/.test(key)) config[key] = text.replace(/^model=(\w+)/, `$1=BC:24:11:00:00:0${key.slice(3)}`);
     else config[key] = value;
   }
   return config;
@@ -70,18 +70,27 @@ describe("Proxmox VE translation", () => {
     assert.deepEqual(change.deletes, ["scsi1"]);
     assert.deepEqual(change.resizes, { scsi0: 10 });
     assert.equal(change.origin.net0, "nics.net0");
-    assert.deepEqual(updateParams(next, next, { ...current, cores: 4, net0: change.params.net0, scsi0: "local-lvm:vm-100-disk-0,discard=on,size=10G" }).params, {}, "nothing left to write");
+    assert.deepEqual(
+      updateParams(next, next, { ...current, cores: 4, net0: change.params.net0, scsi0: "local-lvm:vm-100-disk-0,discard=on,size=10G" }).params,
+      {},
+      "nothing left to write",
+    );
   });
 
   it("refuses what PVE cannot express, naming the field", () => {
-    const fields = vmProblems(spec({ name: "web_1", cpu: { threads: 2, pinning: { "0": "1" } }, disks: { vda: { volume: "x:y", bus: "virtio-scsi" } }, firmware: { type: "uefi" } }))
-      .map((f) => f.property);
+    const fields = vmProblems(
+      spec({ name: "web_1", cpu: { threads: 2, pinning: { "0": "1" } }, disks: { vda: { volume: "x:y", bus: "virtio-scsi" } }, firmware: { type: "uefi" } }),
+    ).map((f) => f.property);
     assert.deepEqual(fields, ["name", "cpu.threads", "cpu.pinning", "disks.vda.bus"]);
-    assert.deepEqual(vmProblems(spec({ firmware: { type: "uefi" } })).map((f) => f.property), ["firmware.type"], "UEFI needs a storage for its vars disk");
+    assert.deepEqual(
+      vmProblems(spec({ firmware: { type: "uefi" } })).map((f) => f.property),
+      ["firmware.type"],
+      "UEFI needs a storage for its vars disk",
+    );
   });
 
   it("labels survive a hand-edited description; fingerprints normalise", () => {
-    assert.deepEqual(labelsOf("notes by hand\nnovacron-labels: {\"a\":\"b\"}\nmore"), { a: "b" });
+    assert.deepEqual(labelsOf('notes by hand\nnovacron-labels: {"a":"b"}\nmore'), { a: "b" });
     assert.deepEqual(labelsOf("novacron-labels: {broken"), {});
     assert.equal(normaliseFingerprint("ab:cd"), "AB:CD");
     assert.equal(normaliseFingerprint("abcd"), "AB:CD");

@@ -17,7 +17,10 @@ describe("sdk/model-types.ts", function () {
   });
 
   it("writes the zod-inferred types out in full: no zod, no import, nothing left unexpanded", () => {
-    const code = generated.split("\n").filter((line) => !line.startsWith("//")).join("\n");
+    const code = generated
+      .split("\n")
+      .filter((line) => !line.startsWith("//"))
+      .join("\n");
     assert.doesNotMatch(code, /\bimport\b|zod|Zod|\.\.\. \d+ more/);
     assert.match(code, /export type VirtualMachineArgs = \{ host: string; name: string; memory: \{ sizeMiB: number;/);
     assert.match(code, /powerState: "running" \| "stopped" \| "paused";/);

@@ -3,9 +3,7 @@ import type { ResourceValidationArgs, ResourceValidationPolicy } from "@pulumi/p
 import { checkInputs } from "../../../provider/core/check";
 import { capabilitiesOf } from "../../../provider/drivers/registry";
 import { VirtualMachine } from "../../../sdk";
-import {
-  allowedHosts, consolePasswordRequired, noReplaceOfStatefulVms, passthroughNeedsNumaPinning, requiredLabels, vmSizeCeiling,
-} from "../../../sdk/policy";
+import { allowedHosts, consolePasswordRequired, noReplaceOfStatefulVms, passthroughNeedsNumaPinning, requiredLabels, vmSizeCeiling } from "../../../sdk/policy";
 import { HOSTS, VALID_INPUTS } from "../core/fixtures";
 
 /** What a policy reports for one VM whose inputs went through check(), as the engine would pass them. */

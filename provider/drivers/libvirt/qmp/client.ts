@@ -68,10 +68,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> implements QmpTrans
   static async connect(path: string, options: QmpConnectOptions = {}): Promise<QmpClient> {
     const connectTimeoutMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     const client = new QmpClient(net.createConnection(path), options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS);
-    const timer = setTimeout(
-      () => client.fail(new QmpConnectionError(`QMP handshake on ${path} did not finish within ${connectTimeoutMs} ms`)),
-      connectTimeoutMs,
-    );
+    const timer = setTimeout(() => client.fail(new QmpConnectionError(`QMP handshake on ${path} did not finish within ${connectTimeoutMs} ms`)), connectTimeoutMs);
     try {
       const greeting = await new Promise<QmpGreeting>((resolve, reject) => {
         client.greetingWaiter = { resolve, reject };
@@ -109,7 +106,7 @@ export class QmpClient extends EventEmitter<QmpClientEvents> implements QmpTrans
       }, timeoutMs);
       this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
       const message = args === undefined ? { execute: command, id } : { execute: command, arguments: args, id };
-      this.socket.write(JSON.stringify(message) + "\n");
+      this.socket.write(`${JSON.stringify(message)}\n`);
     });
   }
 

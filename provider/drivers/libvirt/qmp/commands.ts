@@ -30,9 +30,20 @@ export async function queryStatus(t: QmpTransport): Promise<StatusInfo> {
 }
 
 export type MigrationStatus =
-  | "none" | "setup" | "cancelling" | "cancelled" | "active" | "postcopy-active"
-  | "postcopy-paused" | "postcopy-recover" | "completed" | "failed" | "colo"
-  | "pre-switchover" | "device" | "wait-unplug";
+  | "none"
+  | "setup"
+  | "cancelling"
+  | "cancelled"
+  | "active"
+  | "postcopy-active"
+  | "postcopy-paused"
+  | "postcopy-recover"
+  | "completed"
+  | "failed"
+  | "colo"
+  | "pre-switchover"
+  | "device"
+  | "wait-unplug";
 
 export interface MigrationRamStats {
   transferred: number;
@@ -73,10 +84,7 @@ const FINAL: ReadonlySet<MigrationStatus> = new Set(["completed", "failed", "can
  * Polls query-migrate until a final status. Polling (not the MIGRATION event)
  * because libvirt's passthrough transport does not deliver QEMU events.
  */
-export async function waitForMigration(
-  t: QmpTransport,
-  options: { timeoutMs: number; intervalMs?: number },
-): Promise<MigrationInfo> {
+export async function waitForMigration(t: QmpTransport, options: { timeoutMs: number; intervalMs?: number }): Promise<MigrationInfo> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
     const info = await queryMigrate(t);
@@ -103,11 +111,7 @@ export async function queryBalloon(t: QmpTransport): Promise<BalloonInfo> {
 export const DEFAULT_BALLOON_PATH = "/machine/peripheral/balloon0";
 
 /** Stats are only collected after a positive polling interval is set; 0 stops polling. */
-export async function setBalloonStatsInterval(
-  t: QmpTransport,
-  seconds: number,
-  path: string = DEFAULT_BALLOON_PATH,
-): Promise<void> {
+export async function setBalloonStatsInterval(t: QmpTransport, seconds: number, path: string = DEFAULT_BALLOON_PATH): Promise<void> {
   await t.execute("qom-set", { path, property: "guest-stats-polling-interval", value: seconds });
 }
 

@@ -27,7 +27,10 @@ export class QmpConnectionError extends Error {
 
 /** No reply within the per-command deadline; the command may still run in QEMU. */
 export class QmpTimeoutError extends Error {
-  constructor(readonly command: string, readonly timeoutMs: number) {
+  constructor(
+    readonly command: string,
+    readonly timeoutMs: number,
+  ) {
     super(`QMP ${command}: no reply within ${timeoutMs} ms`);
     this.name = "QmpTimeoutError";
   }

@@ -28,14 +28,20 @@ export class LibvirtPassthroughResource implements ResourceDriver<Spec> {
     const field = spec.pciAddress ? "pciAddress" : "vendorDevice";
     const wanted = spec.pciAddress ?? spec.vendorDevice;
     if (!device) {
-      throw new Error(`${field}: no PCI device ${wanted} on host "${this.session.host}"; the host has ${devices.length === 0 ? "no PCI devices libvirt reports" : devices.map((d) => `${d.address} (${d.vendor}:${d.product}/${d.class ?? "?"})`).join(", ")}`);
+      throw new Error(
+        `${field}: no PCI device ${wanted} on host "${this.session.host}"; the host has ${devices.length === 0 ? "no PCI devices libvirt reports" : devices.map((d) => `${d.address} (${d.vendor}:${d.product}/${d.class ?? "?"})`).join(", ")}`,
+      );
     }
     if (device.iommuGroup === undefined) {
-      throw new Error(`${field}: device ${device.address} (${device.vendor}:${device.product}) is in no IOMMU group on host "${this.session.host}"; enable the IOMMU (intel_iommu=on or amd_iommu=on) before passing it through`);
+      throw new Error(
+        `${field}: device ${device.address} (${device.vendor}:${device.product}) is in no IOMMU group on host "${this.session.host}"; enable the IOMMU (intel_iommu=on or amd_iommu=on) before passing it through`,
+      );
     }
     // PCI class 0x03xxxx is "display controller": a gpu that is not one is almost surely the wrong address.
     if (spec.kind === "gpu" && !(device.class ?? "").startsWith("03")) {
-      throw new Error(`kind: "gpu" but device ${device.address} has PCI class ${device.class ?? "unknown"}, not a display controller (03xxxx); use kind "pci" or pick the GPU's address`);
+      throw new Error(
+        `kind: "gpu" but device ${device.address} has PCI class ${device.class ?? "unknown"}, not a display controller (03xxxx); use kind "pci" or pick the GPU's address`,
+      );
     }
     if (!spec.managed) {
       ctx.progress(`detaching ${device.address} from its host driver`);

@@ -46,7 +46,11 @@ export class LibvirtSnapshotResource implements ResourceDriver<Spec> {
     // The mark goes on the domain first, so the copy the snapshot keeps carries it.
     await setMark(client, dom, snapshotMarkXml(spec.name));
     try {
-      const { snap } = await client.call("domainSnapshotCreateXml", { dom, xml_desc: xml, flags: spec.quiesce ? QUIESCE : 0 }, { timeoutMs: Math.max(1000, ctx.deadline - Date.now()) });
+      const { snap } = await client.call(
+        "domainSnapshotCreateXml",
+        { dom, xml_desc: xml, flags: spec.quiesce ? QUIESCE : 0 },
+        { timeoutMs: Math.max(1000, ctx.deadline - Date.now()) },
+      );
       return await observe(client, snap, spec);
     } finally {
       await setMark(client, dom, undefined).catch(() => undefined);

@@ -55,7 +55,12 @@ export async function resolveDomainContext(
       disks[slot] = { kind: "file", path: found.path, format: disk.format ?? found.format ?? "raw" };
       seedPool ??= found.ref.pool;
     } else {
-      const made = await ensureVolume(client, disk.pool!, { name: blankDiskName(vm.name, slot), capacityBytes: Math.round(disk.sizeGiB! * GIB), format: "qcow2" }, { field: `disks.${slot}`, ours });
+      const made = await ensureVolume(
+        client,
+        disk.pool!,
+        { name: blankDiskName(vm.name, slot), capacityBytes: Math.round(disk.sizeGiB! * GIB), format: "qcow2" },
+        { field: `disks.${slot}`, ours },
+      );
       disks[slot] = { kind: "file", path: made.path, format: "qcow2" };
       seedPool ??= disk.pool;
     }
@@ -68,7 +73,9 @@ export async function resolveDomainContext(
     const { userData, metaData, networkConfig } = vm.cloudInit;
     const instanceId = seedInstanceId(userData, metaData, networkConfig, seedSalt);
     const image = buildNoCloudSeed({ userData, metaData, networkConfig, instanceId, hostname: vm.name });
-    cloudInitSeed = (await ensureVolume(client, seedPool, { name: seedVolumeName(vm.name), capacityBytes: image.length, format: "raw", content: image }, { field: "cloudInit", ours })).path;
+    cloudInitSeed = (
+      await ensureVolume(client, seedPool, { name: seedVolumeName(vm.name), capacityBytes: image.length, format: "raw", content: image }, { field: "cloudInit", ours })
+    ).path;
   }
   const type = await hostDomainType(session);
   return {

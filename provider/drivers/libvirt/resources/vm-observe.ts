@@ -38,7 +38,7 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
     const recorded = last.nics[slot];
     nics[slot] = {
       // A VF has no emulated model: the recorded one stays. Otherwise no <model> is the hypervisor's default.
-      model: (nic.sriovPool !== undefined ? recorded?.model ?? "virtio" : nic.model ?? "hypervisor-default") as NicSpec["model"],
+      model: (nic.sriovPool !== undefined ? (recorded?.model ?? "virtio") : (nic.model ?? "hypervisor-default")) as NicSpec["model"],
       // A MAC the user left to libvirt stays unset, or every plan would show it.
       mac: recorded?.mac === undefined ? undefined : nic.mac,
       queues: nic.queues,
@@ -59,7 +59,7 @@ export function observedSpec(parsed: ParsedDomain, state: number, last: VirtualM
   const passthrough: VirtualMachineSpec["passthrough"] = {};
   for (const [slot, dev] of Object.entries(parsed.passthrough)) {
     const recorded = last.passthrough[slot];
-    const id = dev.kind === "pci" ? nodeDeviceName(dev.address) : recorded?.device ?? `usb_${dev.vendorId}_${dev.productId}`;
+    const id = dev.kind === "pci" ? nodeDeviceName(dev.address) : (recorded?.device ?? `usb_${dev.vendorId}_${dev.productId}`);
     passthrough[slot] = { device: recorded && (dev.kind !== "pci" || recorded.device === id) ? recorded.device : id, romBar: dev.romBar };
   }
   return {

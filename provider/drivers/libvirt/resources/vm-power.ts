@@ -52,7 +52,13 @@ export async function stopGracefully(client: LibvirtClient, dom: DomainRef, time
 }
 
 /** Brings a domain to the requested power state. */
-export async function applyPowerState(client: LibvirtClient, dom: DomainRef, wanted: "running" | "stopped" | "paused", shutdownTimeoutSeconds: number, ctx: OperationContext): Promise<void> {
+export async function applyPowerState(
+  client: LibvirtClient,
+  dom: DomainRef,
+  wanted: "running" | "stopped" | "paused",
+  shutdownTimeoutSeconds: number,
+  ctx: OperationContext,
+): Promise<void> {
   const state = await domainState(client, dom);
   if (wanted === "stopped") {
     await stopGracefully(client, dom, shutdownTimeoutSeconds, ctx);
@@ -95,7 +101,9 @@ export async function waitForIp(client: LibvirtClient, nics: { network: string; 
     }
     await sleep(1000);
   }
-  throw new Error(`no DHCP lease for ${nics.map((n) => n.mac).join(", ")} within ${timeoutSeconds}s; the VM is running — check its console (virsh console) or raise waitForIp.timeoutSeconds`);
+  throw new Error(
+    `no DHCP lease for ${nics.map((n) => n.mac).join(", ")} within ${timeoutSeconds}s; the VM is running — check its console (virsh console) or raise waitForIp.timeoutSeconds`,
+  );
 }
 
 export function sleep(ms: number): Promise<void> {

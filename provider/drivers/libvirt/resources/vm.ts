@@ -29,7 +29,7 @@ type Spec = VirtualMachineSpec;
  * libvirt looks it up by without ambiguity.
  */
 export class LibvirtVmResource implements ResourceDriver<Spec> {
-  constructor(private readonly session: LibvirtSession, private readonly hostConfig: HostConfig) {}
+  constructor(private readonly session: LibvirtSession) {}
 
   async find(spec: Spec): Promise<Observed<Spec> | undefined> {
     const client = await this.session.get();
@@ -126,7 +126,9 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     const observed = await this.observe(client, dom, spec);
     if (spec.waitForIp && spec.powerState === "running") {
       const macs = observed.outputs.macAddresses as Record<string, string>;
-      const nics = Object.entries(spec.nics).filter(([, n]) => n.network).map(([slot, n]) => ({ network: n.network!, mac: macs[slot] }));
+      const nics = Object.entries(spec.nics)
+        .filter(([, n]) => n.network)
+        .map(([slot, n]) => ({ network: n.network!, mac: macs[slot] }));
       try {
         observed.outputs.ipAddress = await waitForIp(client, nics, spec.waitForIp.timeoutSeconds, ctx);
       } catch (error) {

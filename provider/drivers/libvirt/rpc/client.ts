@@ -5,7 +5,7 @@ import type { Readable } from "node:stream";
 import { decode } from "./codec";
 import { RpcConnection, type CallOptions, type RpcConnectionOptions } from "./connection";
 import { LibvirtConnectionError, LibvirtProtocolError } from "./errors";
-import { Frame, REMOTE_PROGRAM } from "./packet";
+import { type Frame, REMOTE_PROGRAM } from "./packet";
 import {
   DOMAIN_EVENT_ID_LIFECYCLE,
   FEATURE_PROGRAM_KEEPALIVE,
@@ -29,9 +29,7 @@ export interface ConnectOptions extends RpcConnectionOptions, TransportOptions {
 }
 
 // virDomainEventType names, indexed by value.
-export const DOMAIN_EVENT_NAMES = [
-  "defined", "undefined", "started", "suspended", "resumed", "stopped", "shutdown", "pmsuspended", "crashed",
-] as const;
+export const DOMAIN_EVENT_NAMES = ["defined", "undefined", "started", "suspended", "resumed", "stopped", "shutdown", "pmsuspended", "crashed"] as const;
 
 export interface DomainLifecycleEvent {
   callbackID: number;
@@ -113,13 +111,17 @@ export class LibvirtClient extends EventEmitter {
   /** Uploads bytes into a volume; resolves with the byte count once libvirtd confirmed the finish. */
   volUpload(vol: StorageVolRef, source: UploadSource, o: { offset?: bigint; length?: bigint; flags?: number } = {}): Promise<number> {
     const def = procedures.storageVolUpload;
-    return uploadStream(this.conn, {
-      prog: def.prog,
-      proc: def.proc,
-      label: "storageVolUpload",
-      timeoutMs: this.callTimeoutMs,
-      writeArgs: (w) => def.args.enc(w, { vol, offset: o.offset ?? 0n, length: o.length ?? 0n, flags: o.flags ?? 0 }),
-    }, source);
+    return uploadStream(
+      this.conn,
+      {
+        prog: def.prog,
+        proc: def.proc,
+        label: "storageVolUpload",
+        timeoutMs: this.callTimeoutMs,
+        writeArgs: (w) => def.args.enc(w, { vol, offset: o.offset ?? 0n, length: o.length ?? 0n, flags: o.flags ?? 0 }),
+      },
+      source,
+    );
   }
 
   /** Downloads a volume's bytes as a Readable; it ends after the finish handshake. */
@@ -154,7 +156,7 @@ export class LibvirtClient extends EventEmitter {
   private onMessage(f: Frame): void {
     if (f.header.prog !== REMOTE_PROGRAM) return;
     if (f.header.proc === REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE) {
-      let m;
+      let m: ReturnType<typeof domainLifecycleMsg.dec>;
       try {
         m = decode(domainLifecycleMsg, f.payload, "domain lifecycle event");
       } catch (e) {

@@ -107,7 +107,7 @@ export function map<A, B>(inner: Codec<A>, to: (a: A) => B, from: (b: B) => A): 
 
 // `any` is confined to this constraint: a field table may hold codecs of any
 // value type; each field's own type is recovered precisely by Infer<>.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the map admits any codec; Infer<> recovers each field type
 type Fields = Record<string, Codec<any>>;
 export type StructOf<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
 

@@ -7,18 +7,7 @@ import { EventEmitter } from "node:events";
 import type { Duplex } from "node:stream";
 import { decode } from "./codec";
 import { LibvirtConnectionError, LibvirtError, LibvirtProtocolError, LibvirtTimeoutError } from "./errors";
-import {
-  Frame,
-  FrameDecoder,
-  FrameError,
-  KEEPALIVE_PROGRAM,
-  KeepaliveProc,
-  MessageStatus,
-  MessageType,
-  PROTOCOL_VERSION,
-  buildFrame,
-  buildRawFrame,
-} from "./packet";
+import { type Frame, FrameDecoder, FrameError, KEEPALIVE_PROGRAM, KeepaliveProc, MessageStatus, MessageType, PROTOCOL_VERSION, buildFrame, buildRawFrame } from "./packet";
 import { remoteError } from "./types";
 import type { Transport } from "./transport";
 import { XdrError, XdrWriter } from "./xdr";
@@ -115,23 +104,13 @@ export class RpcConnection extends EventEmitter {
    * rejects with LibvirtError. Decoding happens as the reply arrives, straight
    * from the receive buffer, so replies cost no intermediate copies.
    */
-  call<T>(
-    prog: number,
-    proc: number,
-    writeArgs: ((w: XdrWriter) => void) | undefined,
-    decode: (payload: Buffer) => T,
-    opts: CallOptions = {},
-  ): Promise<T> {
+  call<T>(prog: number, proc: number, writeArgs: ((w: XdrWriter) => void) | undefined, decode: (payload: Buffer) => T, opts: CallOptions = {}): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const serial = opts.serial ?? this.nextSerial();
     const label = opts.label ?? `${prog.toString(16)}:${proc}`;
     let frame: Buffer;
     try {
-      frame = buildFrame(
-        { prog, vers: PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK },
-        writeArgs,
-        this.scratch,
-      );
+      frame = buildFrame({ prog, vers: PROTOCOL_VERSION, proc, type: MessageType.CALL, serial, status: MessageStatus.OK }, writeArgs, this.scratch);
     } catch (e) {
       return Promise.reject(e);
     }
@@ -220,9 +199,7 @@ export class RpcConnection extends EventEmitter {
 
   private sendKeepalive(proc: number): void {
     if (this.failure) return;
-    this.write(
-      buildRawFrame({ prog: KEEPALIVE_PROGRAM, vers: PROTOCOL_VERSION, proc, type: MessageType.MESSAGE, serial: 0, status: MessageStatus.OK }),
-    );
+    this.write(buildRawFrame({ prog: KEEPALIVE_PROGRAM, vers: PROTOCOL_VERSION, proc, type: MessageType.MESSAGE, serial: 0, status: MessageStatus.OK }));
   }
 
   private write(buf: Buffer): boolean {
@@ -290,10 +267,7 @@ export class RpcConnection extends EventEmitter {
           try {
             value = call.decode(f.payload);
           } catch (e) {
-            const err =
-              e instanceof XdrError
-                ? new LibvirtProtocolError(`cannot decode reply to ${call.label}: ${e.message}`, { cause: e })
-                : (e as Error);
+            const err = e instanceof XdrError ? new LibvirtProtocolError(`cannot decode reply to ${call.label}: ${e.message}`, { cause: e }) : (e as Error);
             call.reject(err);
             throw err;
           }

@@ -69,16 +69,9 @@ const NOT_FOUND = new Set<number>([
   ErrorCode.NO_NETWORK_PORT,
 ]);
 
-const ALREADY_EXISTS = new Set<number>([
-  ErrorCode.DOM_EXIST,
-  ErrorCode.NETWORK_EXIST,
-  ErrorCode.STORAGE_VOL_EXIST,
-  ErrorCode.NETWORK_PORT_EXIST,
-]);
+const ALREADY_EXISTS = new Set<number>([ErrorCode.DOM_EXIST, ErrorCode.NETWORK_EXIST, ErrorCode.STORAGE_VOL_EXIST, ErrorCode.NETWORK_PORT_EXIST]);
 
-const CODE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(ErrorCode).map(([k, v]) => [v, k]),
-);
+const CODE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ErrorCode).map(([k, v]) => [v, k]));
 
 /** An error reported by libvirtd for one call. */
 export class LibvirtError extends Error {

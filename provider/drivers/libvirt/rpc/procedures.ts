@@ -2,19 +2,9 @@
 // procedure number (remote_protocol.x / qemu_protocol.x numbering) and the
 // argument/return layouts. The typed facade (client.call) is derived from this
 // table, so adding a procedure is one line here and nothing else.
-import { Codec, Infer, STRING_MAX, VOID, array, bool, hyper, int, map, opaque, optional, str, struct, uhyper, uint, vector } from "./codec";
+import { type Codec, type Infer, STRING_MAX, VOID, array, bool, hyper, int, map, opaque, optional, str, struct, uhyper, uint, vector } from "./codec";
 import { QEMU_PROGRAM, REMOTE_PROGRAM } from "./packet";
-import {
-  domainRef,
-  networkRef,
-  nodeDeviceRef,
-  optStr,
-  poolRef,
-  snapshotRef,
-  typedParams,
-  uuid,
-  volRef,
-} from "./types";
+import { domainRef, networkRef, nodeDeviceRef, optStr, poolRef, snapshotRef, typedParams, uuid, volRef } from "./types";
 
 export interface ProcDef<A, R> {
   readonly prog: number;
@@ -85,11 +75,7 @@ export const procedures = {
   nodeGetCellsFreeMemory: remote(101, struct({ startCell: int, maxcells: int }), struct({ cells: array(uhyper, CELLS_MAX) })),
   connectGetUri: remote(110, VOID, struct({ uri: str })),
   connectGetLibVersion: remote(157, VOID, struct({ lib_ver: uhyper })),
-  connectGetDomainCapabilities: remote(
-    342,
-    struct({ emulatorbin: optStr, arch: optStr, machine: optStr, virttype: optStr, flags: uint }),
-    struct({ capabilities: str }),
-  ),
+  connectGetDomainCapabilities: remote(342, struct({ emulatorbin: optStr, arch: optStr, machine: optStr, virttype: optStr, flags: uint }), struct({ capabilities: str })),
 
   // --- domains ---
   domainAttachDevice: remote(8, struct({ dom: domainRef, xml: str }), VOID),
@@ -99,11 +85,7 @@ export const procedures = {
   domainDestroy: remote(12, dom, VOID),
   domainGetXmlDesc: remote(14, domFlags, xmlRet),
   domainGetAutostart: remote(15, dom, struct({ autostart: bool })),
-  domainGetInfo: remote(
-    16,
-    dom,
-    struct({ state: uint, maxMem: uhyper, memory: uhyper, nrVirtCpu: uint, cpuTime: uhyper }),
-  ),
+  domainGetInfo: remote(16, dom, struct({ state: uint, maxMem: uhyper, memory: uhyper, nrVirtCpu: uint, cpuTime: uhyper })),
   domainLookupById: remote(22, struct({ id: int }), dom),
   domainLookupByName: remote(23, name, dom),
   domainLookupByUuid: remote(24, struct({ uuid }), dom),
@@ -138,11 +120,7 @@ export const procedures = {
     struct({ dom: domainRef, dconnuri: optStr, params: typedParams, cookie_in: opaque(COOKIE_MAX), flags: uint }),
     struct({ cookie_out: opaque(COOKIE_MAX) }),
   ),
-  connectDomainEventCallbackRegisterAny: remote(
-    316,
-    struct({ eventID: int, dom: optional(domainRef) }),
-    struct({ callbackID: int }),
-  ),
+  connectDomainEventCallbackRegisterAny: remote(316, struct({ eventID: int, dom: optional(domainRef) }), struct({ callbackID: int })),
   connectDomainEventCallbackDeregisterAny: remote(317, struct({ callbackID: int }), VOID),
   connectGetAllDomainStats: remote(
     344,
@@ -159,11 +137,7 @@ export const procedures = {
   domainSnapshotCurrent: remote(191, domFlags, snap),
   domainRevertToSnapshot: remote(192, snapFlags, VOID),
   domainSnapshotDelete: remote(193, snapFlags, VOID),
-  domainListAllSnapshots: remote(
-    274,
-    struct({ dom: domainRef, need_results: int, flags: uint }),
-    struct({ snapshots: array(snapshotRef, LIST_MAX), ret: int }),
-  ),
+  domainListAllSnapshots: remote(274, struct({ dom: domainRef, need_results: int, flags: uint }), struct({ snapshots: array(snapshotRef, LIST_MAX), ret: int })),
 
   // --- storage pools ---
   storagePoolCreateXml: remote(76, xmlFlags, pool),
@@ -177,11 +151,7 @@ export const procedures = {
   storagePoolLookupByName: remote(84, name, pool),
   storagePoolLookupByUuid: remote(85, struct({ uuid }), pool),
   storagePoolLookupByVolume: remote(86, vol, pool),
-  storagePoolGetInfo: remote(
-    87,
-    pool,
-    struct({ state: uint, capacity: uhyper, allocation: uhyper, available: uhyper }),
-  ),
+  storagePoolGetInfo: remote(87, pool, struct({ state: uint, capacity: uhyper, allocation: uhyper, available: uhyper })),
   storagePoolGetXmlDesc: remote(88, poolFlags, xmlRet),
   storagePoolGetAutostart: remote(89, pool, struct({ autostart: bool })),
   storagePoolSetAutostart: remote(90, struct({ pool: poolRef, autostart: bool }), VOID),
@@ -197,20 +167,12 @@ export const procedures = {
   storageVolGetInfo: remote(98, vol, struct({ type: int, capacity: uhyper, allocation: uhyper })),
   storageVolGetXmlDesc: remote(99, volFlags, xmlRet),
   storageVolGetPath: remote(100, vol, struct({ name: str })),
-  storageVolCreateXmlFrom: remote(
-    125,
-    struct({ pool: poolRef, xml: str, clonevol: volRef, flags: uint }),
-    vol,
-  ),
+  storageVolCreateXmlFrom: remote(125, struct({ pool: poolRef, xml: str, clonevol: volRef, flags: uint }), vol),
   storageVolWipe: remote(165, volFlags, VOID),
   storageVolUpload: remote(208, streamRange, VOID, "upload"),
   storageVolDownload: remote(209, streamRange, VOID, "download"),
   storageVolResize: remote(260, struct({ vol: volRef, capacity: uhyper, flags: uint }), VOID),
-  storagePoolListAllVolumes: remote(
-    282,
-    struct({ pool: poolRef, need_results: int, flags: uint }),
-    struct({ vols: array(volRef, LIST_MAX), ret: uint }),
-  ),
+  storagePoolListAllVolumes: remote(282, struct({ pool: poolRef, need_results: int, flags: uint }), struct({ vols: array(volRef, LIST_MAX), ret: uint })),
 
   // --- networks ---
   networkCreate: remote(39, net, VOID),

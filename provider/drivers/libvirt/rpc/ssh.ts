@@ -32,9 +32,7 @@ export function openSshChannel(o: SshOptions): Promise<Duplex> {
   try {
     knownHosts = readFileSync(knownHostsPath, "utf8");
   } catch (e) {
-    return Promise.reject(
-      new LibvirtConnectionError(`cannot read known_hosts file ${knownHostsPath}: ${(e as Error).message}`, { cause: e }),
-    );
+    return Promise.reject(new LibvirtConnectionError(`cannot read known_hosts file ${knownHostsPath}: ${(e as Error).message}`, { cause: e }));
   }
   const client = new Client();
   let hostKeyError: HostKeyVerificationError | undefined;

@@ -7,8 +7,8 @@ import { Readable } from "node:stream";
 import type { RpcConnection, StreamSink } from "./connection";
 import { decodeRemoteError } from "./connection";
 import { LibvirtError, LibvirtProtocolError, LibvirtTimeoutError } from "./errors";
-import { Frame, MessageStatus, MessageType, STREAM_CHUNK_MAX } from "./packet";
-import { XdrWriter } from "./xdr";
+import { type Frame, MessageStatus, MessageType, STREAM_CHUNK_MAX } from "./packet";
+import type { XdrWriter } from "./xdr";
 
 export interface StreamCall {
   prog: number;

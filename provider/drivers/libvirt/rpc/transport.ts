@@ -80,7 +80,10 @@ function awaitTlsCheckByte(sock: TLSSocket, what: string, timeoutMs: number): Pr
     const settle = (error?: LibvirtConnectionError): void => {
       clearTimeout(timer);
       sock.off("readable", onReadable).off("error", onError).off("end", onClosed).off("close", onClosed);
-      if (!error) return resolve();
+      if (!error) {
+        resolve();
+        return;
+      }
       sock.destroy();
       reject(error);
     };

@@ -1,6 +1,6 @@
 // Wire shapes shared by many libvirt procedures (object references, typed
 // parameters, the error record). Field order is the wire order.
-import { Codec, Infer, array, bool, double, hyper, int, optional, str, struct, uhyper, uint } from "./codec";
+import { type Codec, type Infer, array, bool, double, hyper, int, optional, str, struct, uhyper, uint } from "./codec";
 import { XdrError } from "./xdr";
 
 const UUID_BYTES = 16;
@@ -63,27 +63,56 @@ export const typedParam: Codec<TypedParam> = {
   enc: (w, p) => {
     w.string(p.field);
     switch (p.type) {
-      case "int": w.int(TypedParamType.INT); w.int(p.value); break;
-      case "uint": w.int(TypedParamType.UINT); w.uint(p.value); break;
-      case "llong": w.int(TypedParamType.LLONG); w.hyper(p.value); break;
-      case "ullong": w.int(TypedParamType.ULLONG); w.uhyper(p.value); break;
-      case "double": w.int(TypedParamType.DOUBLE); w.double(p.value); break;
-      case "boolean": w.int(TypedParamType.BOOLEAN); w.int(p.value ? 1 : 0); break;
-      case "string": w.int(TypedParamType.STRING); w.string(p.value); break;
+      case "int":
+        w.int(TypedParamType.INT);
+        w.int(p.value);
+        break;
+      case "uint":
+        w.int(TypedParamType.UINT);
+        w.uint(p.value);
+        break;
+      case "llong":
+        w.int(TypedParamType.LLONG);
+        w.hyper(p.value);
+        break;
+      case "ullong":
+        w.int(TypedParamType.ULLONG);
+        w.uhyper(p.value);
+        break;
+      case "double":
+        w.int(TypedParamType.DOUBLE);
+        w.double(p.value);
+        break;
+      case "boolean":
+        w.int(TypedParamType.BOOLEAN);
+        w.int(p.value ? 1 : 0);
+        break;
+      case "string":
+        w.int(TypedParamType.STRING);
+        w.string(p.value);
+        break;
     }
   },
   dec: (r) => {
     const field = str.dec(r);
     const t = r.int();
     switch (t) {
-      case TypedParamType.INT: return { field, type: "int", value: int.dec(r) };
-      case TypedParamType.UINT: return { field, type: "uint", value: uint.dec(r) };
-      case TypedParamType.LLONG: return { field, type: "llong", value: hyper.dec(r) };
-      case TypedParamType.ULLONG: return { field, type: "ullong", value: uhyper.dec(r) };
-      case TypedParamType.DOUBLE: return { field, type: "double", value: double.dec(r) };
-      case TypedParamType.BOOLEAN: return { field, type: "boolean", value: bool.dec(r) };
-      case TypedParamType.STRING: return { field, type: "string", value: str.dec(r) };
-      default: throw new XdrError(`unknown typed parameter type ${t} for field ${field}`);
+      case TypedParamType.INT:
+        return { field, type: "int", value: int.dec(r) };
+      case TypedParamType.UINT:
+        return { field, type: "uint", value: uint.dec(r) };
+      case TypedParamType.LLONG:
+        return { field, type: "llong", value: hyper.dec(r) };
+      case TypedParamType.ULLONG:
+        return { field, type: "ullong", value: uhyper.dec(r) };
+      case TypedParamType.DOUBLE:
+        return { field, type: "double", value: double.dec(r) };
+      case TypedParamType.BOOLEAN:
+        return { field, type: "boolean", value: bool.dec(r) };
+      case TypedParamType.STRING:
+        return { field, type: "string", value: str.dec(r) };
+      default:
+        throw new XdrError(`unknown typed parameter type ${t} for field ${field}`);
     }
   },
   min: 12,

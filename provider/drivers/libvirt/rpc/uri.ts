@@ -28,8 +28,22 @@ export const DEFAULT_SSH_PORT = 22;
 // Query parameters consumed by the client side (libvirt's remote driver set
 // plus ours); everything else is forwarded to the daemon in the name.
 const CLIENT_PARAMS = new Set([
-  "name", "command", "socket", "auth", "netcat", "keyfile", "sshauth", "no_verify", "no_tty",
-  "pkipath", "known_hosts", "known_hosts_verify", "tls_priority", "mode", "proxy", "tls",
+  "name",
+  "command",
+  "socket",
+  "auth",
+  "netcat",
+  "keyfile",
+  "sshauth",
+  "no_verify",
+  "no_tty",
+  "pkipath",
+  "known_hosts",
+  "known_hosts_verify",
+  "tls_priority",
+  "mode",
+  "proxy",
+  "tls",
 ]);
 
 const URI_RE = /^([A-Za-z][A-Za-z0-9.-]*)(?:\+([A-Za-z0-9]+))?:\/\/(?:([^@/?]*)@)?(\[[^\]]*\]|[^:/?]*)(?::(\d+))?(\/[^?]*)?(?:\?(.*))?$/;

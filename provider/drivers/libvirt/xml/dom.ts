@@ -55,7 +55,7 @@ export class XmlNode {
   /** The namespace URI this element's prefix (or default namespace) is declared with on itself. */
   get namespaceUri(): string | undefined {
     const colon = this.name.indexOf(":");
-    return colon < 0 ? this.attrs["xmlns"] : this.attrs[`xmlns:${this.name.slice(0, colon)}`];
+    return colon < 0 ? this.attrs.xmlns : this.attrs[`xmlns:${this.name.slice(0, colon)}`];
   }
 }
 

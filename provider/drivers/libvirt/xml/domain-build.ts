@@ -3,9 +3,7 @@ import { el, render, type XmlElement } from "./element";
 import type { DomainBuildContext } from "./domain-context";
 import { checkCpuSets, cpuElement, cputuneElement, memoryElements, numatuneElement, vcpuElement } from "./domain-cpu";
 import { diskElements, iothreadCount, SEED_IDE_DEV, SEED_SATA_DEV, isQ35 } from "./domain-disks";
-import {
-  balloonElement, graphicsElements, hostdevElements, nicElements, rootPortElements, serialElements, tpmElements,
-} from "./domain-devices";
+import { balloonElement, graphicsElements, hostdevElements, nicElements, rootPortElements, serialElements, tpmElements } from "./domain-devices";
 import { toElement } from "./domain-preserve";
 import { DOMAIN_METADATA_NS, ownershipElement } from "./metadata";
 
@@ -23,13 +21,7 @@ function osElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElemen
     "os",
     { firmware: auto ? "efi" : undefined },
     el("type", { arch: ctx.arch ?? "x86_64", machine: spec.machine }, "hvm"),
-    auto &&
-      el(
-        "firmware",
-        {},
-        el("feature", { enabled: secure, name: "secure-boot" }),
-        secure && el("feature", { enabled: true, name: "enrolled-keys" }),
-      ),
+    auto && el("firmware", {}, el("feature", { enabled: secure, name: "secure-boot" }), secure && el("feature", { enabled: true, name: "enrolled-keys" })),
     uefi && ctx.uefi !== undefined && el("loader", { readonly: true, secure, type: "pflash" }, ctx.uefi.loader),
     uefi && ctx.uefi?.nvram !== undefined && el("nvram", { template: ctx.uefi.nvramTemplate }, ctx.uefi.nvram),
     ctx.boot !== undefined && el("kernel", {}, ctx.boot.kernel),
@@ -74,7 +66,10 @@ function metadataElement(spec: VirtualMachineSpec, ctx: DomainBuildContext): Xml
   const extras: Record<string, string> = {};
   if (spec.cloudInit && ctx.cloudInitSeed !== undefined) extras[EXTRA_SEED_DEV] = isQ35(spec.machine) ? SEED_SATA_DEV : SEED_IDE_DEV;
   if (ctx.seedSalt !== undefined) extras[EXTRA_SEED_SALT] = ctx.seedSalt;
-  const sriov = Object.entries(spec.nics).filter(([, nic]) => nic.sriovPool !== undefined).map(([slot]) => slot).sort();
+  const sriov = Object.entries(spec.nics)
+    .filter(([, nic]) => nic.sriovPool !== undefined)
+    .map(([slot]) => slot)
+    .sort();
   if (sriov.length > 0) extras[EXTRA_SRIOV_NICS] = sriov.join(",");
   return el("metadata", {}, ownershipElement(DOMAIN_METADATA_NS, ctx.ownership, spec.labels, extras), ...(ctx.preserved?.metadata ?? []).map(toElement));
 }

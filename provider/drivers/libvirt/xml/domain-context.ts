@@ -28,9 +28,7 @@ export type DiskSource =
   | { kind: "volume"; pool: string; volume: string; format?: VolumeFormat };
 
 /** A PassthroughDevice resolved to what libvirt addresses. */
-export type PassthroughSource =
-  | { kind: "pci"; address: PciAddress; managed?: boolean }
-  | { kind: "usb"; vendorId: number; productId: number; managed?: boolean };
+export type PassthroughSource = { kind: "pci"; address: PciAddress; managed?: boolean } | { kind: "usb"; vendorId: number; productId: number; managed?: boolean };
 
 export interface DomainBuildContext {
   type: DomainType;

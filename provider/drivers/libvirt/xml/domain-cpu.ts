@@ -25,10 +25,7 @@ export function libvirtTopology(cpu: VirtualMachineSpec["cpu"]): { topology: Top
   if (max === boot) return { topology: { sockets: cpu.sockets, cores: cpu.cores, threads: cpu.threads }, max };
   const perCore = cpu.sockets * cpu.threads;
   if (max % perCore !== 0) {
-    throw new LibvirtXmlError(
-      "cpu.maxVcpus",
-      `got ${max}; libvirt needs sockets×cores×threads to equal the maximum, so it must be a multiple of sockets×threads (${perCore})`,
-    );
+    throw new LibvirtXmlError("cpu.maxVcpus", `got ${max}; libvirt needs sockets×cores×threads to equal the maximum, so it must be a multiple of sockets×threads (${perCore})`);
   }
   return { topology: { sockets: cpu.sockets, cores: max / perCore, threads: cpu.threads }, max };
 }
@@ -56,10 +53,13 @@ export function cpuElement(spec: VirtualMachineSpec, type: DomainType, preserved
   // Under TCG there is no host CPU to pass through; libvirt's "maximum" is the emulator's closest equivalent.
   const mode = cpu.mode === "host-passthrough" && type === "qemu" ? "maximum" : cpu.mode;
   const attrs =
-    mode === "hypervisor-default" ? {}
-    : mode === "custom" ? { mode, match: "exact", check: "partial" }
-    : mode === "host-model" ? { mode }
-    : { mode, check: "none", migratable: "on" };
+    mode === "hypervisor-default"
+      ? {}
+      : mode === "custom"
+        ? { mode, match: "exact", check: "partial" }
+        : mode === "host-model"
+          ? { mode }
+          : { mode, check: "none", migratable: "on" };
   const cells = cpu.numa ?? [];
   // CPU features and the like that the host's definition holds; libvirt takes features only with a model or a host mode.
   const kept = mode === "hypervisor-default" ? [] : (preserved?.cpu ?? []).map(toElement);
@@ -71,12 +71,18 @@ export function cpuElement(spec: VirtualMachineSpec, type: DomainType, preserved
     el("topology", { sockets: topology.sockets, cores: topology.cores, threads: topology.threads }),
     ...kept,
     cells.length > 0 &&
-      el("numa", {}, ...cells.map((cell, id) => el(
-        "cell",
-        // Attributes the model has no field for (memAccess='shared' for vhost-user …) stay as the host has them.
-        { id, cpus: cell.vcpus, memory: cell.memoryMiB, unit: "MiB", ...cellExtras(id)?.attrs },
-        ...(cellExtras(id)?.children ?? []).map(toElement),
-      ))),
+      el(
+        "numa",
+        {},
+        ...cells.map((cell, id) =>
+          el(
+            "cell",
+            // Attributes the model has no field for (memAccess='shared' for vhost-user …) stay as the host has them.
+            { id, cpus: cell.vcpus, memory: cell.memoryMiB, unit: "MiB", ...cellExtras(id)?.attrs },
+            ...(cellExtras(id)?.children ?? []).map(toElement),
+          ),
+        ),
+      ),
   );
 }
 
@@ -84,12 +90,7 @@ export function numatuneElement(spec: VirtualMachineSpec): XmlElement | undefine
   const bound = (spec.cpu.numa ?? []).map((cell, id) => ({ id, node: cell.hostNode })).filter((c) => c.node !== undefined);
   if (bound.length === 0) return undefined;
   const nodes = [...new Set(bound.map((c) => c.node as number))].sort((a, b) => a - b);
-  return el(
-    "numatune",
-    {},
-    el("memory", { mode: "strict", nodeset: nodes.join(",") }),
-    ...bound.map((c) => el("memnode", { cellid: c.id, mode: "strict", nodeset: c.node })),
-  );
+  return el("numatune", {}, el("memory", { mode: "strict", nodeset: nodes.join(",") }), ...bound.map((c) => el("memnode", { cellid: c.id, mode: "strict", nodeset: c.node })));
 }
 
 /**

@@ -14,10 +14,13 @@ function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlEle
   const network = ctx.networks?.[slot] ?? nic.network ?? nic.sriovPool;
   const type = nic.bridge !== undefined ? "bridge" : nic.direct ? "direct" : nic.user ? "user" : nic.ethernet ? "ethernet" : "network";
   const source =
-    type === "bridge" ? el("source", { bridge: nic.bridge })
-    : type === "direct" ? el("source", { dev: nic.direct?.device, mode: nic.direct?.mode })
-    : type === "network" ? el("source", { network })
-    : undefined;
+    type === "bridge"
+      ? el("source", { bridge: nic.bridge })
+      : type === "direct"
+        ? el("source", { dev: nic.direct?.device, mode: nic.direct?.mode })
+        : type === "network"
+          ? el("source", { network })
+          : undefined;
   // A VF is the real device: there is no emulated model or vhost backend to configure.
   const emulated = nic.sriovPool === undefined;
   if (emulated && nic.vlan !== undefined) {
@@ -45,7 +48,9 @@ function nicElement(slot: string, nic: NicSpec, ctx: DomainBuildContext): XmlEle
 }
 
 export function nicElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
-  return Object.keys(spec.nics).sort(compareSlots).map((slot) => nicElement(slot, spec.nics[slot], ctx));
+  return Object.keys(spec.nics)
+    .sort(compareSlots)
+    .map((slot) => nicElement(slot, spec.nics[slot], ctx));
 }
 
 function hostdevElement(slot: string, src: PassthroughSource, romBar: boolean): XmlElement {
@@ -69,12 +74,14 @@ function hostdevElement(slot: string, src: PassthroughSource, romBar: boolean): 
 }
 
 export function hostdevElements(spec: VirtualMachineSpec, ctx: DomainBuildContext): XmlElement[] {
-  return Object.keys(spec.passthrough).sort(compareSlots).map((slot) => {
-    const { device, romBar } = spec.passthrough[slot];
-    const src = ctx.passthrough?.[device];
-    if (!src) throw new LibvirtXmlError(`passthrough.${slot}.device`, "the device has no resolved host address (ctx.passthrough)");
-    return hostdevElement(slot, src, romBar);
-  });
+  return Object.keys(spec.passthrough)
+    .sort(compareSlots)
+    .map((slot) => {
+      const { device, romBar } = spec.passthrough[slot];
+      const src = ctx.passthrough?.[device];
+      if (!src) throw new LibvirtXmlError(`passthrough.${slot}.device`, "the device has no resolved host address (ctx.passthrough)");
+      return hostdevElement(slot, src, romBar);
+    });
 }
 
 /** Graphics console; the password is written into the XML only, never into messages. */
@@ -85,21 +92,12 @@ export function graphicsElements(spec: VirtualMachineSpec): XmlElement[] {
   if (kind === "vnc" && password !== undefined && password.length > VNC_PASSWORD_MAX) {
     throw new LibvirtXmlError("console.password", `VNC passwords are at most ${VNC_PASSWORD_MAX} characters; use a shorter one or kind "spice"`);
   }
-  return [
-    el(
-      "graphics",
-      { type: kind, port: -1, autoport: "yes", listen, passwd: password },
-      el("listen", { type: "address", address: listen }),
-    ),
-  ];
+  return [el("graphics", { type: kind, port: -1, autoport: "yes", listen, passwd: password }, el("listen", { type: "address", address: listen }))];
 }
 
 /** A serial port on a pty with a console on it: `virsh console` and kernels booted with console=ttyS0 use it. */
 export function serialElements(): XmlElement[] {
-  return [
-    el("serial", { type: "pty" }, el("target", { port: 0 })),
-    el("console", { type: "pty" }, el("target", { type: "serial", port: 0 })),
-  ];
+  return [el("serial", { type: "pty" }, el("target", { port: 0 })), el("console", { type: "pty" }, el("target", { type: "serial", port: 0 }))];
 }
 
 export function tpmElements(spec: VirtualMachineSpec): XmlElement[] {
@@ -121,8 +119,5 @@ export function rootPortElements(spec: VirtualMachineSpec, ctx: DomainBuildConte
   const ports = ctx.hotplugRootPorts ?? 4;
   if (ports === 0) return [];
   // An index-less controller would take index 0, which q35 reserves for its pcie-root.
-  return [
-    el("controller", { type: "pci", index: 0, model: "pcie-root" }),
-    ...Array.from({ length: ports }, () => el("controller", { type: "pci", model: "pcie-root-port" })),
-  ];
+  return [el("controller", { type: "pci", index: 0, model: "pcie-root" }), ...Array.from({ length: ports }, () => el("controller", { type: "pci", model: "pcie-root-port" }))];
 }

@@ -212,9 +212,7 @@ export function diskElements(spec: VirtualMachineSpec, ctx: DomainBuildContext):
   }
   if (seed) disks.push(seedElement(spec, ctx.cloudInitSeed as string, at));
   const queues = ctx.scsiQueues ?? vcpuCount(spec);
-  const controllers = at.scsiControllers.map((c) =>
-    el("controller", { type: "scsi", index: c.index, model: "virtio-scsi" }, el("driver", { queues, iothread: c.iothread })),
-  );
+  const controllers = at.scsiControllers.map((c) => el("controller", { type: "scsi", index: c.index, model: "virtio-scsi" }, el("driver", { queues, iothread: c.iothread })));
   return [...disks, ...controllers];
 }
 

@@ -69,15 +69,23 @@ function parseCdrom(node: XmlNode, dev: string): ParsedCdrom {
   const driver = node.child("driver");
   const src = node.child("source");
   const unmanageable =
-    node.attr("device") !== "cdrom" ? "floppies are not managed"
-    : node.children.some((c) => !CDROM_CHILDREN.has(c.name)) ? `<${node.children.find((c) => !CDROM_CHILDREN.has(c.name))?.name}> is not in the model`
-    : source.kind !== "file" && !(node.attr("type") === "file" && src === undefined) ? "only an image file or an empty drive is managed"
-    : Object.keys(src?.attrs ?? {}).some((a) => a !== "file" && a !== "index") || (src?.children.length ?? 0) > 0 ? "its source settings are not in the model"
-    : Object.keys(driver?.attrs ?? {}).some((a) => a !== "name" && a !== "type") || (driver?.attr("type") ?? "raw") !== "raw" ? "its driver settings are not in the model"
-    : bus === undefined || !CDROM_BUSES.has(bus) ? `bus "${bus}" is not in the model`
-    : Object.keys(node.child("target")?.attrs ?? {}).some((a) => a !== "dev" && a !== "bus") ? "its target settings are not in the model"
-    : !DiskSlot.safeParse(targetDevToSlot(dev)).success || /^(vd|nvme)/.test(targetDevToSlot(dev)) ? `target "${dev}" is not a CD-ROM slot`
-    : undefined;
+    node.attr("device") !== "cdrom"
+      ? "floppies are not managed"
+      : node.children.some((c) => !CDROM_CHILDREN.has(c.name))
+        ? `<${node.children.find((c) => !CDROM_CHILDREN.has(c.name))?.name}> is not in the model`
+        : source.kind !== "file" && !(node.attr("type") === "file" && src === undefined)
+          ? "only an image file or an empty drive is managed"
+          : Object.keys(src?.attrs ?? {}).some((a) => a !== "file" && a !== "index") || (src?.children.length ?? 0) > 0
+            ? "its source settings are not in the model"
+            : Object.keys(driver?.attrs ?? {}).some((a) => a !== "name" && a !== "type") || (driver?.attr("type") ?? "raw") !== "raw"
+              ? "its driver settings are not in the model"
+              : bus === undefined || !CDROM_BUSES.has(bus)
+                ? `bus "${bus}" is not in the model`
+                : Object.keys(node.child("target")?.attrs ?? {}).some((a) => a !== "dev" && a !== "bus")
+                  ? "its target settings are not in the model"
+                  : !DiskSlot.safeParse(targetDevToSlot(dev)).success || /^(vd|nvme)/.test(targetDevToSlot(dev))
+                    ? `target "${dev}" is not a CD-ROM slot`
+                    : undefined;
   return {
     bus,
     ...(source.kind === "file" ? { path: source.path } : {}),
@@ -136,7 +144,10 @@ export interface ParsedDisks {
 export function parseDisks(devices: XmlNode, preserved: PreservedParts): ParsedDisks {
   const disks: Record<string, ParsedDisk> = {};
   const cdroms: Record<string, ParsedCdrom> = {};
-  const candidates = devices.all("disk").filter((d) => (d.attr("device") ?? "disk") === "disk").map((node) => ({ node, disk: parseDisk(node, devices) }));
+  const candidates = devices
+    .all("disk")
+    .filter((d) => (d.attr("device") ?? "disk") === "disk")
+    .map((node) => ({ node, disk: parseDisk(node, devices) }));
   const virtioScsi = candidates.some((c) => c.disk.bus === "virtio-scsi");
   for (const disk of devices.all("disk")) {
     const device = disk.attr("device") ?? "disk";

@@ -44,7 +44,11 @@ function managedGraphics(devices: XmlNode | undefined): XmlNode | undefined {
 function parseConsole(devices: XmlNode | undefined): ParsedDomain["console"] {
   const graphics = managedGraphics(devices);
   if (!graphics) return { kind: "none" };
-  const listen = graphics.all("listen").find((l) => l.attr("type") === "address")?.attr("address") ?? graphics.attr("listen");
+  const listen =
+    graphics
+      .all("listen")
+      .find((l) => l.attr("type") === "address")
+      ?.attr("address") ?? graphics.attr("listen");
   const password = graphics.attr("passwd");
   return {
     kind: graphics.attr("type") as "vnc" | "spice",
@@ -104,7 +108,12 @@ export function parseDomainXml(xml: string): ParsedDomain {
   }
   const nics = devices ? parseNics(devices, sriov, preserved) : {};
   const passthrough = devices ? parseHostdevs(devices, preserved) : {};
-  if (devices) preserveOtherDevices(devices, Object.values(disks).some((d) => d.bus === "virtio-scsi"), preserved);
+  if (devices)
+    preserveOtherDevices(
+      devices,
+      Object.values(disks).some((d) => d.bus === "virtio-scsi"),
+      preserved,
+    );
   const type = domain.child("os")?.child("type");
   const boot = parseBoot(domain);
   return {
@@ -123,7 +132,11 @@ export function parseDomainXml(xml: string): ParsedDomain {
     ...(seed?.path !== undefined ? { cloudInitSeed: seed.path } : {}),
     ...(extras[EXTRA_SEED_SALT] !== undefined ? { seedSalt: extras[EXTRA_SEED_SALT] } : {}),
     nics,
-    macs: Object.fromEntries(Object.entries(nics).filter(([, n]) => n.mac !== undefined).map(([slot, n]) => [slot, n.mac as string])),
+    macs: Object.fromEntries(
+      Object.entries(nics)
+        .filter(([, n]) => n.mac !== undefined)
+        .map(([slot, n]) => [slot, n.mac as string]),
+    ),
     passthrough,
     firmware: parseFirmware(domain),
     console: parseConsole(devices),

@@ -37,8 +37,25 @@ export function emptyPreserved(): PreservedParts {
 
 /** What the builder itself writes at the top level; everything else is preserved as found. */
 const BUILT_TOP = new Set([
-  "name", "uuid", "metadata", "memory", "currentMemory", "maxMemory", "memoryBacking", "vcpu", "iothreads",
-  "cputune", "numatune", "os", "cpu", "devices", "features", "clock", "on_poweroff", "on_reboot", "on_crash",
+  "name",
+  "uuid",
+  "metadata",
+  "memory",
+  "currentMemory",
+  "maxMemory",
+  "memoryBacking",
+  "vcpu",
+  "iothreads",
+  "cputune",
+  "numatune",
+  "os",
+  "cpu",
+  "devices",
+  "features",
+  "clock",
+  "on_poweroff",
+  "on_reboot",
+  "on_crash",
 ]);
 /** Written by the builder as defaults, but a host's own choice wins when it has one. */
 const SETTINGS = new Set(["features", "clock", "on_poweroff", "on_reboot", "on_crash"]);
@@ -126,9 +143,7 @@ export function describeDevice(node: XmlNode): string {
  * Addresses deeper down (a host device's source address) are kept.
  */
 export function toElement(node: XmlNode): XmlElement {
-  const children = node.children
-    .filter((c) => !(c.name === "address" && c.attr("type") === "pci"))
-    .map(copyElement);
+  const children = node.children.filter((c) => !(c.name === "address" && c.attr("type") === "pci")).map(copyElement);
   if (children.length === 0 && node.text !== "") return el(node.name, { ...node.attrs }, node.rawText);
   return el(node.name, { ...node.attrs }, ...children);
 }

@@ -30,12 +30,7 @@ export interface ParsedOwnership extends Partial<Ownership> {
   extras: Record<string, string>;
 }
 
-export function ownershipElement(
-  namespace: string,
-  owner: Ownership,
-  labels: Record<string, string>,
-  extras: Record<string, string> = {},
-): XmlElement {
+export function ownershipElement(namespace: string, owner: Ownership, labels: Record<string, string>, extras: Record<string, string> = {}): XmlElement {
   const q = (name: string) => `${PREFIX}:${name}`;
   const sortedLabels = Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return el(

@@ -13,11 +13,15 @@ export interface NetworkBuildContext {
 }
 
 const FORWARD_MODE: Record<NetworkMode, string | undefined> = {
-  nat: "nat", routed: "route", isolated: undefined, bridge: "bridge", sriov: "hostdev",
+  nat: "nat",
+  routed: "route",
+  isolated: undefined,
+  bridge: "bridge",
+  sriov: "hostdev",
 };
 
 function netmask(prefix: number): string {
-  return numberToIpv4(prefix === 0 ? 0 : (2 ** 32 - 2 ** (32 - prefix)));
+  return numberToIpv4(prefix === 0 ? 0 : 2 ** 32 - 2 ** (32 - prefix));
 }
 
 /** The DHCP range when the spec gives none (or half of one): the upper half of the subnet. */
@@ -47,12 +51,7 @@ function ipElement(spec: NetworkSpec): XmlElement | undefined {
     { address: numberToIpv4(subnet.first), netmask: netmask(subnet.prefix) },
     spec.dhcp &&
       range &&
-      el(
-        "dhcp",
-        {},
-        el("range", { start: range.start, end: range.end }),
-        ...spec.dhcp.staticLeases.map((l) => el("host", { mac: l.mac, ip: l.ip, name: l.hostname })),
-      ),
+      el("dhcp", {}, el("range", { start: range.start, end: range.end }), ...spec.dhcp.staticLeases.map((l) => el("host", { mac: l.mac, ip: l.ip, name: l.hostname }))),
   );
 }
 
@@ -68,10 +67,7 @@ export function buildNetworkXml(spec: NetworkSpec, ctx: NetworkBuildContext): st
   const mode = FORWARD_MODE[spec.mode];
   const routedLike = spec.mode === "nat" || spec.mode === "routed" || spec.mode === "isolated";
   const bridge = routedLike ? (spec.bridge ?? bridgeNameFor(spec.name)) : spec.bridge;
-  const forward =
-    spec.mode === "sriov"
-      ? el("forward", { mode, managed: "yes" }, el("pf", { dev: spec.physicalFunction }))
-      : mode !== undefined && el("forward", { mode });
+  const forward = spec.mode === "sriov" ? el("forward", { mode, managed: "yes" }, el("pf", { dev: spec.physicalFunction })) : mode !== undefined && el("forward", { mode });
   return render(
     el(
       "network",
@@ -139,11 +135,14 @@ export function parseNetworkXml(xml: string): ParsedNetwork {
       ? {
           dhcp: {
             ...stripUndefined({ start: range?.attr("start"), end: range?.attr("end") }),
-            staticLeases: dhcp.all("host").filter((h) => h.attr("ip") !== undefined && h.attr("mac") !== undefined).map((h) => ({
-              mac: (h.attr("mac") as string).toLowerCase(),
-              ip: h.attr("ip") as string,
-              ...(h.attr("name") !== undefined ? { hostname: h.attr("name") } : {}),
-            })),
+            staticLeases: dhcp
+              .all("host")
+              .filter((h) => h.attr("ip") !== undefined && h.attr("mac") !== undefined)
+              .map((h) => ({
+                mac: (h.attr("mac") as string).toLowerCase(),
+                ip: h.attr("ip") as string,
+                ...(h.attr("name") !== undefined ? { hostname: h.attr("name") } : {}),
+              })),
           },
         }
       : {}),

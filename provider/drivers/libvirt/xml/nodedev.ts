@@ -49,7 +49,12 @@ export function parsePciNodeDeviceXml(xml: string): PciNodeDevice | undefined {
   const device = parseXml(xml, "device");
   const pci = device.all("capability").find((c) => c.attr("type") === "pci");
   if (!pci) return undefined;
-  const address = { domain: intText(pci.child("domain")) ?? 0, bus: intText(pci.child("bus")) ?? 0, slot: intText(pci.child("slot")) ?? 0, function: intText(pci.child("function")) ?? 0 };
+  const address = {
+    domain: intText(pci.child("domain")) ?? 0,
+    bus: intText(pci.child("bus")) ?? 0,
+    slot: intText(pci.child("slot")) ?? 0,
+    function: intText(pci.child("function")) ?? 0,
+  };
   const vendor = idAndName(pci.child("vendor"));
   const product = idAndName(pci.child("product"));
   const classText = pci.child("class")?.text;

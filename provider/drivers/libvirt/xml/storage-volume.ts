@@ -31,8 +31,7 @@ export function buildVolumeXml(spec: VolumeSpec, ctx: VolumeBuildContext = {}): 
       el("name", {}, spec.name),
       el("capacity", { unit: "bytes" }, capacity),
       el("target", {}, el("format", { type: spec.format })),
-      spec.backingStore !== undefined &&
-        el("backingStore", {}, el("path", {}, ctx.backingPath), el("format", { type: ctx.backingFormat ?? "qcow2" })),
+      spec.backingStore !== undefined && el("backingStore", {}, el("path", {}, ctx.backingPath), el("format", { type: ctx.backingFormat ?? "qcow2" })),
     ),
   );
 }
@@ -71,8 +70,6 @@ export function parseVolumeXml(xml: string): ParsedVolume {
     name: vol.child("name")?.text ?? "",
     ...Object.fromEntries(Object.entries(optional).filter(([, v]) => v !== undefined && v !== "")),
     // Libvirt writes an empty <backingStore/> for volumes without one.
-    ...(backingPath !== undefined && backingPath !== ""
-      ? { backingStore: { path: backingPath, ...(backingFormat !== undefined ? { format: backingFormat } : {}) } }
-      : {}),
+    ...(backingPath !== undefined && backingPath !== "" ? { backingStore: { path: backingPath, ...(backingFormat !== undefined ? { format: backingFormat } : {}) } } : {}),
   };
 }

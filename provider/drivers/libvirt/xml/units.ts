@@ -2,13 +2,26 @@ import type { XmlNode } from "./dom";
 
 /** Libvirt's scaled-integer units: single letters and *iB are powers of 1024, *B are powers of 1000. */
 const FACTORS: Record<string, number> = {
-  b: 1, bytes: 1,
-  kb: 1e3, k: 1024, kib: 1024,
-  mb: 1e6, m: 1024 ** 2, mib: 1024 ** 2,
-  gb: 1e9, g: 1024 ** 3, gib: 1024 ** 3,
-  tb: 1e12, t: 1024 ** 4, tib: 1024 ** 4,
-  pb: 1e15, p: 1024 ** 5, pib: 1024 ** 5,
-  eb: 1e18, e: 1024 ** 6, eib: 1024 ** 6,
+  b: 1,
+  bytes: 1,
+  kb: 1e3,
+  k: 1024,
+  kib: 1024,
+  mb: 1e6,
+  m: 1024 ** 2,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  g: 1024 ** 3,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  t: 1024 ** 4,
+  tib: 1024 ** 4,
+  pb: 1e15,
+  p: 1024 ** 5,
+  pib: 1024 ** 5,
+  eb: 1e18,
+  e: 1024 ** 6,
+  eib: 1024 ** 6,
 };
 
 /** Bytes of a scaled value; `defaultUnit` is the element's documented default (KiB for memory, bytes for storage). */

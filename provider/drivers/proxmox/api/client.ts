@@ -6,9 +6,7 @@ import type { TLSSocket } from "node:tls";
 import { buildConnector, Pool } from "undici";
 import { PveApiError, PveTransportError } from "./errors";
 
-export type PveAuth =
-  | { kind: "token"; tokenId: string; secret: string }
-  | { kind: "password"; username: string; password: string };
+export type PveAuth = { kind: "token"; tokenId: string; secret: string } | { kind: "password"; username: string; password: string };
 
 export interface PveClientOptions {
   /** https://host:8006 (a trailing /api2/json is accepted). */
@@ -51,7 +49,7 @@ export class PveClient {
   constructor(readonly options: PveClientOptions) {
     const url = new URL(options.url);
     if (url.protocol !== "https:") throw new TypeError(`Proxmox VE URL must be https://host:8006, got ${options.url}`);
-    this.base = url.pathname.replace(/\/+$/, "").replace(/\/api2\/json$/, "") + "/api2/json";
+    this.base = `${url.pathname.replace(/\/+$/, "").replace(/\/api2\/json$/, "")}/api2/json`;
     this.pool = new Pool(url.origin, {
       connections: options.connections ?? 8,
       connect: connectorFor(options),
@@ -165,7 +163,10 @@ function formOf(params: Params): URLSearchParams {
 
 /** Each path segment percent-encoded (UPIDs and volume ids hold ':' and '@', which stay readable). */
 function encodePath(path: string): string {
-  return path.split("/").map((s) => encodeURIComponent(s).replace(/%3A/gi, ":").replace(/%40/g, "@")).join("/");
+  return path
+    .split("/")
+    .map((s) => encodeURIComponent(s).replace(/%3A/gi, ":").replace(/%40/g, "@"))
+    .join("/");
 }
 
 type Connector = ReturnType<typeof buildConnector>;

@@ -43,8 +43,15 @@ export class PveTransportError extends Error {
 
 /** A task (UPID) that ended with anything but OK; the end of its log is quoted. */
 export class PveTaskError extends Error {
-  constructor(readonly upid: string, readonly exitStatus: string, readonly log: readonly string[]) {
-    const tail = log.slice(-12).map((l) => `  | ${l}`).join("\n");
+  constructor(
+    readonly upid: string,
+    readonly exitStatus: string,
+    readonly log: readonly string[],
+  ) {
+    const tail = log
+      .slice(-12)
+      .map((l) => `  | ${l}`)
+      .join("\n");
     super(`Proxmox VE task ${taskLabel(upid)} failed: ${exitStatus}${tail ? `\ntask log:\n${tail}` : ""}`);
     this.name = "PveTaskError";
   }

@@ -22,7 +22,10 @@ export async function retryWhileLocked<T>(what: string, attempt: () => Promise<T
       const remaining = deadline - Date.now();
       if (remaining <= 50) {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
-        throw new Error(`${what}: the VM stayed locked for ${seconds} s (${tries} attempts; PVE said "${reason}"); gave up at the operation deadline. Wait for the operation holding the lock to end, or clear a stale lock with \`qm unlock\``, { cause: error });
+        throw new Error(
+          `${what}: the VM stayed locked for ${seconds} s (${tries} attempts; PVE said "${reason}"); gave up at the operation deadline. Wait for the operation holding the lock to end, or clear a stale lock with \`qm unlock\``,
+          { cause: error },
+        );
       }
       if (tries === 1 || tries % 5 === 0) progress(`${what}: ${reason}; retrying (attempt ${tries + 1})`);
       await sleep(Math.min(delay, remaining - 50));

@@ -35,7 +35,12 @@ export async function waitForTask(client: PveClient, upid: string, waiting: Wait
       }
       const log = await taskLog(client, path);
       if (!/^WARNINGS: \d+$/.test(exit)) throw new PveTaskError(upid, exit, log);
-      waiting.progress(`${taskLabel(upid)} ended with ${exit}: ${log.filter((l) => /^WARN/.test(l)).slice(-3).join(" | ")}`);
+      waiting.progress(
+        `${taskLabel(upid)} ended with ${exit}: ${log
+          .filter((l) => /^WARN/.test(l))
+          .slice(-3)
+          .join(" | ")}`,
+      );
       return;
     }
     const now = Date.now();

@@ -23,8 +23,13 @@ interface SnapshotEntry {
 export function snapshotProblems(spec: SnapshotSpec): InputFailure[] {
   const out: InputFailure[] = [];
   if (!SNAPSHOT_VM.test(spec.vm)) out.push({ property: "vm", reason: `got "${spec.vm}"; on Proxmox VE this is the VirtualMachine's id, a VM id such as "104"` });
-  if (!SNAPNAME.test(spec.name)) out.push({ property: "name", reason: `got "${spec.name}"; Proxmox VE names snapshots with 2-40 letters, digits and _, starting with a letter (no - or .)` });
-  if (spec.quiesce) out.push({ property: "quiesce", reason: "Proxmox VE freezes guest file systems on its own when the VM's guest agent is enabled with freeze-fs; it cannot be asked for per snapshot" });
+  if (!SNAPNAME.test(spec.name))
+    out.push({ property: "name", reason: `got "${spec.name}"; Proxmox VE names snapshots with 2-40 letters, digits and _, starting with a letter (no - or .)` });
+  if (spec.quiesce)
+    out.push({
+      property: "quiesce",
+      reason: "Proxmox VE freezes guest file systems on its own when the VM's guest agent is enabled with freeze-fs; it cannot be asked for per snapshot",
+    });
   return out;
 }
 const SNAPSHOT_VM = /^\d+$|^04da6b54-80e4-46f7-96ec-b56ff0331ba9$/;
@@ -35,7 +40,10 @@ const SNAPSHOT_VM = /^\d+$|^04da6b54-80e4-46f7-96ec-b56ff0331ba9$/;
  * carries NovaCron's tag.
  */
 export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
-  constructor(readonly client: PveClient, readonly node: string) {}
+  constructor(
+    readonly client: PveClient,
+    readonly node: string,
+  ) {}
 
   async find(spec: SnapshotSpec): Promise<Observed<SnapshotSpec> | undefined> {
     const list = await this.list(spec.vm);
@@ -47,10 +55,19 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
     const problems = snapshotProblems(spec);
     if (problems.length > 0) throw new InputError("Snapshot", problems);
     ctx.progress(`taking snapshot ${spec.name} of VM ${spec.vm}${spec.memory ? " with memory" : ""}`);
-    await retryWhileLocked(`snapshot of VM ${spec.vm}`, async () => {
-      const upid = await this.client.post<string>(`${this.vmPath(spec.vm)}/snapshot`, { snapname: spec.name, description: spec.description || undefined, vmstate: spec.memory ? 1 : undefined });
-      await waitForTask(this.client, upid, ctx);
-    }, ctx.deadline, ctx.progress);
+    await retryWhileLocked(
+      `snapshot of VM ${spec.vm}`,
+      async () => {
+        const upid = await this.client.post<string>(`${this.vmPath(spec.vm)}/snapshot`, {
+          snapname: spec.name,
+          description: spec.description || undefined,
+          vmstate: spec.memory ? 1 : undefined,
+        });
+        await waitForTask(this.client, upid, ctx);
+      },
+      ctx.deadline,
+      ctx.progress,
+    );
     const made = await this.find(spec);
     if (!made) throw new Error(`snapshot "${spec.name}" of VM ${spec.vm} was taken but is not in the VM's snapshot list`);
     return made;
@@ -65,7 +82,12 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
 
   async update(id: string, _old: SnapshotSpec, next: SnapshotSpec, _plan: ChangePlan, ctx: OperationContext): Promise<Observed<SnapshotSpec>> {
     const { vm, name } = parseId(id);
-    await retryWhileLocked(`snapshot ${name} of VM ${vm}`, () => this.client.put(`${this.vmPath(vm)}/snapshot/${name}/config`, { description: next.description }), ctx.deadline, ctx.progress);
+    await retryWhileLocked(
+      `snapshot ${name} of VM ${vm}`,
+      () => this.client.put(`${this.vmPath(vm)}/snapshot/${name}/config`, { description: next.description }),
+      ctx.deadline,
+      ctx.progress,
+    );
     const found = await this.read(id, next);
     if (!found) throw new Error(`snapshot ${name} of VM ${vm} is gone`);
     return found;
@@ -76,10 +98,15 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
     const list = await this.list(vm);
     if (!list?.entries.some((s) => s.name === name)) return ctx.progress(`snapshot ${name} of VM ${vm} is already gone`);
     if (!list.owned) return ctx.progress(`VM ${vm} does not carry NovaCron's tag; its snapshot ${name} is left in place`);
-    await retryWhileLocked(`removal of snapshot ${name} of VM ${vm}`, async () => {
-      const upid = await this.client.delete<string>(`${this.vmPath(vm)}/snapshot/${name}`);
-      await waitForTask(this.client, upid, ctx);
-    }, ctx.deadline, ctx.progress);
+    await retryWhileLocked(
+      `removal of snapshot ${name} of VM ${vm}`,
+      async () => {
+        const upid = await this.client.delete<string>(`${this.vmPath(vm)}/snapshot/${name}`);
+        await waitForTask(this.client, upid, ctx);
+      },
+      ctx.deadline,
+      ctx.progress,
+    );
   }
 
   private vmPath(vm: string): string {

@@ -44,9 +44,15 @@ function pveOptions(spec: Spec): Record<string, string> {
 
 export function storageProblems(spec: Spec): InputFailure[] {
   const out: InputFailure[] = [];
-  if (!STORAGE_ID.test(spec.name)) out.push({ property: "name", reason: `got ${showValue(spec.name)}; a Proxmox VE storage id is letters, digits, - _ . starting with a letter and ending with a letter or digit` });
-  if (!["dir", "netfs", "logical", "zfs"].includes(spec.kind)) out.push({ property: "kind", reason: `got "${spec.kind}"; NovaCron's Proxmox driver makes dir, netfs (nfs), logical (lvm) and zfs (zfspool) storages so far` });
-  if (spec.kind === "netfs" && spec.source !== undefined && !/^[^:/]+:\/.+/.test(spec.source)) out.push({ property: "source", reason: `got ${showValue(spec.source)}; an NFS source is server:/export` });
+  if (!STORAGE_ID.test(spec.name))
+    out.push({
+      property: "name",
+      reason: `got ${showValue(spec.name)}; a Proxmox VE storage id is letters, digits, - _ . starting with a letter and ending with a letter or digit`,
+    });
+  if (!["dir", "netfs", "logical", "zfs"].includes(spec.kind))
+    out.push({ property: "kind", reason: `got "${spec.kind}"; NovaCron's Proxmox driver makes dir, netfs (nfs), logical (lvm) and zfs (zfspool) storages so far` });
+  if (spec.kind === "netfs" && spec.source !== undefined && !/^[^:/]+:\/.+/.test(spec.source))
+    out.push({ property: "source", reason: `got ${showValue(spec.source)}; an NFS source is server:/export` });
   if (!spec.autostart) out.push({ property: "autostart", reason: "Proxmox VE activates every enabled storage itself; autostart cannot be turned off" });
   if (Object.keys(spec.labels).length > 0) out.push({ property: "labels", reason: "Proxmox VE storage definitions hold no description or tags to keep labels in" });
   return out;
@@ -58,7 +64,10 @@ export function storageProblems(spec: Spec): InputFailure[] {
  * hands it; an adopted storage is left in place on destroy. Deleting a definition leaves its data.
  */
 export class ProxmoxStorageResource implements ResourceDriver<Spec> {
-  constructor(readonly client: PveClient, readonly node: string) {}
+  constructor(
+    readonly client: PveClient,
+    readonly node: string,
+  ) {}
 
   async find(spec: Spec): Promise<Observed<Spec> | undefined> {
     const found = await this.observe(spec.name, spec);
@@ -76,7 +85,10 @@ export class ProxmoxStorageResource implements ResourceDriver<Spec> {
     } catch (error) {
       if (error instanceof PveApiError && Object.keys(error.fieldErrors).length > 0) {
         const field: Record<string, string> = { storage: "name", path: "path", server: "source", export: "source", vgname: "source", pool: "source" };
-        throw new InputError("StoragePool", Object.entries(error.fieldErrors).map(([k, why]) => ({ property: field[k] ?? k, reason: `Proxmox VE refused ${k}=${showValue(options[k] ?? spec.name)}: ${why}` })));
+        throw new InputError(
+          "StoragePool",
+          Object.entries(error.fieldErrors).map(([k, why]) => ({ property: field[k] ?? k, reason: `Proxmox VE refused ${k}=${showValue(options[k] ?? spec.name)}: ${why}` })),
+        );
       }
       throw error;
     }
@@ -115,9 +127,7 @@ export class ProxmoxStorageResource implements ResourceDriver<Spec> {
       if (error instanceof PveApiError && /does not exist/.test(error.reason)) return undefined;
       throw error;
     }
-    const status = await this.client
-      .get<{ active?: number; enabled?: number; total?: number }>(`/nodes/${this.node}/storage/${id}/status`)
-      .catch(() => undefined);
+    const status = await this.client.get<{ active?: number; enabled?: number; total?: number }>(`/nodes/${this.node}/storage/${id}/status`).catch(() => undefined);
     const kind = ({ dir: "dir", nfs: "netfs", lvm: "logical", zfspool: "zfs" } as Record<string, Spec["kind"]>)[config.type] ?? last.kind;
     const source = config.type === "nfs" ? `${config.server}:${config.export}` : config.type === "lvm" ? config.vgname : config.type === "zfspool" ? config.pool : last.source;
     const active = status?.active === 1;

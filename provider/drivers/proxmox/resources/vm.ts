@@ -20,7 +20,10 @@ const ID_ATTEMPTS = 50;
  * addresses it. Only VMs with NovaCron's tag are adopted, changed or destroyed.
  */
 export class ProxmoxVmResource implements ResourceDriver<Spec> {
-  constructor(readonly client: PveClient, readonly node: string) {}
+  constructor(
+    readonly client: PveClient,
+    readonly node: string,
+  ) {}
 
   async find(spec: Spec): Promise<Observed<Spec> | undefined> {
     const vms = await this.client.get<{ vmid: number; name?: string; node: string; tags?: string; type: string }[]>("/cluster/resources", { type: "vm" });
@@ -44,7 +47,10 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     try {
       await waitForTask(this.client, upid, ctx);
       // Created with start=1 when it should run (the task ends OK only once it runs); paused still needs its suspend.
-      const reached: GuestStatus = spec.powerState === "paused" ? await guest.converge(spec, ctx) : { status: spec.powerState === "running" ? "running" : "stopped", qmpstatus: spec.powerState === "running" ? "running" : "stopped" };
+      const reached: GuestStatus =
+        spec.powerState === "paused"
+          ? await guest.converge(spec, ctx)
+          : { status: spec.powerState === "running" ? "running" : "stopped", qmpstatus: spec.powerState === "running" ? "running" : "stopped" };
       return (await this.observe(guest, spec, reached))!;
     } catch (error) {
       const left = await this.observe(guest, spec).catch(() => undefined);
@@ -102,15 +108,20 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
       return ctx.progress(`VM ${id} (${status.name ?? ""}) does not carry NovaCron's tag: it is not the VM NovaCron made, so it is left in place`);
     }
     if (status.status === "running") await guest.shutdown(spec, ctx);
-    await retryWhileLocked(`destroy of VM ${id}`, async () => {
-      try {
-        const upid = await this.client.delete<string>(guest.path, { purge: 1, "destroy-unreferenced-disks": 1 });
-        await waitForTask(this.client, upid, ctx);
-      } catch (error) {
-        if (error instanceof PveApiError && error.isMissingGuest) return;
-        throw error;
-      }
-    }, ctx.deadline, ctx.progress);
+    await retryWhileLocked(
+      `destroy of VM ${id}`,
+      async () => {
+        try {
+          const upid = await this.client.delete<string>(guest.path, { purge: 1, "destroy-unreferenced-disks": 1 });
+          await waitForTask(this.client, upid, ctx);
+        } catch (error) {
+          if (error instanceof PveApiError && error.isMissingGuest) return;
+          throw error;
+        }
+      },
+      ctx.deadline,
+      ctx.progress,
+    );
     ctx.progress(`VM ${id} destroyed`);
   }
 
@@ -216,7 +227,9 @@ function sameConfig(old: Spec, next: Spec): boolean {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
   if (value && typeof value === "object") {
-    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+    const entries = Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);

@@ -16,7 +16,11 @@ export interface GuestStatus {
 }
 
 export class Guest {
-  constructor(readonly client: PveClient, readonly node: string, readonly vmid: number) {}
+  constructor(
+    readonly client: PveClient,
+    readonly node: string,
+    readonly vmid: number,
+  ) {}
 
   get path(): string {
     return `/nodes/${this.node}/qemu/${this.vmid}`;
@@ -28,10 +32,15 @@ export class Guest {
 
   /** POSTs a status action and waits for its task, again while another operation holds the lock. */
   async action(action: "start" | "stop" | "shutdown" | "reboot" | "suspend" | "resume", ctx: OperationContext, params: Record<string, number> = {}): Promise<void> {
-    await retryWhileLocked(`${action} of VM ${this.vmid}`, async () => {
-      const upid = await this.client.post<string>(`${this.path}/status/${action}`, params);
-      await waitForTask(this.client, upid, ctx);
-    }, ctx.deadline, ctx.progress);
+    await retryWhileLocked(
+      `${action} of VM ${this.vmid}`,
+      async () => {
+        const upid = await this.client.post<string>(`${this.path}/status/${action}`, params);
+        await waitForTask(this.client, upid, ctx);
+      },
+      ctx.deadline,
+      ctx.progress,
+    );
   }
 
   /**

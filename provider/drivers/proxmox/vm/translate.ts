@@ -14,7 +14,22 @@ export type PveConfig = Record<string, string | number | undefined>;
 
 const NIC_MODELS = ["virtio", "e1000e", "vmxnet3", "rtl8139"] as const;
 /** Every NIC model key PVE knows (the `model` enum of net[n]), to find the model=MAC pair. */
-const PVE_NIC_MODELS = new Set(["e1000", "e1000-82540em", "e1000-82544gc", "e1000-82545em", "e1000e", "i82551", "i82557b", "i82559er", "ne2k_isa", "ne2k_pci", "pcnet", "rtl8139", "virtio", "vmxnet3"]);
+const PVE_NIC_MODELS = new Set([
+  "e1000",
+  "e1000-82540em",
+  "e1000-82544gc",
+  "e1000-82545em",
+  "e1000e",
+  "i82551",
+  "i82557b",
+  "i82559er",
+  "ne2k_isa",
+  "ne2k_pci",
+  "pcnet",
+  "rtl8139",
+  "virtio",
+  "vmxnet3",
+]);
 /** PVE's `dns-name` format for the VM name. */
 const DNS_NAME = /^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 
@@ -36,8 +51,13 @@ export function vmProblems(spec: Spec): InputFailure[] {
   for (const [slot, disk] of Object.entries(spec.disks)) {
     const key = pveDiskKey(slot);
     if (!key) fail(`disks.${slot}`, `slot "${slot}" is ${slotProblem(slot)}`);
-    else if (disk.bus !== busForSlot(slot)) fail(`disks.${slot}.bus`, `got "${disk.bus}"; on Proxmox VE the slot decides the bus, and "${slot}" is ${busForSlot(slot)} (use scsiN or sdX for virtio-scsi, vdX for virtio-blk, sataN for sata)`);
-    if (disk.iothread !== undefined && disk.iothread !== 1) fail(`disks.${slot}.iothread`, `got ${disk.iothread}; Proxmox VE gives each drive its own iothread or none, so only 1 is accepted`);
+    else if (disk.bus !== busForSlot(slot))
+      fail(
+        `disks.${slot}.bus`,
+        `got "${disk.bus}"; on Proxmox VE the slot decides the bus, and "${slot}" is ${busForSlot(slot)} (use scsiN or sdX for virtio-scsi, vdX for virtio-blk, sataN for sata)`,
+      );
+    if (disk.iothread !== undefined && disk.iothread !== 1)
+      fail(`disks.${slot}.iothread`, `got ${disk.iothread}; Proxmox VE gives each drive its own iothread or none, so only 1 is accepted`);
     if (disk.readOnly && key?.startsWith("sata")) fail(`disks.${slot}.readOnly`, "Proxmox VE sets read-only only on scsi and virtio drives");
     if (disk.sizeGiB !== undefined && !Number.isInteger(disk.sizeGiB)) fail(`disks.${slot}.sizeGiB`, `got ${disk.sizeGiB}; Proxmox VE allocates whole GiB`);
     if (disk.format === "vmdk" && disk.pool !== undefined) fail(`disks.${slot}.format`, "NovaCron's Proxmox driver makes raw or qcow2 disks");
@@ -125,7 +145,10 @@ function bootOrder(spec: Spec): string | undefined {
   for (const [slot, d] of Object.entries(spec.disks)) if (d.bootOrder !== undefined) ranked.push([d.bootOrder, pveDiskKey(slot) ?? slot]);
   for (const [slot, n] of Object.entries(spec.nics)) if (n.bootOrder !== undefined) ranked.push([n.bootOrder, slot]);
   if (ranked.length === 0) return undefined;
-  return `order=${ranked.sort((a, b) => a[0] - b[0]).map(([, k]) => k).join(";")}`;
+  return `order=${ranked
+    .sort((a, b) => a[0] - b[0])
+    .map(([, k]) => k)
+    .join(";")}`;
 }
 
 /**
@@ -151,13 +174,7 @@ function nicValue(nic: NicSpec, currentMac: string | undefined, kept: Map<string
   for (const k of [...props.keys()]) if (PVE_NIC_MODELS.has(k) || ["model", "macaddr", "bridge", "tag", "queues"].includes(k)) props.delete(k);
   const mac = nic.mac ?? currentMac;
   const first: [string, string | undefined][] = mac ? [[nic.model, mac.toUpperCase()]] : [["model", nic.model]];
-  return formatProps(undefined, [
-    ...first,
-    ["bridge", nic.network ?? nic.bridge],
-    ...props,
-    ["tag", nic.vlan],
-    ["queues", nic.queues > 1 ? nic.queues : undefined],
-  ]);
+  return formatProps(undefined, [...first, ["bridge", nic.network ?? nic.bridge], ...props, ["tag", nic.vlan], ["queues", nic.queues > 1 ? nic.queues : undefined]]);
 }
 
 /**
@@ -249,8 +266,14 @@ function macOf(props: Map<string, string>): [string, string] | undefined {
  * CD-ROMs, NIC models outside the model) are left out, and never deleted by an update.
  */
 export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec): { spec: Spec; macs: Record<string, string> } {
-  const cpu = String(config.cpu ?? "").split(",")[0].replace(/^cputype=/, "");
-  const memory = Number(String(config.memory ?? "512").replace(/^current=/, "").split(",")[0]);
+  const cpu = String(config.cpu ?? "")
+    .split(",")[0]
+    .replace(/^cputype=/, "");
+  const memory = Number(
+    String(config.memory ?? "512")
+      .replace(/^current=/, "")
+      .split(",")[0],
+  );
   const disks: Spec["disks"] = {};
   for (const key of Object.keys(config).filter(isPveDiskKey)) {
     const slot = modelDiskSlot(key, last);
@@ -259,7 +282,10 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     const before = last.disks[slot] as DiskSpec | undefined;
     const storage = drive.head.split(":")[0];
     const size = sizeToGiB(drive.props.get("size"));
-    const source = before?.pool === storage && before.sizeGiB !== undefined ? { pool: storage, sizeGiB: size !== undefined ? Math.round(size * 1000) / 1000 : before.sizeGiB } : { volume: drive.head };
+    const source =
+      before?.pool === storage && before.sizeGiB !== undefined
+        ? { pool: storage, sizeGiB: size !== undefined ? Math.round(size * 1000) / 1000 : before.sizeGiB }
+        : { volume: drive.head };
     disks[slot] = {
       ...source,
       bus: busForSlot(slot),
@@ -295,7 +321,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   const spec: Spec = {
     ...last,
     name: String(config.name ?? last.name),
-    machine: String(config.machine ?? "pc").split(",")[0].replace(/^type=/, ""),
+    machine: String(config.machine ?? "pc")
+      .split(",")[0]
+      .replace(/^type=/, ""),
     cpu: {
       ...withoutModel(last.cpu),
       sockets: Number(config.sockets ?? 1),
@@ -312,7 +340,18 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
       secureBoot: efi?.props.get("pre-enrolled-keys") === "1",
       tpm: config.tpmstate0 !== undefined,
     },
-    console: { ...last.console, kind: config.vga !== undefined && String(config.vga).split(",")[0].replace(/^type=/, "") === "qxl" ? "spice" : last.console.kind === "spice" ? "vnc" : last.console.kind },
+    console: {
+      ...last.console,
+      kind:
+        config.vga !== undefined &&
+        String(config.vga)
+          .split(",")[0]
+          .replace(/^type=/, "") === "qxl"
+          ? "spice"
+          : last.console.kind === "spice"
+            ? "vnc"
+            : last.console.kind,
+    },
     powerState: qmpStatus === "paused" ? "paused" : qmpStatus === "running" ? "running" : "stopped",
     labels: labelsOf(config.description === undefined ? undefined : String(config.description)),
   };

@@ -20,7 +20,9 @@ export class VsphereDatastoreResource implements ResourceDriver<StoragePoolSpec>
     if (await this.lookup("datastore", spec.name)) {
       throw new Error(`datastore "${spec.name}" exists; set adopt: true to manage it (NovaCron never deletes a datastore)`);
     }
-    throw new Error(`datastore "${spec.name}" does not exist in datacenter ${this.session.datacenter} on host "${this.session.host}"; NovaCron does not create vSphere datastores — create it in vCenter and set adopt: true`);
+    throw new Error(
+      `datastore "${spec.name}" does not exist in datacenter ${this.session.datacenter} on host "${this.session.host}"; NovaCron does not create vSphere datastores — create it in vCenter and set adopt: true`,
+    );
   }
 
   read(id: string, last: StoragePoolSpec): Promise<Observed<StoragePoolSpec> | undefined> {

@@ -24,27 +24,46 @@ export class VspherePassthroughResource implements ResourceDriver<Spec> {
     const field = spec.pciAddress ? "pciAddress" : "vendorDevice";
     const wanted = spec.pciAddress ?? spec.vendorDevice;
     if (!spec.managed) {
-      throw new UnsupportedSpecError("managed", "got false; on vSphere the host's passthrough setting, not NovaCron, takes the device from ESXi; leave managed at its default (true)");
+      throw new UnsupportedSpecError(
+        "managed",
+        "got false; on vSphere the host's passthrough setting, not NovaCron, takes the device from ESXi; leave managed at its default (true)",
+      );
     }
     const { host, hostName } = await this.pinnedHost(field);
     const devices = await listHostPciDevices(await this.session.client(), host);
     const device = select(devices, spec);
     if (!device) {
-      const listed = devices.filter((d) => d.passthruCapable).map(describe).join(", ") || "none";
+      const listed =
+        devices
+          .filter((d) => d.passthruCapable)
+          .map(describe)
+          .join(", ") || "none";
       throw new UnsupportedSpecError(field, `got "${wanted}"; ESXi host ${hostName} has no such PCI device (passthrough-capable ones: ${listed})`);
     }
     if (!device.passthruCapable) {
-      throw new UnsupportedSpecError(field, `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is not passthrough-capable (config.pciPassthruInfo), so no VM can be given it`);
+      throw new UnsupportedSpecError(
+        field,
+        `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is not passthrough-capable (config.pciPassthruInfo), so no VM can be given it`,
+      );
     }
     if (!device.passthruEnabled) {
-      throw new UnsupportedSpecError(field, `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is passthrough-capable but not enabled for passthrough; a vSphere admin enables it (host → Configure → PCI Devices, then a host reboot if ESXi asks) — NovaCron only adopts enabled devices`);
+      throw new UnsupportedSpecError(
+        field,
+        `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is passthrough-capable but not enabled for passthrough; a vSphere admin enables it (host → Configure → PCI Devices, then a host reboot if ESXi asks) — NovaCron only adopts enabled devices`,
+      );
     }
     if (!device.passthruActive) {
-      throw new UnsupportedSpecError(field, `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is enabled for passthrough but not active yet: ESXi applies the setting at the next host reboot, and until then no VM with it can power on`);
+      throw new UnsupportedSpecError(
+        field,
+        `got "${wanted}"; device ${describe(device)} on ESXi host ${hostName} is enabled for passthrough but not active yet: ESXi applies the setting at the next host reboot, and until then no VM with it can power on`,
+      );
     }
     // PCI class 03xx is "display controller": a gpu that is not one is almost surely the wrong device.
     if (spec.kind === "gpu" && !device.classId.startsWith("03")) {
-      throw new UnsupportedSpecError("kind", `got "gpu" but device ${describe(device)} has PCI class ${device.classId}, not a display controller (03xx); use kind "pci" or pick the GPU`);
+      throw new UnsupportedSpecError(
+        "kind",
+        `got "gpu" but device ${describe(device)} has PCI class ${device.classId}, not a display controller (03xx); use kind "pci" or pick the GPU`,
+      );
     }
     return observe(host, device, spec);
   }
@@ -74,7 +93,10 @@ export class VspherePassthroughResource implements ResourceDriver<Spec> {
   private async pinnedHost(field: string): Promise<{ host: MoRef; hostName: string }> {
     const host = await this.session.esxiHost();
     if (!host) {
-      throw new UnsupportedSpecError(field, `host "${this.session.host}" names no ESXi host; a passthrough device belongs to one ESXi host, so set \`host\` in its novacron:hosts entry`);
+      throw new UnsupportedSpecError(
+        field,
+        `host "${this.session.host}" names no ESXi host; a passthrough device belongs to one ESXi host, so set \`host\` in its novacron:hosts entry`,
+      );
     }
     return { host, hostName: this.session.config.host ?? host.value };
   }
@@ -105,7 +127,11 @@ export async function resolveVmPassthrough(session: VsphereSession, client: VimC
   const slots = Object.entries(spec.passthrough);
   if (slots.length === 0) return {};
   const host = await session.esxiHost();
-  if (!host) throw new UnsupportedSpecError("passthrough", `host "${session.host}" names no ESXi host; a VM with passthrough devices must run on their host, so set \`host\` in its novacron:hosts entry`);
+  if (!host)
+    throw new UnsupportedSpecError(
+      "passthrough",
+      `host "${session.host}" names no ESXi host; a VM with passthrough devices must run on their host, so set \`host\` in its novacron:hosts entry`,
+    );
   const devices = await listHostPciDevices(client, host);
   const out: Record<string, PciPassthroughSpec> = {};
   for (const [slot, { device }] of slots) {
@@ -117,7 +143,10 @@ export async function resolveVmPassthrough(session: VsphereSession, client: VimC
     }
     const found = devices.find((d) => d.id === parsed.pciId);
     if (!found?.passthruActive || found.systemId === undefined) {
-      throw new UnsupportedSpecError(property, `got "${device}"; ESXi host ${host.value} does not offer ${parsed.pciId} for passthrough (missing, not enabled by the vSphere admin, or enabled but waiting for a host reboot)`);
+      throw new UnsupportedSpecError(
+        property,
+        `got "${device}"; ESXi host ${host.value} does not offer ${parsed.pciId} for passthrough (missing, not enabled by the vSphere admin, or enabled but waiting for a host reboot)`,
+      );
     }
     out[slot] = { id: found.id, vendorId: found.vendorId, deviceId: found.deviceId, systemId: found.systemId, deviceName: found.deviceName };
   }

@@ -8,7 +8,22 @@
 import type { ChangePlan } from "../../../core/classify";
 import type { Observed, OperationContext, ResourceDriver } from "../../../core/driver";
 import type { NetworkSpec } from "../../../core/model";
-import { child, findByInventoryPath, getProperties, getPropertiesOfMany, lookup, ManagedObjectNotFoundError, moref, morefs, MoRef, num, pathSegment, runTask, text, type VimClient } from "../soap";
+import {
+  child,
+  findByInventoryPath,
+  getProperties,
+  getPropertiesOfMany,
+  lookup,
+  ManagedObjectNotFoundError,
+  moref,
+  morefs,
+  MoRef,
+  num,
+  pathSegment,
+  runTask,
+  text,
+  type VimClient,
+} from "../soap";
 import type { VsphereSession } from "../session";
 import { UnsupportedSpecError } from "../translate";
 import { readHostNetworking, type HostNetworking } from "../vm";
@@ -69,7 +84,10 @@ export class VspherePortgroupResource implements ResourceDriver<NetworkSpec> {
     if (standard) return updateStandardPortgroupVlan(client, standard, next);
     const ref = networkRef(id);
     if (ref.type !== "DistributedVirtualPortgroup" || !(await this.ownDistributed(client, ref))) {
-      throw new UnsupportedSpecError("vlan", `portgroup "${next.name}" was not made by NovaCron (it was adopted), so NovaCron does not change its VLAN; change it in vCenter and set vlan to match, or leave vlan as it was`);
+      throw new UnsupportedSpecError(
+        "vlan",
+        `portgroup "${next.name}" was not made by NovaCron (it was adopted), so NovaCron does not change its VLAN; change it in vCenter and set vlan to match, or leave vlan as it was`,
+      );
     }
     await this.reconfigureDistributedVlan(client, ref, next.vlan, ctx);
     return this.observe(ref, next);

@@ -91,6 +91,9 @@ async function networkingOf(client: VimClient, host: MoRef): Promise<HostNetwork
  * has no place in the model, and recording it would leave state no later read could parse.
  */
 export function modelVlan(vlanId: number, portgroup: string): number | undefined {
-  if (vlanId >= 4095) throw new Error(`portgroup "${portgroup}" carries VLAN ${vlanId} (all VLANs, trunked to the guest), which NovaCron's Network cannot express; set a single VLAN (1-4094) or none in vCenter`);
+  if (vlanId >= 4095)
+    throw new Error(
+      `portgroup "${portgroup}" carries VLAN ${vlanId} (all VLANs, trunked to the guest), which NovaCron's Network cannot express; set a single VLAN (1-4094) or none in vCenter`,
+    );
   return vlanId || undefined;
 }

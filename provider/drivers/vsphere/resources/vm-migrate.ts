@@ -13,14 +13,7 @@ import { taskOptions } from "./vm-power";
 
 type Spec = VirtualMachineSpec;
 
-export async function migrateThenUpdate(
-  source: VsphereVmResource,
-  id: string,
-  old: Spec,
-  next: Spec,
-  plan: ChangePlan,
-  ctx: OperationContext,
-): Promise<Observed<Spec>> {
+export async function migrateThenUpdate(source: VsphereVmResource, id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
   const targetDriver = await ctx.connect(next.host);
   const targetOps = targetDriver.resource("VirtualMachine");
   const target = targetDriver.kind === "vsphere" && targetOps !== undefined && "session" in targetOps ? (targetOps as VsphereVmResource) : undefined;
@@ -34,7 +27,9 @@ export async function migrateThenUpdate(
   }
   // Also refused at preview (capabilities.passthroughMigration); repeated for specs that skip check().
   if (Object.keys(old.passthrough).length > 0) {
-    throw new Error(`host: "${old.host}" → "${next.host}": VM "${next.name}" holds passthrough devices; vSphere cannot vMotion it. Remove the passthrough slots first, then move it`);
+    throw new Error(
+      `host: "${old.host}" → "${next.host}": VM "${next.name}" holds passthrough devices; vSphere cannot vMotion it. Remove the passthrough slots first, then move it`,
+    );
   }
   const client = await source.session.client();
   const ref = vmRef(id);

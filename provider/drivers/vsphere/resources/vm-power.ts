@@ -72,5 +72,7 @@ export async function waitForIp(client: VimClient, vm: MoRef, timeoutSeconds: nu
     if (Date.now() + wait > until) break;
     await new Promise((r) => setTimeout(r, wait));
   }
-  throw new Error(`VMware Tools reported no IP address within ${timeoutSeconds}s; the VM is running — check that the guest runs VMware Tools (open-vm-tools), or raise waitForIp.timeoutSeconds`);
+  throw new Error(
+    `VMware Tools reported no IP address within ${timeoutSeconds}s; the VM is running — check that the guest runs VMware Tools (open-vm-tools), or raise waitForIp.timeoutSeconds`,
+  );
 }

@@ -59,7 +59,13 @@ export class VsphereVolumeResource implements ResourceDriver<VolumeSpec> {
       const client = await this.session.client();
       ctx.progress(`growing to ${next.sizeGiB} GiB`);
       const vdm = client.serviceContent.ref("virtualDiskManager");
-      await runTask(client, "ExtendVirtualDisk_Task", vdm, { name: id, datacenter: await this.datacenter(client), newCapacityKb: Math.round(next.sizeGiB * GiB_IN_KB) }, taskOptions(ctx));
+      await runTask(
+        client,
+        "ExtendVirtualDisk_Task",
+        vdm,
+        { name: id, datacenter: await this.datacenter(client), newCapacityKb: Math.round(next.sizeGiB * GiB_IN_KB) },
+        taskOptions(ctx),
+      );
     }
     return observed(id, next);
   }

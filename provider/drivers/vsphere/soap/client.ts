@@ -195,10 +195,7 @@ export class VimClient {
         this.loggedIn = true;
       } catch (err) {
         if (err instanceof InvalidLoginError) {
-          throw new InvalidLoginError(
-            `vSphere ${this.options.url} rejected user "${this.options.username}"`,
-            err.detail,
-          );
+          throw new InvalidLoginError(`vSphere ${this.options.url} rejected user "${this.options.username}"`, err.detail);
         }
         throw err;
       } finally {

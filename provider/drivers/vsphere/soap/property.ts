@@ -83,19 +83,11 @@ function parseObjects(result: XNode | undefined, into: ObjectContent[]): string 
 }
 
 /** RetrievePropertiesEx, then ContinueRetrievePropertiesEx until the token runs out. */
-export function retrieveProperties(
-  client: VimClient,
-  specs: readonly PropertyFilterSpec[],
-  maxObjects?: number,
-): Promise<ObjectContent[]> {
+export function retrieveProperties(client: VimClient, specs: readonly PropertyFilterSpec[], maxObjects?: number): Promise<ObjectContent[]> {
   return client.retryOnSessionLoss(() => retrieveOnce(client, specs, maxObjects));
 }
 
-async function retrieveOnce(
-  client: VimClient,
-  specs: readonly PropertyFilterSpec[],
-  maxObjects: number | undefined,
-): Promise<ObjectContent[]> {
+async function retrieveOnce(client: VimClient, specs: readonly PropertyFilterSpec[], maxObjects: number | undefined): Promise<ObjectContent[]> {
   const pc = client.serviceContent.ref("propertyCollector");
   const out: ObjectContent[] = [];
   let token = parseObjects(
@@ -118,21 +110,13 @@ async function retrieveOnce(
 
 /** Properties of one object. A deleted object raises ManagedObjectNotFoundError. */
 export async function getProperties(client: VimClient, obj: MoRef, pathSet: readonly string[]): Promise<ObjectContent> {
-  const [content] = await retrieveProperties(client, [
-    { propSet: [{ type: obj.type, pathSet }], objectSet: [{ obj }] },
-  ]);
+  const [content] = await retrieveProperties(client, [{ propSet: [{ type: obj.type, pathSet }], objectSet: [{ obj }] }]);
   return content ?? { obj, props: new Map(), missing: new Map() };
 }
 
 /** The same properties of many objects of one type, in one round trip. */
-export async function getPropertiesOfMany(
-  client: VimClient,
-  objs: readonly MoRef[],
-  pathSet: readonly string[],
-): Promise<ObjectContent[]> {
+export async function getPropertiesOfMany(client: VimClient, objs: readonly MoRef[], pathSet: readonly string[]): Promise<ObjectContent[]> {
   if (objs.length === 0) return [];
   const types = [...new Set(objs.map((o) => o.type))];
-  return retrieveProperties(client, [
-    { propSet: types.map((type) => ({ type, pathSet })), objectSet: objs.map((obj) => ({ obj })) },
-  ]);
+  return retrieveProperties(client, [{ propSet: types.map((type) => ({ type, pathSet })), objectSet: objs.map((obj) => ({ obj })) }]);
 }

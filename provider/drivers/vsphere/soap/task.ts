@@ -31,7 +31,14 @@ const TASK_FIELDS = ["info.state", "info.progress", "info.result", "info.error",
 const sleep = (ms: number, signal?: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal?.addEventListener("abort", () => { clearTimeout(t); reject(signal.reason); }, { once: true });
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(signal.reason);
+      },
+      { once: true },
+    );
   });
 
 /** Waits for a task and returns info.result (undefined for tasks without one); a task error is thrown as its typed fault. */
@@ -64,13 +71,7 @@ export async function waitForTask(client: VimClient, task: MoRef, options: WaitO
 }
 
 /** Starts a *_Task method and waits for it. */
-export async function runTask(
-  client: VimClient,
-  method: string,
-  self: MoRef,
-  params: Parameters<VimClient["invoke"]>[2],
-  options?: WaitOptions,
-): Promise<XNode | undefined> {
+export async function runTask(client: VimClient, method: string, self: MoRef, params: Parameters<VimClient["invoke"]>[2], options?: WaitOptions): Promise<XNode | undefined> {
   const task = await client.invokeRef(method, self, params);
   return waitForTask(client, task, options);
 }

@@ -42,8 +42,7 @@ export class Transport {
     }
     this.path = url.pathname === "/" ? "/sdk" : url.pathname;
     const given = options.ca;
-    const ca: string | Buffer | Array<string | Buffer> | undefined =
-      given === undefined ? undefined : typeof given === "string" || Buffer.isBuffer(given) ? given : [...given];
+    const ca: string | Buffer | Array<string | Buffer> | undefined = given === undefined ? undefined : typeof given === "string" || Buffer.isBuffer(given) ? given : [...given];
     this.pool = new Pool(url.origin, {
       connections: options.connections,
       connect: { rejectUnauthorized: options.insecure !== true, ...(ca === undefined ? {} : { ca }) },
@@ -68,13 +67,10 @@ export class Transport {
     };
     if (this.cookie) headers.cookie = this.cookie;
     this.roundTrips++;
-    let res;
-    try {
-      res = await this.pool.request({ path: this.path, method: "POST", headers, body });
-    } catch (err) {
+    const res = await this.pool.request({ path: this.path, method: "POST", headers, body }).catch((err: unknown) => {
       const reason = err instanceof Error ? err.message : String(err);
       throw new VimTransportError(`vSphere ${this.options.url}: ${reason}`, undefined, { cause: err });
-    }
+    });
     const setCookie = res.headers["set-cookie"];
     for (const c of Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []) {
       const pair = c.split(";")[0]?.trim();

@@ -111,7 +111,10 @@ export function cloudInitOptions(spec: VmSpec): XmlObject[] {
   const ci = spec.cloudInit;
   if (!ci) return [];
   const out: XmlObject[] = [];
-  for (const [name, value] of [["userdata", ci.userData], ["metadata", ci.metaData]] as const) {
+  for (const [name, value] of [
+    ["userdata", ci.userData],
+    ["metadata", ci.metaData],
+  ] as const) {
     if (value === undefined) continue;
     out.push(option(`guestinfo.${name}`, Buffer.from(value, "utf8").toString("base64")));
     out.push(option(`guestinfo.${name}.encoding`, "base64"));

@@ -38,13 +38,7 @@ export interface CloneOptions extends WaitOptions {
   readonly snapshot?: MoRef;
 }
 
-export async function cloneVm(
-  client: VimClient,
-  source: MoRef,
-  placement: Placement,
-  name: string,
-  options: CloneOptions = {},
-): Promise<MoRef> {
+export async function cloneVm(client: VimClient, source: MoRef, placement: Placement, name: string, options: CloneOptions = {}): Promise<MoRef> {
   const spec: XmlObject = {
     location: relocateSpec({ datastore: placement.datastore, pool: placement.pool, host: placement.host }),
     template: options.template ?? false,

@@ -8,16 +8,7 @@ import type { DiskSpec, Firmware, NicAdapter, NicSpec, PciPassthroughSpec, Power
 /** Devices worth telling a user about; controllers, keyboards and video cards are every VM's. */
 const USER_VISIBLE = /Cdrom|Floppy|SerialPort|ParallelPort|Sound|HdAudio|Ensoniq|^VirtualUSB$|Tpm|Watchdog|PrecisionClock/;
 
-export const VM_PROPERTIES = [
-  "config",
-  "runtime.powerState",
-  "runtime.host",
-  "guest.toolsRunningStatus",
-  "guest.ipAddress",
-  "resourcePool",
-  "datastore",
-  "snapshot",
-] as const;
+export const VM_PROPERTIES = ["config", "runtime.powerState", "runtime.host", "guest.toolsRunningStatus", "guest.ipAddress", "resourcePool", "datastore", "snapshot"] as const;
 
 function decode(extra: ReadonlyMap<string, string>, name: string): string | undefined {
   const v = extra.get(`guestinfo.${name}`);

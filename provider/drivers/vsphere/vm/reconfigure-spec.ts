@@ -188,7 +188,6 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   return entries.length ? (Object.fromEntries(entries) as XmlObject) : undefined;
 }
 
-
 /** Owner and labels that differ; labels absent from `desired` are removed. Undefined `labels` leaves them alone. */
 function metadataChanges(have: VmSpec, desired: VmSpec): XmlObject[] {
   const owner = changed(desired.owner, have.owner);

@@ -12,13 +12,7 @@ export interface SnapshotSpec {
 }
 
 export async function createSnapshot(client: VimClient, vm: MoRef, spec: SnapshotSpec, options?: WaitOptions): Promise<MoRef> {
-  const result = await runTask(
-    client,
-    "CreateSnapshot_Task",
-    vm,
-    { name: spec.name, description: spec.description ?? "", memory: spec.memory, quiesce: spec.quiesce },
-    options,
-  );
+  const result = await runTask(client, "CreateSnapshot_Task", vm, { name: spec.name, description: spec.description ?? "", memory: spec.memory, quiesce: spec.quiesce }, options);
   const ref = moref(result);
   if (!ref) throw new Error(`CreateSnapshot_Task on ${vm.value} returned no snapshot`);
   return ref;
@@ -30,13 +24,7 @@ export async function removeSnapshot(
   opts: { readonly removeChildren?: boolean; readonly consolidate?: boolean } = {},
   options?: WaitOptions,
 ): Promise<void> {
-  await runTask(
-    client,
-    "RemoveSnapshot_Task",
-    snapshot,
-    { removeChildren: opts.removeChildren ?? false, consolidate: opts.consolidate ?? true },
-    options,
-  );
+  await runTask(client, "RemoveSnapshot_Task", snapshot, { removeChildren: opts.removeChildren ?? false, consolidate: opts.consolidate ?? true }, options);
 }
 
 export async function revertToSnapshot(client: VimClient, snapshot: MoRef, options?: WaitOptions): Promise<void> {
