@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { programEntry } from "../../../examples/run-program";
@@ -33,14 +33,18 @@ describe("example programs: the entry the nodejs language host runs", () => {
 
   it("a project without `main` inside a package resolves to that package's main (the old quickstart defect)", () => {
     const root = mkdtempSync(path.join(os.tmpdir(), "nc-entry-"));
-    writeFileSync(path.join(root, "package.json"), JSON.stringify({ main: "sdk/index.ts" }));
-    mkdirSync(path.join(root, "sdk"));
-    writeFileSync(path.join(root, "sdk/index.ts"), "");
-    mkdirSync(path.join(root, "app"));
-    writeFileSync(path.join(root, "app/Pulumi.yaml"), "name: app\nruntime: nodejs\n");
-    writeFileSync(path.join(root, "app/index.ts"), "");
-    assert.equal(programEntry(path.join(root, "app")), path.join(root, "sdk/index.ts"));
-    writeFileSync(path.join(root, "app/Pulumi.yaml"), "name: app\nmain: index.ts\nruntime: nodejs\n");
-    assert.equal(programEntry(path.join(root, "app")), path.join(root, "app/index.ts"));
+    try {
+      writeFileSync(path.join(root, "package.json"), JSON.stringify({ main: "sdk/index.ts" }));
+      mkdirSync(path.join(root, "sdk"));
+      writeFileSync(path.join(root, "sdk/index.ts"), "");
+      mkdirSync(path.join(root, "app"));
+      writeFileSync(path.join(root, "app/Pulumi.yaml"), "name: app\nruntime: nodejs\n");
+      writeFileSync(path.join(root, "app/index.ts"), "");
+      assert.equal(programEntry(path.join(root, "app")), path.join(root, "sdk/index.ts"));
+      writeFileSync(path.join(root, "app/Pulumi.yaml"), "name: app\nmain: index.ts\nruntime: nodejs\n");
+      assert.equal(programEntry(path.join(root, "app")), path.join(root, "app/index.ts"));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
