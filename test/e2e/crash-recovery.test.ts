@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { exampleStack, useRealEngine } from "../support/engine";
+import { exampleStack, quickstartStack, useRealEngine } from "../support/engine";
 import { REPO, testbed, uniquePrefix, virsh } from "../support/testbeds";
 
 const URI = "qemu:///system";
@@ -53,15 +53,7 @@ describe("e2e: crash recovery through the real Pulumi engine", function () {
   let stack: Stack;
 
   before(async () => {
-    testbed("libvirt.sh");
-    const guest = testbed("guest-image.sh");
-    useRealEngine();
-    stack = await exampleStack(path.join(REPO, "examples/quickstart"), prefix, {
-      "quickstart:guestDir": guest,
-      "quickstart:prefix": prefix,
-      "quickstart:subnet": `10.233.${20 + (process.pid % 200)}`,
-      "quickstart:poolPath": `/var/lib/novacron-test/${prefix}`,
-    });
+    stack = await quickstartStack(prefix, 233);
   });
 
   after(async () => {

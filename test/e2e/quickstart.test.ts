@@ -3,11 +3,10 @@ import { execFileSync } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { EngineLog, exampleStack, stateDir, useRealEngine } from "../support/engine";
-import { REPO, testbed, uniquePrefix, virsh, virshMaybe } from "../support/testbeds";
+import { EngineLog, quickstartStack, stateDir } from "../support/engine";
+import { REPO, uniquePrefix, virsh, virshMaybe } from "../support/testbeds";
 
 const URI = "qemu:///system";
-const QUICKSTART = path.join(REPO, "examples/quickstart");
 const POLICY_PACK = path.join(REPO, "examples/policy-pack");
 
 /**
@@ -22,15 +21,7 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
   let stack: Stack;
 
   before(async () => {
-    testbed("libvirt.sh");
-    const guest = testbed("guest-image.sh");
-    useRealEngine();
-    stack = await exampleStack(QUICKSTART, prefix, {
-      "quickstart:guestDir": guest,
-      "quickstart:prefix": prefix,
-      "quickstart:subnet": `10.232.${20 + (process.pid % 200)}`,
-      "quickstart:poolPath": `/var/lib/novacron-test/${prefix}`,
-    });
+    stack = await quickstartStack(prefix, 232);
   });
 
   after(async () => {

@@ -49,6 +49,22 @@ export async function exampleStack(projectDir: string, stackName: string, config
   return stack;
 }
 
+/**
+ * A stack of the quickstart itself, on the real libvirtd, with its names and subnet moved aside
+ * through the program's own config so that it never meets a user's quickstart (or another test's).
+ */
+export async function quickstartStack(prefix: string, subnetOctet: number): Promise<Stack> {
+  testbed("libvirt.sh");
+  const guest = testbed("guest-image.sh");
+  useRealEngine();
+  return exampleStack(path.join(REPO, "examples/quickstart"), prefix, {
+    "quickstart:guestDir": guest,
+    "quickstart:prefix": prefix,
+    "quickstart:subnet": `10.${subnetOctet}.${20 + (process.pid % 200)}`,
+    "quickstart:poolPath": `/var/lib/novacron-test/${prefix}`,
+  });
+}
+
 /** What the engine said about each resource during a preview or update, by resource name. */
 export class EngineLog {
   readonly events: EngineEvent[] = [];
