@@ -101,7 +101,7 @@ export async function run(): Promise<BenchResult[]> {
     rmSync(poolDir, { recursive: true, force: true });
   }
   const floor = median(t.empty);
-  const importCost = median(t.importOnly) - median(t.empty.slice(0, ROUNDS));
+  const importCost = median(t.importOnly) - floor;
   return [
     { name: "preview of an empty program (Pulumi's floor)", value: floor, unit: "s" },
     { name: "preview of the same program importing novacron", value: median(t.importOnly), unit: "s" },
