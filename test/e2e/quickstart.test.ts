@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { EngineLog, quickstartStack, stateDir } from "../support/engine";
-import { REPO, uniquePrefix, virsh, virshMaybe } from "../support/testbeds";
+import { eventually, qemuPid, REPO, uniquePrefix, virsh, virshMaybe } from "../support/testbeds";
 
 const URI = "qemu:///system";
 const POLICY_PACK = path.join(REPO, "examples/policy-pack");
@@ -29,17 +29,6 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
     await stack?.destroy().catch((e: unknown) => console.error(`cleanup: ${String(e).slice(0, 400)}`));
     await stack?.workspace.removeStack(stack.name).catch(() => undefined);
   });
-
-  async function until(test: () => boolean, what: string, seconds = 60): Promise<void> {
-    for (const end = Date.now() + seconds * 1000; !test(); ) {
-      if (Date.now() > end) assert.fail(`waited ${seconds} s for ${what}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-
-  function qemuPid(): string {
-    return readFileSync(`/run/libvirt/qemu/${vmName}.pid`, "utf8").trim();
-  }
 
   it("previews the four resources, and the example policy pack passes them", async () => {
     const log = new EngineLog();
@@ -72,7 +61,7 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
   });
 
   it("a CPU and memory change previews as hotplug + live and is applied to the same QEMU process", async () => {
-    const pid = qemuPid();
+    const pid = qemuPid(vmName);
     await stack.setAllConfig({ "quickstart:cores": { value: "2" }, "quickstart:memoryMiB": { value: "320" } });
     const log = new EngineLog();
     const preview = await stack.preview({ onEvent: log.onEvent });
@@ -84,14 +73,14 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
       (up.outputs.lastChange?.value as string[] | undefined)?.map((c) => c.split(" (")[0]),
       planned,
     );
-    assert.equal(qemuPid(), pid, "the update restarted QEMU");
+    assert.equal(qemuPid(vmName), pid, "the update restarted QEMU");
     assert.match(virsh(URI, "vcpucount", vmName, "--live", "--active"), /^2$/m);
   });
 
   it("an out-of-band virsh change is found by refresh and planned back", async () => {
     // What an administrator types to make it stick: the running guest and its definition.
     virsh(URI, "setmem", vmName, "256M", "--live", "--config");
-    await until(() => /actual 262144/.test(virsh(URI, "dommemstat", vmName)), "the guest's balloon to reach 256 MiB");
+    await eventually(() => assert.match(virsh(URI, "dommemstat", vmName), /actual 262144/, "the guest's balloon at 256 MiB"), 60_000);
     const refresh = await stack.refresh();
     assert.equal(refresh.summary.resourceChanges?.update, 1, JSON.stringify(refresh.summary.resourceChanges));
     const log = new EngineLog();
@@ -99,7 +88,7 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
     assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
     assert.deepEqual(log.plannedClasses("web"), ["memory.sizeMiB: live"]);
     await stack.up();
-    await until(() => /actual 327680/.test(virsh(URI, "dommemstat", vmName)), "the balloon back at 320 MiB");
+    await eventually(() => assert.match(virsh(URI, "dommemstat", vmName), /actual 327680/, "the balloon back at 320 MiB"), 60_000);
   });
 
   it("issue 9: `virsh attach-disk … vdb --persistent` (no cache) then refresh, up and a second up all succeed", async () => {
@@ -120,7 +109,7 @@ describe("e2e: the quickstart through the real Pulumi engine", function () {
       assert.deepEqual(preview.changeSummary, { same: 4, update: 1 });
       const up = await stack.up();
       assert.equal(up.summary.result, "succeeded");
-      await until(() => !virsh(URI, "domblklist", vmName).includes("extra.img"), "the guest to release vdb");
+      await eventually(() => assert.doesNotMatch(virsh(URI, "domblklist", vmName), /extra\.img/, "the guest still holds vdb"), 60_000);
       assert.doesNotMatch(virsh(URI, "dumpxml", vmName, "--inactive"), /extra\.img/);
       const again = await stack.preview();
       assert.deepEqual(again.changeSummary, { same: 5 });

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { ProviderHost } from "../../support/provider-host";
-import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+import { qemuPid, specOf, testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
 const SOURCE = "qemu:///system";
 const PEER = "qemu+tcp://10.213.0.2/system";
@@ -248,12 +247,3 @@ describe("libvirt host moves through the provider host (kvm1 → kvm2)", functio
     }
   });
 });
-
-function qemuPid(name: string): string {
-  return readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim();
-}
-
-function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, __provider, plannedChanges, ...spec } = outs;
-  return spec;
-}

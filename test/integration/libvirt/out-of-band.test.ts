@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { ProviderHost } from "../../support/provider-host";
-import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+import { eventually, qemuPid, specOf, testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
 const URI = "qemu:///system";
 type Props = Record<string, unknown>;
@@ -218,23 +218,6 @@ describe("libvirt: a VM changed outside NovaCron stays refreshable, updatable an
   });
 });
 
-async function eventually(check: () => void, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
-
-/** The QEMU process of a running domain, from libvirt's pid file. */
-function qemuPid(domain: string): number {
-  return Number(readFileSync(`/var/run/libvirt/qemu/${domain}.pid`, "utf8").trim());
-}
-
 /** The <disk> element whose target is `dev`. */
 function diskBlock(xml: string, dev: string): string {
   const block = xml.split("</disk>").find((part) => part.includes(`<target dev='${dev}'`)) ?? "";
@@ -246,9 +229,4 @@ function diskBlock(xml: string, dev: string): string {
 function defaultRouteInterface(): string {
   const route = execFileSync("ip", ["-o", "route", "show", "default"], { encoding: "utf8" });
   return /\bdev (\S+)/.exec(route)?.[1] ?? "eth0";
-}
-
-function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, __provider, plannedChanges, ...spec } = outs;
-  return spec;
 }

@@ -3,7 +3,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync } from "node:fs";
 import { seedInstanceId } from "../../../provider/core/cloud-init";
 import { ProviderHost } from "../../support/provider-host";
-import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
+import { eventually, qemuPid, specOf, testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
 const URI = "qemu:///system";
 type Props = Record<string, unknown>;
@@ -211,23 +211,6 @@ describe("libvirt driver through the provider host (qemu:///system)", function (
   });
 });
 
-function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, observed, __provider, plannedChanges, ...spec } = outs;
-  return spec;
-}
-
-async function eventually(check: () => void, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return check();
-    } catch (error) {
-      if (Date.now() > until) throw error;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-}
-
 function seedSaltOf(xml: string): string {
   const salt = /<novacron:extra key=["']seed-salt["'] value=["']([0-9a-f]{32})["']\/>/.exec(xml)?.[1];
   assert.ok(salt, "NovaCron's metadata holds the seed salt");
@@ -240,8 +223,4 @@ function hugepagesAvailableMiB(): number {
   if (!/ hugetlbfs /.test(fs.readFileSync("/proc/mounts", "utf8"))) return 0;
   const free = /HugePages_Free:\s+(\d+)/.exec(fs.readFileSync("/proc/meminfo", "utf8"));
   return free ? Number(free[1]) * 2 : 0;
-}
-
-function qemuPid(name: string): string {
-  return require("node:fs").readFileSync(`/run/libvirt/qemu/${name}.pid`, "utf8").trim();
 }

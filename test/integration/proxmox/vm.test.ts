@@ -3,14 +3,9 @@ import type { PveClient } from "../../../provider/drivers/proxmox/api/client";
 import { PveApiError } from "../../../provider/drivers/proxmox/api/errors";
 import { ProviderHost } from "../../support/provider-host";
 import { clientFor, fakepve, hostEntry, uniqueName } from "./testbed";
+import { specOf } from "../../support/testbeds";
 
 type Props = Record<string, unknown>;
-
-/** Inputs as the engine sends them back: the recorded outputs without the computed ones. */
-function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, unmanaged, __provider, plannedChanges, ...spec } = outs;
-  return spec;
-}
 
 /**
  * The Proxmox VE driver through Pulumi's real dynamic provider host against fakepve, which

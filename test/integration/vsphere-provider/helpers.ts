@@ -2,6 +2,8 @@
 import { readFileSync } from "node:fs";
 import { getProperties, moref, text, xsiType, type MoRef, type VimClient } from "../../../provider/drivers/vsphere/soap";
 
+export { specOf } from "../../support/testbeds";
+
 type Props = Record<string, unknown>;
 
 /** Sessions vCenter holds for NovaCron processes, with the pid their user agent names. */
@@ -23,11 +25,6 @@ export function parentOf(pid: number): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function specOf(outs: Props): Props {
-  const { state, uuid, ipAddress, macAddresses, lastChange, lastChangeClass, migration, bridgeName, unmanaged, __provider, plannedChanges, ...spec } = outs;
-  return spec;
 }
 
 export async function hostOf(client: VimClient, vm: MoRef): Promise<string | undefined> {

@@ -50,7 +50,7 @@ describe("vSphere standard portgroups through the provider host (vcsim)", functi
     assert.equal(read.id, pg.id);
     assert.deepEqual([read.inputs.bridge, read.inputs.vlan], ["vSwitch0", 101]);
     // Made before the crash of an earlier run: adopted, never duplicated.
-    assert.equal((await host.checkAndCreate("Network", specOf(pg.outs))).id.startsWith("Network:"), true);
+    assert.equal((await host.checkAndCreate("Network", specOf(pg.outs, "Network"))).id.startsWith("Network:"), true);
   });
 
   it("a VM NIC plugs into it", async () => {
@@ -70,14 +70,14 @@ describe("vSphere standard portgroups through the provider host (vcsim)", functi
   });
 
   it("a VLAN change is an in-place update (UpdatePortGroup), not a replace", async () => {
-    const old = specOf(pg.outs);
+    const old = specOf(pg.outs, "Network");
     const { inputs, failures } = await host.check("Network", old, { ...old, vlan: 202 });
     assert.deepEqual(failures, []);
     assert.deepEqual(await host.diff("Network", pg.id, pg.outs, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
     pg = { id: pg.id, outs: await host.update("Network", pg.id, pg.outs, inputs) };
     assert.equal((await onHost(pgName))?.vlanId, 202);
-    const { vlan: _dropped, ...untagged } = specOf(pg.outs);
-    const noVlan = await host.check("Network", specOf(pg.outs), untagged);
+    const { vlan: _dropped, ...untagged } = specOf(pg.outs, "Network");
+    const noVlan = await host.check("Network", specOf(pg.outs, "Network"), untagged);
     pg = { id: pg.id, outs: await host.update("Network", pg.id, pg.outs, noVlan.inputs) };
     assert.equal((await onHost(pgName))?.vlanId, 0);
     assert.equal((await host.read("Network", pg.id, pg.outs)).inputs.vlan, undefined);
@@ -97,7 +97,7 @@ describe("vSphere standard portgroups through the provider host (vcsim)", functi
     try {
       const adopted = await host.checkAndCreate("Network", { host: "vc1", name: theirs, mode: "bridge", bridge: "vSwitch0", vlan: 5 });
       assert.match(adopted.id, /^Network:/);
-      const old = specOf(adopted.outs);
+      const old = specOf(adopted.outs, "Network");
       const { inputs } = await host.check("Network", old, { ...old, vlan: 7 });
       await assert.rejects(host.update("Network", adopted.id, adopted.outs, inputs), new RegExp(`vlan: portgroup "${theirs}" was not made by NovaCron`));
       await host.delete("Network", adopted.id, adopted.outs);
@@ -109,7 +109,7 @@ describe("vSphere standard portgroups through the provider host (vcsim)", functi
 
   it("a distributed portgroup NovaCron made changes its VLAN in place too, and stays its own", async () => {
     const dvpg = await host.checkAndCreate("Network", { host: "vc1", name: `${pgName}-dv`, mode: "bridge", bridge: "DVS0", vlan: 42 });
-    const old = specOf(dvpg.outs);
+    const old = specOf(dvpg.outs, "Network");
     const { inputs } = await host.check("Network", old, { ...old, vlan: 43 });
     assert.deepEqual(await host.diff("Network", dvpg.id, dvpg.outs, inputs), { changes: true, replaces: [], deleteBeforeReplace: false });
     const outs = await host.update("Network", dvpg.id, dvpg.outs, inputs);
