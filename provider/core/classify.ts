@@ -230,7 +230,10 @@ export function classifyChange(kind: ResourceKind, old: Record<string, unknown>,
     const ctx: RuleContext = { path: concrete, before: lookup(old, concrete), after: lookup(next, concrete), old, next, caps, crossesDriver };
     // VM patterns are bare ("cpu.cores"); other kinds' carry the kind ("Network:vlan").
     const override = caps.changeRules[kind === "VirtualMachine" ? pattern : `${kind}:${pattern}`];
-    const answer = override === undefined ? rules[pattern](ctx) : "grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override;
+    const answer =
+      override === undefined
+        ? rules[pattern](ctx)
+        : (beyondCeiling(kind, pattern, ctx) ?? ("grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override));
     grouped.set(concrete, { path: concrete, ...answer });
   }
   const changes = [...grouped.values()];
@@ -292,6 +295,27 @@ export function refuseForbiddenRestarts(plan: ChangePlan, old: VirtualMachineSpe
 /** Human summary for previews and the `lastChange` output, e.g. `memory.sizeMiB: live (…)`. */
 export function describePlan(plan: ChangePlan): string[] {
   return plan.changes.map((c) => `${c.path}: ${c.disruption} (${c.why})`);
+}
+
+/**
+ * `cpu.maxVcpus` and `memory.maxMiB` mean the same on every hypervisor: growth up to them is
+ * made on the running VM, growth past them needs a restart. The neutral rules check this
+ * themselves; a driver's override (e.g. vSphere's hot-add) only decides how growth within the
+ * ceiling is made, so growth past it is a reboot whatever the override says.
+ */
+function beyondCeiling(kind: ResourceKind, pattern: string, ctx: RuleContext): { disruption: Disruption; why: string } | undefined {
+  if (kind !== "VirtualMachine") return undefined;
+  if (pattern === "cpu.sockets" || pattern === "cpu.cores" || pattern === "cpu.threads") {
+    const ceiling = vmCpuCeiling(ctx.old);
+    const wanted = vcpuCount(ctx.next as VirtualMachineSpec);
+    if (wanted > ceiling) return { disruption: "reboot", why: `${wanted} vCPUs exceed the running maximum of ${ceiling}; raise cpu.maxVcpus ahead of time to hot-add` };
+  }
+  if (pattern === "memory.sizeMiB") {
+    const ceiling = vmMemoryCeiling(ctx.old);
+    const wanted = (ctx.next.memory as VirtualMachineSpec["memory"]).sizeMiB;
+    if (wanted > ceiling) return { disruption: "reboot", why: `${wanted} MiB exceeds the running maximum of ${ceiling} MiB; raise memory.maxMiB ahead of time to grow live` };
+  }
+  return undefined;
 }
 
 function vmCpuCeiling(vm: Record<string, unknown>): number {

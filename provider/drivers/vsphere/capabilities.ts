@@ -57,15 +57,20 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max",
   ],
   changeRules: {
-    // vSphere's CPU hot-add adds whole sockets (with cpu.maxVcpus set, which enables hot-add);
-    // cores per socket, and removing CPUs or memory, need the VM powered off.
+    // vSphere's CPU hot-add adds whole sockets, never removes CPUs, and never changes cores per
+    // socket on a running VM. With cpu.maxVcpus set (hot-add on) NovaCron gives every vSphere
+    // socket cpu.threads cores, so any vCPU count is whole sockets and growing `cores` or
+    // `sockets` is a hot-add; past cpu.maxVcpus the neutral ceiling rule makes it a reboot.
     "cpu.sockets": {
-      grow: { disruption: "hotplug", why: "vSphere CPU hot-add adds sockets to the running VM" },
+      grow: { disruption: "hotplug", why: "vSphere CPU hot-add adds sockets to the running VM within cpu.maxVcpus" },
       shrink: { disruption: "cold", why: "vSphere removes CPUs only while the VM is powered off" },
     },
-    "cpu.cores": { disruption: "cold", why: "vSphere changes cores per socket only while the VM is powered off" },
+    "cpu.cores": {
+      grow: { disruption: "hotplug", why: "vSphere CPU hot-add adds the vCPUs as sockets (cores per socket kept) within cpu.maxVcpus" },
+      shrink: { disruption: "cold", why: "vSphere removes CPUs only while the VM is powered off" },
+    },
     "memory.sizeMiB": {
-      grow: { disruption: "hotplug", why: "vSphere memory hot-add" },
+      grow: { disruption: "hotplug", why: "vSphere memory hot-add within memory.maxMiB" },
       shrink: { disruption: "cold", why: "vSphere shrinks memory only while the VM is powered off" },
     },
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },

@@ -123,11 +123,12 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
   return {
     name: spec.name,
     numCPUs: vcpus,
-    numCoresPerSocket: spec.cpu.cores * spec.cpu.threads,
+    numCoresPerSocket: coresPerSocket(spec),
     memoryMB: spec.memory.sizeMiB,
-    // vSphere has no vCPU/memory ceiling; a ceiling above the boot size is the wish to grow live.
-    cpuHotAddEnabled: spec.cpu.maxVcpus !== undefined && spec.cpu.maxVcpus > vcpus,
-    memoryHotAddEnabled: spec.memory.maxMiB !== undefined && spec.memory.maxMiB > spec.memory.sizeMiB,
+    // vSphere has no vCPU/memory ceiling, only the hot-add switch: a ceiling is the wish to grow
+    // live up to it. Reaching the ceiling keeps the switch on (flipping it needs a power-off).
+    cpuHotAddEnabled: cpuHotAdd(spec),
+    memoryHotAddEnabled: memoryHotAdd(spec),
     scsiController: "pvscsi",
     disks: Object.fromEntries(
       Object.entries(spec.disks).map(([slot, d]) => [slot, d.volume ? { sizeGiB: 0, file: d.volume } : { sizeGiB: d.sizeGiB!, provisioning: "thin" as const }]),
@@ -142,6 +143,37 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     owner: spec.name,
     labels: spec.labels,
   };
+}
+
+/** CPU hot-add is on exactly when the spec sets a vCPU ceiling. */
+export function cpuHotAdd(spec: Pick<VirtualMachineSpec, "cpu">): boolean {
+  return spec.cpu.maxVcpus !== undefined;
+}
+
+export function memoryHotAdd(spec: Pick<VirtualMachineSpec, "memory">): boolean {
+  return spec.memory.maxMiB !== undefined;
+}
+
+/**
+ * vSphere hot-adds CPUs only as whole sockets and keeps cores per socket while the VM runs. With
+ * hot-add on, each vSphere socket is one core of `cpu.threads` threads, so every vCPU count the
+ * model can ask for (sockets × cores × threads) is whole sockets and a change of `cores` or
+ * `sockets` is a hot-add. Without hot-add the model's topology is kept: `sockets` sockets of
+ * `cores × threads`.
+ */
+export function coresPerSocket(spec: Pick<VirtualMachineSpec, "cpu">): number {
+  return cpuHotAdd(spec) ? spec.cpu.threads : spec.cpu.cores * spec.cpu.threads;
+}
+
+/**
+ * The cores per socket to send in an update: a running VM with hot-add keeps the ones it has when
+ * the new vCPU count is whole sockets of them (a VM made before the rule above, or edited in
+ * vCenter), since changing them would need a power-off the plan did not announce.
+ */
+export function keptCoresPerSocket(have: VmSpec, want: VmSpec): number | undefined {
+  const current = have.numCoresPerSocket ?? 1;
+  if (have.cpuHotAddEnabled && want.cpuHotAddEnabled && want.numCPUs % current === 0) return current;
+  return want.numCoresPerSocket;
 }
 
 export function powerStateOf(state: PowerState): VirtualMachineSpec["powerState"] {
@@ -176,8 +208,6 @@ function withModelSlots<T>(devices: Readonly<Record<string, T>>, slotName: z.Zod
 
 export function observedSpec(state: VmState, last: VirtualMachineSpec, home: string, networkName: NetworkNamer): VirtualMachineSpec {
   const have = state.spec;
-  const perSocket = have.numCoresPerSocket ?? 1;
-  const threads = perSocket % last.cpu.threads === 0 ? last.cpu.threads : 1;
   const vcpus = have.numCPUs;
   const disks: Record<string, DiskSpec> = {};
   for (const [slot, d] of Object.entries(withModelSlots(have.disks, DiskSlot, "scsi"))) {
@@ -211,8 +241,8 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.pciId === p.id;
     passthrough[slot] = same ? recorded : { device: passthroughDeviceId(state.host?.value ?? "unknown-host", p.id), romBar: true };
   }
-  const wantedCpuHotAdd = last.cpu.maxVcpus !== undefined && last.cpu.maxVcpus > vcpuCount(last);
-  const wantedMemHotAdd = last.memory.maxMiB !== undefined && last.memory.maxMiB > last.memory.sizeMiB;
+  const wantedCpuHotAdd = cpuHotAdd(last);
+  const wantedMemHotAdd = memoryHotAdd(last);
   const efi = have.firmware === "efi";
   const ci = have.cloudInit;
   const sameCloudInit = ci !== undefined && last.cloudInit !== undefined && ci.userData === last.cloudInit.userData && ci.metaData === last.cloudInit.metaData;
@@ -221,9 +251,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     name: have.name,
     cpu: {
       ...last.cpu,
-      sockets: Math.max(1, Math.round(vcpus / perSocket)),
-      cores: perSocket / threads,
-      threads,
+      ...observedTopology(have, last),
       // A hot-add switch flipped out of band shows as a ceiling change: the vSphere limit when on, none when off.
       maxVcpus: have.cpuHotAddEnabled === wantedCpuHotAdd ? last.cpu.maxVcpus : have.cpuHotAddEnabled ? VSPHERE_CAPABILITIES.limits.maxVcpus : undefined,
     },
@@ -240,4 +268,23 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     powerState: powerStateOf(state.powerState),
     labels: { ...(have.labels ?? {}) },
   };
+}
+
+/**
+ * The model's topology for what vSphere reports. With hot-add on, vSphere's sockets are the
+ * hot-add unit rather than the model's (see coresPerSocket), so only the vCPU count is vSphere's:
+ * the last spec's shape when it still multiplies to that count, else its sockets and threads
+ * with the cores that make the count up, else one socket of that many cores. Without hot-add the
+ * sockets and cores per socket are read as they are.
+ */
+function observedTopology(have: VmSpec, last: VirtualMachineSpec): Pick<VirtualMachineSpec["cpu"], "sockets" | "cores" | "threads"> {
+  const vcpus = have.numCPUs;
+  const { sockets, threads } = last.cpu;
+  if (have.cpuHotAddEnabled) {
+    if (vcpus % (sockets * threads) === 0) return { sockets, cores: vcpus / (sockets * threads), threads };
+    return { sockets: 1, cores: vcpus, threads: 1 };
+  }
+  const perSocket = have.numCoresPerSocket ?? 1;
+  const kept = perSocket % threads === 0 ? threads : 1;
+  return { sockets: Math.max(1, Math.round(vcpus / perSocket)), cores: perSocket / kept, threads: kept };
 }

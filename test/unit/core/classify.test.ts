@@ -162,7 +162,7 @@ describe("classification table (libvirt unless named)", () => {
     assert.deepEqual(plan.replaces, ["host"]);
   });
 
-  it("drivers override the neutral rules: vSphere hot-adds sockets but changes cores and shrinks cold, Hyper-V cannot hot-add vCPUs", () => {
+  it("drivers override the neutral rules: vSphere hot-adds sockets and removes vCPUs or memory cold, Hyper-V cannot hot-add vCPUs", () => {
     assert.deepEqual(
       classOf(
         edit((vm) => {
@@ -200,6 +200,45 @@ describe("classification table (libvirt unless named)", () => {
       ),
       { "cpu.cores": "reboot" },
     );
+  });
+
+  it("cpu.maxVcpus and memory.maxMiB mean the same on KVM and vSphere: within them growth is live, past them a reboot, whatever the driver's hot-add rule", () => {
+    // The README's example: `cpu: { cores: 2, maxVcpus: 8 }`, then `cores: 4`.
+    const readme = VirtualMachineInputs.parse({ ...VALID_INPUTS.VirtualMachine, cpu: { cores: 2, maxVcpus: 8 }, memory: { sizeMiB: 2048, maxMiB: 8192 } });
+    const to = (change: (vm: VirtualMachineSpec) => void) => {
+      const next = structuredClone(readme);
+      change(next);
+      return VirtualMachineInputs.parse(next);
+    };
+    const cores4 = to((vm) => {
+      vm.cpu.cores = 4;
+    });
+    assert.deepEqual(classOf(cores4, "libvirt", readme), { "cpu.cores": "hotplug" });
+    assert.deepEqual(classOf(cores4, "vsphere", readme), { "cpu.cores": "hotplug" });
+    const cores10 = to((vm) => {
+      vm.cpu.cores = 10;
+      vm.cpu.maxVcpus = 10;
+    });
+    for (const driver of ["libvirt", "vsphere"] as const) assert.equal(classOf(cores10, driver, readme)["cpu.cores"], "reboot", driver);
+    const mem4g = to((vm) => {
+      vm.memory.sizeMiB = 4096;
+    });
+    assert.deepEqual(classOf(mem4g, "libvirt", readme), { "memory.sizeMiB": "live" });
+    assert.deepEqual(classOf(mem4g, "vsphere", readme), { "memory.sizeMiB": "hotplug" });
+    const mem16g = to((vm) => {
+      vm.memory.sizeMiB = 16384;
+      vm.memory.maxMiB = 16384;
+    });
+    for (const driver of ["libvirt", "vsphere"] as const) assert.equal(classOf(mem16g, driver, readme)["memory.sizeMiB"], "reboot", driver);
+    // Without a ceiling there is no live growth on either.
+    const noCeiling = VirtualMachineInputs.parse({ ...VALID_INPUTS.VirtualMachine, cpu: { cores: 2 }, memory: { sizeMiB: 2048 } });
+    const grown = VirtualMachineInputs.parse({ ...VALID_INPUTS.VirtualMachine, cpu: { cores: 4 }, memory: { sizeMiB: 4096 } });
+    for (const driver of ["libvirt", "vsphere"] as const) {
+      assert.deepEqual(classOf(grown, driver, noCeiling), { "cpu.cores": "reboot", "memory.sizeMiB": "reboot" }, driver);
+    }
+    // What vSphere cannot do live stays cold there: removing vCPUs.
+    assert.deepEqual(classOf(readme, "vsphere", cores4), { "cpu.cores": "cold" });
+    assert.deepEqual(classOf(readme, "libvirt", cores4), { "cpu.cores": "hotplug" });
   });
 
   it("only replace-class fields are reported as replaces", () => {

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { RESOURCE_MODELS, type VirtualMachineSpec } from "../../../provider/core/model";
-import { observedSpec } from "../../../provider/drivers/vsphere/translate";
+import { MoRef } from "../../../provider/drivers/vsphere/soap";
+import { powerOffReason } from "../../../provider/drivers/vsphere/resources/vm-power";
+import { keptCoresPerSocket, observedSpec, toVmSpec } from "../../../provider/drivers/vsphere/translate";
 import type { VmState } from "../../../provider/drivers/vsphere/vm";
 
 const last = RESOURCE_MODELS.VirtualMachine.schema.parse({
@@ -48,5 +50,50 @@ describe("vSphere translation: refresh of devices added outside NovaCron", () =>
     assert.equal(spec.nics.net2.model, "e1000", "an e1000 added in vCenter is not recorded as vmxnet3 (an adapter change no update can make)");
     const reparsed = RESOURCE_MODELS.VirtualMachine.schema.safeParse(spec);
     assert.ok(reparsed.success, JSON.stringify(reparsed.error?.issues));
+  });
+});
+
+describe("vSphere translation: vCPU hot-add as sockets", () => {
+  const NETS = { net0: { kind: "standard", network: new MoRef("Network", "network-7"), name: "VM Network" } } as const;
+  const hotAdd = RESOURCE_MODELS.VirtualMachine.schema.parse({ ...last, cpu: { cores: 2, maxVcpus: 8 }, memory: { sizeMiB: 1024, maxMiB: 4096 } }) as VirtualMachineSpec;
+
+  it("with cpu.maxVcpus each vSphere socket is one core (of cpu.threads), so any count is whole sockets; without it the model's topology is kept", () => {
+    const made = toVmSpec(hotAdd, NETS);
+    assert.deepEqual([made.numCPUs, made.numCoresPerSocket, made.cpuHotAddEnabled, made.memoryHotAddEnabled], [2, 1, true, true]);
+    const smt = toVmSpec({ ...hotAdd, cpu: { ...hotAdd.cpu, cores: 2, threads: 2 } }, NETS);
+    assert.deepEqual([smt.numCPUs, smt.numCoresPerSocket], [4, 2]);
+    const fixed = toVmSpec({ ...hotAdd, cpu: { ...hotAdd.cpu, sockets: 2, cores: 3, maxVcpus: undefined } }, NETS);
+    assert.deepEqual([fixed.numCPUs, fixed.numCoresPerSocket, fixed.cpuHotAddEnabled], [6, 3, false]);
+    const atCeiling = toVmSpec({ ...hotAdd, cpu: { ...hotAdd.cpu, cores: 8 } }, NETS);
+    assert.equal(atCeiling.cpuHotAddEnabled, true, "reaching the ceiling does not flip the switch, which would need a power-off");
+  });
+
+  it("a running VM with hot-add needs no power-off to go from 2 to 4 vCPUs, but does to remove vCPUs", () => {
+    const have = toVmSpec(hotAdd, NETS);
+    const want = toVmSpec({ ...hotAdd, cpu: { ...hotAdd.cpu, cores: 4 } }, NETS);
+    assert.equal(powerOffReason(have, want), undefined);
+    assert.match(powerOffReason(want, have) ?? "", /removed only while powered off/);
+  });
+
+  it("an older VM with 2 cores per socket keeps them when the new count is whole sockets of 2", () => {
+    const have = { ...toVmSpec(hotAdd, NETS), numCoresPerSocket: 2 };
+    const want4 = toVmSpec({ ...hotAdd, cpu: { ...hotAdd.cpu, cores: 4 } }, NETS);
+    assert.equal(keptCoresPerSocket(have, want4), 2);
+    assert.equal(powerOffReason(have, { ...want4, numCoresPerSocket: keptCoresPerSocket(have, want4) }), undefined);
+    const want3 = toVmSpec({ ...hotAdd, cpu: { ...hotAdd.cpu, cores: 3 } }, NETS);
+    assert.equal(keptCoresPerSocket(have, want3), 1);
+    assert.match(powerOffReason(have, { ...want3, numCoresPerSocket: keptCoresPerSocket(have, want3) }) ?? "", /cores per socket/);
+  });
+
+  it("refresh reads 4 one-core sockets back as the spec's 1 socket of 4 cores, and an out-of-band count as cores", () => {
+    const grown = { ...hotAdd, cpu: { ...hotAdd.cpu, cores: 4 } };
+    const read = (numCPUs: number, spec = grown) =>
+      observedSpec({ ...state, spec: { ...state.spec, numCPUs, numCoresPerSocket: 1, cpuHotAddEnabled: true, memoryHotAddEnabled: true } }, spec, "LocalDS_0", () => "VM Network")
+        .cpu;
+    assert.deepEqual([read(4).sockets, read(4).cores, read(4).threads, read(4).maxVcpus], [1, 4, 1, 8]);
+    assert.deepEqual([read(6).sockets, read(6).cores], [1, 6]);
+    const twoSockets = { ...grown, cpu: { ...grown.cpu, sockets: 2, cores: 2 } };
+    assert.deepEqual([read(4, twoSockets).sockets, read(4, twoSockets).cores], [2, 2]);
+    assert.deepEqual([read(5, twoSockets).sockets, read(5, twoSockets).cores], [1, 5], "a count that is not whole model sockets reads as one socket");
   });
 });

@@ -5,6 +5,7 @@ import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import type { HostConfig } from "../../../core/hosts";
 import { migrateLive, type MigrationResult } from "../migration";
+import { migrationFixHint } from "../migration-hints";
 import type { DomainRef, LibvirtClient } from "../rpc";
 import { LibvirtError, parseLibvirtUri } from "../rpc";
 import { LibvirtSession, orAbsent } from "../session";
@@ -211,7 +212,8 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
         });
       } catch (error) {
         await defineSnapshotRecords(client, dom, snapshots).catch(() => undefined);
-        throw error;
+        const hint = error instanceof Error ? migrationFixHint(error.message, { target: next.host, destinationUri, migrateUri: target.config.migrationUri }) : undefined;
+        throw hint ? new Error(`${error instanceof Error ? error.message : error}; ${hint}`, { cause: error }) : error;
       }
       const arrived = await targetClient.call("domainLookupByUuid", { uuid: id });
       await defineSnapshotRecords(targetClient, arrived.dom, snapshots);

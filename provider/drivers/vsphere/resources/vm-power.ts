@@ -45,9 +45,10 @@ export function powerOffReason(have: VmSpec, want: VmSpec): string | undefined {
   if (want.cpuHotAddEnabled !== have.cpuHotAddEnabled) return "CPU hot-add is switched while powered off (cpu.maxVcpus)";
   if (want.memoryHotAddEnabled !== have.memoryHotAddEnabled) return "memory hot-add is switched while powered off (memory.maxMiB)";
   if (want.numCPUs < have.numCPUs) return "vCPUs are removed only while powered off";
-  if (want.numCPUs > have.numCPUs && !have.cpuHotAddEnabled) return "vCPUs are added live only with CPU hot-add (set cpu.maxVcpus above the vCPU count)";
+  if (want.numCPUs > have.numCPUs && !have.cpuHotAddEnabled) return "vCPUs are added live only with CPU hot-add (set cpu.maxVcpus)";
+  if (want.numCPUs % (have.numCoresPerSocket ?? 1) !== 0) return "vCPUs are hot-added only as whole sockets";
   if (want.memoryMB < have.memoryMB) return "memory shrinks only while powered off";
-  if (want.memoryMB > have.memoryMB && !have.memoryHotAddEnabled) return "memory grows live only with memory hot-add (set memory.maxMiB above memory.sizeMiB)";
+  if (want.memoryMB > have.memoryMB && !have.memoryHotAddEnabled) return "memory grows live only with memory hot-add (set memory.maxMiB)";
   if ((want.firmware ?? "bios") !== (have.firmware ?? "bios")) return "firmware changes only while powered off";
   if (want.secureBoot !== undefined && want.secureBoot !== (have.secureBoot ?? false)) return "secure boot changes only while powered off";
   const havePci = have.passthrough ?? {};

@@ -3,7 +3,7 @@ import type { Observed, OperationContext, ReadContext, ResourceDriver } from "..
 import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
-import { homeDatastore, observedSpec, toVmSpec } from "../translate";
+import { homeDatastore, keptCoresPerSocket, observedSpec, toVmSpec } from "../translate";
 import type { VsphereSession } from "../session";
 import { createVm, destroyVm, findVm, readVmDetails, reconfigureVm, UnsupportedChangeError, type NetworkBinding, type VmSpec } from "../vm";
 import { resolveVmPassthrough } from "./passthrough";
@@ -60,8 +60,9 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
     if (old.host !== next.host) return migrateThenUpdate(this, id, old, next, plan, ctx);
     const client = await this.session.client();
     const ref = vmRef(id);
-    const desired = await this.desired(next);
     const current = await readVmDetails(client, ref);
+    const wanted = await this.desired(next);
+    const desired = { ...wanted, numCoresPerSocket: keptCoresPerSocket(current.spec, wanted) };
     const why = current.state.powerState === "poweredOn" ? powerOffReason(current.spec, desired) : undefined;
     if (why) {
       if (!next.updatePolicy.allowReboot && next.powerState === "running") {
