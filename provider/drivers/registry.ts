@@ -32,6 +32,11 @@ const FACTORIES: Partial<Record<DriverKind, () => DriverFactory>> = {
   proxmox: () => (require("./proxmox/driver") as { openProxmoxDriver: DriverFactory }).openProxmoxDriver,
 };
 
+/** Whether a kind has a driver that manages resources, or only its capability table (check() only). */
+export function hasDriver(kind: DriverKind): boolean {
+  return FACTORIES[kind] !== undefined;
+}
+
 const open = new Map<string, Promise<Driver>>();
 
 /** One driver per host per process: connections and sessions are shared by every resource. */
