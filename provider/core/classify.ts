@@ -68,8 +68,8 @@ const VM_RULES: Record<string, Rule> = {
   "memory.sizeMiB": ({ caps, old, next }) => {
     const ceiling = vmMemoryCeiling(old);
     const wanted = (next.memory as VirtualMachineSpec["memory"]).sizeMiB;
-    if (wanted > ceiling) return { disruption: "reboot", why: `${wanted} MiB exceeds the running maximum of ${ceiling} MiB; raise memory.maxMiB ahead of time to grow live` };
     if (caps.ballooning !== true) return { disruption: "reboot", why: caps.ballooning.unsupported };
+    if (wanted > ceiling) return { disruption: "reboot", why: `${wanted} MiB exceeds the running maximum of ${ceiling} MiB; raise memory.maxMiB ahead of time to grow live` };
     return { disruption: "live", why: "the balloon moves the running VM's memory within memory.maxMiB" };
   },
   "memory.maxMiB": fixed("reboot", "the memory ceiling is fixed while the VM runs"),
@@ -233,7 +233,7 @@ export function classifyChange(kind: ResourceKind, old: Record<string, unknown>,
     const answer =
       override === undefined
         ? rules[pattern](ctx)
-        : (beyondCeiling(kind, pattern, ctx) ?? ("grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override));
+        : withinCeiling(kind, pattern, ctx, "grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override);
     grouped.set(concrete, { path: concrete, ...answer });
   }
   const changes = [...grouped.values()];
@@ -301,8 +301,15 @@ export function describePlan(plan: ChangePlan): string[] {
  * `cpu.maxVcpus` and `memory.maxMiB` mean the same on every hypervisor: growth up to them is
  * made on the running VM, growth past them needs a restart. The neutral rules check this
  * themselves; a driver's override (e.g. vSphere's hot-add) only decides how growth within the
- * ceiling is made, so growth past it is a reboot whatever the override says.
+ * ceiling is made, so growth past it is a reboot whatever the override says. An override that
+ * already needs a restart keeps its own reason: it names the real cause (Proxmox's hotplug
+ * setting), where "raise the ceiling" would not make the change live.
  */
+function withinCeiling(kind: ResourceKind, pattern: string, ctx: RuleContext, answer: { disruption: Disruption; why: string }): { disruption: Disruption; why: string } {
+  if (answer.disruption !== "live" && answer.disruption !== "hotplug") return answer;
+  return beyondCeiling(kind, pattern, ctx) ?? answer;
+}
+
 function beyondCeiling(kind: ResourceKind, pattern: string, ctx: RuleContext): { disruption: Disruption; why: string } | undefined {
   if (kind !== "VirtualMachine") return undefined;
   if (pattern === "cpu.sockets" || pattern === "cpu.cores" || pattern === "cpu.threads") {
