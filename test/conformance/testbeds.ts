@@ -39,9 +39,6 @@ const withoutDevices = (spec: Props): Props => ({ ...spec, disks: {}, nics: {} }
 const libvirt: ConformanceTestbed = {
   kind: "libvirt",
   host: "kvm",
-  // vCPUs present at boot are not hot-pluggable in the domain XML NovaCron writes, so libvirt
-  // cannot take them away live; only vCPUs hot-added earlier can be removed.
-  knownGaps: { "cpu-down": /failed to find appropriate hotpluggable vcpus/ },
   hosts: () => {
     testbed("libvirt.sh");
     return { kvm: { driver: "libvirt", uri: "qemu:///system" } };

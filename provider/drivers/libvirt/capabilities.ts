@@ -38,6 +38,13 @@ export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
   limits: { maxVcpus: 1024, maxMemoryMiB: 16 * 1024 * 1024, maxConcurrentVms: 1000, maxDisks: 64, maxNics: 32 },
   features: ["cloud-init as a NoCloud seed ISO", "vmxnet3 is not a QEMU NIC model: use virtio"],
   changeRules: {
+    // vCPUs the domain booted with are not hot-pluggable in QEMU, so libvirt refuses to take them
+    // away live ("failed to find appropriate hotpluggable vcpus"); the plan says so up front.
+    // docs/decisions/0019-libvirt-vcpu-removal-is-reboot.md
+    "cpu.cores": {
+      grow: { disruption: "hotplug", why: "vCPUs are hot-added to the running VM within cpu.maxVcpus" },
+      shrink: { disruption: "reboot", why: "QEMU cannot unplug the vCPUs the VM booted with; fewer vCPUs take effect at a restart" },
+    },
     // libvirt re-pins a running domain (virDomainPinVcpuFlags / PinEmulator with LIVE|CONFIG).
     "cpu.pinning": { disruption: "live", why: "vCPUs are re-pinned on the running VM" },
     "cpu.emulatorPinning": { disruption: "live", why: "emulator threads are re-pinned on the running VM" },

@@ -30,7 +30,12 @@ export const DOCUMENTED_FEATURES: Record<string, DocumentedFeature[]> = {
       needs: ["capabilities:liveMigration", "changes:host-move"],
     },
     { feature: "vCPU hot-add", says: "vCPUs up to the domain's maximum are set online while it runs (setvcpus --live)", source: VIRSH, needs: ["changes:cpu-up"] },
-    { feature: "vCPU hot-remove", says: "the online vCPU count can also be lowered live", source: VIRSH, needs: ["changes:cpu-down"] },
+    {
+      feature: "vCPU removal",
+      says: "the vCPU count is lowered with setvcpus (live only for vCPUs hot-added since boot, else at the next start)",
+      source: VIRSH,
+      needs: ["changes:cpu-down"],
+    },
     {
       feature: "memory grow live",
       says: "the current memory moves live up to the maximum (setmem --live, balloon)",

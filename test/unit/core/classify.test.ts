@@ -236,9 +236,10 @@ describe("classification table (libvirt unless named)", () => {
     for (const driver of ["libvirt", "vsphere"] as const) {
       assert.deepEqual(classOf(grown, driver, noCeiling), { "cpu.cores": "reboot", "memory.sizeMiB": "reboot" }, driver);
     }
-    // What vSphere cannot do live stays cold there: removing vCPUs.
+    // What a hypervisor cannot do live needs a restart there: removing vCPUs is cold on vSphere,
+    // and a reboot on KVM, where QEMU cannot unplug the vCPUs the guest booted with (decision 0019).
     assert.deepEqual(classOf(readme, "vsphere", cores4), { "cpu.cores": "cold" });
-    assert.deepEqual(classOf(readme, "libvirt", cores4), { "cpu.cores": "hotplug" });
+    assert.deepEqual(classOf(readme, "libvirt", cores4), { "cpu.cores": "reboot" });
   });
 
   it("only replace-class fields are reported as replaces", () => {
