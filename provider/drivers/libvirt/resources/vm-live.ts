@@ -92,4 +92,21 @@ async function detachLive(
   }
   ctx.progress(`detaching ${what}`);
   await client.call("domainDetachDeviceFlags", { dom, xml: render(toElement(found)), flags: LIVE });
+  // libvirt only asks: the guest must release the device (ACPI PCI unplug), which a busy or
+  // OS-less guest may never do. Waited for briefly, then reported, never failed: the device is
+  // already gone from the definition and leaves the guest at its next restart at the latest.
+  const deadline = Math.min(Date.now() + DETACH_WAIT_MS, ctx.deadline);
+  while (await liveDevice(client, dom, element, matches)) {
+    if (Date.now() >= deadline) {
+      ctx.progress(
+        `warning: the guest has not released ${what} after ${DETACH_WAIT_MS / 1000} s; libvirt removes it when the guest acknowledges the unplug, or at the next restart`,
+      );
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  ctx.progress(`${what} detached`);
 }
+
+/** How long a live detach waits for the guest to let go of the device. */
+const DETACH_WAIT_MS = 10_000;

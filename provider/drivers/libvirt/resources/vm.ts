@@ -12,6 +12,7 @@ import { LibvirtSession, orAbsent } from "../session";
 import { deleteVolumeIfPresent, resolveVolume } from "../volumes";
 import { buildDomainXml, parseDomainXml, type ParsedDomain } from "../xml";
 import { defineSnapshotRecords, forgetSnapshotRecords, readSnapshotRecords } from "../snapshot-carry";
+import { grownDisks, growDisksLive, growDisksOffline } from "./vm-disk-size";
 import { applyLiveChanges } from "./vm-live";
 import { blankDiskName, resolveDomainContext, seedVolumeName } from "./vm-context";
 import { observedSpec } from "./vm-observe";
@@ -74,14 +75,19 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     await client.call("domainDefineXmlFlags", { xml: buildDomainXml(next, build), flags: DEFINE_VALIDATE });
     const running = (await domainState(client, dom)) !== 5;
     const restart = plan.changes.some((c) => needsRestart(c.disruption));
+    const grown = grownDisks(plan, old, next);
     if (running && restart) {
       if (!next.updatePolicy.allowReboot && next.powerState === "running") {
         throw new Error(`the change needs a restart and updatePolicy.allowReboot is false; the new definition is saved and applies at the next power cycle`);
       }
       ctx.progress("restarting to apply changes that need a power cycle");
       await stopGracefully(client, dom, next.updatePolicy.shutdownTimeoutSeconds, ctx);
+      await growDisksOffline(client, next, grown, ctx);
     } else if (running) {
       await applyLiveChanges(client, dom, old, next, plan, build, ctx);
+      await growDisksLive(client, dom, grown, ctx);
+    } else {
+      await growDisksOffline(client, next, grown, ctx);
     }
     await this.converge(client, dom, next, ctx);
     return this.observeWithIp(client, dom, next, ctx);

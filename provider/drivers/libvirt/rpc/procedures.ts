@@ -111,6 +111,8 @@ export const procedures = {
   domainSetMemoryFlags: remote(204, struct({ dom: domainRef, memory: uhyper, flags: uint }), VOID),
   domainGetState: remote(212, domFlags, struct({ state: int, reason: int })),
   domainUndefineFlags: remote(231, domFlags, VOID),
+  // size in KiB, or in bytes with VIR_DOMAIN_BLOCK_RESIZE_BYTES (1) in flags.
+  domainBlockResize: remote(251, struct({ dom: domainRef, disk: str, size: uhyper, flags: uint }), VOID),
   domainDestroyFlags: remote(234, domFlags, VOID),
   domainShutdownFlags: remote(258, domFlags, VOID),
   connectListAllDomains: remote(273, listAll, struct({ domains: array(domainRef, LIST_MAX), ret: uint })),
