@@ -39,6 +39,8 @@ export const BASE_VM: Spec = {
 /** An optional feature: the field it is written in, and the spec that uses it. */
 export interface FieldProbe {
   field: string;
+  /** The matrix row's key where one field has several probes; the field otherwise. */
+  key?: string;
   title: string;
   /** The spec, or per driver kind where only the form of an id differs (a volume id). */
   spec: Spec | ((kind: string) => Spec);
@@ -56,6 +58,12 @@ export const FIELD_PROBES: FieldProbe[] = [
   { field: "cpu.mode", title: "host-passthrough CPU", spec: withCpu({ mode: "host-passthrough" }) },
   { field: "cpu.model", title: "a named CPU model", spec: withCpu({ mode: "custom", model: "Skylake-Server" }) },
   { field: "cpu.pinning", title: "vCPU pinning", spec: withCpu({ pinning: { "0": "0", "1": "1" } }) },
+  {
+    field: "cpu.pinning",
+    key: "cpu.pinning.shared",
+    title: "every vCPU on one host CPU set (scheduling affinity)",
+    spec: withCpu({ pinning: { "0": "0-1", "1": "0-1" } }),
+  },
   { field: "cpu.emulatorPinning", title: "emulator thread pinning", spec: withCpu({ emulatorPinning: "0" }) },
   {
     field: "cpu.numa",

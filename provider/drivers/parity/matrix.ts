@@ -126,7 +126,7 @@ export function computeParityMatrix(): ParityMatrix {
     }));
   });
   const fields: Row[] = FIELD_PROBES.map((probe) => ({
-    key: probe.field,
+    key: probe.key ?? probe.field,
     title: `\`${probe.field}\` (${probe.title})`,
     cells: perDriver((kind) => {
       const failures = refusals(kind, typeof probe.spec === "function" ? probe.spec(kind) : probe.spec);

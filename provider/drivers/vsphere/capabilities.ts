@@ -13,7 +13,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   product: "VMware vSphere",
   liveMigration: true,
   storageMigration: true,
-  cpuPinning: no("VMware vSphere does not support vCPU pinning through NovaCron (scheduling affinity is unavailable on DRS clusters)"),
+  // Scheduling affinity: one host CPU set for all vCPUs (translate.ts refuses per-vCPU sets).
+  // vCenter itself refuses it for a VM in a fully automated DRS cluster.
+  cpuPinning: true,
   emulatorPinning: no("VMware vSphere has no emulator threads to pin"),
   numa: no("VMware vSphere sizes virtual NUMA itself; explicit NUMA cells are not supported"),
   hugepages: no("VMware vSphere backs guest memory with large pages itself; there is no per-VM hugepage setting"),
@@ -55,6 +57,8 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "cloud-init → guestinfo extraConfig",
     "network → portgroup",
     "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max",
+    "cpu.pinning → scheduling affinity (cpuAffinity): the same host CPU set for every vCPU",
+    "firmware.tpm → a VirtualTPM device (vCenter needs a key provider)",
   ],
   changeRules: {
     // vSphere's CPU hot-add adds whole sockets, never removes CPUs, and never changes cores per

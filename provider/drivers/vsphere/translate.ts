@@ -5,6 +5,7 @@
 import type { InputFailure } from "../../core/errors";
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
 import { DiskSlot, HostdevSlot, NicSlot, vcpuCount } from "../../core/model";
+import { parseCpuSet } from "../../core/model/common";
 import type { z } from "zod";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
 import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
@@ -68,7 +69,7 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
   for (const [slot, p] of Object.entries(spec.passthrough)) {
     if (!p.romBar) throw new UnsupportedSpecError(`passthrough.${slot}.romBar`, "vSphere has no per-device ROM BAR switch; leave romBar at its default (true)");
   }
-  if (spec.firmware.tpm) throw new UnsupportedSpecError("firmware.tpm", "a vTPM needs a vCenter key provider, which the vSphere driver does not configure yet");
+  affinityOf(spec);
   if (spec.cloudInit?.networkConfig) {
     throw new UnsupportedSpecError("cloudInit.networkConfig", "VMware's guestinfo datasource reads network config from metaData; put it there");
   }
@@ -91,6 +92,30 @@ export const VMDK_PATH = /^\[([^\]]+)\] \S.*\.vmdk$/;
 
 function datastoreOf(path: string): string {
   return VMDK_PATH.exec(path)?.[1] ?? "";
+}
+
+/**
+ * vSphere's CPU scheduling affinity is one host CPU set for all of a VM's vCPUs, so `cpu.pinning`
+ * translates when every vCPU is given the same set (which may name several host CPUs).
+ */
+function affinityOf(spec: VirtualMachineSpec): number[] | undefined {
+  const pinning = spec.cpu.pinning;
+  if (!pinning || Object.keys(pinning).length === 0) return undefined;
+  const sets = Object.entries(pinning);
+  const cpus = parseCpuSet(sets[0]![1]);
+  const vcpus = vcpuCount(spec);
+  const same = sets.every(([, set]) => sameSet(parseCpuSet(set), cpus));
+  if (!same || sets.length !== vcpus) {
+    throw new UnsupportedSpecError(
+      "cpu.pinning",
+      `got ${JSON.stringify(pinning)}; vSphere's scheduling affinity restricts all vCPUs of a VM to one host CPU set, so give each of the ${vcpus} vCPUs the same set, e.g. ${JSON.stringify(Object.fromEntries(Array.from({ length: vcpus }, (_, i) => [String(i), sets[0]![1]])))}`,
+    );
+  }
+  return cpus;
+}
+
+function sameSet(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
 }
 
 /** vSphere's own adapters by name; any other model (virtio, the default) is the paravirtual vmxnet3. */
@@ -139,6 +164,8 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     memoryReservationLockedToMax: Object.keys(spec.passthrough).length > 0,
     firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
+    tpm: spec.firmware.tpm,
+    cpuAffinity: affinityOf(spec),
     cloudInit: spec.cloudInit ? { userData: spec.cloudInit.userData, metaData: spec.cloudInit.metaData } : undefined,
     owner: spec.name,
     labels: spec.labels,
@@ -252,6 +279,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     cpu: {
       ...last.cpu,
       ...observedTopology(have, last),
+      pinning: observedPinning(have, last),
       // A hot-add switch flipped out of band shows as a ceiling change: the vSphere limit when on, none when off.
       maxVcpus: have.cpuHotAddEnabled === wantedCpuHotAdd ? last.cpu.maxVcpus : have.cpuHotAddEnabled ? VSPHERE_CAPABILITIES.limits.maxVcpus : undefined,
     },
@@ -263,11 +291,29 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     disks,
     nics,
     passthrough,
-    firmware: { type: efi ? "uefi" : "bios", secureBoot: efi && have.secureBoot === true, tpm: last.firmware.tpm },
+    firmware: { type: efi ? "uefi" : "bios", secureBoot: efi && have.secureBoot === true, tpm: have.tpm ?? last.firmware.tpm },
     cloudInit: sameCloudInit ? last.cloudInit : ci ? { userData: ci.userData ?? "", metaData: ci.metaData } : undefined,
     powerState: powerStateOf(state.powerState),
     labels: { ...(have.labels ?? {}) },
   };
+}
+
+/**
+ * The affinity as pinning: the last spec's text while it names the same CPUs, else every vCPU
+ * given the set vCenter reports (one set for all, as vSphere has it).
+ */
+function observedPinning(have: VmSpec, last: VirtualMachineSpec): VirtualMachineSpec["cpu"]["pinning"] {
+  const cpus = have.cpuAffinity;
+  if (!cpus || cpus.length === 0) return undefined;
+  const wanted = (() => {
+    try {
+      return affinityOf(last);
+    } catch {
+      return undefined;
+    }
+  })();
+  if (wanted && sameSet(wanted, cpus)) return last.cpu.pinning;
+  return Object.fromEntries(Array.from({ length: have.numCPUs }, (_, i) => [String(i), cpus.join(",")]));
 }
 
 /**

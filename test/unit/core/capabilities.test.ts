@@ -41,11 +41,20 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     assert.equal(byField["cpu.numa"], undefined, "Hyper-V has virtual NUMA");
   });
 
-  it("vSphere refuses NUMA cells and pinning but takes UEFI, secure boot and TPM", () => {
+  it("vSphere refuses NUMA cells and per-vCPU pinning but takes UEFI, secure boot, TPM and one CPU set for all vCPUs", () => {
     const fields = failures("vc1", TUNED_VM)
       .map((f) => f.property)
       .sort();
-    assert.deepEqual(fields, ["cpu.emulatorPinning", "cpu.numa", "cpu.pinning", "memory.hugepages"]);
+    // The table refuses first; the translation's pinning rule runs once the table has no objection.
+    assert.deepEqual(fields, ["cpu.emulatorPinning", "cpu.numa", "memory.hugepages"]);
+    const tpm = { ...VALID_INPUTS.VirtualMachine, disks: {}, firmware: { type: "uefi", secureBoot: true, tpm: true } };
+    const perVcpu = failures("vc1", { ...tpm, cpu: { cores: 2, pinning: { "0": "2", "1": "3" } } });
+    assert.deepEqual(
+      perVcpu.map((f) => f.property),
+      ["cpu.pinning"],
+    );
+    assert.match(perVcpu[0]!.reason, /one host CPU set/);
+    assert.deepEqual(failures("vc1", { ...tpm, cpu: { cores: 2, pinning: { "0": "2-3", "1": "2-3" } } }), []);
   });
 
   it("XCP-ng refuses NUMA and quiesced snapshots", () => {

@@ -139,6 +139,16 @@ export function bootOptions(spec: VmSpec): XmlObject | undefined {
   return spec.secureBoot === undefined ? undefined : { efiSecureBootEnabled: spec.secureBoot };
 }
 
+/** A virtual TPM; vCenter provisions its keys through the configured key provider. */
+export function addTpm(key: number): XmlObject {
+  return { operation: "add", device: { $type: "VirtualTPM", key } };
+}
+
+/** cpuAffinity for a spec: an empty set lifts the restriction. */
+export function cpuAffinity(cpus: readonly number[] | undefined): XmlObject | undefined {
+  return cpus === undefined ? undefined : { affinitySet: [...cpus] };
+}
+
 /** The full spec for CreateVM_Task / the config part of a clone. */
 export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject {
   const deviceChange: XmlObject[] = [];
@@ -167,6 +177,7 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     deviceChange.push(addPassthrough(key--, dev));
     extraConfig.push(hostdevOption(slot, dev.id));
   }
+  if (spec.tpm) deviceChange.push(addTpm(key--));
   extraConfig.push(...cloudInitOptions(spec), ...metadataOptions(spec));
   return {
     name: spec.name,
@@ -181,6 +192,7 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     deviceChange,
     cpuAllocation: allocation(spec.cpuReservationMHz),
     memoryAllocation: allocation(spec.memoryReservationMB),
+    cpuAffinity: cpuAffinity(spec.cpuAffinity),
     extraConfig,
     bootOptions: bootOptions(spec),
     firmware: spec.firmware,

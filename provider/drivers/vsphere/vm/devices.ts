@@ -58,6 +58,8 @@ export interface Devices {
   readonly nics: NicDevice[];
   readonly scsi: ScsiDevice[];
   readonly pci: PciPassthroughDevice[];
+  /** The virtual TPM, as reported (removal resends it). */
+  readonly tpm?: { readonly raw: XNode; readonly key: number };
   /** Every other device, by wire type and vCenter's label: reconfigure never touches these. */
   readonly other?: { type: string; label: string }[];
 }
@@ -99,7 +101,7 @@ function networkOf(backing: XNode | undefined): NetworkBinding | undefined {
 }
 
 export function parseDevices(hardware: XNode | undefined): Devices {
-  const out: Devices = { disks: [], nics: [], scsi: [], pci: [], other: [] };
+  const out: { -readonly [K in keyof Devices]: Devices[K] } = { disks: [], nics: [], scsi: [], pci: [], other: [] };
   for (const d of hardware?.children ?? []) {
     if (d.name !== "device") continue;
     const type = xsiType(d) ?? "";
@@ -139,6 +141,8 @@ export function parseDevices(hardware: XNode | undefined): Devices {
         systemId: text(backing, "systemId") ?? "",
         deviceName: text(backing, "deviceName") ?? "",
       });
+    } else if (type === "VirtualTPM") {
+      out.tpm = { raw: d, key };
     } else if (child(d, "sharedBus") !== undefined) {
       out.scsi.push({ key, busNumber: num(d, "busNumber") ?? 0, type: scsiByWire[type] ?? type });
     } else {

@@ -40,6 +40,15 @@ function labelsOf(extra: ReadonlyMap<string, string>): Record<string, string> {
   return out;
 }
 
+/** The affinity set, sorted; none (or an empty one) is no restriction. */
+function affinityOf(node: XNode | undefined): number[] | undefined {
+  const cpus = (node?.children ?? [])
+    .filter((c) => c.name === "affinitySet")
+    .map((c) => Number(text(c)))
+    .filter((n) => Number.isInteger(n));
+  return cpus.length > 0 ? cpus.sort((a, b) => a - b) : undefined;
+}
+
 export interface VmDetails extends CurrentConfig {
   readonly state: VmState;
   /** Datastore name of the VM's home folder, where new disks go by default. */
@@ -97,6 +106,8 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     memoryReservationLockedToMax: bool(config, "memoryReservationLockedToMax"),
     firmware: firmware === "efi" || firmware === "bios" ? (firmware as Firmware) : undefined,
     secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
+    tpm: devices.tpm !== undefined,
+    cpuAffinity: affinityOf(child(config, "cpuAffinity")),
     cloudInit: userData !== undefined || metaData !== undefined ? { userData, metaData } : undefined,
     annotation: text(config, "annotation") || undefined,
     owner: extra.get(OWNER_KEY) || undefined,

@@ -8,6 +8,8 @@ import {
   addNic,
   addPassthrough,
   addressOf,
+  addTpm,
+  cpuAffinity,
   allocation,
   backingFor,
   bootOptions,
@@ -159,6 +161,11 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     extraConfig.push(hostdevOption(slot, dev.id));
   }
 
+  // The TPM is added or removed whole; vCenter takes either only while the VM is powered off.
+  if (desired.tpm === true && !current.devices.tpm) deviceChange.push(addTpm(key--));
+  if (desired.tpm === false && current.devices.tpm) deviceChange.push({ operation: "remove", device: toXmlValue(current.devices.tpm.raw) });
+  const affinityChanged = desired.cpuAffinity !== undefined ? !sameCpus(desired.cpuAffinity, have.cpuAffinity ?? []) : (have.cpuAffinity ?? []).length > 0;
+
   const ci = desired.cloudInit;
   if (ci && (ci.userData !== have.cloudInit?.userData || ci.metaData !== have.cloudInit?.metaData)) {
     extraConfig.push(...cloudInitOptions(desired));
@@ -178,6 +185,8 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     deviceChange: deviceChange.length ? deviceChange : undefined,
     cpuAllocation: allocation(changed(desired.cpuReservationMHz, have.cpuReservationMHz)),
     memoryAllocation: allocation(changed(desired.memoryReservationMB, have.memoryReservationMB)),
+    // No affinity wanted where the VM has one: an empty set lifts it.
+    cpuAffinity: affinityChanged ? cpuAffinity(desired.cpuAffinity ?? []) : undefined,
     extraConfig: extraConfig.length ? extraConfig : undefined,
     bootOptions: changed(desired.secureBoot, have.secureBoot) === undefined ? undefined : bootOptions(desired),
     firmware: changed(desired.firmware, have.firmware),
@@ -186,6 +195,10 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   };
   const entries = Object.entries(out).filter(([, v]) => v !== undefined);
   return entries.length ? (Object.fromEntries(entries) as XmlObject) : undefined;
+}
+
+function sameCpus(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((n, i) => n === b[i]);
 }
 
 /** Owner and labels that differ; labels absent from `desired` are removed. Undefined `labels` leaves them alone. */

@@ -76,6 +76,10 @@ export interface VmSpec {
   /** Default "bios". */
   readonly firmware?: Firmware;
   readonly secureBoot?: boolean;
+  /** A virtual TPM device (VirtualTPM); vCenter needs a key provider to add one. */
+  readonly tpm?: boolean;
+  /** Host CPUs the VM's vCPUs may run on (cpuAffinity.affinitySet); undefined for no restriction. */
+  readonly cpuAffinity?: readonly number[];
   readonly cloudInit?: CloudInit;
   readonly annotation?: string;
   /** Written to extraConfig `novacron.owner`: the mark that NovaCron made (and may adopt) this VM. */
