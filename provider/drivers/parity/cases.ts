@@ -89,7 +89,12 @@ export const FIELD_PROBES: FieldProbe[] = [
   { field: "disks.*.discard", title: "discard (TRIM)", spec: withDisk({ discard: "unmap" }) },
   { field: "disks.*.readOnly", title: "read-only disk", spec: withDisk({ readOnly: true }) },
   { field: "disks.*.bootOrder", title: "disk boot order", spec: withDisk({ bootOrder: 1 }) },
-  { field: "cdroms", title: "a CD-ROM drive", spec: { ...BASE_VM, cdroms: { sata1: { image: "/srv/parity.iso" } } } },
+  {
+    field: "cdroms",
+    title: "a CD-ROM drive",
+    // An ISO where the host keeps it: on ESXi a datastore is mounted at /vmfs/volumes/<name>.
+    spec: (kind) => ({ ...BASE_VM, cdroms: { sata1: { image: kind === "vsphere" ? "/vmfs/volumes/pool0/iso/parity.iso" : "/srv/parity.iso" } } }),
+  },
   { field: "nics.*.mac", title: "a fixed MAC (VMware's manual range, valid everywhere)", spec: withNic({ mac: "00:50:56:00:00:01" }) },
   { field: "nics.*.queues", title: "multiqueue NIC", spec: withNic({ queues: 2 }) },
   { field: "nics.*.vlan", title: "a VLAN tag on the NIC", spec: withNic({ vlan: 10 }) },

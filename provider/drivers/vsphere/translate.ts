@@ -4,7 +4,9 @@
 // carried over from the last recorded spec, so read-after-create is no diff.
 import type { InputFailure } from "../../core/errors";
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../core/model";
-import { DiskSlot, HostdevSlot, NicSlot, vcpuCount } from "../../core/model";
+import { cdromBusForSlot, DiskSlot, HostdevSlot, NicSlot, vcpuCount } from "../../core/model";
+import { cdromPosition, isoDatastorePath, isoHostPath } from "./vm/cdrom";
+import type { CdromSpec } from "./vm/spec";
 import { parseCpuSet } from "../../core/model/common";
 import type { z } from "zod";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
@@ -63,9 +65,7 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
     if (nic.mac) refuseOutOfRangeMac(`nics.${slot}.mac`, nic.mac);
     if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
   }
-  for (const slot of Object.keys(spec.cdroms ?? {})) {
-    throw new UnsupportedSpecError(`cdroms.${slot}`, "the vSphere driver does not manage CD-ROM drives yet; ones added in vCenter are kept as they are");
-  }
+  cdromsOf(spec);
   for (const [slot, p] of Object.entries(spec.passthrough)) {
     if (!p.romBar) throw new UnsupportedSpecError(`passthrough.${slot}.romBar`, "vSphere has no per-device ROM BAR switch; leave romBar at its default (true)");
   }
@@ -92,6 +92,29 @@ export const VMDK_PATH = /^\[([^\]]+)\] \S.*\.vmdk$/;
 
 function datastoreOf(path: string): string {
   return VMDK_PATH.exec(path)?.[1] ?? "";
+}
+
+/**
+ * CD-ROM drives by slot at their vSphere position. An image is an ISO on a datastore, written as
+ * the ESXi host mounts it: /vmfs/volumes/<datastore>/<path>.iso.
+ */
+function cdromsOf(spec: VirtualMachineSpec): Record<string, CdromSpec> | undefined {
+  if (spec.cdroms === undefined) return undefined;
+  const out: Record<string, CdromSpec> = {};
+  for (const [slot, cdrom] of Object.entries(spec.cdroms)) {
+    const at = cdromPosition(slot, cdrom.bus ?? cdromBusForSlot(slot));
+    if (typeof at === "string") throw new UnsupportedSpecError(`cdroms.${slot}`, at);
+    if (cdrom.bootOrder !== undefined) throw new UnsupportedSpecError(`cdroms.${slot}.bootOrder`, "the vSphere driver does not set a CD-ROM boot order yet; leave it unset");
+    const iso = cdrom.image === undefined ? undefined : isoDatastorePath(cdrom.image);
+    if (cdrom.image !== undefined && iso === undefined) {
+      throw new UnsupportedSpecError(
+        `cdroms.${slot}.image`,
+        `got ${JSON.stringify(cdrom.image)}; on vSphere an ISO lives on a datastore: write it as /vmfs/volumes/<datastore>/<path>.iso`,
+      );
+    }
+    out[slot] = { ...at, ...(iso !== undefined ? { iso } : {}) };
+  }
+  return out;
 }
 
 /**
@@ -166,6 +189,8 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
     tpm: spec.firmware.tpm,
     cpuAffinity: affinityOf(spec),
+    // No cdroms in the spec: drives made in vCenter are left alone; {} removes them all.
+    cdroms: cdromsOf(spec),
     cloudInit: spec.cloudInit ? { userData: spec.cloudInit.userData, metaData: spec.cloudInit.metaData } : undefined,
     owner: spec.name,
     labels: spec.labels,
@@ -291,11 +316,25 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
     disks,
     nics,
     passthrough,
+    cdroms: observedCdroms(have.cdroms ?? {}, last),
     firmware: { type: efi ? "uefi" : "bios", secureBoot: efi && have.secureBoot === true, tpm: have.tpm ?? last.firmware.tpm },
     cloudInit: sameCloudInit ? last.cloudInit : ci ? { userData: ci.userData ?? "", metaData: ci.metaData } : undefined,
     powerState: powerStateOf(state.powerState),
     labels: { ...(have.labels ?? {}) },
   };
+}
+
+/** The drives as the model writes them; the recorded entry when it still says the same. */
+function observedCdroms(have: Readonly<Record<string, CdromSpec>>, last: VirtualMachineSpec): VirtualMachineSpec["cdroms"] {
+  // A program that never wrote cdroms does not manage drives: ones made in vCenter stay theirs.
+  if (last.cdroms === undefined) return undefined;
+  const out: NonNullable<VirtualMachineSpec["cdroms"]> = {};
+  for (const [slot, d] of Object.entries(have)) {
+    const recorded = last.cdroms?.[slot];
+    const image = d.iso === undefined ? undefined : (isoHostPath(d.iso) ?? d.iso);
+    out[slot] = { ...(recorded?.bus !== undefined ? { bus: recorded.bus } : {}), ...(image !== undefined ? { image } : {}) };
+  }
+  return out;
 }
 
 /**

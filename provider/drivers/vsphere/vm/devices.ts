@@ -1,6 +1,7 @@
 // Reading the device list out of a VirtualMachineConfigInfo, and the slot
 // bookkeeping that ties devices to the user's slot names.
 import { bool, child, moref, num, text, xsiType, type MoRef, type XNode } from "../soap";
+import { AHCI_WIRE_TYPE, type CdromDevice, type Controller, parseCdrom } from "./cdrom";
 import type { DiskProvisioning, NetworkBinding, NicAdapter, ScsiControllerType } from "./spec";
 
 /** extraConfig key prefix recording which SCSI unit holds a disk slot. */
@@ -58,6 +59,9 @@ export interface Devices {
   readonly nics: NicDevice[];
   readonly scsi: ScsiDevice[];
   readonly pci: PciPassthroughDevice[];
+  readonly cdroms?: CdromDevice[];
+  readonly ide?: Controller[];
+  readonly sata?: Controller[];
   /** The virtual TPM, as reported (removal resends it). */
   readonly tpm?: { readonly raw: XNode; readonly key: number };
   /** Every other device, by wire type and vCenter's label: reconfigure never touches these. */
@@ -101,7 +105,7 @@ function networkOf(backing: XNode | undefined): NetworkBinding | undefined {
 }
 
 export function parseDevices(hardware: XNode | undefined): Devices {
-  const out: { -readonly [K in keyof Devices]: Devices[K] } = { disks: [], nics: [], scsi: [], pci: [], other: [] };
+  const out: { -readonly [K in keyof Devices]: Devices[K] } = { disks: [], nics: [], scsi: [], pci: [], cdroms: [], ide: [], sata: [], other: [] };
   for (const d of hardware?.children ?? []) {
     if (d.name !== "device") continue;
     const type = xsiType(d) ?? "";
@@ -141,6 +145,13 @@ export function parseDevices(hardware: XNode | undefined): Devices {
         systemId: text(backing, "systemId") ?? "",
         deviceName: text(backing, "deviceName") ?? "",
       });
+    } else if (type === "VirtualCdrom") {
+      out.cdroms!.push(parseCdrom(d));
+      // Also listed among the others: unmanaged while the program writes no cdroms.
+      out.other?.push({ type, label: text(child(d, "deviceInfo"), "label") ?? type });
+    } else if (type === "VirtualIDEController" || type === AHCI_WIRE_TYPE) {
+      (type === AHCI_WIRE_TYPE ? out.sata! : out.ide!).push({ key, busNumber: num(d, "busNumber") ?? 0 });
+      out.other?.push({ type, label: text(child(d, "deviceInfo"), "label") ?? type });
     } else if (type === "VirtualTPM") {
       out.tpm = { raw: d, key };
     } else if (child(d, "sharedBus") !== undefined) {

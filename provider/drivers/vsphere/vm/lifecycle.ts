@@ -39,6 +39,8 @@ export async function createVm(client: VimClient, placement: Placement, spec: Vm
   );
   const ref = moref(result);
   if (!ref) throw new Error(`CreateVM_Task for ${spec.name} returned no VM`);
+  // CD-ROM drives go on the IDE controllers vCenter gives every new VM: added once they exist.
+  if (Object.keys(spec.cdroms ?? {}).length > 0) await reconfigureVm(client, ref, spec, options);
   return ref;
 }
 

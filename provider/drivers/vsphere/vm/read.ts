@@ -3,7 +3,8 @@
 import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
 import { diskSlots, hostdevSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_KEY, parseDevices, parseExtraConfig, type Devices } from "./devices";
 import type { CurrentConfig } from "./reconfigure-spec";
-import type { DiskSpec, Firmware, NicAdapter, NicSpec, PciPassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
+import { cdromSlot } from "./cdrom";
+import type { CdromSpec, DiskSpec, Firmware, NicAdapter, NicSpec, PciPassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
 /** Devices worth telling a user about; controllers, keyboards and video cards are every VM's. */
 const USER_VISIBLE = /Cdrom|Floppy|SerialPort|ParallelPort|Sound|HdAudio|Ensoniq|^VirtualUSB$|Tpm|Watchdog|PrecisionClock/;
@@ -37,6 +38,20 @@ function snapshots(list: readonly XNode[], parents: readonly string[], out: Snap
 function labelsOf(extra: ReadonlyMap<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of extra) if (k.startsWith(LABEL_PREFIX) && v !== "") out[k.slice(LABEL_PREFIX.length)] = v;
+  return out;
+}
+
+/** Drives at positions a model slot names; any other stays unmanaged. */
+function cdromsOf(devices: Devices): Record<string, CdromSpec> {
+  const out: Record<string, CdromSpec> = {};
+  for (const d of devices.cdroms ?? []) {
+    const ide = devices.ide?.find((c) => c.key === d.controllerKey);
+    const sata = devices.sata?.find((c) => c.key === d.controllerKey);
+    const controller = ide ? "ide" : "sata";
+    const on = ide ?? sata;
+    const slot = on && cdromSlot(controller, on.busNumber, d.unitNumber);
+    if (slot) out[slot] = { controller, bus: on.busNumber, unit: d.unitNumber, ...(d.iso !== undefined ? { iso: d.iso } : {}) };
+  }
   return out;
 }
 
@@ -107,6 +122,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     firmware: firmware === "efi" || firmware === "bios" ? (firmware as Firmware) : undefined,
     secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
     tpm: devices.tpm !== undefined,
+    cdroms: cdromsOf(devices),
     cpuAffinity: affinityOf(child(config, "cpuAffinity")),
     cloudInit: userData !== undefined || metaData !== undefined ? { userData, metaData } : undefined,
     annotation: text(config, "annotation") || undefined,

@@ -19,6 +19,7 @@ import {
   metadataOptions,
   option,
 } from "./config-spec";
+import { cdromChanges } from "./cdrom";
 import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices, type NicDevice } from "./devices";
 import type { NetworkBinding, VmSpec } from "./spec";
 
@@ -161,6 +162,10 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     extraConfig.push(hostdevOption(slot, dev.id));
   }
 
+  if (desired.cdroms !== undefined) {
+    const devices = current.devices;
+    deviceChange.push(...cdromChanges(desired.cdroms, devices.cdroms ?? [], { ide: devices.ide ?? [], sata: devices.sata ?? [] }, () => key--));
+  }
   // The TPM is added or removed whole; vCenter takes either only while the VM is powered off.
   if (desired.tpm === true && !current.devices.tpm) deviceChange.push(addTpm(key--));
   if (desired.tpm === false && current.devices.tpm) deviceChange.push({ operation: "remove", device: toXmlValue(current.devices.tpm.raw) });

@@ -47,6 +47,15 @@ export interface PciPassthroughSpec {
   readonly deviceName: string;
 }
 
+/** A CD/DVD drive at a controller position; the slot name follows from it (cdrom.ts). */
+export interface CdromSpec {
+  readonly controller: "ide" | "sata";
+  readonly bus: number;
+  readonly unit: number;
+  /** "[datastore] path.iso"; undefined for an empty drive. */
+  readonly iso?: string;
+}
+
 export interface CloudInit {
   /** Plain text; sent base64-encoded as guestinfo.userdata. */
   readonly userData?: string;
@@ -76,6 +85,8 @@ export interface VmSpec {
   /** Default "bios". */
   readonly firmware?: Firmware;
   readonly secureBoot?: boolean;
+  /** CD/DVD drives by model slot (hda-hdd on IDE, sataN on SATA). */
+  readonly cdroms?: Readonly<Record<string, CdromSpec>>;
   /** A virtual TPM device (VirtualTPM); vCenter needs a key provider to add one. */
   readonly tpm?: boolean;
   /** Host CPUs the VM's vCPUs may run on (cpuAffinity.affinitySet); undefined for no restriction. */
