@@ -124,7 +124,13 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
       id: ref.value,
       spec,
       owned: state.spec.owner !== undefined,
-      outputs: { state: spec.powerState, uuid: state.instanceUuid, macAddresses: { ...state.macAddresses }, ipAddress: state.ipAddress, unmanaged: (state.unmanaged ?? []).filter((u) => spec.cdroms === undefined || !u.endsWith("(VirtualCdrom)")) },
+      outputs: {
+        state: spec.powerState,
+        uuid: state.instanceUuid,
+        macAddresses: { ...state.macAddresses },
+        ipAddress: state.ipAddress,
+        unmanaged: (state.unmanaged ?? []).filter((u) => spec.cdroms === undefined || !u.endsWith("(VirtualCdrom)")),
+      },
     };
   }
 
