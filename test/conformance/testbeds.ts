@@ -195,13 +195,14 @@ const proxmox: ConformanceTestbed = {
   hosts: () => ({ pve: hostEntry(fakepve()) }),
   fit: (spec) => quickStop(withDevices(spec, "local-lvm", "vmbr0")),
   // fakepve's pid is fixed per VM, so the token is the node's task log instead, like vCenter's
-  // events: how many power actions (start, stop, shutdown, reboot) ran for this VM.
+  // events: the newest power action (start, stop, shutdown, reboot) that ran for this VM.
   runToken: async (_name, id) => {
     const status = await pveGet<{ status: string }>(`/${id}/status/current`);
     if (status.status !== "running") return "not running";
     pveApi ??= clientFor(fakepve());
-    const tasks = await pveApi.get<{ type: string }[]>(`/nodes/${fakepve().node}/tasks`, { vmid: Number(id), limit: 1000 });
-    return `running, ${tasks.filter((t) => /^qm(start|stop|shutdown|reboot)$/.test(t.type)).length} power actions so far`;
+    const tasks = await pveApi.get<{ type: string; upid: string; starttime: number }[]>(`/nodes/${fakepve().node}/tasks`, { vmid: Number(id), limit: 1000 });
+    const power = tasks.filter((t) => /^qm(start|stop|shutdown|reboot)$/.test(t.type)).sort((a, b) => a.starttime - b.starttime || a.upid.localeCompare(b.upid));
+    return `running since ${power.at(-1)?.upid ?? "creation"}`;
   },
   snapshots: async (_name, id) => (await pveGet<{ name: string }[]>(`/${id}/snapshot`)).map((s) => s.name).filter((n) => n !== "current"),
   unobservable: {

@@ -17,7 +17,8 @@ const LIBVIRT_DOMAIN = "https://libvirt.org/formatdomain.html";
 const VIRSH = "https://libvirt.org/manpages/virsh.html";
 const QM = "https://pve.proxmox.com/pve-docs/qm.1.html";
 const PVE_VMS = "https://pve.proxmox.com/wiki/Qemu/KVM_Virtual_Machines";
-const VIM = (type: string) => `https://developer.broadcom.com/xapis/vsphere-web-services-api/latest/${type}.html`;
+// A versioned path: the pages are published per release (checked for 8.0U3 and 7.0u3).
+const VIM = (type: string) => `https://developer.broadcom.com/xapis/vsphere-web-services-api/8.0U3/${type}.html`;
 const HYPERV = (cmdlet: string) => `https://learn.microsoft.com/en-us/powershell/module/hyper-v/${cmdlet}`;
 const XAPI = (cls: string) => `https://xapi-project.github.io/xen-api/classes/${cls}.html`;
 
