@@ -84,7 +84,10 @@ describe("vSphere: CD-ROM drives with ISO images (vcsim)", function () {
   });
 
   it("removing a drive is a cold change: applied with allowReboot, and the drive is gone", async () => {
+    const ref = new MoRef("VirtualMachine", vm!.id);
+    const offs = await powerOffEvents(client, ref);
     await update((s) => ({ ...s, cdroms: { sata1: (s.cdroms as Props).sata1 }, updatePolicy: { ...(s.updatePolicy as Props), allowReboot: true, shutdownTimeoutSeconds: 1 } }));
     assert.deepEqual(await drives(), ["VirtualAHCIController#0:1 [LocalDS_0] iso/tools.iso"]);
+    assert.ok((await powerOffEvents(client, ref)) > offs, "the VM was powered off for it");
   });
 });

@@ -60,6 +60,18 @@ export function powerOffReason(have: VmSpec, want: VmSpec): string | undefined {
     const current = have.nics[slot];
     if (current && current.macAddress !== nic.macAddress) return `the MAC address of NIC ${slot} changes only while powered off`;
   }
+  if (want.tpm !== undefined && want.tpm !== (have.tpm ?? false)) return "the vTPM is added or removed only while powered off";
+  // The plan makes a pinning change a restart (it takes effect at the next start).
+  const affinity = (cpus: readonly number[] | undefined) => (cpus ?? []).join(",");
+  if (affinity(want.cpuAffinity) !== affinity(have.cpuAffinity)) return "CPU affinity is applied by a power cycle";
+  // Drives come and go powered off, as the plan says; changing the disc in one is live.
+  if (want.cdroms !== undefined) {
+    const slots = (x: Readonly<Record<string, unknown>> | undefined) =>
+      Object.keys(x ?? {})
+        .sort()
+        .join(",");
+    if (slots(want.cdroms) !== slots(have.cdroms)) return "CD-ROM drives are added or removed only while powered off";
+  }
   return undefined;
 }
 
