@@ -49,6 +49,13 @@ export function checkCapabilities<K extends ResourceKind>(kind: K, spec: SpecOf<
       if (snap.quiesce) need("quiesce", caps.quiesceSnapshots);
       break;
     }
+    case "Container":
+      // Named on the host: a container is placed there, and that is what the target lacks.
+      need("host", caps.containers);
+      break;
+    case "Backup":
+      need("host", caps.backups);
+      break;
   }
   return failures;
 }

@@ -24,6 +24,8 @@ export const HYPERV_CAPABILITIES: HypervisorCapabilities = {
   quiesceSnapshots: true,
   cloudInit: true,
   kernelBoot: no("Hyper-V boots only from virtual disks and ISO images"),
+  containers: no("Hyper-V runs virtual machines only; Windows containers are not managed through it"),
+  backups: no("Hyper-V has no backup archive API of its own (Windows Server Backup and VSS writers sit outside it); use Snapshot for a point in time"),
   hotplug: { cpu: no("Hyper-V cannot change the vCPU count of a running VM"), memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-scsi"],
   cpuModes: ["host-model"],

@@ -32,6 +32,8 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   quiesceSnapshots: true,
   cloudInit: true,
   kernelBoot: no("VMware vSphere boots only from virtual disks and ISO images"),
+  containers: no("VMware vSphere runs virtual machines only (containers run inside them)"),
+  backups: no("VMware vSphere has no backup archive API of its own (backup products use VADP snapshots); use Snapshot"),
   hotplug: { cpu: true, memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi"],
   cpuModes: ["host-model"],

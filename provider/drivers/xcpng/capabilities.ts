@@ -24,6 +24,8 @@ export const XCPNG_CAPABILITIES: HypervisorCapabilities = {
   quiesceSnapshots: no("XCP-ng removed quiesced snapshots"),
   cloudInit: true,
   kernelBoot: no("XCP-ng does not expose direct kernel boot for HVM guests"),
+  containers: no("XCP-ng runs virtual machines only"),
+  backups: no("XCP-ng's API has no backup archive store (Xen Orchestra's backups sit outside XAPI); use Snapshot"),
   hotplug: { cpu: true, memory: no("XCP-ng changes memory of a running VM only within its dynamic range"), disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi", "sata", "nvme"],
   cpuModes: ["host-model"],
