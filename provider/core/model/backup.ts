@@ -27,3 +27,4 @@ export const BackupInputs = z.strictObject({
   keepOnDestroy: z.boolean().default(false).describe("Leave the archive on the storage when the resource is destroyed."),
 });
 export type BackupSpec = z.output<typeof BackupInputs>;
+export type BackupArgs = z.input<typeof BackupInputs>;

@@ -149,3 +149,4 @@ export const ContainerInputs = z
     }
   });
 export type ContainerSpec = z.output<typeof ContainerInputs>;
+export type ContainerArgs = z.input<typeof ContainerInputs>;
