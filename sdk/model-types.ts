@@ -22,7 +22,7 @@ export type NetworkArgs = { host: string; name: string; mode: "bridge" | "nat" |
 
 export type PassthroughDeviceArgs = { host: string; kind: "usb" | "gpu" | "pci" | "sriov-vf"; pciAddress?: string | undefined; vendorDevice?: string | undefined; managed?: boolean | undefined; labels?: Record<string, string> | undefined; };
 
-export type SnapshotArgs = { host: string; vm: string; name: string; memory?: boolean | undefined; quiesce?: boolean | undefined; description?: string | undefined; adopt?: boolean | undefined; deleteOnDestroy?: boolean | undefined; };
+export type SnapshotArgs = { host: string; vm: string; name: string; memory?: boolean | undefined; quiesce?: boolean | undefined; description?: string | undefined; rollbackOn?: string | undefined; adopt?: boolean | undefined; deleteOnDestroy?: boolean | undefined; };
 
 export type ContainerArgs = { host: string; name: string; rootfs: { pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; }; template?: string | undefined; restoreFrom?: string | undefined; cpu?: { cores?: number | undefined; limit?: number | undefined; units?: number | undefined; } | undefined; memory?: { sizeMiB?: number | undefined; swapMiB?: number | undefined; } | undefined; mountPoints?: Record<string, { path: string; pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; readOnly?: boolean | undefined; backup?: boolean | undefined; }> | undefined; nics?: Record<string, { bridge: string; name?: string | undefined; mac?: string | undefined; ip?: string | undefined; gateway?: string | undefined; vlan?: number | undefined; firewall?: boolean | undefined; rateMBps?: number | undefined; }> | undefined; unprivileged?: boolean | undefined; features?: { nesting?: boolean | undefined; keyctl?: boolean | undefined; fuse?: boolean | undefined; } | undefined; sshPublicKeys?: string[] | undefined; onBoot?: boolean | undefined; powerState?: "running" | "stopped" | undefined; updatePolicy?: { allowReboot?: boolean | undefined; shutdownTimeoutSeconds?: number | undefined; } | undefined; adopt?: boolean | undefined; deleteOnDestroy?: boolean | undefined; labels?: Record<string, string> | undefined; };
 
@@ -38,7 +38,7 @@ export type NetworkSpec = { host: string; name: string; mode: "bridge" | "nat" |
 
 export type PassthroughDeviceSpec = { host: string; kind: "usb" | "gpu" | "pci" | "sriov-vf"; managed: boolean; labels: Record<string, string>; pciAddress?: string | undefined; vendorDevice?: string | undefined; };
 
-export type SnapshotSpec = { host: string; vm: string; name: string; memory: boolean; quiesce: boolean; description: string; adopt: boolean; deleteOnDestroy: boolean; };
+export type SnapshotSpec = { host: string; vm: string; name: string; memory: boolean; quiesce: boolean; description: string; adopt: boolean; deleteOnDestroy: boolean; rollbackOn?: string | undefined; };
 
 export type ContainerSpec = { host: string; name: string; cpu: { cores: number; limit?: number | undefined; units?: number | undefined; }; memory: { sizeMiB: number; swapMiB: number; }; rootfs: { pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; }; mountPoints: Record<string, { path: string; readOnly: boolean; backup: boolean; pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; }>; nics: Record<string, { bridge: string; ip: string; firewall: boolean; name?: string | undefined; mac?: string | undefined; gateway?: string | undefined; vlan?: number | undefined; rateMBps?: number | undefined; }>; unprivileged: boolean; features: { nesting: boolean; keyctl: boolean; fuse: boolean; }; sshPublicKeys: string[]; onBoot: boolean; powerState: "running" | "stopped"; updatePolicy: { allowReboot: boolean; shutdownTimeoutSeconds: number; }; adopt: boolean; deleteOnDestroy: boolean; labels: Record<string, string>; template?: string | undefined; restoreFrom?: string | undefined; };
 
@@ -76,6 +76,8 @@ export interface HypervisorCapabilities {
   snapshots: true | { unsupported: string; };
   memorySnapshots: true | { unsupported: string; };
   quiesceSnapshots: true | { unsupported: string; };
+  /** Rolling a guest back to a snapshot (`Snapshot.rollbackOn`). */
+  snapshotRollback: true | { unsupported: string; };
   cloudInit: true | { unsupported: string; };
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
   kernelBoot: true | { unsupported: string; };

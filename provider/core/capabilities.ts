@@ -40,6 +40,8 @@ export interface HypervisorCapabilities {
   snapshots: Support;
   memorySnapshots: Support;
   quiesceSnapshots: Support;
+  /** Rolling a guest back to a snapshot (`Snapshot.rollbackOn`). */
+  snapshotRollback: Support;
   cloudInit: Support;
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
   kernelBoot: Support;

@@ -47,6 +47,7 @@ export function checkCapabilities<K extends ResourceKind>(kind: K, spec: SpecOf<
       need("vm", caps.snapshots);
       if (snap.memory) need("memory", caps.memorySnapshots);
       if (snap.quiesce) need("quiesce", caps.quiesceSnapshots);
+      if (snap.rollbackOn !== undefined) need("rollbackOn", caps.snapshotRollback);
       break;
     }
     case "Container":

@@ -194,6 +194,10 @@ const SNAPSHOT_RULES: Record<string, Rule> = {
       ? { disruption: "replace", why: "the VM is recreated on another kind of hypervisor, and its snapshots cannot follow" }
       : { disruption: "none", why: "the snapshot follows its VM to the new host; nothing is retaken" },
   description: fixed("live", "the description is edited in place"),
+  rollbackOn: ({ after }) =>
+    after === undefined
+      ? { disruption: "none", why: "recorded only; no rollback is asked for" }
+      : { disruption: "reboot", why: "the guest is rolled back to the snapshot: what it did since is lost, and it restarts from the snapshot's state" },
   ...OWNERSHIP_RULES,
   "*": replace("a snapshot is immutable"),
 };

@@ -22,6 +22,7 @@ export const HYPERV_CAPABILITIES: HypervisorCapabilities = {
   snapshots: true,
   memorySnapshots: true,
   quiesceSnapshots: true,
+  snapshotRollback: no("NovaCron's Hyper-V driver does not apply snapshots yet"),
   cloudInit: true,
   kernelBoot: no("Hyper-V boots only from virtual disks and ISO images"),
   containers: no("Hyper-V runs virtual machines only; Windows containers are not managed through it"),

@@ -23,6 +23,7 @@ export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
   snapshots: true,
   memorySnapshots: true,
   quiesceSnapshots: true,
+  snapshotRollback: no("NovaCron's libvirt driver does not revert to snapshots yet"),
   cloudInit: true,
   kernelBoot: true,
   containers: no("NovaCron's libvirt driver manages QEMU/KVM domains only; libvirt's LXC driver is a separate connection it does not open"),

@@ -54,6 +54,7 @@ const SUPPORT_FEATURES: [string, (c: HypervisorCapabilities) => Support | undefi
   ["snapshots", (c) => c.snapshots],
   ["memorySnapshots", (c) => c.memorySnapshots],
   ["quiesceSnapshots", (c) => c.quiesceSnapshots],
+  ["snapshotRollback", (c) => c.snapshotRollback],
   ["cloudInit", (c) => c.cloudInit],
   ["kernelBoot", (c) => c.kernelBoot],
   ["containers", (c) => c.containers],

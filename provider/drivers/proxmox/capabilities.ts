@@ -23,6 +23,7 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
   snapshots: true,
   memorySnapshots: true,
   quiesceSnapshots: true,
+  snapshotRollback: true,
   cloudInit: true,
   kernelBoot: no("Proxmox VE's API does not expose direct kernel boot"),
   containers: true,

@@ -30,6 +30,7 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   snapshots: true,
   memorySnapshots: true,
   quiesceSnapshots: true,
+  snapshotRollback: no("NovaCron's vSphere driver does not revert to snapshots yet"),
   cloudInit: true,
   kernelBoot: no("VMware vSphere boots only from virtual disks and ISO images"),
   containers: no("VMware vSphere runs virtual machines only (containers run inside them)"),

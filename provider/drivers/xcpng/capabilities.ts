@@ -22,6 +22,7 @@ export const XCPNG_CAPABILITIES: HypervisorCapabilities = {
   snapshots: true,
   memorySnapshots: true,
   quiesceSnapshots: no("XCP-ng removed quiesced snapshots"),
+  snapshotRollback: no("NovaCron's XCP-ng driver does not revert to snapshots yet"),
   cloudInit: true,
   kernelBoot: no("XCP-ng does not expose direct kernel boot for HVM guests"),
   containers: no("XCP-ng runs virtual machines only"),
