@@ -4,6 +4,7 @@ import type { ResourceKind, SpecOf } from "../../core/model";
 import { PveClient, type PveAuth } from "./api/client";
 import { PROXMOX_CAPABILITIES } from "./capabilities";
 import { ProxmoxBackupResource } from "./resources/backup";
+import { ProxmoxVolumeResource } from "./resources/volume";
 import { ProxmoxContainerResource } from "./resources/container";
 import { ProxmoxSnapshotResource } from "./resources/snapshot";
 import { ProxmoxStorageResource } from "./resources/storage";
@@ -32,6 +33,7 @@ export class ProxmoxDriver implements Driver {
       StoragePool: new ProxmoxStorageResource(client, node),
       Container: new ProxmoxContainerResource(client, node),
       Backup: new ProxmoxBackupResource(client, node),
+      Volume: new ProxmoxVolumeResource(client, node),
     };
   }
 

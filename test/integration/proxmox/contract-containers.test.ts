@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import type { OperationContext } from "../../../provider/core/driver";
-import { BackupInputs, ContainerInputs, type ContainerArgs } from "../../../provider/core/model";
+import { BackupInputs, ContainerInputs, VolumeInputs, type ContainerArgs } from "../../../provider/core/model";
 import { PveClient, type PveRequest } from "../../../provider/drivers/proxmox/api/client";
 import { containerProblems, createParams } from "../../../provider/drivers/proxmox/container/translate";
 import { ProxmoxBackupResource } from "../../../provider/drivers/proxmox/resources/backup";
 import { ProxmoxContainerResource } from "../../../provider/drivers/proxmox/resources/container";
+import { ProxmoxVolumeResource } from "../../../provider/drivers/proxmox/resources/volume";
 import { PveSchema, SCHEMA_FILE } from "./contract";
 import { assertRecordable } from "./declared-outputs";
 import { ensureTemplate, TEMPLATE_FILE } from "./templates";
@@ -67,7 +68,7 @@ describe("Proxmox VE contract: container and backup requests are valid per PVE's
     }
   });
 
-  it("a container and backup lifecycle against fakepve sends only valid requests, and every answer is recordable", async () => {
+  it("a container, backup and volume lifecycle against fakepve sends only valid requests, and every answer is recordable", async () => {
     const pve = fakepve();
     const sent: PveRequest[] = [];
     const client = new PveClient({ url: pve.url, auth: { kind: "password", username: pve.username, password: pve.password }, caFile: pve.caFile, onRequest: (r) => sent.push(r) });
@@ -107,6 +108,11 @@ describe("Proxmox VE contract: container and backup requests are valid per PVE's
       await backups.delete(taken.id, backup, ctx());
       await cts.delete(id, next, ctx());
       id = undefined;
+      const volumes = new ProxmoxVolumeResource(client, pve.node);
+      const volume = VolumeInputs.parse({ host: "pve", pool: "local-lvm", name: `vm-${900000 + (process.pid % 90000)}-contract`, sizeGiB: 1, format: "raw" });
+      const allocated = await volumes.create(volume, ctx());
+      assertRecordable("Volume", allocated);
+      await volumes.delete(allocated.id, volume, ctx());
     } finally {
       if (id) await cts.delete(id, spec, ctx()).catch(() => undefined);
       await client.close();
@@ -124,6 +130,7 @@ describe("Proxmox VE contract: container and backup requests are valid per PVE's
       "DELETE /nodes/pve1/lxc/{vmid}",
       "POST /nodes/pve1/vzdump",
       "GET /nodes/pve1/storage/local/content",
+      "POST /nodes/pve1/storage/local-lvm/content",
     ]) {
       assert.ok(endpoints.has(must), `the lifecycle never sent ${must}: ${[...endpoints].join(", ")}`);
     }
