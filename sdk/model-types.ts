@@ -2,7 +2,7 @@
 // The sdk's public types, written out so its declarations import no zod.
 /* eslint-disable */
 
-export type ResourceKind = "VirtualMachine" | "StoragePool" | "Volume" | "Network" | "PassthroughDevice" | "Snapshot";
+export type ResourceKind = "VirtualMachine" | "StoragePool" | "Volume" | "Network" | "PassthroughDevice" | "Snapshot" | "Container" | "Backup";
 
 export type DriverKind = "libvirt" | "vsphere" | "proxmox" | "hyperv" | "xcpng";
 
@@ -22,7 +22,11 @@ export type NetworkArgs = { host: string; name: string; mode: "bridge" | "nat" |
 
 export type PassthroughDeviceArgs = { host: string; kind: "usb" | "gpu" | "pci" | "sriov-vf"; pciAddress?: string | undefined; vendorDevice?: string | undefined; managed?: boolean | undefined; labels?: Record<string, string> | undefined; };
 
-export type SnapshotArgs = { host: string; vm: string; name: string; memory?: boolean | undefined; quiesce?: boolean | undefined; description?: string | undefined; adopt?: boolean | undefined; deleteOnDestroy?: boolean | undefined; };
+export type SnapshotArgs = { host: string; vm: string; name: string; memory?: boolean | undefined; quiesce?: boolean | undefined; description?: string | undefined; rollbackOn?: string | undefined; adopt?: boolean | undefined; deleteOnDestroy?: boolean | undefined; };
+
+export type ContainerArgs = { host: string; name: string; rootfs: { pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; }; template?: string | undefined; restoreFrom?: string | undefined; cpu?: { cores?: number | undefined; limit?: number | undefined; units?: number | undefined; } | undefined; memory?: { sizeMiB?: number | undefined; swapMiB?: number | undefined; } | undefined; mountPoints?: Record<string, { path: string; pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; readOnly?: boolean | undefined; backup?: boolean | undefined; }> | undefined; nics?: Record<string, { bridge: string; name?: string | undefined; mac?: string | undefined; ip?: string | undefined; gateway?: string | undefined; vlan?: number | undefined; firewall?: boolean | undefined; rateMBps?: number | undefined; }> | undefined; unprivileged?: boolean | undefined; features?: { nesting?: boolean | undefined; keyctl?: boolean | undefined; fuse?: boolean | undefined; } | undefined; sshPublicKeys?: string[] | undefined; onBoot?: boolean | undefined; powerState?: "running" | "stopped" | undefined; updatePolicy?: { allowReboot?: boolean | undefined; shutdownTimeoutSeconds?: number | undefined; } | undefined; adopt?: boolean | undefined; deleteOnDestroy?: boolean | undefined; labels?: Record<string, string> | undefined; };
+
+export type BackupArgs = { host: string; guest: string; storage: string; mode?: "snapshot" | "suspend" | "stop" | undefined; compress?: "none" | "zstd" | "gzip" | "lzo" | undefined; retention?: { keepLast?: number | undefined; keepDaily?: number | undefined; keepWeekly?: number | undefined; keepMonthly?: number | undefined; keepYearly?: number | undefined; } | undefined; notes?: string | undefined; protected?: boolean | undefined; keepOnDestroy?: boolean | undefined; };
 
 export type VirtualMachineSpec = { cpu: { pinning: { [k: string]: string; } | undefined; sockets: number; cores: number; threads: number; mode: "host-passthrough" | "host-model" | "custom" | "hypervisor-default"; maxVcpus?: number | undefined; model?: string | undefined; emulatorPinning?: string | undefined; numa?: { vcpus: string; memoryMiB: number; hostNode?: number | undefined; }[] | undefined; }; cdroms?: Record<string, { bus?: "sata" | "ide" | "scsi" | "usb" | undefined; image?: string | undefined; bootOrder?: number | undefined; }> | undefined; disks: { [k: string]: { bus: "virtio-blk" | "virtio-scsi" | "sata" | "nvme" | "ide" | "scsi" | "usb" | "sd"; cache: "hypervisor-default" | "none" | "writeback" | "writethrough" | "directsync" | "unsafe"; readOnly: boolean; volume?: string | undefined; sizeGiB?: number | undefined; pool?: string | undefined; format?: "qcow2" | "raw" | "vmdk" | undefined; io?: "threads" | "native" | "io_uring" | undefined; discard?: "unmap" | "ignore" | undefined; detectZeroes?: "unmap" | "off" | "on" | undefined; iothread?: number | undefined; bootOrder?: number | undefined; }; }; host: string; name: string; machine: string; memory: { sizeMiB: number; maxMiB?: number | undefined; hugepages?: { pageSizeKiB: 2048 | 1048576; } | undefined; balloon?: { statsPeriodSeconds: number; minMiB?: number | undefined; } | undefined; }; nics: Record<string, { model: "hypervisor-default" | "virtio" | "e1000e" | "vmxnet3" | "rtl8139" | "e1000" | "pcnet" | "ne2k_pci" | "i82551" | "i82557b" | "i82559er" | "vmxnet2"; queues: number; mac?: string | undefined; network?: string | undefined; bridge?: string | undefined; sriovPool?: string | undefined; direct?: { device: string; mode: "bridge" | "vepa" | "private" | "passthrough"; } | undefined; user?: boolean | undefined; ethernet?: { tap?: string | undefined; } | undefined; vlan?: number | undefined; bootOrder?: number | undefined; }>; passthrough: Record<string, { device: string; romBar: boolean; }>; firmware: { type: "bios" | "uefi"; secureBoot: boolean; tpm: boolean; }; console: { kind: "none" | "vnc" | "spice"; listen: string; password?: string | undefined; }; powerState: "running" | "stopped" | "paused"; updatePolicy: { allowReboot: boolean; shutdownTimeoutSeconds: number; }; stateful: boolean; labels: Record<string, string>; kernelBoot?: { kernel: string; initrd?: string | undefined; cmdline?: string | undefined; } | undefined; cloudInit?: { userData: string; metaData?: string | undefined; networkConfig?: string | undefined; } | undefined; waitForIp?: { timeoutSeconds: number; } | undefined; };
 
@@ -34,7 +38,11 @@ export type NetworkSpec = { host: string; name: string; mode: "bridge" | "nat" |
 
 export type PassthroughDeviceSpec = { host: string; kind: "usb" | "gpu" | "pci" | "sriov-vf"; managed: boolean; labels: Record<string, string>; pciAddress?: string | undefined; vendorDevice?: string | undefined; };
 
-export type SnapshotSpec = { host: string; vm: string; name: string; memory: boolean; quiesce: boolean; description: string; adopt: boolean; deleteOnDestroy: boolean; };
+export type SnapshotSpec = { host: string; vm: string; name: string; memory: boolean; quiesce: boolean; description: string; adopt: boolean; deleteOnDestroy: boolean; rollbackOn?: string | undefined; };
+
+export type ContainerSpec = { host: string; name: string; cpu: { cores: number; limit?: number | undefined; units?: number | undefined; }; memory: { sizeMiB: number; swapMiB: number; }; rootfs: { pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; }; mountPoints: Record<string, { path: string; readOnly: boolean; backup: boolean; pool?: string | undefined; sizeGiB?: number | undefined; volume?: string | undefined; }>; nics: Record<string, { bridge: string; ip: string; firewall: boolean; name?: string | undefined; mac?: string | undefined; gateway?: string | undefined; vlan?: number | undefined; rateMBps?: number | undefined; }>; unprivileged: boolean; features: { nesting: boolean; keyctl: boolean; fuse: boolean; }; sshPublicKeys: string[]; onBoot: boolean; powerState: "running" | "stopped"; updatePolicy: { allowReboot: boolean; shutdownTimeoutSeconds: number; }; adopt: boolean; deleteOnDestroy: boolean; labels: Record<string, string>; template?: string | undefined; restoreFrom?: string | undefined; };
+
+export type BackupSpec = { host: string; guest: string; storage: string; mode: "snapshot" | "suspend" | "stop"; compress: "none" | "zstd" | "gzip" | "lzo"; notes: string; protected: boolean; keepOnDestroy: boolean; retention?: { keepLast?: number | undefined; keepDaily?: number | undefined; keepWeekly?: number | undefined; keepMonthly?: number | undefined; keepYearly?: number | undefined; } | undefined; };
 
 /** One rejected input: where it is, what was given, and why it cannot be taken. */
 export interface InputFailure {
@@ -68,9 +76,15 @@ export interface HypervisorCapabilities {
   snapshots: true | { unsupported: string; };
   memorySnapshots: true | { unsupported: string; };
   quiesceSnapshots: true | { unsupported: string; };
+  /** Rolling a guest back to a snapshot (`Snapshot.rollbackOn`). */
+  snapshotRollback: true | { unsupported: string; };
   cloudInit: true | { unsupported: string; };
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
   kernelBoot: true | { unsupported: string; };
+  /** System containers (the `Container` kind: LXC on Proxmox VE). */
+  containers: true | { unsupported: string; };
+  /** Backup archives of a guest on a storage (the `Backup` kind), restorable as a new guest. */
+  backups: true | { unsupported: string; };
   hotplug: { cpu: Support; memory: Support; disk: Support; nic: Support; };
   /** Buses that can take a disk while the guest runs. */
   hotplugDiskBuses: ("virtio-blk" | "virtio-scsi" | "sata" | "nvme" | "ide" | "scsi" | "usb" | "sd")[];
@@ -135,6 +149,8 @@ export interface ModelArgs {
   Network: NetworkArgs;
   PassthroughDevice: PassthroughDeviceArgs;
   Snapshot: SnapshotArgs;
+  Container: ContainerArgs;
+  Backup: BackupArgs;
 }
 export interface ModelSpecs {
   VirtualMachine: VirtualMachineSpec;
@@ -143,6 +159,8 @@ export interface ModelSpecs {
   Network: NetworkSpec;
   PassthroughDevice: PassthroughDeviceSpec;
   Snapshot: SnapshotSpec;
+  Container: ContainerSpec;
+  Backup: BackupSpec;
 }
 export type ArgsOf<K extends ResourceKind> = ModelArgs[K];
 export type SpecOf<K extends ResourceKind> = ModelSpecs[K];

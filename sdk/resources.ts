@@ -12,10 +12,13 @@ export type ResourceArgs<K extends ResourceKind> = "name" extends keyof ArgsOf<K
 /** Inputs holding secrets, by top-level key: wrapped as secrets going in and coming out. */
 const SECRET_KEYS: Partial<Record<ResourceKind, string[]>> = { VirtualMachine: ["cloudInit", "console"] };
 
+/** Kinds without a `name` input: the Pulumi resource name is not passed on. */
+const UNNAMED: readonly ResourceKind[] = ["PassthroughDevice", "Backup"];
+
 /** Shared constructor logic: one dynamic resource type per kind, so policy packs can match it. */
 export abstract class NovaCronResource<K extends ResourceKind> extends pulumi.dynamic.Resource {
   protected constructor(kind: K, name: string, args: ResourceArgs<K>, opts?: pulumi.CustomResourceOptions) {
-    const props: Record<string, unknown> = kind === "PassthroughDevice" ? { ...(args as object) } : { name, ...(args as object) };
+    const props: Record<string, unknown> = UNNAMED.includes(kind) ? { ...(args as object) } : { name, ...(args as object) };
     for (const key of SECRET_KEYS[kind] ?? []) {
       if (props[key] !== undefined) props[key] = pulumi.secret(props[key]);
     }
@@ -107,5 +110,40 @@ export class Snapshot extends NovaCronResource<"Snapshot"> {
   declare readonly state: pulumi.Output<string>;
   constructor(name: string, args: ResourceArgs<"Snapshot">, opts?: pulumi.CustomResourceOptions) {
     super("Snapshot", name, args, opts);
+  }
+}
+
+/** A system container (LXC on Proxmox VE): root file system, mount points by slot, NICs by slot. */
+export class Container extends NovaCronResource<"Container"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:Container";
+  declare readonly name: pulumi.Output<string>;
+  declare readonly host: pulumi.Output<string>;
+  declare readonly rootfs: Out<"Container", "rootfs">;
+  declare readonly mountPoints: Out<"Container", "mountPoints">;
+  declare readonly nics: Out<"Container", "nics">;
+  declare readonly powerState: Out<"Container", "powerState">;
+  /** Power state the hypervisor reports: running or stopped. */
+  declare readonly state: pulumi.Output<string>;
+  declare readonly macAddresses: pulumi.Output<Record<string, string>>;
+  declare readonly lastChange: pulumi.Output<string[] | null>;
+  declare readonly lastChangeClass: pulumi.Output<string | null>;
+  constructor(name: string, args: ResourceArgs<"Container">, opts?: pulumi.CustomResourceOptions) {
+    super("Container", name, args, opts);
+  }
+}
+
+/** A backup archive of a VM or container; `archive` is what a restore (`Container.restoreFrom`) takes. */
+export class Backup extends NovaCronResource<"Backup"> {
+  static readonly __pulumiType = "pulumi-nodejs:dynamic/novacron:Backup";
+  declare readonly guest: pulumi.Output<string>;
+  declare readonly storage: pulumi.Output<string>;
+  /** `listed` when the storage lists the archive, `unlisted` when the server showed none. */
+  declare readonly state: pulumi.Output<string>;
+  /** Volume id of the archive; null where the server did not list one. */
+  declare readonly archive: pulumi.Output<string | null>;
+  declare readonly sizeBytes: pulumi.Output<number | null>;
+  declare readonly createdAt: pulumi.Output<string>;
+  constructor(name: string, args: ResourceArgs<"Backup">, opts?: pulumi.CustomResourceOptions) {
+    super("Backup", name, args, opts);
   }
 }

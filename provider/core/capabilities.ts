@@ -40,9 +40,15 @@ export interface HypervisorCapabilities {
   snapshots: Support;
   memorySnapshots: Support;
   quiesceSnapshots: Support;
+  /** Rolling a guest back to a snapshot (`Snapshot.rollbackOn`). */
+  snapshotRollback: Support;
   cloudInit: Support;
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
   kernelBoot: Support;
+  /** System containers (the `Container` kind: LXC on Proxmox VE). */
+  containers: Support;
+  /** Backup archives of a guest on a storage (the `Backup` kind), restorable as a new guest. */
+  backups: Support;
   hotplug: { cpu: Support; memory: Support; disk: Support; nic: Support };
   /** Buses that can take a disk while the guest runs. */
   hotplugDiskBuses: DiskBus[];

@@ -47,8 +47,16 @@ export function checkCapabilities<K extends ResourceKind>(kind: K, spec: SpecOf<
       need("vm", caps.snapshots);
       if (snap.memory) need("memory", caps.memorySnapshots);
       if (snap.quiesce) need("quiesce", caps.quiesceSnapshots);
+      if (snap.rollbackOn !== undefined) need("rollbackOn", caps.snapshotRollback);
       break;
     }
+    case "Container":
+      // Named on the host: a container is placed there, and that is what the target lacks.
+      need("host", caps.containers);
+      break;
+    case "Backup":
+      need("host", caps.backups);
+      break;
   }
   return failures;
 }

@@ -113,6 +113,14 @@ function checkObjectInputs(
       if (plan.changes.length > 0) inputs[PLANNED_CHANGES_KEY] = describePlan(plan);
     }
   }
+  if (kind === "Container" && olds && Object.keys(olds).length > 0 && !containsUnknown(inputs)) {
+    const before = RESOURCE_MODELS.Container.schema.safeParse(withoutInternalKeys(olds));
+    if (before.success && before.data.host === (spec as SpecOf<"Container">).host) {
+      const plan = classifyChange(kind, before.data, spec, caps);
+      failures.push(...refuseForbiddenRestarts(plan, before.data, spec as SpecOf<"Container">, "container"));
+      if (plan.changes.length > 0) inputs[PLANNED_CHANGES_KEY] = describePlan(plan);
+    }
+  }
   return { inputs, failures };
 }
 

@@ -194,8 +194,60 @@ const SNAPSHOT_RULES: Record<string, Rule> = {
       ? { disruption: "replace", why: "the VM is recreated on another kind of hypervisor, and its snapshots cannot follow" }
       : { disruption: "none", why: "the snapshot follows its VM to the new host; nothing is retaken" },
   description: fixed("live", "the description is edited in place"),
+  rollbackOn: ({ after }) =>
+    after === undefined
+      ? { disruption: "none", why: "recorded only; no rollback is asked for" }
+      : { disruption: "reboot", why: "the guest is rolled back to the snapshot: what it did since is lost, and it restarts from the snapshot's state" },
   ...OWNERSHIP_RULES,
   "*": replace("a snapshot is immutable"),
+};
+
+/**
+ * Containers: what PVE applies to a running container (memory, swap, CPU limits, NICs) is
+ * predicted live; the driver reads the pending list back after each write, so what the server
+ * still holds back needs a restart whatever the prediction said.
+ */
+const CONTAINER_RULES: Record<string, Rule> = {
+  host: replace("a container belongs to one node here (no container migration yet)"),
+  name: fixed("live", "the host name is written to the running container's config"),
+  template: replace("the OS template applies only at creation"),
+  restoreFrom: replace("the archive applies only at creation"),
+  unprivileged: replace("the user mapping of the root file system is fixed at creation"),
+  "cpu.cores": fixed("live", "the container's CPU set is changed in place"),
+  "cpu.limit": fixed("live", "the CPU ceiling is a cgroup setting changed in place"),
+  "cpu.units": fixed("live", "the CPU weight is a cgroup setting changed in place"),
+  "memory.sizeMiB": fixed("live", "the memory limit is a cgroup setting changed in place"),
+  "memory.swapMiB": fixed("live", "the swap limit is a cgroup setting changed in place"),
+  "rootfs.sizeGiB": ({ before, after }) =>
+    Number(after) > Number(before)
+      ? { disruption: "live", why: "the root file system grows in place" }
+      : { disruption: "replace", why: "a root file system cannot shrink; the container would be recreated" },
+  "rootfs.pool": replace("the root file system's storage is fixed"),
+  "rootfs.volume": replace("the root file system's volume is fixed"),
+  "mountPoints.*.sizeGiB": ({ before, after }) =>
+    before === undefined || Number(after) > Number(before)
+      ? { disruption: "live", why: "the mount point's volume grows in place" }
+      : { disruption: "reboot", why: "a volume cannot shrink; the mount point is made again and takes effect at the next start" },
+  "mountPoints.*": ({ before, after }) =>
+    before === undefined
+      ? { disruption: "hotplug", why: "a new mount point is attached to the running container" }
+      : { disruption: "reboot", why: after === undefined ? "a mount point is detached at the next start" : "a mount point's options change at the next start" },
+  "nics.*": fixed("hotplug", "network interfaces are plugged into the running container"),
+  "features.*": fixed("reboot", "container features apply at the next start"),
+  sshPublicKeys: fixed("none", "keys are set at creation only; later changes are recorded, not applied"),
+  onBoot: fixed("live", "a flag of the container's config"),
+  powerState: ({ after }) => ({ disruption: after === "running" ? "live" : "reboot", why: after === "running" ? "the container is started" : "the container is shut down" }),
+  updatePolicy: fixed("none", "NovaCron's own setting"),
+  ...OWNERSHIP_RULES,
+  labels: fixed("live", "labels are kept in the container's description"),
+};
+const BACKUP_RULES: Record<string, Rule> = {
+  host: ({ crossesDriver, old, next }) =>
+    crossesDriver || old.guest !== next.guest
+      ? { disruption: "replace", why: "a backup of another guest is another backup" }
+      : { disruption: "none", why: "the archive stays on its storage" },
+  keepOnDestroy: fixed("none", "NovaCron's own setting"),
+  "*": replace("a backup is a point in time; a new one is taken"),
 };
 
 const RULES: Record<ResourceKind, Record<string, Rule>> = {
@@ -205,6 +257,8 @@ const RULES: Record<ResourceKind, Record<string, Rule>> = {
   Network: NETWORK_RULES,
   PassthroughDevice: PASSTHROUGH_RULES,
   Snapshot: SNAPSHOT_RULES,
+  Container: CONTAINER_RULES,
+  Backup: BACKUP_RULES,
 };
 
 /**
@@ -282,13 +336,16 @@ export function alwaysReplacing(kind: ResourceKind): string[] {
  * Changes that would stop a running guest need the owner's consent: refuse them at preview
  * with the field and the way to allow it.
  */
-export function refuseForbiddenRestarts(plan: ChangePlan, old: VirtualMachineSpec, next: VirtualMachineSpec): InputFailure[] {
+/** What a restart check needs of a guest: a VM's or a container's power state and update policy. */
+type Restartable = { powerState: string; updatePolicy: { allowReboot: boolean } };
+
+export function refuseForbiddenRestarts(plan: ChangePlan, old: Restartable, next: Restartable, guest = "VM"): InputFailure[] {
   if (old.powerState !== "running" || next.powerState !== "running" || next.updatePolicy.allowReboot) return [];
   return plan.changes
     .filter((c) => needsRestart(c.disruption))
     .map((c) => ({
       property: c.path,
-      reason: `this change needs the running VM to restart (${c.disruption}: ${c.why}), and updatePolicy.allowReboot is false; set updatePolicy.allowReboot: true to allow it, or set powerState: "stopped" first`,
+      reason: `this change needs the running ${guest} to restart (${c.disruption}: ${c.why}), and updatePolicy.allowReboot is false; set updatePolicy.allowReboot: true to allow it, or set powerState: "stopped" first`,
     }));
 }
 

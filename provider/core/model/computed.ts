@@ -11,4 +11,6 @@ export const COMPUTED_OUTPUTS: Record<ResourceKind, readonly string[]> = {
   Network: ["state", "uuid", "bridgeName"],
   PassthroughDevice: ["observed"],
   Snapshot: ["state"],
+  Container: ["state", "macAddresses", "lastChange", "lastChangeClass"],
+  Backup: ["state", "archive", "sizeBytes", "createdAt"],
 };

@@ -4,6 +4,8 @@ import { StoragePoolInputs, VolumeInputs } from "./storage";
 import { NetworkInputs } from "./network";
 import { PassthroughDeviceInputs } from "./passthrough";
 import { SnapshotInputs } from "./snapshot";
+import { ContainerInputs } from "./container";
+import { BackupInputs } from "./backup";
 
 export * from "./common";
 export * from "./vm";
@@ -11,6 +13,8 @@ export * from "./storage";
 export * from "./network";
 export * from "./passthrough";
 export * from "./snapshot";
+export * from "./container";
+export * from "./backup";
 
 interface ResourceModel {
   schema: z.ZodType;
@@ -30,7 +34,9 @@ export const RESOURCE_MODELS = {
   Volume: { schema: VolumeInputs, description: "A disk volume in a storage pool.", secrets: [] },
   Network: { schema: NetworkInputs, description: "A virtual network (NAT, routed, isolated, bridge or SR-IOV pool).", secrets: [] },
   PassthroughDevice: { schema: PassthroughDeviceInputs, description: "A host PCI/GPU/USB device reserved for passthrough.", secrets: [] },
-  Snapshot: { schema: SnapshotInputs, description: "A point-in-time snapshot of a VM, with or without memory.", secrets: [] },
+  Snapshot: { schema: SnapshotInputs, description: "A point-in-time snapshot of a VM or container, with or without memory.", secrets: [] },
+  Container: { schema: ContainerInputs, description: "A system container (LXC): root file system, mount points, NICs, features.", secrets: [] },
+  Backup: { schema: BackupInputs, description: "A backup archive of a VM or container on a storage, with retention; restore by creating a guest from its archive.", secrets: [] },
 } as const satisfies Record<string, ResourceModel>;
 
 export type ResourceKind = keyof typeof RESOURCE_MODELS;

@@ -36,6 +36,18 @@ const COMPUTED_OUTPUTS: Record<ResourceKind, Record<string, PropertySpec>> = {
   Network: { state: { type: "string" }, uuid: { type: "string" } },
   PassthroughDevice: { observed: { type: "object", additionalProperties: { $ref: "pulumi.json#/Any" }, description: "What the host reports for the device." } },
   Snapshot: { state: { type: "string" } },
+  Container: {
+    state: { type: "string", description: "Power state reported by the hypervisor." },
+    macAddresses: { type: "object", additionalProperties: { type: "string" }, description: "NIC slot → MAC address." },
+    lastChange: { type: "array", items: { type: "string" }, description: "Each field of the last update with its disruption class." },
+    lastChangeClass: { type: "string", description: "The most disruptive class of the last update." },
+  },
+  Backup: {
+    state: { type: "string", description: "`listed` when the storage lists the archive; `unlisted` when the server did not show one." },
+    archive: { type: "string", description: "Volume id of the archive, e.g. `local:backup/vzdump-lxc-101-….tar.zst`: a Container's restoreFrom." },
+    sizeBytes: { type: "number" },
+    createdAt: { type: "string", description: "When the backup task started (ISO 8601)." },
+  },
 };
 
 /**

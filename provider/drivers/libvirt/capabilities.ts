@@ -1,4 +1,4 @@
-import type { HypervisorCapabilities } from "../../core/capabilities";
+import { no, type HypervisorCapabilities } from "../../core/capabilities";
 import { libvirtTranslationProblems } from "./translation-check";
 
 /** KVM/QEMU through libvirt: the reference hypervisor, nearly everything the model describes. */
@@ -23,8 +23,11 @@ export const LIBVIRT_CAPABILITIES: HypervisorCapabilities = {
   snapshots: true,
   memorySnapshots: true,
   quiesceSnapshots: true,
+  snapshotRollback: no("NovaCron's libvirt driver does not revert to snapshots yet"),
   cloudInit: true,
   kernelBoot: true,
+  containers: no("NovaCron's libvirt driver manages QEMU/KVM domains only; libvirt's LXC driver is a separate connection it does not open"),
+  backups: no("libvirt has no backup archive store; use Snapshot, or copy a Volume"),
   hotplug: { cpu: true, memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi", "scsi", "usb"],
   cpuModes: ["host-passthrough", "host-model", "custom", "hypervisor-default"],

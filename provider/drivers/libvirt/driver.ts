@@ -15,7 +15,7 @@ import { LibvirtSession } from "./session";
 export class LibvirtDriver implements Driver {
   readonly kind = "libvirt" as const;
   readonly vmIdsAreGlobal = true;
-  private readonly resources: { [K in ResourceKind]: ResourceDriver<SpecOf<K>> };
+  private readonly resources: { [K in ResourceKind]?: ResourceDriver<SpecOf<K>> };
 
   constructor(
     readonly host: string,

@@ -3,6 +3,9 @@ import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
 import { PveClient, type PveAuth } from "./api/client";
 import { PROXMOX_CAPABILITIES } from "./capabilities";
+import { ProxmoxBackupResource } from "./resources/backup";
+import { ProxmoxVolumeResource } from "./resources/volume";
+import { ProxmoxContainerResource } from "./resources/container";
 import { ProxmoxSnapshotResource } from "./resources/snapshot";
 import { ProxmoxStorageResource } from "./resources/storage";
 import { ProxmoxVmResource } from "./resources/vm";
@@ -28,6 +31,9 @@ export class ProxmoxDriver implements Driver {
       VirtualMachine: new ProxmoxVmResource(client, node),
       Snapshot: new ProxmoxSnapshotResource(client, node),
       StoragePool: new ProxmoxStorageResource(client, node),
+      Container: new ProxmoxContainerResource(client, node),
+      Backup: new ProxmoxBackupResource(client, node),
+      Volume: new ProxmoxVolumeResource(client, node),
     };
   }
 

@@ -1,8 +1,11 @@
 import type { InputFailure } from "../../core/errors";
-import type { ResourceKind, SnapshotSpec, SpecOf, StoragePoolSpec, VirtualMachineSpec } from "../../core/model";
+import type { BackupSpec, ContainerSpec, VolumeSpec, ResourceKind, SnapshotSpec, SpecOf, StoragePoolSpec, VirtualMachineSpec } from "../../core/model";
 import { snapshotProblems } from "./resources/snapshot";
 import { storageProblems } from "./resources/storage";
 import { vmProblems } from "./vm/translate";
+import { containerProblems } from "./container/translate";
+import { backupProblems } from "./resources/backup";
+import { volumeProblems } from "./resources/volume";
 
 /**
  * What the Proxmox translation refuses, found at check() time so `pulumi preview` reports it.
@@ -12,7 +15,13 @@ export function proxmoxTranslationProblems<K extends ResourceKind>(kind: K, spec
   if (kind === "VirtualMachine") return vmProblems(spec as VirtualMachineSpec);
   if (kind === "Snapshot") return snapshotProblems(spec as SnapshotSpec);
   if (kind === "StoragePool") return storageProblems(spec as StoragePoolSpec);
+  if (kind === "Container") return containerProblems(spec as ContainerSpec);
+  if (kind === "Backup") return backupProblems(spec as BackupSpec);
+  if (kind === "Volume") return volumeProblems(spec as VolumeSpec);
   return [
-    { property: "host", reason: `NovaCron's Proxmox driver manages VirtualMachine, Snapshot and StoragePool resources so far; ${kind} is not available on a proxmox host yet` },
+    {
+      property: "host",
+      reason: `NovaCron's Proxmox driver manages VirtualMachine, Container, Backup, Snapshot, Volume and StoragePool resources so far; ${kind} is not available on a proxmox host yet`,
+    },
   ];
 }

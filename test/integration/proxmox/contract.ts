@@ -206,6 +206,23 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       const type = value.split(",")[0].replace(/^cputype=/, "");
       return /^[A-Za-z0-9_.-]+$/.test(type) ? [] : bad("not a CPU type");
     }
+    case "pve-storage-content":
+      return ["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"].includes(value) ? [] : bad("not a content type");
+    case "pve-lxc-mp-string":
+      // A mount's volume (storage:volume, storage:size for a new one, or a host path) or its path inside.
+      return /^\/[^,;=\0]*$/.test(value) || (/^[a-z][a-z0-9\-_.]*[a-z0-9]:.+$/i.test(value) && !/[,;=]/.test(value)) ? [] : bad("not a volume or an absolute path");
+    case "ipv4":
+      return /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(value) ? [] : bad("not an IPv4 address");
+    case "pve-ipv4-config":
+      return value === "dhcp" || value === "manual" || /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}\/([0-9]|[12]\d|3[0-2])$/.test(value)
+        ? []
+        : bad("not dhcp, manual or an IPv4 CIDR");
+    case "pve-vmid-list":
+      return value.split(/[,; ]+/).every((id) => /^\d+$/.test(id) && Number(id) >= 100) ? [] : bad("not a list of guest ids");
+    case "prune-backups":
+      return value.split(",").every((kv) => /^keep-(all=[01]|(last|hourly|daily|weekly|monthly|yearly)=\d+)$/.test(kv))
+        ? []
+        : bad("not keep-last/hourly/daily/weekly/monthly/yearly=N or keep-all");
     default:
       return bad("this format is not checked by NovaCron's contract test yet; teach checkFormat it");
   }

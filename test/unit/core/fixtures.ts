@@ -24,4 +24,14 @@ export const VALID_INPUTS: Record<string, Record<string, unknown>> = {
   Network: { host: "kvm1", name: "lab", mode: "isolated", cidr: "10.77.0.0/24", dhcp: {} },
   PassthroughDevice: { host: "kvm1", kind: "gpu", pciAddress: "0000:01:00.0" },
   Snapshot: { host: "kvm1", vm: "web", name: "before-upgrade" },
+  Container: {
+    host: "pve1",
+    name: "web",
+    template: "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst",
+    rootfs: { pool: "local-lvm", sizeGiB: 8 },
+    mountPoints: { mp0: { pool: "local-lvm", sizeGiB: 2, path: "/srv/data" } },
+    nics: { net0: { bridge: "vmbr0", ip: "10.0.0.5/24", gateway: "10.0.0.1" } },
+    features: { nesting: true },
+  },
+  Backup: { host: "pve1", guest: "101", storage: "local", retention: { keepLast: 3 } },
 };

@@ -21,7 +21,7 @@ describe("model: valid input for every resource", () => {
     it(`${kind} accepts its minimal spec and fills defaults`, () => {
       const { inputs, failures } = check(kind, VALID_INPUTS[kind]);
       assert.deepEqual(failures, []);
-      assert.equal(inputs.host, "kvm1");
+      assert.equal(inputs.host, VALID_INPUTS[kind].host);
     });
   }
 

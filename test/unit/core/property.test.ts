@@ -113,6 +113,8 @@ const EXTRA_PATHS: Partial<Record<ResourceKind, string[]>> = {
   Volume: ["uploadFrom", "cloneFrom", "labels.team"],
   Snapshot: ["description", "vm"],
   PassthroughDevice: ["labels.team"],
+  Container: ["restoreFrom", "cpu.limit", "memory.swapMiB", "mountPoints.mp0.readOnly", "nics.net0.vlan", "sshPublicKeys", "labels.team"],
+  Backup: ["notes", "retention.keepDaily", "compress", "mode"],
 };
 
 function leafPaths(value: unknown, prefix = ""): string[] {
@@ -189,13 +191,15 @@ function soapWellFormed(spec: VirtualMachineSpec, label: string): void {
 describe("property: random values in every field give a named refusal or well-formed, faithful XML/SOAP", function () {
   this.timeout(120_000);
   const CASES_PER_FIELD = Number(process.env.NOVACRON_PROPERTY_CASES ?? 25);
-  const kinds: ResourceKind[] = ["VirtualMachine", "Network", "StoragePool", "Volume", "Snapshot", "PassthroughDevice"];
+  // Kinds only Proxmox VE manages are driven there, through its translation checks.
+  const PVE_ONLY: ResourceKind[] = ["Container", "Backup"];
+  const kinds: ResourceKind[] = ["VirtualMachine", "Network", "StoragePool", "Volume", "Snapshot", "PassthroughDevice", "Container", "Backup"];
 
   for (const kind of kinds) {
     it(`${kind}: every field, ${CASES_PER_FIELD} random values each`, () => {
       const base = VALID_INPUTS[kind];
       // Hosts whose driver takes the unmutated spec: elsewhere every failure would be the base's own.
-      const hosts = ["kvm1", "vc1"].filter((host) => checkInputs(kind, {}, { ...base, host }, HOSTS, capabilitiesOf).failures.length === 0);
+      const hosts = (PVE_ONLY.includes(kind) ? ["pve1"] : ["kvm1", "vc1"]).filter((host) => checkInputs(kind, {}, { ...base, host }, HOSTS, capabilitiesOf).failures.length === 0);
       const paths = [...new Set([...leafPaths(base), ...(EXTRA_PATHS[kind] ?? [])])];
       let accepted = 0;
       let refused = 0;

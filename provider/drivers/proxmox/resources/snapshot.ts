@@ -22,7 +22,7 @@ interface SnapshotEntry {
 
 export function snapshotProblems(spec: SnapshotSpec): InputFailure[] {
   const out: InputFailure[] = [];
-  if (!SNAPSHOT_VM.test(spec.vm)) out.push({ property: "vm", reason: `got "${spec.vm}"; on Proxmox VE this is the VirtualMachine's id, a VM id such as "104"` });
+  if (!SNAPSHOT_VM.test(spec.vm)) out.push({ property: "vm", reason: `got "${spec.vm}"; on Proxmox VE this is the VirtualMachine's or Container's id, a guest id such as "104"` });
   if (!SNAPNAME.test(spec.name))
     out.push({ property: "name", reason: `got "${spec.name}"; Proxmox VE names snapshots with 2-40 letters, digits and _, starting with a letter (no - or .)` });
   if (spec.quiesce)
@@ -35,11 +35,14 @@ export function snapshotProblems(spec: SnapshotSpec): InputFailure[] {
 const SNAPSHOT_VM = /^\d+$|^04da6b54-80e4-46f7-96ec-b56ff0331ba9$/;
 
 /**
- * Snapshots of a qemu VM (`vm` is the VirtualMachine id, the VM id). PVE names snapshots
+ * Snapshots of a qemu VM or an LXC container (`vm` is its id: one id space for both). PVE names snapshots
  * uniquely per VM, so the id is `<vmid>/<name>`. A snapshot counts as NovaCron's when its VM
  * carries NovaCron's tag.
  */
 export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
+  /** Guest id → its API folder, learnt on first use. */
+  private readonly kinds = new Map<string, "qemu" | "lxc">();
+
   constructor(
     readonly client: PveClient,
     readonly node: string,
@@ -54,11 +57,15 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
   async create(spec: SnapshotSpec, ctx: OperationContext): Promise<Observed<SnapshotSpec>> {
     const problems = snapshotProblems(spec);
     if (problems.length > 0) throw new InputError("Snapshot", problems);
-    ctx.progress(`taking snapshot ${spec.name} of VM ${spec.vm}${spec.memory ? " with memory" : ""}`);
+    const base = await this.guestPath(spec.vm);
+    if (!base) throw new Error(`guest ${spec.vm} does not exist on node ${this.node}; a snapshot needs its VM or container`);
+    if (spec.memory && base.includes("/lxc/"))
+      throw new InputError("Snapshot", [{ property: "memory", reason: "a container has no memory state to save; Proxmox VE snapshots containers without it" }]);
+    ctx.progress(`taking snapshot ${spec.name} of guest ${spec.vm}${spec.memory ? " with memory" : ""}`);
     await retryWhileLocked(
       `snapshot of VM ${spec.vm}`,
       async () => {
-        const upid = await this.client.post<string>(`${this.vmPath(spec.vm)}/snapshot`, {
+        const upid = await this.client.post<string>(`${base}/snapshot`, {
           snapname: spec.name,
           description: spec.description || undefined,
           vmstate: spec.memory ? 1 : undefined,
@@ -80,14 +87,31 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
     return hit && list!.owned ? observed(vm, hit, last, true) : undefined;
   }
 
-  async update(id: string, _old: SnapshotSpec, next: SnapshotSpec, _plan: ChangePlan, ctx: OperationContext): Promise<Observed<SnapshotSpec>> {
+  async update(id: string, old: SnapshotSpec, next: SnapshotSpec, _plan: ChangePlan, ctx: OperationContext): Promise<Observed<SnapshotSpec>> {
     const { vm, name } = parseId(id);
-    await retryWhileLocked(
-      `snapshot ${name} of VM ${vm}`,
-      () => this.client.put(`${this.vmPath(vm)}/snapshot/${name}/config`, { description: next.description }),
-      ctx.deadline,
-      ctx.progress,
-    );
+    const base = await this.guestPath(vm);
+    if (!base) throw new Error(`guest ${vm} of snapshot ${name} is gone`);
+    if (old.description !== next.description) {
+      await retryWhileLocked(
+        `snapshot ${name} of guest ${vm}`,
+        () => this.client.put(`${base}/snapshot/${name}/config`, { description: next.description }),
+        ctx.deadline,
+        ctx.progress,
+      );
+    }
+    if (next.rollbackOn !== undefined && next.rollbackOn !== old.rollbackOn) {
+      // PVE's rollback stops the guest and restores the snapshot (a VM with memory resumes running).
+      ctx.progress(`rolling guest ${vm} back to snapshot ${name} (rollbackOn "${next.rollbackOn}")`);
+      await retryWhileLocked(
+        `rollback of guest ${vm} to ${name}`,
+        async () => {
+          const upid = await this.client.post<string>(`${base}/snapshot/${name}/rollback`);
+          await waitForTask(this.client, upid, ctx);
+        },
+        ctx.deadline,
+        ctx.progress,
+      );
+    }
     const found = await this.read(id, next);
     if (!found) throw new Error(`snapshot ${name} of VM ${vm} is gone`);
     return found;
@@ -101,7 +125,7 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
     await retryWhileLocked(
       `removal of snapshot ${name} of VM ${vm}`,
       async () => {
-        const upid = await this.client.delete<string>(`${this.vmPath(vm)}/snapshot/${name}`);
+        const upid = await this.client.delete<string>(`${await this.guestPath(vm)}/snapshot/${name}`);
         await waitForTask(this.client, upid, ctx);
       },
       ctx.deadline,
@@ -109,18 +133,29 @@ export class ProxmoxSnapshotResource implements ResourceDriver<SnapshotSpec> {
     );
   }
 
-  private vmPath(vm: string): string {
-    if (!/^\d+$/.test(vm)) throw new Error(`"${vm}" is not a Proxmox VE VM id`);
-    return `/nodes/${this.node}/qemu/${vm}`;
+  /** The guest's API path (qemu or lxc), or undefined when no guest holds the id. */
+  private async guestPath(vm: string): Promise<string | undefined> {
+    if (!/^\d+$/.test(vm)) throw new Error(`"${vm}" is not a Proxmox VE guest id`);
+    const known = this.kinds.get(vm);
+    if (known) return `/nodes/${this.node}/${known}/${vm}`;
+    for (const kind of ["qemu", "lxc"] as const) {
+      try {
+        await this.client.get(`/nodes/${this.node}/${kind}/${vm}/status/current`);
+        this.kinds.set(vm, kind);
+        return `/nodes/${this.node}/${kind}/${vm}`;
+      } catch (error) {
+        if (!(error instanceof PveApiError && error.isMissingGuest)) throw error;
+      }
+    }
+    return undefined;
   }
 
   /** The VM's snapshots (without PVE's "current" entry) and whether the VM is NovaCron's; undefined when the VM is gone. */
   private async list(vm: string): Promise<{ entries: SnapshotEntry[]; owned: boolean } | undefined> {
     try {
-      const [entries, config] = await Promise.all([
-        this.client.get<SnapshotEntry[]>(`${this.vmPath(vm)}/snapshot`),
-        this.client.get<{ tags?: string }>(`${this.vmPath(vm)}/config`),
-      ]);
+      const base = await this.guestPath(vm);
+      if (!base) return undefined;
+      const [entries, config] = await Promise.all([this.client.get<SnapshotEntry[]>(`${base}/snapshot`), this.client.get<{ tags?: string }>(`${base}/config`)]);
       return { entries: entries.filter((s) => s.name !== "current"), owned: isOwned(config.tags) };
     } catch (error) {
       if (error instanceof PveApiError && error.isMissingGuest) return undefined;
