@@ -41,6 +41,8 @@ export interface HypervisorCapabilities {
   memorySnapshots: Support;
   quiesceSnapshots: Support;
   cloudInit: Support;
+  /** Creating a VM as a clone of a template (`cloneFrom`). Absent: not supported by this driver. */
+  templateClones?: Support;
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
   kernelBoot: Support;
   hotplug: { cpu: Support; memory: Support; disk: Support; nic: Support };

@@ -1,4 +1,4 @@
-import type { HypervisorCapabilities, Support } from "./capabilities";
+import { type HypervisorCapabilities, no, type Support } from "./capabilities";
 import type { InputFailure } from "./errors";
 import type { ResourceKind, SpecOf, VirtualMachineSpec } from "./model";
 import { vcpuCount } from "./model";
@@ -115,5 +115,6 @@ function checkVm(
   if (vm.firmware.tpm) need("firmware.tpm", caps.tpm);
   if (vm.cloudInit) need("cloudInit", caps.cloudInit);
   if (vm.kernelBoot) need("kernelBoot", caps.kernelBoot);
+  if (vm.cloneFrom) need("cloneFrom", caps.templateClones ?? no(`NovaCron's ${caps.product} driver cannot create a VM from a template`));
   oneOf("console.kind", vm.console.kind, caps.consoles, "console");
 }

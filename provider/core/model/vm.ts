@@ -172,6 +172,14 @@ export const VirtualMachineInputs = z
       })
       .optional()
       .describe("Boot a kernel (and initrd) straight from the host's file system instead of firmware booting a disk."),
+    cloneFrom: z
+      .strictObject({
+        template: z.string().min(1).describe("The template to copy: its name on the host, or its id (a Proxmox VE VM id such as `9000`)."),
+        linked: z.boolean().default(false).describe("`true`: disks share the template's base image (copy-on-write, fast, needs the template to stay); `false`: full copies."),
+        storage: z.string().min(1).optional().describe("Where a full clone's disks go; unset: the template's own storage. Not accepted with `linked`."),
+      })
+      .optional()
+      .describe("Create the VM as a clone of a template, then apply this spec's settings over it and grow its disks to the sizes given. Only read at creation."),
     cloudInit: z
       .strictObject({
         userData: z.string().describe("cloud-config user data (secret: may hold passwords and keys)."),
@@ -229,6 +237,9 @@ export const VirtualMachineInputs = z
     for (const [slot, nic] of Object.entries(vm.nics)) {
       const sources = [nic.network, nic.bridge, nic.sriovPool, nic.direct, nic.user || undefined, nic.ethernet].filter((s) => s !== undefined).length;
       if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge`, `sriovPool`, `direct`, `user: true` or `ethernet`");
+    }
+    if (vm.cloneFrom?.linked && vm.cloneFrom.storage !== undefined) {
+      fail(["cloneFrom", "storage"], `got "${vm.cloneFrom.storage}"; a linked clone stays on the template's storage, so storage is only accepted with linked: false`);
     }
     if (vm.firmware.secureBoot && vm.firmware.type !== "uefi") {
       fail(["firmware", "secureBoot"], 'secure boot needs firmware.type "uefi"');

@@ -56,6 +56,7 @@ const SUPPORT_FEATURES: [string, (c: HypervisorCapabilities) => Support | undefi
   ["quiesceSnapshots", (c) => c.quiesceSnapshots],
   ["cloudInit", (c) => c.cloudInit],
   ["kernelBoot", (c) => c.kernelBoot],
+  ["templateClones", (c) => c.templateClones],
   ["hotplug.cpu", (c) => c.hotplug.cpu],
   ["hotplug.memory", (c) => c.hotplug.memory],
   ["hotplug.disk", (c) => c.hotplug.disk],
