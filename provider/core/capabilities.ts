@@ -41,6 +41,11 @@ export interface HypervisorCapabilities {
   memorySnapshots: Support;
   quiesceSnapshots: Support;
   cloudInit: Support;
+  /**
+   * Cloud-init given as fields (`cloudInit.user`, `sshKeys`, `ipConfig`) rather than documents.
+   * Absent: the driver takes only userData/metaData/networkConfig.
+   */
+  structuredCloudInit?: Support;
   /** Creating a VM as a clone of a template (`cloneFrom`). Absent: not supported by this driver. */
   templateClones?: Support;
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */

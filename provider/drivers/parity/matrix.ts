@@ -57,6 +57,7 @@ const SUPPORT_FEATURES: [string, (c: HypervisorCapabilities) => Support | undefi
   ["cloudInit", (c) => c.cloudInit],
   ["kernelBoot", (c) => c.kernelBoot],
   ["templateClones", (c) => c.templateClones],
+  ["structuredCloudInit", (c) => c.structuredCloudInit],
   ["hotplug.cpu", (c) => c.hotplug.cpu],
   ["hotplug.memory", (c) => c.hotplug.memory],
   ["hotplug.disk", (c) => c.hotplug.disk],

@@ -26,6 +26,7 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
   cloudInit: true,
   kernelBoot: no("Proxmox VE's API does not expose direct kernel boot"),
   templateClones: true,
+  structuredCloudInit: true,
   hotplug: { cpu: true, memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi"],
   cpuModes: ["host-passthrough", "host-model", "custom"],

@@ -7,6 +7,7 @@ import { PveApiError } from "../api/errors";
 import { retryWhileLocked } from "../api/retry";
 import { waitForTask } from "../api/tasks";
 import { claimVmId } from "../vm/claim-id";
+import { cloudInitChanged } from "../vm/cloud-init";
 import { cloneTemplate } from "../vm/clone";
 import { isOwned } from "../vm/marker";
 import { Guest, type GuestStatus } from "../vm/power";
@@ -202,6 +203,8 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
         throw error instanceof PveApiError && error.isStaleDigest ? error : fieldErrors(error, change.params, change.origin);
       });
     }
+    // PVE rebuilds the cloud-init image from the config keys on request; it is read at the next boot.
+    if (next.cloudInit && (ours || cloudInitChanged(old.cloudInit, next.cloudInit))) await this.client.put(`${guest.path}/cloudinit`);
     for (const [disk, sizeGiB] of Object.entries(change.resizes)) {
       await this.client.put(`${guest.path}/resize`, { disk, size: `${sizeGiB}G` }).catch((error: unknown) => {
         throw fieldErrors(error, { [disk]: `${sizeGiB}G` }, { [disk]: `disks (${disk}).sizeGiB` });

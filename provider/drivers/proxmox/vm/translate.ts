@@ -5,6 +5,7 @@
 import type { InputFailure } from "../../../core/errors";
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
 import { busForSlot } from "../../../core/model";
+import { CLOUDINIT_DRIVE, cloudInitDeletes, cloudInitFromConfig, cloudInitKeys, isCloudInitDrive } from "./cloud-init";
 import { descriptionFor, labelsOf, withOwnerTag } from "./marker";
 import { formatProps, parseProps, sizeToGiB } from "./property-string";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
@@ -67,7 +68,14 @@ export function vmProblems(spec: Spec): InputFailure[] {
     if (nic.queues > 64) fail(`nics.${slot}.queues`, `got ${nic.queues}; Proxmox VE takes at most 64 queues`);
   }
   if (Object.keys(spec.passthrough).length > 0) notYet("passthrough", "PCI passthrough (hostpciN through resource mappings)");
-  if (spec.cloudInit) notYet("cloudInit", "cloud-init (a cloudinit drive with cicustom snippets)");
+  for (const doc of ["userData", "metaData", "networkConfig"] as const) {
+    if (spec.cloudInit?.[doc] !== undefined) {
+      notYet(`cloudInit.${doc}`, "a cloud-init document (PVE reads those only from cicustom snippet files on the node); use cloudInit.user, sshKeys and ipConfig");
+    }
+  }
+  if (spec.cloudInit && efiStorage(spec) === undefined) {
+    fail("cloudInit", "Proxmox VE writes the cloud-init image to a cloudinit drive on the storage of the first disk; give the VM a disk with `pool` or a volume id (storage:name)");
+  }
   if (spec.console.password !== undefined) fail("console.password", "Proxmox VE's consoles are reached through its API tickets; a console password cannot be set");
   if (spec.firmware.type === "uefi" && efiStorage(spec) === undefined) {
     fail("firmware.type", "UEFI needs an EFI vars disk, made on the storage of the first disk; give the VM a disk with `pool` or a volume id (storage:name)");
@@ -115,6 +123,10 @@ export function createParams(spec: Spec): PveParams {
     set("efidisk0", `${storage}:1,efitype=4m,pre-enrolled-keys=${spec.firmware.secureBoot ? 1 : 0}`, "firmware");
   }
   if (spec.firmware.tpm && storage) set("tpmstate0", `${storage}:1,version=v2.0`, "firmware.tpm");
+  if (spec.cloudInit && storage) {
+    cloudInitKeys(spec.cloudInit, set, true);
+    set(CLOUDINIT_DRIVE, `${storage}:cloudinit`, "cloudInit");
+  }
   const boot = bootOrder(spec);
   if (boot) set("boot", boot, "disks");
   return out;
@@ -238,6 +250,14 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     if (storage) set("tpmstate0", `${storage}:1,version=v2.0`, "firmware.tpm");
   }
   if (!next.firmware.tpm && old.firmware.tpm) unset("tpmstate0");
+  if (next.cloudInit) {
+    // PVE answers the password masked, so it is written only when the spec's changed or PVE has none.
+    const password = old.cloudInit?.user?.password !== next.cloudInit.user?.password || current.cipassword === undefined;
+    cloudInitKeys(next.cloudInit, set, password);
+    const storage = efiStorage(next);
+    if (!isCloudInitDrive(current[CLOUDINIT_DRIVE]) && storage) set(CLOUDINIT_DRIVE, `${storage}:cloudinit`, "cloudInit");
+  }
+  for (const key of cloudInitDeletes(old.cloudInit, next.cloudInit, current)) unset(key);
   const boot = bootOrder(next);
   if (boot) set("boot", boot, "disks");
   return out;
@@ -355,6 +375,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     powerState: qmpStatus === "paused" ? "paused" : qmpStatus === "running" ? "running" : "stopped",
     labels: labelsOf(config.description === undefined ? undefined : String(config.description)),
   };
+  const cloudInit = cloudInitFromConfig(config, last.cloudInit);
+  if (cloudInit) spec.cloudInit = cloudInit;
+  else delete spec.cloudInit;
   return { spec, macs };
 }
 
