@@ -55,6 +55,7 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "disks.*.io": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
     "disks.*.iothread": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
     "disks.*.readOnly": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
+    "disks.*.pool": { disruption: "live", why: "the disk moves to the other storage with its content while the VM runs (move_disk)" },
     console: { disruption: "reboot", why: "the display device changes at the next start" },
   },
   translationProblems: proxmoxTranslationProblems,

@@ -10,6 +10,7 @@ import { claimVmId } from "../vm/claim-id";
 import { cloudInitChanged } from "../vm/cloud-init";
 import { cloneTemplate } from "../vm/clone";
 import { isOwned } from "../vm/marker";
+import { migrateVm, moveDisk, nodeOf } from "../vm/migrate";
 import { Guest, type GuestStatus } from "../vm/power";
 import { createParams, specFromConfig, updateParams, vmProblems, type PveConfig } from "../vm/translate";
 
@@ -115,7 +116,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
 
   async update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
     refuseProblems(next);
-    if (old.host !== next.host) throw new Error(`VM "${next.name}": moving between Proxmox VE host entries (migration) is not supported by NovaCron's Proxmox driver yet`);
+    if (old.host !== next.host) return this.moveToHost(id, old, next, plan, ctx);
     const guest = guestOf(this.client, this.node, id);
     // A change of NovaCron's own settings or the power state alone needs no config round trips.
     const configChanges = !sameConfig(old, next);
@@ -141,6 +142,30 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     const observed = await this.observe(guest, next, reached);
     if (!observed) throw new Error(`VM ${id} vanished during the update`);
     return observed;
+  }
+
+  /**
+   * A host change within one cluster is a migration, never a replace: the VM moves to the other
+   * entry's node (online when it runs), then the rest of the change is applied there.
+   */
+  private async moveToHost(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
+    const target = await ctx.connect(next.host);
+    const targetNode = (target as { node?: unknown }).node;
+    if (target.kind !== "proxmox" || typeof targetNode !== "string")
+      throw new Error(`host: "${next.host}" is not a Proxmox VE host entry; a VM moves between nodes of one cluster`);
+    const vmid = guestOf(this.client, this.node, id).vmid;
+    const at = await nodeOf(this.client, vmid);
+    if (at === undefined) throw new Error(`VM ${id} is not in the cluster of host "${old.host}" any more`);
+    if (at !== targetNode) {
+      const status = await new Guest(this.client, at, vmid).status();
+      if (!(await this.ownedByStatus(new Guest(this.client, at, vmid), status)))
+        throw new Error(`VM ${id} does not carry NovaCron's tag; refusing to migrate a VM NovaCron did not make`);
+      await migrateVm(this.client, at, vmid, targetNode, status.status === "running", ctx);
+    }
+    // The rest of the change on the node the cluster lists the VM on now (after the task, the target).
+    const now = (await nodeOf(this.client, vmid)) ?? targetNode;
+    if (now !== targetNode) ctx.progress(`Proxmox VE reports the migration of VM ${id} done but lists it on node ${now}; the update follows it there`);
+    return new ProxmoxVmResource(this.client, now).update(id, { ...old, host: next.host }, next, plan, ctx);
   }
 
   async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
@@ -180,7 +205,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
   private async writeConfigFresh(guest: Guest, old: Spec, next: Spec, ctx: OperationContext, ours = false): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.writeConfig(guest, old, next, ours);
+        return await this.writeConfig(guest, old, next, ours, ctx);
       } catch (error) {
         if (!(error instanceof PveApiError && error.isStaleDigest) || attempt >= 5) throw error;
         ctx.progress(`VM ${guest.vmid}'s config changed while it was being updated (${error.reason}); reading it again`);
@@ -192,7 +217,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
    * One config write with the digest read just before it, so a concurrent edit is never
    * overwritten. `ours`: a clone just made, which carries its template's tags, not NovaCron's yet.
    */
-  private async writeConfig(guest: Guest, old: Spec, next: Spec, ours: boolean): Promise<void> {
+  private async writeConfig(guest: Guest, old: Spec, next: Spec, ours: boolean, ctx: OperationContext): Promise<void> {
     const current = await this.config(guest);
     if (!current) throw new Error(`VM ${guest.vmid} does not exist on node ${this.node} any more`);
     if (!ours && !isOwned(String(current.tags ?? ""))) throw new Error(`VM ${guest.vmid} does not carry NovaCron's tag; refusing to change a VM NovaCron did not make`);
@@ -205,6 +230,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     }
     // PVE rebuilds the cloud-init image from the config keys on request; it is read at the next boot.
     if (next.cloudInit && (ours || cloudInitChanged(old.cloudInit, next.cloudInit))) await this.client.put(`${guest.path}/cloudinit`);
+    for (const [disk, storage] of Object.entries(change.moves)) await moveDisk(this.client, this.node, guest.vmid, disk, storage, ctx);
     for (const [disk, sizeGiB] of Object.entries(change.resizes)) {
       await this.client.put(`${guest.path}/resize`, { disk, size: `${sizeGiB}G` }).catch((error: unknown) => {
         throw fieldErrors(error, { [disk]: `${sizeGiB}G` }, { [disk]: `disks (${disk}).sizeGiB` });

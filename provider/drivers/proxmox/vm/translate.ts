@@ -198,10 +198,12 @@ export interface ConfigChange extends PveParams {
   deletes: string[];
   /** PVE disk key → new size in GiB. */
   resizes: Record<string, number>;
+  /** PVE disk key → the storage the disk moves to (`move_disk`), keeping its content. */
+  moves: Record<string, string>;
 }
 
 export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigChange {
-  const out: ConfigChange = { params: {}, origin: {}, deletes: [], resizes: {} };
+  const out: ConfigChange = { params: {}, origin: {}, deletes: [], resizes: {}, moves: {} };
   const set = (key: string, value: string | number, origin: string) => {
     if (String(current[key] ?? "") === String(value)) return;
     out.params[key] = value;
@@ -224,7 +226,10 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     const key = pveDiskKey(slot)!;
     const existing = current[key] === undefined ? undefined : parseProps(String(current[key]));
     const before = old.disks[slot];
-    const replaced = before !== undefined && (before.volume !== disk.volume || before.pool !== disk.pool);
+    // A disk made from a pool that names another pool now moves there with its content.
+    const moved = before?.pool !== undefined && disk.pool !== undefined && before.pool !== disk.pool && existing?.head !== undefined && existing.head.split(":")[0] !== disk.pool;
+    if (moved) out.moves[key] = disk.pool!;
+    const replaced = before !== undefined && !moved && (before.volume !== disk.volume || before.pool !== disk.pool);
     if (!existing?.head || replaced) {
       set(key, driveValue(disk.volume ?? `${disk.pool}:${disk.sizeGiB}`, disk, new Map()), `disks.${slot}`);
       continue;
