@@ -7,6 +7,7 @@ import { waitForTask } from "../../../provider/drivers/proxmox/api/tasks";
 import { PROXMOX_CAPABILITIES } from "../../../provider/drivers/proxmox/capabilities";
 import { VSPHERE_CAPABILITIES } from "../../../provider/drivers/vsphere/capabilities";
 import { ProxmoxVmResource } from "../../../provider/drivers/proxmox/resources/vm";
+import { PveSchema } from "./contract";
 import { clientFor, fakepve, uniqueName } from "./testbed";
 
 type Config = Record<string, string | number>;
@@ -171,6 +172,15 @@ describe("Proxmox VE clones from a template (fakepve)", function () {
     assert.deepEqual(
       checkCapabilities("VirtualMachine", cloned, VSPHERE_CAPABILITIES).map((f) => `${f.property}: ${f.reason}`),
       ["cloneFrom: NovaCron's VMware vSphere driver cannot create a VM from a template"],
+    );
+  });
+  it("every request the driver sent here is valid against PVE's published API schema (clone, config write, resize and power calls)", function () {
+    if (!PveSchema.available()) this.skip();
+    const schema = PveSchema.load();
+    assert.ok(sent.length > 0);
+    assert.deepEqual(
+      sent.flatMap((r) => schema.problems(r)),
+      [],
     );
   });
 });

@@ -6,6 +6,7 @@ import { LIBVIRT_CAPABILITIES } from "../../../provider/drivers/libvirt/capabili
 import type { PveClient, PveRequest } from "../../../provider/drivers/proxmox/api/client";
 import { ProxmoxVmResource } from "../../../provider/drivers/proxmox/resources/vm";
 import { vmProblems } from "../../../provider/drivers/proxmox/vm/translate";
+import { PveSchema } from "./contract";
 import { clientFor, fakepve, uniqueName } from "./testbed";
 
 function context(seconds: number): OperationContext & { lines: string[] } {
@@ -110,5 +111,14 @@ describe("Proxmox VE cloud-init (fakepve)", function () {
       (e: Error) => /the VM has no NIC \\?"net7/.test(e.message) && /gateway4.*only accepted with a static ipv4/s.test(e.message),
     );
     assert.throws(() => VirtualMachineInputs.parse({ ...spec, cloudInit: { sshKeys: ["not a key"] } }), /one OpenSSH public key per entry/);
+  });
+  it("every request the driver sent here is valid against PVE's published API schema (cloud-init keys, the regeneration and the dump)", function () {
+    if (!PveSchema.available()) this.skip();
+    const schema = PveSchema.load();
+    assert.ok(sent.length > 0);
+    assert.deepEqual(
+      sent.flatMap((r) => schema.problems(r)),
+      [],
+    );
   });
 });

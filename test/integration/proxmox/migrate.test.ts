@@ -7,6 +7,7 @@ import type { PveClient, PveRequest } from "../../../provider/drivers/proxmox/ap
 import { PROXMOX_CAPABILITIES } from "../../../provider/drivers/proxmox/capabilities";
 import { ProxmoxDriver } from "../../../provider/drivers/proxmox/driver";
 import { ProxmoxVmResource } from "../../../provider/drivers/proxmox/resources/vm";
+import { PveSchema } from "./contract";
 import { clientFor, fakepve, hostEntry, uniqueName } from "./testbed";
 
 /**
@@ -93,5 +94,14 @@ describe("Proxmox VE node and storage moves (fakepve)", function () {
     // fakepve's move_disk changes nothing, so the volume still reads local-lvm here; on PVE it is local:….
     assert.match((await api.get<Record<string, string>>(`/nodes/${pve.node}/qemu/${id}/config`)).scsi0, /^local-lvm:vm-\d+-disk-0/);
     assert.match(lines.join("\n"), /moving disk scsi0 of VM \d+ to storage local/);
+  });
+  it("every request the driver sent here is valid against PVE's published API schema (migrate precheck, migrate and move_disk)", function () {
+    if (!PveSchema.available()) this.skip();
+    const schema = PveSchema.load();
+    assert.ok(sent.length > 0);
+    assert.deepEqual(
+      sent.flatMap((r) => schema.problems(r)),
+      [],
+    );
   });
 });
