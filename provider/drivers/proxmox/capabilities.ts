@@ -42,6 +42,9 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "disks keyed by slot: scsiN/sdX → scsiN (virtio-scsi), vdX → virtioN (virtio-blk), sataN → sataN",
     "ownership: the tag `novacron`; labels in the VM's description",
     "updates read PVE's pending changes back: what PVE left pending needs a restart",
+    "cloneFrom: linked or full clones of a template, one per template/storage/node at a time, then the spec written over the copy",
+    "cloud-init as fields (user, sshKeys, ipConfig per NIC) → ciuser/cipassword/sshkeys/ipconfigN; documents need snippet files and are refused",
+    "a host change within the cluster migrates (online when running, with local disks); a disk's pool change is a move_disk",
   ],
   changeRules: {
     // PVE's default `hotplug` is network,disk,usb: CPU and memory edits of a running VM stay
