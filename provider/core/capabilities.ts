@@ -43,6 +43,13 @@ export interface HypervisorCapabilities {
   /** Rolling a guest back to a snapshot (`Snapshot.rollbackOn`). */
   snapshotRollback: Support;
   cloudInit: Support;
+  /**
+   * Cloud-init given as fields (`cloudInit.user`, `sshKeys`, `ipConfig`) rather than documents.
+   * Absent: the driver takes only userData/metaData/networkConfig.
+   */
+  structuredCloudInit?: Support;
+  /** Creating a VM as a clone of a template (`cloneFrom`). Absent: not supported by this driver. */
+  templateClones?: Support;
   /** Booting a kernel/initrd from the host's file system (`kernelBoot`). */
   kernelBoot: Support;
   /** System containers (the `Container` kind: LXC on Proxmox VE). */

@@ -1,4 +1,4 @@
-import type { HypervisorCapabilities, Support } from "./capabilities";
+import { type HypervisorCapabilities, no, type Support } from "./capabilities";
 import type { InputFailure } from "./errors";
 import type { ResourceKind, SpecOf, VirtualMachineSpec } from "./model";
 import { vcpuCount } from "./model";
@@ -122,6 +122,15 @@ function checkVm(
   if (vm.firmware.secureBoot) need("firmware.secureBoot", caps.secureBoot);
   if (vm.firmware.tpm) need("firmware.tpm", caps.tpm);
   if (vm.cloudInit) need("cloudInit", caps.cloudInit);
+  for (const field of ["user", "sshKeys", "ipConfig"] as const) {
+    if (vm.cloudInit?.[field] !== undefined) {
+      need(
+        `cloudInit.${field}`,
+        caps.structuredCloudInit ?? no(`NovaCron's ${caps.product} driver takes cloud-init as documents; put the user, keys and addresses in cloudInit.userData and networkConfig`),
+      );
+    }
+  }
   if (vm.kernelBoot) need("kernelBoot", caps.kernelBoot);
+  if (vm.cloneFrom) need("cloneFrom", caps.templateClones ?? no(`NovaCron's ${caps.product} driver cannot create a VM from a template`));
   oneOf("console.kind", vm.console.kind, caps.consoles, "console");
 }

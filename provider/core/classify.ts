@@ -123,6 +123,7 @@ const VM_RULES: Record<string, Rule> = {
   "firmware.tpm": fixed("cold", "the TPM device is added while the VM is powered off"),
   cloudInit: fixed("reboot", "the seed is rebuilt with a new instance-id; cloud-init applies it at the next boot"),
   kernelBoot: fixed("cold", "the kernel is loaded at power-on"),
+  cloneFrom: replace("the template is copied only when the VM is created"),
   console: fixed("cold", "the console device is set up at power-on"),
   powerState: fixed("live", "a power action"),
   updatePolicy: fixed("none", "NovaCron's own setting"),

@@ -172,13 +172,58 @@ export const VirtualMachineInputs = z
       })
       .optional()
       .describe("Boot a kernel (and initrd) straight from the host's file system instead of firmware booting a disk."),
+    cloneFrom: z
+      .strictObject({
+        template: z.string().min(1).describe("The template to copy: its name on the host, or its id (a Proxmox VE VM id such as `9000`)."),
+        linked: z.boolean().default(false).describe("`true`: disks share the template's base image (copy-on-write, fast, needs the template to stay); `false`: full copies."),
+        storage: z.string().min(1).optional().describe("Where a full clone's disks go; unset: the template's own storage. Not accepted with `linked`."),
+      })
+      .optional()
+      .describe("Create the VM as a clone of a template, then apply this spec's settings over it and grow its disks to the sizes given. Only read at creation."),
     cloudInit: z
       .strictObject({
-        userData: z.string().describe("cloud-config user data (secret: may hold passwords and keys)."),
+        userData: z.string().optional().describe("cloud-config user data (secret: may hold passwords and keys)."),
         metaData: z.string().optional(),
         networkConfig: z.string().optional(),
+        user: z
+          .strictObject({
+            name: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "a Linux user name: lower-case letters, digits, _ and -, at most 32"),
+            password: z.string().min(1).optional().describe("The user's password (secret)."),
+          })
+          .optional()
+          .describe("The default user cloud-init creates (Proxmox VE: ciuser/cipassword)."),
+        sshKeys: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(ssh-(rsa|dss|ed25519)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/=]+( [^\n]*)?$/,
+                "one OpenSSH public key per entry (type, base64, optional comment)",
+              ),
+          )
+          .optional()
+          .describe("Public keys the default user can log in with."),
+        ipConfig: z
+          .record(
+            NicSlot,
+            z.strictObject({
+              ipv4: z
+                .string()
+                .regex(/^(dhcp|(\d{1,3}\.){3}\d{1,3}\/\d{1,2})$/, '"dhcp" or an address with its prefix, e.g. 10.0.0.5/24')
+                .optional(),
+              gateway4: z.ipv4().optional(),
+              ipv6: z
+                .string()
+                .regex(/^(dhcp|auto|[0-9a-fA-F:]+\/\d{1,3})$/, '"dhcp", "auto" or an address with its prefix')
+                .optional(),
+              gateway6: z.ipv6().optional(),
+            }),
+          )
+          .optional()
+          .describe("Addresses per NIC slot, as cloud-init configures them (Proxmox VE: ipconfigN)."),
       })
-      .optional(),
+      .optional()
+      .describe("Cloud-init: raw documents (userData, metaData, networkConfig) or, where the driver takes them, a user, SSH keys and addresses per NIC."),
     console: z
       .strictObject({
         kind: z.enum(["none", "vnc", "spice"]).default("none"),
@@ -230,6 +275,10 @@ export const VirtualMachineInputs = z
       const sources = [nic.network, nic.bridge, nic.sriovPool, nic.direct, nic.user || undefined, nic.ethernet].filter((s) => s !== undefined).length;
       if (sources !== 1) fail(["nics", slot], "needs exactly one of `network`, `bridge`, `sriovPool`, `direct`, `user: true` or `ethernet`");
     }
+    if (vm.cloudInit) checkCloudInit(vm.cloudInit, Object.keys(vm.nics), fail);
+    if (vm.cloneFrom?.linked && vm.cloneFrom.storage !== undefined) {
+      fail(["cloneFrom", "storage"], `got "${vm.cloneFrom.storage}"; a linked clone stays on the template's storage, so storage is only accepted with linked: false`);
+    }
     if (vm.firmware.secureBoot && vm.firmware.type !== "uefi") {
       fail(["firmware", "secureBoot"], 'secure boot needs firmware.type "uefi"');
     }
@@ -251,6 +300,23 @@ export const VirtualMachineInputs = z
   }));
 
 type Fail = (path: PropertyKey[], message: string) => void;
+
+function checkCloudInit(
+  ci: { userData?: string; user?: unknown; sshKeys?: unknown; ipConfig?: Record<string, { ipv4?: string; gateway4?: string; ipv6?: string; gateway6?: string }> },
+  nics: string[],
+  fail: Fail,
+): void {
+  if (ci.userData === undefined && ci.user === undefined && ci.sshKeys === undefined && ci.ipConfig === undefined) {
+    fail(["cloudInit"], "needs userData, or a user, sshKeys or ipConfig");
+  }
+  for (const [slot, ip] of Object.entries(ci.ipConfig ?? {})) {
+    if (!nics.includes(slot)) fail(["cloudInit", "ipConfig", slot], `the VM has no NIC "${slot}"; its NICs are ${nics.join(", ") || "none"}`);
+    if (ip.gateway4 !== undefined && (ip.ipv4 === undefined || ip.ipv4 === "dhcp"))
+      fail(["cloudInit", "ipConfig", slot, "gateway4"], "is only accepted with a static ipv4 address");
+    if (ip.gateway6 !== undefined && (ip.ipv6 === undefined || !ip.ipv6.includes("/")))
+      fail(["cloudInit", "ipConfig", slot, "gateway6"], "is only accepted with a static ipv6 address");
+  }
+}
 
 function checkNuma(cells: { vcpus: string; memoryMiB: number }[], vcpus: number, memoryMiB: number, maxMiB: number | undefined, fail: Fail): void {
   const owner = new Map<number, number>();
@@ -279,7 +345,7 @@ export type NicSpec = VirtualMachineSpec["nics"][string];
 export type CdromSpec = NonNullable<VirtualMachineSpec["cdroms"]>[string];
 
 /** Inputs whose values are secrets: never logged, never echoed in errors, hashed in state. */
-export const VM_SECRET_FIELDS = ["cloudInit.userData", "console.password"] as const;
+export const VM_SECRET_FIELDS = ["cloudInit.userData", "cloudInit.user.password", "console.password"] as const;
 
 export function vcpuCount(vm: Pick<VirtualMachineSpec, "cpu">): number {
   return vm.cpu.sockets * vm.cpu.cores * vm.cpu.threads;

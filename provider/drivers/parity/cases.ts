@@ -105,7 +105,13 @@ export const FIELD_PROBES: FieldProbe[] = [
   { field: "firmware.tpm", title: "a TPM", spec: { ...BASE_VM, firmware: { type: "uefi", tpm: true } } },
   { field: "cloudInit", title: "cloud-init user data", spec: { ...BASE_VM, cloudInit: { userData: "#cloud-config\n" } } },
   { field: "cloudInit.networkConfig", title: "cloud-init network config", spec: { ...BASE_VM, cloudInit: { userData: "#cloud-config\n", networkConfig: "version: 2\n" } } },
+  {
+    field: "cloudInit.user",
+    title: "cloud-init user, SSH keys and addresses as fields",
+    spec: { ...BASE_VM, cloudInit: { user: { name: "ops" }, sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5 ops"], ipConfig: { net0: { ipv4: "dhcp" } } } },
+  },
   { field: "kernelBoot", title: "direct kernel boot", spec: { ...BASE_VM, kernelBoot: { kernel: "/srv/vmlinuz" } } },
+  { field: "cloneFrom", title: "clone from a template", spec: { ...BASE_VM, cloneFrom: { template: "debian-12-template" } } },
   { field: "console", title: "a VNC console", spec: { ...BASE_VM, console: { kind: "vnc" } } },
   { field: "powerState", title: "paused (suspended)", spec: { ...BASE_VM, powerState: "paused" } },
   { field: "labels", title: "labels", spec: { ...BASE_VM, labels: { team: "infra" } } },

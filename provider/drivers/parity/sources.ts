@@ -185,7 +185,13 @@ export const DOCUMENTED_FEATURES: Record<string, DocumentedFeature[]> = {
       needs: ["fields:passthrough"],
     },
     { feature: "USB passthrough", says: "host USB devices passed to the VM (usbN)", source: QM, needs: ["capabilities:usbPassthrough"] },
-    { feature: "cloud-init", says: "a cloud-init drive with user data and network config", source: "https://pve.proxmox.com/wiki/Cloud-Init_Support", needs: ["fields:cloudInit"] },
+    {
+      feature: "cloud-init",
+      says: "a cloud-init drive PVE builds from a user, password, SSH keys and per-NIC IP settings",
+      source: "https://pve.proxmox.com/wiki/Cloud-Init_Support",
+      needs: ["fields:cloudInit.user"],
+    },
+    { feature: "templates and clones", says: "linked or full clones of a template, to a chosen storage", source: QM, needs: ["fields:cloneFrom"] },
     { feature: "CD-ROM", says: "ISO images on IDE/SATA/SCSI drives", source: QM, needs: ["fields:cdroms"] },
     {
       feature: "disk options",

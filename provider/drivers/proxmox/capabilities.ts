@@ -28,6 +28,8 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
   kernelBoot: no("Proxmox VE's API does not expose direct kernel boot"),
   containers: true,
   backups: true,
+  templateClones: true,
+  structuredCloudInit: true,
   hotplug: { cpu: true, memory: true, disk: true, nic: true },
   hotplugDiskBuses: ["virtio-blk", "virtio-scsi"],
   cpuModes: ["host-passthrough", "host-model", "custom"],
@@ -43,6 +45,9 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "disks keyed by slot: scsiN/sdX → scsiN (virtio-scsi), vdX → virtioN (virtio-blk), sataN → sataN",
     "ownership: the tag `novacron`; labels in the VM's description",
     "updates read PVE's pending changes back: what PVE left pending needs a restart",
+    "cloneFrom: linked or full clones of a template, one per template/storage/node at a time, then the spec written over the copy",
+    "cloud-init as fields (user, sshKeys, ipConfig per NIC) → ciuser/cipassword/sshkeys/ipconfigN; documents need snippet files and are refused",
+    "a host change within the cluster migrates (online when running, with local disks); a disk's pool change is a move_disk",
   ],
   changeRules: {
     // PVE's default `hotplug` is network,disk,usb: CPU and memory edits of a running VM stay
@@ -56,6 +61,7 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "disks.*.io": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
     "disks.*.iothread": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
     "disks.*.readOnly": { disruption: "reboot", why: "Proxmox VE keeps drive option changes pending until the VM restarts" },
+    "disks.*.pool": { disruption: "live", why: "the disk moves to the other storage with its content while the VM runs (move_disk)" },
     console: { disruption: "reboot", why: "the display device changes at the next start" },
   },
   translationProblems: proxmoxTranslationProblems,

@@ -57,6 +57,9 @@ describe("Proxmox VE contract: every request NovaCron sends is valid per PVE's A
     assert.match(schema.problems(post({ vmid: "100", bios: "uefi" })).join(), /not one of seabios, ovmf/);
     assert.match(schema.problems(post({ vmid: "99" })).join(), /below the minimum 100/);
     assert.match(schema.problems(post({})).join(), /required parameter "vmid" is missing/);
+    assert.match(schema.problems(post({ vmid: "100", sshkeys: "ssh-ed25519 AAAA key" })).join(), /urlencoded: not percent-encoded/);
+    assert.match(schema.problems(post({ vmid: "100", ipconfig0: "ip=10.0.0.5,gw=10.0.0.1" })).join(), /ip=10\.0\.0\.5 is not accepted/);
+    assert.match(schema.problems(post({ vmid: "100", ipconfig0: "ip=dhcp,gateway=10.0.0.1" })).join(), /unknown key "gateway"/);
     assert.match(schema.problems({ method: "PATCH" as never, path: `/nodes/${NODE}/qemu`, params: {} }).join(), /has no PATCH/);
     assert.match(schema.problems({ method: "GET", path: "/nodes/pve1/qemu/100/nosuch", params: {} }).join(), /no such path/);
     assert.match(schema.problems({ method: "PUT", path: "/access/password", params: { userid: "a@pam", password: "x" } }).join(), /API tokens are not allowed/);

@@ -181,6 +181,25 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       const [storage, ...rest] = value.split(":");
       return STORAGE_ID.test(storage) && rest.join(":") !== "" ? [] : bad("not storage:volume (or storage:size for a new disk)");
     }
+    case "urlencoded":
+      // PVE's check: only characters that survive URI unescaping unchanged, the rest as %XX.
+      return /^[%a-zA-Z0-9\-_.!~*'()]*$/.test(value) && !/%(?![0-9a-fA-F]{2})/.test(value) ? [] : bad("not percent-encoded");
+    case "pve-qm-ipconfig": {
+      // [ip=<dhcp|IPv4/CIDR>] [,gw=<IPv4>] [,ip6=<dhcp|auto|IPv6/CIDR>] [,gw6=<IPv6>]
+      const v4 = /^(\d{1,3}\.){3}\d{1,3}$/;
+      const checks: Record<string, (v: string) => boolean> = {
+        ip: (v) => v === "dhcp" || (v.includes("/") && v4.test(v.split("/")[0])),
+        gw: (v) => v4.test(v),
+        ip6: (v) => v === "dhcp" || v === "auto" || /^[0-9a-f:]+\/\d{1,3}$/i.test(v),
+        gw6: (v) => /^[0-9a-f:]+$/i.test(v),
+      };
+      for (const item of value.split(",")) {
+        const [key, val = ""] = item.split("=", 2);
+        if (!checks[key]) return bad(`unknown key "${key}"`);
+        if (!checks[key](val)) return bad(`${key}=${val} is not accepted`);
+      }
+      return [];
+    }
     case "pve-qm-boot": {
       // [[legacy=]<[acdn]{1,4}>] [,order=<device[;device...]>], each device a config key of the VM.
       const items = value.split(",").map((item) => (item.includes("=") ? item.split("=", 2) : ["legacy", item]));

@@ -70,7 +70,8 @@ export async function resolveDomainContext(
   const seedSalt = known.uuid === undefined ? randomBytes(16).toString("hex") : known.seedSalt;
   if (vm.cloudInit) {
     if (!seedPool) throw new Error("cloudInit: the seed ISO is stored in the pool of the VM's first disk, and this VM has no disk");
-    const { userData, metaData, networkConfig } = vm.cloudInit;
+    // The capability check leaves only document cloud-init to this driver (no structuredCloudInit).
+    const { userData = "", metaData, networkConfig } = vm.cloudInit;
     const instanceId = seedInstanceId(userData, metaData, networkConfig, seedSalt);
     const image = buildNoCloudSeed({ userData, metaData, networkConfig, instanceId, hostname: vm.name });
     cloudInitSeed = (

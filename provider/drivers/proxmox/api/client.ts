@@ -78,7 +78,8 @@ export class PveClient {
   async request<T>(method: Method, path: string, params: Params = {}): Promise<T> {
     const form = formOf(params);
     this.options.onRequest?.({ method, path, params: Object.fromEntries(form) });
-    await this.ensureTicket();
+    // A fresh ticket (or a token) needs no await: one promise hop fewer on every call.
+    if (this.options.auth.kind === "password" && !this.ticketFresh()) await this.ensureTicket();
     let reply = await this.send(method, path, form);
     if (reply.status === 401 && this.options.auth.kind === "password") {
       this.ticket = undefined;
@@ -92,10 +93,14 @@ export class PveClient {
     await this.pool.close();
   }
 
+  private ticketFresh(): boolean {
+    return this.ticket !== undefined && Date.now() - this.ticket.at < TICKET_RENEW_MS;
+  }
+
   private async ensureTicket(): Promise<void> {
     const auth = this.options.auth;
     if (auth.kind !== "password") return;
-    if (this.ticket && Date.now() - this.ticket.at < TICKET_RENEW_MS) return;
+    if (this.ticketFresh()) return;
     // Parallel calls share one login.
     this.login ??= (async () => {
       const form = formOf({ username: auth.username, password: auth.password });
@@ -111,7 +116,7 @@ export class PveClient {
   }
 
   private async send(method: Method, path: string, form: URLSearchParams, anonymous = false): Promise<{ status: number; text: string }> {
-    const headers: Record<string, string> = { accept: "application/json", "user-agent": `novacron-proxmox (pid ${process.pid})` };
+    const headers: Record<string, string> = { "user-agent": USER_AGENT };
     const auth = this.options.auth;
     if (!anonymous && auth.kind === "token") headers.authorization = `PVEAPIToken=${auth.tokenId}=${auth.secret}`;
     if (!anonymous && auth.kind === "password" && this.ticket) {
@@ -119,7 +124,7 @@ export class PveClient {
       if (method !== "GET") headers.csrfpreventiontoken = this.ticket.csrf;
     }
     const query = method === "GET" || method === "DELETE";
-    const encoded = form.toString();
+    const encoded = form.size > 0 ? form.toString() : "";
     let body: string | undefined;
     if (!query && encoded) {
       headers["content-type"] = "application/x-www-form-urlencoded";
@@ -135,6 +140,9 @@ export class PveClient {
     }
   }
 }
+
+/** Who calls, for PVE's access log; the answer is JSON whatever Accept says (the path is /api2/json). */
+const USER_AGENT = `novacron-proxmox (pid ${process.pid})`;
 
 function unwrap<T>(method: string, path: string, reply: { status: number; text: string }): T {
   let body: { data?: unknown; message?: string; errors?: Record<string, string> } = {};
@@ -163,6 +171,8 @@ function formOf(params: Params): URLSearchParams {
 
 /** Each path segment percent-encoded (UPIDs and volume ids hold ':' and '@', which stay readable). */
 function encodePath(path: string): string {
+  // Most paths (nodes, ids, UPIDs) hold nothing to encode: no work for them.
+  if (/^[A-Za-z0-9/_.:@~-]*$/.test(path)) return path;
   return path
     .split("/")
     .map((s) => encodeURIComponent(s).replace(/%3A/gi, ":").replace(/%40/g, "@"))

@@ -6,14 +6,15 @@ import type { PveClient } from "../api/client";
 import { PveApiError } from "../api/errors";
 import { retryWhileLocked } from "../api/retry";
 import { waitForTask } from "../api/tasks";
+import { claimVmId } from "../vm/claim-id";
+import { cloudInitChanged } from "../vm/cloud-init";
+import { cloneTemplate } from "../vm/clone";
 import { isOwned } from "../vm/marker";
+import { migrateVm, moveDisk, nodeOf } from "../vm/migrate";
 import { Guest, type GuestStatus } from "../vm/power";
 import { createParams, specFromConfig, updateParams, vmProblems, type PveConfig } from "../vm/translate";
 
 type Spec = VirtualMachineSpec;
-
-/** Attempts at a free VM id before a create gives up: each loss means another create took the id first. */
-const ID_ATTEMPTS = 50;
 
 /**
  * QEMU VMs on one Proxmox VE node. The id is the VM id (`vmid`), as every qemu-server path
@@ -37,26 +38,74 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
 
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     refuseProblems(spec);
+    if (spec.cloneFrom) return this.createClone(spec, spec.cloneFrom, ctx);
     const { params, origin } = createParams(spec);
     // PVE starts the VM at the end of the create task itself: one task instead of two.
     const start: Record<string, number> = spec.powerState === "running" ? { start: 1 } : {};
-    const { vmid, upid } = await this.claimId({ ...params, ...start }, origin, ctx);
+    const { vmid, upid } = await claimVmId(
+      this.client,
+      this.node,
+      spec.name,
+      (id) => this.client.post<string>(`/nodes/${this.node}/qemu`, { vmid: id, ...params, ...start }),
+      ctx,
+      (error) => fieldErrors(error, params, origin),
+    );
     // From here the VM exists under this id: whatever fails, it is handed back for the state.
     const guest = new Guest(this.client, this.node, vmid);
     ctx.progress(`creating VM ${vmid} on node ${this.node}`);
     try {
-      await waitForTask(this.client, upid, ctx);
+      if (upid) await waitForTask(this.client, upid, ctx);
       // Created with start=1 when it should run (the task ends OK only once it runs); paused still needs its suspend.
       const reached: GuestStatus =
-        spec.powerState === "paused"
+        spec.powerState === "paused" || !upid
           ? await guest.converge(spec, ctx)
           : { status: spec.powerState === "running" ? "running" : "stopped", qmpstatus: spec.powerState === "running" ? "running" : "stopped" };
       return (await this.observe(guest, spec, reached))!;
     } catch (error) {
-      const left = await this.observe(guest, spec).catch(() => undefined);
-      if (!left) throw error; // PVE removes a VM whose create task failed: nothing to record
-      throw new PartialCreateError(String(vmid), left.outputs, `VM "${spec.name}" (${vmid}) was created but not finished: ${messageOf(error)}`);
+      throw await this.handBack(guest, spec, error);
     }
+  }
+
+  /** A clone of the template, then this spec's settings written over the copy, its disks grown, its power state reached. */
+  private async createClone(spec: Spec, from: NonNullable<Spec["cloneFrom"]>, ctx: OperationContext): Promise<Observed<Spec>> {
+    let vmid: number | undefined;
+    try {
+      await cloneTemplate(this.client, this.node, spec.name, from, ctx, (id) => {
+        vmid = id;
+      });
+    } catch (error) {
+      if (vmid === undefined) throw error;
+      throw await this.handBack(new Guest(this.client, this.node, vmid), spec, error);
+    }
+    const guest = new Guest(this.client, this.node, vmid!);
+    try {
+      ctx.progress(`VM ${vmid} cloned; applying its settings`);
+      await retryWhileLocked(`settings of cloned VM ${vmid}`, () => this.writeConfigFresh(guest, spec, spec, ctx, true), ctx.deadline, ctx.progress);
+      const reached = await guest.converge(spec, ctx);
+      return (await this.observe(guest, spec, reached))!;
+    } catch (error) {
+      throw await this.handBack(guest, spec, error);
+    }
+  }
+
+  /**
+   * The error of a create that failed after its id was taken, with the VM handed back for the
+   * state when it exists, or when it cannot be told (the connection broke): a VM left unrecorded
+   * would be leaked, an id recorded for a VM that is gone is dropped by the next refresh.
+   */
+  private async handBack(guest: Guest, spec: Spec, error: unknown): Promise<unknown> {
+    let left: Observed<Spec> | undefined;
+    try {
+      left = await this.observe(guest, spec);
+    } catch (lookup) {
+      return new PartialCreateError(
+        String(guest.vmid),
+        { state: "unknown", macAddresses: {} },
+        `VM "${spec.name}" (${guest.vmid}) may be half made: ${messageOf(error)}; and reading it back failed (${messageOf(lookup)}), so its id is kept for the next refresh`,
+      );
+    }
+    if (!left) return error; // PVE removes a VM whose create task failed: nothing to record
+    return new PartialCreateError(String(guest.vmid), left.outputs, `VM "${spec.name}" (${guest.vmid}) was created but not finished: ${messageOf(error)}`);
   }
 
   async read(id: string, last: Spec): Promise<Observed<Spec> | undefined> {
@@ -67,7 +116,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
 
   async update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
     refuseProblems(next);
-    if (old.host !== next.host) throw new Error(`VM "${next.name}": moving between Proxmox VE host entries (migration) is not supported by NovaCron's Proxmox driver yet`);
+    if (old.host !== next.host) return this.moveToHost(id, old, next, plan, ctx);
     const guest = guestOf(this.client, this.node, id);
     // A change of NovaCron's own settings or the power state alone needs no config round trips.
     const configChanges = !sameConfig(old, next);
@@ -93,6 +142,30 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     const observed = await this.observe(guest, next, reached);
     if (!observed) throw new Error(`VM ${id} vanished during the update`);
     return observed;
+  }
+
+  /**
+   * A host change within one cluster is a migration, never a replace: the VM moves to the other
+   * entry's node (online when it runs), then the rest of the change is applied there.
+   */
+  private async moveToHost(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
+    const target = await ctx.connect(next.host);
+    const targetNode = (target as { node?: unknown }).node;
+    if (target.kind !== "proxmox" || typeof targetNode !== "string")
+      throw new Error(`host: "${next.host}" is not a Proxmox VE host entry; a VM moves between nodes of one cluster`);
+    const vmid = guestOf(this.client, this.node, id).vmid;
+    const at = await nodeOf(this.client, vmid);
+    if (at === undefined) throw new Error(`VM ${id} is not in the cluster of host "${old.host}" any more`);
+    if (at !== targetNode) {
+      const status = await new Guest(this.client, at, vmid).status();
+      if (!(await this.ownedByStatus(new Guest(this.client, at, vmid), status)))
+        throw new Error(`VM ${id} does not carry NovaCron's tag; refusing to migrate a VM NovaCron did not make`);
+      await migrateVm(this.client, at, vmid, targetNode, status.status === "running", ctx);
+    }
+    // The rest of the change on the node the cluster lists the VM on now (after the task, the target).
+    const now = (await nodeOf(this.client, vmid)) ?? targetNode;
+    if (now !== targetNode) ctx.progress(`Proxmox VE reports the migration of VM ${id} done but lists it on node ${now}; the update follows it there`);
+    return new ProxmoxVmResource(this.client, now).update(id, { ...old, host: next.host }, next, plan, ctx);
   }
 
   async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
@@ -126,34 +199,13 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
   }
 
   /**
-   * The create call decides who gets an id: /cluster/nextid only proposes one, and a parallel
-   * create may take it first ("already exists"), so the loser asks again.
-   */
-  private async claimId(params: Record<string, string | number>, origin: Record<string, string>, ctx: OperationContext): Promise<{ vmid: number; upid: string }> {
-    for (let attempt = 1; ; attempt++) {
-      // PVE answers the id as a string.
-      const vmid = Number(await this.client.get<string | number>("/cluster/nextid"));
-      try {
-        const upid = await this.client.post<string>(`/nodes/${this.node}/qemu`, { vmid, ...params });
-        return { vmid, upid };
-      } catch (error) {
-        if (error instanceof PveApiError && /already exists/.test(error.reason) && attempt < ID_ATTEMPTS && Date.now() < ctx.deadline) {
-          if (attempt === 1 || attempt % 10 === 0) ctx.progress(`VM id ${vmid} was taken by another create; asking for another`);
-          continue;
-        }
-        throw fieldErrors(error, params, origin);
-      }
-    }
-  }
-
-  /**
    * Optimistic concurrency: a write whose digest went stale (someone edited the config between
    * our read and our write) is recomputed from a fresh read, so their edit is kept, not overwritten.
    */
-  private async writeConfigFresh(guest: Guest, old: Spec, next: Spec, ctx: OperationContext): Promise<void> {
+  private async writeConfigFresh(guest: Guest, old: Spec, next: Spec, ctx: OperationContext, ours = false): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.writeConfig(guest, old, next);
+        return await this.writeConfig(guest, old, next, ours, ctx);
       } catch (error) {
         if (!(error instanceof PveApiError && error.isStaleDigest) || attempt >= 5) throw error;
         ctx.progress(`VM ${guest.vmid}'s config changed while it was being updated (${error.reason}); reading it again`);
@@ -161,11 +213,14 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     }
   }
 
-  /** One config write with the digest read just before it, so a concurrent edit is never overwritten. */
-  private async writeConfig(guest: Guest, old: Spec, next: Spec): Promise<void> {
+  /**
+   * One config write with the digest read just before it, so a concurrent edit is never
+   * overwritten. `ours`: a clone just made, which carries its template's tags, not NovaCron's yet.
+   */
+  private async writeConfig(guest: Guest, old: Spec, next: Spec, ours: boolean, ctx: OperationContext): Promise<void> {
     const current = await this.config(guest);
     if (!current) throw new Error(`VM ${guest.vmid} does not exist on node ${this.node} any more`);
-    if (!isOwned(String(current.tags ?? ""))) throw new Error(`VM ${guest.vmid} does not carry NovaCron's tag; refusing to change a VM NovaCron did not make`);
+    if (!ours && !isOwned(String(current.tags ?? ""))) throw new Error(`VM ${guest.vmid} does not carry NovaCron's tag; refusing to change a VM NovaCron did not make`);
     const change = updateParams(old, next, current);
     if (Object.keys(change.params).length > 0 || change.deletes.length > 0) {
       const body = { ...change.params, ...(change.deletes.length ? { delete: change.deletes.join(",") } : {}), digest: String(current.digest) };
@@ -173,6 +228,9 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
         throw error instanceof PveApiError && error.isStaleDigest ? error : fieldErrors(error, change.params, change.origin);
       });
     }
+    // PVE rebuilds the cloud-init image from the config keys on request; it is read at the next boot.
+    if (next.cloudInit && (ours || cloudInitChanged(old.cloudInit, next.cloudInit))) await this.client.put(`${guest.path}/cloudinit`);
+    for (const [disk, storage] of Object.entries(change.moves)) await moveDisk(this.client, this.node, guest.vmid, disk, storage, ctx);
     for (const [disk, sizeGiB] of Object.entries(change.resizes)) {
       await this.client.put(`${guest.path}/resize`, { disk, size: `${sizeGiB}G` }).catch((error: unknown) => {
         throw fieldErrors(error, { [disk]: `${sizeGiB}G` }, { [disk]: `disks (${disk}).sizeGiB` });

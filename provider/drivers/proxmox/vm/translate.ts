@@ -5,6 +5,7 @@
 import type { InputFailure } from "../../../core/errors";
 import type { DiskSpec, NicSpec, VirtualMachineSpec } from "../../../core/model";
 import { busForSlot } from "../../../core/model";
+import { CLOUDINIT_DRIVE, cloudInitDeletes, cloudInitFromConfig, cloudInitKeys, isCloudInitDrive } from "./cloud-init";
 import { descriptionFor, labelsOf, withOwnerTag } from "./marker";
 import { formatProps, parseProps, sizeToGiB } from "./property-string";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
@@ -67,7 +68,14 @@ export function vmProblems(spec: Spec): InputFailure[] {
     if (nic.queues > 64) fail(`nics.${slot}.queues`, `got ${nic.queues}; Proxmox VE takes at most 64 queues`);
   }
   if (Object.keys(spec.passthrough).length > 0) notYet("passthrough", "PCI passthrough (hostpciN through resource mappings)");
-  if (spec.cloudInit) notYet("cloudInit", "cloud-init (a cloudinit drive with cicustom snippets)");
+  for (const doc of ["userData", "metaData", "networkConfig"] as const) {
+    if (spec.cloudInit?.[doc] !== undefined) {
+      notYet(`cloudInit.${doc}`, "a cloud-init document (PVE reads those only from cicustom snippet files on the node); use cloudInit.user, sshKeys and ipConfig");
+    }
+  }
+  if (spec.cloudInit && efiStorage(spec) === undefined) {
+    fail("cloudInit", "Proxmox VE writes the cloud-init image to a cloudinit drive on the storage of the first disk; give the VM a disk with `pool` or a volume id (storage:name)");
+  }
   if (spec.console.password !== undefined) fail("console.password", "Proxmox VE's consoles are reached through its API tickets; a console password cannot be set");
   if (spec.firmware.type === "uefi" && efiStorage(spec) === undefined) {
     fail("firmware.type", "UEFI needs an EFI vars disk, made on the storage of the first disk; give the VM a disk with `pool` or a volume id (storage:name)");
@@ -115,6 +123,10 @@ export function createParams(spec: Spec): PveParams {
     set("efidisk0", `${storage}:1,efitype=4m,pre-enrolled-keys=${spec.firmware.secureBoot ? 1 : 0}`, "firmware");
   }
   if (spec.firmware.tpm && storage) set("tpmstate0", `${storage}:1,version=v2.0`, "firmware.tpm");
+  if (spec.cloudInit && storage) {
+    cloudInitKeys(spec.cloudInit, set, true);
+    set(CLOUDINIT_DRIVE, `${storage}:cloudinit`, "cloudInit");
+  }
   const boot = bootOrder(spec);
   if (boot) set("boot", boot, "disks");
   return out;
@@ -186,10 +198,12 @@ export interface ConfigChange extends PveParams {
   deletes: string[];
   /** PVE disk key → new size in GiB. */
   resizes: Record<string, number>;
+  /** PVE disk key → the storage the disk moves to (`move_disk`), keeping its content. */
+  moves: Record<string, string>;
 }
 
 export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigChange {
-  const out: ConfigChange = { params: {}, origin: {}, deletes: [], resizes: {} };
+  const out: ConfigChange = { params: {}, origin: {}, deletes: [], resizes: {}, moves: {} };
   const set = (key: string, value: string | number, origin: string) => {
     if (String(current[key] ?? "") === String(value)) return;
     out.params[key] = value;
@@ -212,7 +226,10 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     const key = pveDiskKey(slot)!;
     const existing = current[key] === undefined ? undefined : parseProps(String(current[key]));
     const before = old.disks[slot];
-    const replaced = before !== undefined && (before.volume !== disk.volume || before.pool !== disk.pool);
+    // A disk made from a pool that names another pool now moves there with its content.
+    const moved = before?.pool !== undefined && disk.pool !== undefined && before.pool !== disk.pool && existing?.head !== undefined && existing.head.split(":")[0] !== disk.pool;
+    if (moved) out.moves[key] = disk.pool!;
+    const replaced = before !== undefined && !moved && (before.volume !== disk.volume || before.pool !== disk.pool);
     if (!existing?.head || replaced) {
       set(key, driveValue(disk.volume ?? `${disk.pool}:${disk.sizeGiB}`, disk, new Map()), `disks.${slot}`);
       continue;
@@ -238,6 +255,14 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     if (storage) set("tpmstate0", `${storage}:1,version=v2.0`, "firmware.tpm");
   }
   if (!next.firmware.tpm && old.firmware.tpm) unset("tpmstate0");
+  if (next.cloudInit) {
+    // PVE answers the password masked, so it is written only when the spec's changed or PVE has none.
+    const password = old.cloudInit?.user?.password !== next.cloudInit.user?.password || current.cipassword === undefined;
+    cloudInitKeys(next.cloudInit, set, password);
+    const storage = efiStorage(next);
+    if (!isCloudInitDrive(current[CLOUDINIT_DRIVE]) && storage) set(CLOUDINIT_DRIVE, `${storage}:cloudinit`, "cloudInit");
+  }
+  for (const key of cloudInitDeletes(old.cloudInit, next.cloudInit, current)) unset(key);
   const boot = bootOrder(next);
   if (boot) set("boot", boot, "disks");
   return out;
@@ -355,6 +380,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     powerState: qmpStatus === "paused" ? "paused" : qmpStatus === "running" ? "running" : "stopped",
     labels: labelsOf(config.description === undefined ? undefined : String(config.description)),
   };
+  const cloudInit = cloudInitFromConfig(config, last.cloudInit);
+  if (cloudInit) spec.cloudInit = cloudInit;
+  else delete spec.cloudInit;
   return { spec, macs };
 }
 
