@@ -31,7 +31,7 @@ describe("libvirt RPC: faults", function () {
 
   async function withFake(
     behaviour: Behaviour,
-    opts: { keepalive?: boolean; callTimeoutMs?: number; keepaliveIntervalMs?: number; keepaliveCount?: number } = {},
+    opts: { keepalive?: boolean; callTimeoutMs?: number; keepaliveIntervalMs?: number; keepaliveCount?: number; maxCallsInFlight?: number } = {},
   ): Promise<LibvirtClient> {
     const path = sockPath();
     servers.push(await fakeDaemon(path, behaviour, opts.keepalive));
@@ -45,11 +45,14 @@ describe("libvirt RPC: faults", function () {
 
   it("answers out-of-order replies to the right callers", async () => {
     const held: Frame[] = [];
-    const c = await withFake((sock, f) => {
-      // Frames are views into the fake's receive buffer: keep copies.
-      held.push({ header: { ...f.header }, payload: Buffer.from(f.payload) });
-      if (held.length === 50) for (const h of held.reverse()) hostnameReply(sock, h, `host-${h.header.serial}`);
-    });
+    const c = await withFake(
+      (sock, f) => {
+        // Frames are views into the fake's receive buffer: keep copies.
+        held.push({ header: { ...f.header }, payload: Buffer.from(f.payload) });
+        if (held.length === 50) for (const h of held.reverse()) hostnameReply(sock, h, `host-${h.header.serial}`);
+      },
+      { maxCallsInFlight: 50 },
+    ); // all 50 on the wire at once, unlike libvirtd's limit of 5
     const calls = Array.from({ length: 50 }, () => c.call("connectGetHostname"));
     const names = (await Promise.all(calls)).map((r) => r.hostname);
     // Serials are allocated in call order after the 3 handshake calls.

@@ -39,7 +39,29 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     return found ? this.observe(client, found.dom, spec) : undefined;
   }
 
-  async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
+  create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
+    return this.changing(() => this.doCreate(spec, ctx));
+  }
+
+  update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
+    return this.changing(() => this.doUpdate(id, old, next, plan, ctx));
+  }
+
+  delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
+    return this.changing(() => this.doDelete(id, spec, ctx));
+  }
+
+  /** A change makes the shared domain list stale, both while it runs and after. */
+  private async changing<T>(run: () => Promise<T>): Promise<T> {
+    this.session.forgetDomains();
+    try {
+      return await run();
+    } finally {
+      this.session.forgetDomains();
+    }
+  }
+
+  private async doCreate(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     const client = await this.session.get();
     ctx.progress("resolving disks, networks and devices");
     const build = await resolveDomainContext(this.session, spec);
@@ -57,11 +79,21 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
 
   async read(id: string, last: Spec): Promise<Observed<Spec> | undefined> {
     const client = await this.session.get();
+    // A refresh reads every VM at once: one host-wide list answers them all.
+    const listed = (await this.session.domainsRecently()).get(id);
+    if (listed) {
+      try {
+        return await this.observe(client, listed.dom, last, listed.state);
+      } catch (error) {
+        // Gone since the list was taken: look again, as a read without the list would.
+        if (!(error instanceof LibvirtError && error.isNotFound())) throw error;
+      }
+    }
     const found = await orAbsent(client.call("domainLookupByUuid", { uuid: id }));
     return found ? this.observe(client, found.dom, last) : undefined;
   }
 
-  async update(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
+  private async doUpdate(id: string, old: Spec, next: Spec, plan: ChangePlan, ctx: OperationContext): Promise<Observed<Spec>> {
     if (plan.changes.some((c) => c.path === "host") && old.host !== next.host) {
       return this.migrateThenUpdate(id, old, next, plan, ctx);
     }
@@ -93,7 +125,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     return this.observeWithIp(client, dom, next, ctx);
   }
 
-  async delete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
+  private async doDelete(id: string, spec: Spec, ctx: OperationContext): Promise<void> {
     const client = await this.session.get();
     const found = await orAbsent(client.call("domainLookupByUuid", { uuid: id }));
     // Read before the definition goes: only volumes this VM uses are ever deleted with it.
@@ -145,10 +177,10 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
     return observed;
   }
 
-  private async observe(client: LibvirtClient, dom: DomainRef, last: Spec): Promise<Observed<Spec>> {
+  private async observe(client: LibvirtClient, dom: DomainRef, last: Spec, listedState?: number): Promise<Observed<Spec>> {
     const { xml } = await client.call("domainGetXmlDesc", { dom, flags: XML_INACTIVE });
     const parsed = parseDomainXml(xml);
-    const state = await domainState(client, dom);
+    const state = listedState ?? (await domainState(client, dom));
     const lastPaths = await this.resolvedPaths(client, last);
     const spec = observedSpec(parsed, state, last, lastPaths);
     return { id: dom.uuid, spec, owned: parsed.ownership.owned, outputs: outputsOf(parsed, state) };

@@ -43,6 +43,13 @@ const AUTH_NONE = 0;
 const AUTH_POLKIT = 2;
 const CONNECT_RO = 1;
 
+/**
+ * Procedures that skip the call queue: aborting a job must not wait behind
+ * the calls that job keeps busy, and closing must not wait behind calls that
+ * never return (keepalive frames bypass the queue by construction).
+ */
+const URGENT_PROCEDURES: ReadonlySet<ProcName> = new Set<ProcName>(["domainAbortJob", "connectClose"]);
+
 export class LibvirtClient extends EventEmitter {
   private constructor(
     readonly uri: LibvirtUri,
@@ -98,7 +105,7 @@ export class LibvirtClient extends EventEmitter {
       def.proc,
       (w) => def.args.enc(w, args as ArgsOf<K>),
       (payload) => decode(def.ret, payload, name),
-      { ...opts, label: opts.label ?? name },
+      { ...opts, label: opts.label ?? name, urgent: opts.urgent ?? URGENT_PROCEDURES.has(name) },
     );
   }
 

@@ -19,6 +19,13 @@ export interface RpcConnectionOptions {
   keepaliveIntervalMs?: number;
   /** Missed intervals before the peer is declared dead. */
   keepaliveCount?: number;
+  /**
+   * Most ordinary calls on the wire at once (default 4). libvirtd answers a
+   * client's sixth concurrent request with nothing until one finishes
+   * (max_client_requests = 5 by default), so a larger burst waits here, where
+   * its deadline has not started, and one slot stays free for urgent calls.
+   */
+  maxCallsInFlight?: number;
 }
 
 export interface CallOptions {
@@ -26,6 +33,8 @@ export interface CallOptions {
   /** Use a serial reserved with nextSerial() (stream procedures need it early). */
   serial?: number;
   label?: string;
+  /** Skips the queue (e.g. aborting a job that holds the other slots). */
+  urgent?: boolean;
 }
 
 interface PendingCall {
@@ -38,6 +47,14 @@ interface PendingCall {
   deadline: number;
   timeoutMs: number;
   label: string;
+  /** Holds one of the maxCallsInFlight slots until the daemon answers. */
+  queued: boolean;
+}
+
+interface WaitingCall {
+  serial: number;
+  frame: Buffer;
+  call: PendingCall;
 }
 
 /** Granularity of per-call deadlines: one shared sweep instead of a timer per call. */
@@ -64,6 +81,14 @@ export class RpcConnection extends EventEmitter {
   private readonly callTimeoutMs: number;
   private readonly keepaliveIntervalMs: number;
   private readonly keepaliveCount: number;
+  private readonly maxCallsInFlight: number;
+  /** Slot-holding calls the daemon is still working on (timed-out ones included). */
+  private slotsInUse = 0;
+  /** Serials that timed out here but still occupy a slot on the daemon. */
+  private readonly abandoned = new Set<number>();
+  private readonly waiting: WaitingCall[] = [];
+  private waitingHead = 0;
+  private peakInFlight = 0;
   private readonly closed: Promise<void>;
 
   private readonly socket: Duplex;
@@ -77,6 +102,7 @@ export class RpcConnection extends EventEmitter {
     this.callTimeoutMs = opts.callTimeoutMs ?? 120_000;
     this.keepaliveIntervalMs = opts.keepaliveIntervalMs ?? 5_000;
     this.keepaliveCount = opts.keepaliveCount ?? 5;
+    this.maxCallsInFlight = Math.max(1, opts.maxCallsInFlight ?? 4);
     this.closed = new Promise((resolve) => socket.once("close", () => resolve()));
     if (transport.attachReader) transport.attachReader((chunk) => this.onData(chunk));
     else socket.on("data", (chunk: Buffer) => this.onData(chunk));
@@ -91,6 +117,16 @@ export class RpcConnection extends EventEmitter {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  /** Calls waiting for a wire slot. */
+  get queued(): number {
+    return this.waiting.length - this.waitingHead;
+  }
+
+  /** The most slot-holding calls that were ever on the wire at once. */
+  get peakCallsInFlight(): number {
+    return this.peakInFlight;
   }
 
   nextSerial(): number {
@@ -116,11 +152,37 @@ export class RpcConnection extends EventEmitter {
     }
     return new Promise<T>((resolve, reject) => {
       const timeoutMs = opts.timeoutMs ?? this.callTimeoutMs;
-      const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
-      this.pending.set(serial, { prog, decode, resolve: resolve as (v: unknown) => void, reject, deadline, timeoutMs, label });
-      if (deadline && !this.sweepTimer) this.armSweep();
-      this.write(frame);
+      const queued = opts.urgent !== true;
+      const call: PendingCall = { prog, decode, resolve: resolve as (v: unknown) => void, reject, deadline: 0, timeoutMs, label, queued };
+      if (queued && this.slotsInUse >= this.maxCallsInFlight) this.waiting.push({ serial, frame, call });
+      else this.send(serial, frame, call);
     });
+  }
+
+  /** Puts a call on the wire; its deadline starts now, not when it was queued. */
+  private send(serial: number, frame: Buffer, call: PendingCall): void {
+    if (call.timeoutMs > 0) call.deadline = Date.now() + call.timeoutMs;
+    if (call.queued) {
+      this.slotsInUse++;
+      if (this.slotsInUse > this.peakInFlight) this.peakInFlight = this.slotsInUse;
+    }
+    this.pending.set(serial, call);
+    if (call.deadline && !this.sweepTimer) this.armSweep();
+    this.write(frame);
+  }
+
+  /** A slot came free (the daemon answered): the oldest waiting call goes out. */
+  private releaseSlot(): void {
+    this.slotsInUse--;
+    if (this.failure) return;
+    while (this.slotsInUse < this.maxCallsInFlight && this.waitingHead < this.waiting.length) {
+      const next = this.waiting[this.waitingHead++] as WaitingCall;
+      this.send(next.serial, next.frame, next.call);
+    }
+    if (this.waitingHead === this.waiting.length) {
+      this.waiting.length = 0;
+      this.waitingHead = 0;
+    }
   }
 
   private armSweep(): void {
@@ -136,6 +198,9 @@ export class RpcConnection extends EventEmitter {
       if (!call.deadline) continue;
       if (call.deadline <= now) {
         this.pending.delete(serial);
+        // libvirtd still works on it and counts it against our limit: the
+        // slot is freed by its late reply, not by our giving up.
+        if (call.queued) this.abandoned.add(serial);
         call.reject(new LibvirtTimeoutError(`libvirt call ${call.label} timed out after ${call.timeoutMs} ms`));
       } else {
         more = true;
@@ -255,6 +320,7 @@ export class RpcConnection extends EventEmitter {
       case MessageType.REPLY_WITH_FDS: {
         const call = this.pending.get(h.serial);
         if (!call) {
+          if (this.abandoned.delete(h.serial)) this.releaseSlot();
           // A stream's final error arrives as a REPLY on the stream's serial.
           this.streams.get(h.serial)?.onPacket(f);
           // Otherwise: a late reply to a call that already timed out.
@@ -262,6 +328,7 @@ export class RpcConnection extends EventEmitter {
         }
         if (call.prog !== h.prog) throw new LibvirtProtocolError(`reply for serial ${h.serial} names program ${h.prog.toString(16)}`);
         this.pending.delete(h.serial);
+        if (call.queued) this.releaseSlot();
         if (h.status === MessageStatus.OK) {
           let value: unknown;
           try {
@@ -311,6 +378,10 @@ export class RpcConnection extends EventEmitter {
     const calls = [...this.pending.values()];
     this.pending.clear();
     for (const c of calls) c.reject(err);
+    const waiting = this.waiting.slice(this.waitingHead);
+    this.waiting.length = 0;
+    this.waitingHead = 0;
+    for (const w of waiting) w.call.reject(err);
     const sinks = [...this.streams.values()];
     this.streams.clear();
     for (const s of sinks) s.onClose(err);
