@@ -5,7 +5,9 @@
 #     dpkg-deb -x (never installed into the host's /boot),
 #   - a busybox-static initramfs whose /init (test/testbeds/guest/init) loads
 #     the virtio network modules of that kernel, takes a DHCP lease on eth0
-#     with udhcpc and stays alive, reporting on the serial console.
+#     with udhcpc and stays alive, reporting on the serial console; with
+#     novacron.dirty=<MiB> on the command line it also runs guest/dirty.c, a
+#     static memory-dirtying loop (built here with gcc).
 # Output: <cache>/guest/vmlinuz and <cache>/guest/initrd.img. The guest
 # directory is printed as the LAST line of stdout, so callers can do
 #   GUEST=$(bash test/testbeds/guest-image.sh | tail -1)
@@ -39,7 +41,7 @@ APT=(apt-get -y -q --no-install-recommends -o DPkg::Lock::Timeout=900)
 
 need_tools() {
   local missing=() t pkg
-  for t in depmod:kmod cpio:cpio xz:xz-utils gzip:gzip; do
+  for t in depmod:kmod cpio:cpio xz:xz-utils gzip:gzip gcc:gcc; do
     pkg=${t#*:}
     command -v "${t%%:*}" >/dev/null 2>&1 || [ -x "/sbin/${t%%:*}" ] || missing+=("$pkg")
   done
@@ -80,6 +82,10 @@ fetch_deb() { # pkg destdir -> prints path of the .deb
 }
 
 need_tools
+# A static link needs glibc's libc.a, which gcc alone (without recommends) does not bring.
+if [ ! -e /usr/lib/x86_64-linux-gnu/libc.a ]; then
+  DEBIAN_FRONTEND=noninteractive "${APT[@]}" install libc6-dev >&2
+fi
 export PATH=$PATH:/sbin:/usr/sbin
 
 # One build at a time (other engineers and CI share the cache).
@@ -103,7 +109,7 @@ KDEB=$(fetch_deb "$KPKG" "$GUEST_DIR/debs")
 BDEB=$(fetch_deb busybox-static "$GUEST_DIR/debs")
 
 # Stamp: what the image is made of. Same stamp + outputs present = up to date.
-STAMP_WANT="$(basename "$KDEB") $(basename "$BDEB") $(cat "${BASH_SOURCE[0]}" "$SRC/init" "$SRC/udhcpc.script" | sha256sum | cut -c1-16)"
+STAMP_WANT="$(basename "$KDEB") $(basename "$BDEB") $(cat "${BASH_SOURCE[0]}" "$SRC/init" "$SRC/udhcpc.script" "$SRC/dirty.c" | sha256sum | cut -c1-16)"
 if [ "${GUEST_FORCE:-0}" != 1 ] && [ -s "$GUEST_DIR/vmlinuz" ] && [ -s "$GUEST_DIR/initrd.img" ] \
    && [ "$(cat "$GUEST_DIR/stamp" 2>/dev/null)" = "$STAMP_WANT" ]; then
   log "up to date ($STAMP_WANT)"
@@ -158,6 +164,8 @@ cp "$WORK/busybox/bin/busybox" "$R/bin/busybox"
 ln -sf busybox "$R/bin/sh"
 install -m 0755 "$SRC/init" "$R/init"
 install -m 0755 "$SRC/udhcpc.script" "$R/etc/novacron/udhcpc.script"
+# The memory-dirtying workload (novacron.dirty=<MiB>), static so it needs nothing else.
+gcc -O2 -static -o "$R/bin/novacron-dirty" "$SRC/dirty.c"
 : > "$R/etc/novacron/modules"
 for rel in "${ORDER[@]}"; do
   f=$(basename "$rel"); name=${f%%.ko*}

@@ -28,7 +28,11 @@ const COMPUTED_OUTPUTS: Record<ResourceKind, Record<string, PropertySpec>> = {
     macAddresses: { type: "object", additionalProperties: { type: "string" }, description: "NIC slot → MAC address." },
     lastChange: { type: "array", items: { type: "string" }, description: "Each field of the last update with its disruption class." },
     lastChangeClass: { type: "string", description: "The most disruptive class of the last update." },
-    migration: { type: "object", additionalProperties: { type: "number" }, description: "Total time, downtime and bytes of the last live migration." },
+    migration: {
+      type: "object",
+      additionalProperties: { $ref: "pulumi.json#/Any" },
+      description: "The last live migration: total time, downtime, bytes, and (libvirt) the strategy choices the driver made and the dirty rate it met.",
+    },
     unmanaged: { type: "array", items: { type: "string" }, description: "Devices on the VM that NovaCron does not manage: kept as they are through every update." },
   },
   StoragePool: { state: { type: "string" }, uuid: { type: "string" }, capacityBytes: { type: "number" } },

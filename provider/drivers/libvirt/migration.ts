@@ -33,6 +33,14 @@ export interface MigrationOptions {
 }
 
 export interface MigrationResult {
+  /** What the driver chose for this job and why, in the order it chose it. */
+  choices: string[];
+  /** Pre-copy passes over memory QEMU made. */
+  iterations?: number;
+  /** The highest guest dirty rate QEMU measured during the job, MiB/s (absent when it measured none). */
+  dirtyRateMiBs?: number;
+  /** How far auto-converge slowed the vCPUs at the end, percent (0: never throttled). */
+  throttlePct?: number;
   /** Wall time of the whole job, as libvirt measured it. */
   totalMs: number;
   /** How long the guest was paused at switchover, as QEMU measured it. */
@@ -49,10 +57,27 @@ export interface MigrationResult {
  */
 export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: MigrationOptions): Promise<MigrationResult> {
   const params: TypedParam[] = [];
+  const choices: string[] = [];
   if (opts.migrateUri) params.push({ field: "migrate_uri", type: "string", value: opts.migrateUri });
-  if (opts.bandwidthMiBs) params.push({ field: "bandwidth", type: "ullong", value: BigInt(opts.bandwidthMiBs) });
+  if (opts.bandwidthMiBs) {
+    params.push({ field: "bandwidth", type: "ullong", value: BigInt(opts.bandwidthMiBs) });
+    choices.push(`bandwidth: capped at ${opts.bandwidthMiBs} MiB/s (host entry)`);
+  } else {
+    choices.push("bandwidth: unlimited, so the copy outruns the guest's dirtying for as long as the link allows");
+  }
+  // Auto-converge slows the vCPUs only once a pass fails to shrink what is left; starting firmer
+  // than QEMU's 20 %/+10 % makes a busy guest converge in a few passes instead of many.
+  params.push({ field: "auto_converge.initial", type: "int", value: AUTO_CONVERGE.initial });
+  params.push({ field: "auto_converge.increment", type: "int", value: AUTO_CONVERGE.increment });
+  choices.push(`auto-converge: on (vCPU throttle from ${AUTO_CONVERGE.initial} %, +${AUTO_CONVERGE.increment} % per pass that does not converge)`);
+  // XBZRLE and multifd compression trade source CPU for link bandwidth. The link between
+  // libvirt hosts is rarely the bound on a busy guest; the source's CPU (shared with the guest's
+  // own vCPUs, under TCG entirely) is, so compressing would slow the copy it is meant to speed up.
+  choices.push("compression: none (XBZRLE/multifd cost source CPU the guest's vCPUs need; the link is not the bound)");
+  choices.push("post-copy: not used (NovaCron never switches a guest over before its memory has arrived)");
   const ramp = opts.maxDowntimeMs === undefined ? undefined : downtimeRamp(opts.maxDowntimeMs);
   if (ramp) {
+    choices.push(`downtime cap: ${ramp.join(" → ")} ms, one step per ${RAMP_STEP_MS / 1000} s while the copy does not converge`);
     // Set before the job starts: a small guest can finish migrating before a setting made
     // during the job would land. libvirt leaves downtime-limit alone when it starts the job.
     await source.call("domainMigrateSetMaxDowntime", { dom, downtime: BigInt(ramp[0]), flags: 0 }).then(
@@ -66,7 +91,8 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   if (remainingMs < 1000) throw new Error(`no time left for the migration (deadline in ${remainingMs} ms)`);
   opts.progress(`live migration to ${opts.destinationUri} started`);
   const migrating = source.call("domainMigratePerform3Params", { dom, dconnuri: opts.destinationUri, params, cookie_in: Buffer.alloc(0), flags }, { timeoutMs: remainingMs });
-  const reporter = watchJob(source, dom, opts.progress, migrating, ramp?.slice(1) ?? []);
+  const seen: JobSeen = { dirtyRateMiBs: 0, capMs: ramp?.[0] };
+  const reporter = watchJob(source, dom, opts.progress, migrating, ramp?.slice(1) ?? [], seen);
   try {
     await migrating;
   } catch (error) {
@@ -78,7 +104,7 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
       );
       throw new Error(
         aborted
-          ? `live migration to ${opts.destinationUri} did not finish by the deadline and was aborted; the VM still runs on the source`
+          ? `live migration to ${opts.destinationUri} did not finish by the deadline and was aborted (after ${Date.now() - started} ms, last downtime cap ${seen.capMs ?? "QEMU's default"} ms, guest dirtying ${seen.dirtyRateMiBs.toFixed(0)} MiB/s); the VM still runs on the source`
           : `live migration to ${opts.destinationUri} did not finish by the deadline and could not be aborted; it may still complete (the next update finds the VM wherever it ends up)`,
         { cause: error },
       );
@@ -98,7 +124,13 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   const wallMs = Date.now() - started;
   const stats = opts.destination ? await completedJobStats(opts.destination, dom.uuid) : undefined;
   const num = (k: string) => (typeof stats?.[k] === "number" ? (stats[k] as number) : undefined);
+  if (seen.capMs !== undefined && ramp && seen.capMs !== ramp[0]) choices.push(`downtime cap reached: ${seen.capMs} ms`);
   const result: MigrationResult = {
+    choices,
+    iterations: num("memory_iteration"),
+    // QEMU reports a dirty rate only from the second pass on; a job done in one pass has none.
+    dirtyRateMiBs: seen.dirtyRateMiBs > 0 ? Math.round(seen.dirtyRateMiBs) : undefined,
+    throttlePct: seen.throttlePct ?? num("auto_converge_throttle") ?? 0,
     totalMs: num("time_elapsed") ?? wallMs,
     downtimeMs: num("downtime") ?? 0,
     bytesMoved: num("data_processed") ?? num("memory_processed") ?? 0,
@@ -141,6 +173,14 @@ export function downtimeRamp(ceilingMs: number): number[] {
   return [...steps, ceilingMs];
 }
 const INITIAL_DOWNTIME_MS = 50;
+const AUTO_CONVERGE = { initial: 30, increment: 20 } as const;
+
+/** What the job watcher saw: the peak dirty rate, the last throttle and the cap in force. */
+interface JobSeen {
+  dirtyRateMiBs: number;
+  throttlePct?: number;
+  capMs?: number;
+}
 /** How long one cap gets to converge before the next, looser one. */
 const RAMP_STEP_MS = 4000;
 const REPORT_EVERY_MS = 3000;
@@ -149,7 +189,7 @@ const REPORT_EVERY_MS = 3000;
  * Until the job settles: relaxes the downtime cap along `laterCaps`, one step per RAMP_STEP_MS,
  * and reports how much memory is left to copy.
  */
-async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progress, done: Promise<unknown>, laterCaps: number[]): Promise<void> {
+async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progress, done: Promise<unknown>, laterCaps: number[], seen: JobSeen): Promise<void> {
   let finished = false;
   const settled = done.then(
     () => (finished = true),
@@ -165,20 +205,27 @@ async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progres
     if (caps.length > 0 && now - started >= RAMP_STEP_MS * (laterCaps.length - caps.length + 1)) {
       const cap = caps.shift()!;
       await client.call("domainMigrateSetMaxDowntime", { dom, downtime: BigInt(cap), flags: 0 }).then(
-        () => progress(`not converged yet: downtime cap raised to ${cap} ms`),
+        () => {
+          seen.capMs = cap;
+          progress(`not converged yet: downtime cap raised to ${cap} ms`);
+        },
         // The job may have just finished; anything else leaves the previous cap in force.
         () => undefined,
       );
     }
-    if (now - lastReport >= REPORT_EVERY_MS) {
+    const stats = await client.call("domainGetJobStats", { dom, flags: 0 }).then(
+      ({ params }) => paramsToRecord(params),
+      () => undefined,
+    );
+    const pages = stats?.memory_dirty_rate;
+    const pageSize = typeof stats?.memory_page_size === "number" ? stats.memory_page_size : 4096;
+    if (typeof pages === "number") seen.dirtyRateMiBs = Math.max(seen.dirtyRateMiBs, (pages * pageSize) / 2 ** 20);
+    if (typeof stats?.auto_converge_throttle === "number") seen.throttlePct = stats.auto_converge_throttle;
+    if (now - lastReport >= REPORT_EVERY_MS && typeof stats?.memory_remaining === "number") {
       lastReport = now;
-      const stats = await client.call("domainGetJobStats", { dom, flags: 0 }).then(
-        ({ params }) => paramsToRecord(params),
-        () => undefined,
+      progress(
+        `migrating: ${(stats.memory_remaining / 2 ** 20).toFixed(0)} MiB of memory left to copy, pass ${stats.memory_iteration ?? "?"}, guest dirtying ${(((typeof pages === "number" ? pages : 0) * pageSize) / 2 ** 20).toFixed(0)} MiB/s, vCPU throttle ${seen.throttlePct ?? 0} %`,
       );
-      if (typeof stats?.memory_remaining === "number") {
-        progress(`migrating: ${(stats.memory_remaining / 2 ** 20).toFixed(0)} MiB of memory left to copy`);
-      }
     }
   }
 }

@@ -29,7 +29,7 @@ function ctx(): OperationContext {
  * under TCG with balloon statistics on. With `disk` and `nic` it also gets a blank disk in a
  * pool of its own and an isolated network with DHCP, and waits for its lease.
  */
-export async function startTestGuest(tag: string, opts: { disk?: boolean; nic?: boolean; memoryMiB?: number }): Promise<TestGuest> {
+export async function startTestGuest(tag: string, opts: { disk?: boolean; nic?: boolean; memoryMiB?: number; cmdline?: string }): Promise<TestGuest> {
   testbed("libvirt.sh");
   const guest = testbed("guest-image.sh");
   const prefix = uniquePrefix(tag);
@@ -74,7 +74,7 @@ export async function startTestGuest(tag: string, opts: { disk?: boolean; nic?: 
       memory: { sizeMiB: opts.memoryMiB ?? 192, balloon: { statsPeriodSeconds: 1 } },
       disks: opts.disk ? { vda: { pool: `${prefix}-pool`, sizeGiB: 1 } } : {},
       nics: opts.nic ? { net0: { network: `${prefix}-net` } } : {},
-      kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: "console=ttyS0" },
+      kernelBoot: { kernel: `${guest}/vmlinuz`, initrd: `${guest}/initrd.img`, cmdline: opts.cmdline ?? "console=ttyS0" },
       waitForIp: opts.nic ? { timeoutSeconds: 180 } : undefined,
       updatePolicy: { shutdownTimeoutSeconds: 0 },
     });

@@ -1,0 +1,118 @@
+import assert from "node:assert/strict";
+import { migrateLive } from "../../../provider/drivers/libvirt/migration";
+import { LibvirtClient, type DomainRef } from "../../../provider/drivers/libvirt/rpc";
+import { testbed, virsh, virshMaybe } from "../../support/testbeds";
+import { eventually, startTestGuest, URI, type TestGuest } from "../libvirt-metrics/guest";
+
+const PEER = "qemu+tcp://10.213.0.2/system";
+const DIRTY_MIB = 256;
+
+/** Guest memory dirty rate QEMU measures over `seconds` (virsh domdirtyrate-calc), MB/s. */
+async function dirtyRate(uri: string, domain: string, seconds = 2): Promise<number> {
+  virsh(uri, "domdirtyrate-calc", domain, "--seconds", String(seconds));
+  const stats = await eventually(
+    async () => virsh(uri, "domstats", domain, "--dirtyrate"),
+    (s) => /dirtyrate\.calc_status=2/.test(s),
+    seconds * 1000 + 15_000,
+    "dirty rate measured",
+  );
+  return Number(/dirtyrate\.megabytes_per_second=(\d+)/.exec(stats)?.[1] ?? Number.NaN);
+}
+
+/**
+ * A guest that keeps rewriting DIRTY_MIB of its memory (novacron.dirty, test/testbeds/guest/dirty.c)
+ * migrates live with the strategy migrateLive chooses, and runs on the peer; a deadline too short for the copy aborts the job and leaves it running on the source.
+ */
+describe("busy-guest live migration", function () {
+  this.timeout(180_000);
+  let guest: TestGuest;
+  let source: LibvirtClient;
+  let peer: LibvirtClient;
+  let dom: DomainRef;
+
+  before(async () => {
+    assert.equal(testbed("libvirt-peer.sh"), PEER);
+    guest = await startTestGuest("mbz", { memoryMiB: 512, cmdline: `console=ttyS0 novacron.dirty=${DIRTY_MIB}` });
+    source = await guest.driver.session.get();
+    peer = await LibvirtClient.connect(PEER);
+    dom = (await source.call("domainLookupByUuid", { uuid: guest.uuid })).dom;
+    // Busy before anything moves: the workload has started and QEMU sees it dirtying memory.
+    await eventually(
+      () => dirtyRate(URI, guest.name),
+      (mbs) => mbs >= 20,
+      90_000,
+      "the guest dirtying memory",
+    );
+  });
+
+  after(async () => {
+    if (guest) {
+      virshMaybe(PEER, "destroy", guest.name);
+      virshMaybe(PEER, "undefine", guest.name);
+    }
+    await peer?.close();
+    await guest?.destroy();
+  });
+
+  it("is aborted at the deadline and keeps running on the source", async () => {
+    const started = Date.now();
+    const error = await migrateLive(source, dom, {
+      destinationUri: PEER,
+      migrateUri: "tcp://10.213.0.2",
+      destination: peer,
+      maxDowntimeMs: 200,
+      // 4 MiB/s against a guest dirtying tens of MiB/s: this copy can never finish.
+      bandwidthMiBs: 4,
+      deadline: started + 5000,
+      progress: () => undefined,
+    }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(error instanceof Error, "the migration did not finish");
+    assert.match(error.message, /did not finish by the deadline and was aborted .*guest dirtying \d+ MiB\/s\); the VM still runs on the source/);
+    assert.ok(Date.now() - started < 20_000, `gave up after ${Date.now() - started} ms`);
+    await eventually(
+      async () => virsh(URI, "domstate", guest.name).trim(),
+      (s) => s === "running",
+      30_000,
+      "running on the source",
+    );
+    await eventually(
+      async () => virshMaybe(PEER, "domstate", guest.name),
+      (s) => s === undefined,
+      30_000,
+      "nothing left on the peer",
+    );
+    assert.equal((await source.call("domainGetJobStats", { dom, flags: 0 })).type, 5, "virDomainJobType CANCELLED");
+    // Not asserted: QEMU's dirty-rate sample right after the abort read 0 MB/s in one of three runs.
+  });
+
+  it("migrates live with the chosen strategy, reports each choice, and runs on the peer", async () => {
+    const lines: string[] = [];
+    const result = await migrateLive(source, dom, {
+      destinationUri: PEER,
+      migrateUri: "tcp://10.213.0.2",
+      destination: peer,
+      maxDowntimeMs: 200,
+      deadline: Date.now() + 120_000,
+      progress: (line) => lines.push(line),
+    });
+    const choices = result.choices.join("\n");
+    assert.match(choices, /^bandwidth: unlimited/m);
+    assert.match(choices, /^auto-converge: on \(vCPU throttle from 30 %/m);
+    assert.match(choices, /^compression: none/m);
+    assert.match(choices, /^post-copy: not used/m);
+    assert.match(choices, /^downtime cap: 50 → 100 → 200 ms/m);
+    // A guest rewriting its memory needs more than one pass.
+    assert.ok((result.iterations ?? 0) >= 2, `iterations ${result.iterations}: ${JSON.stringify(lines)}`);
+    assert.ok(result.bytesMoved > 0, `moved ${result.bytesMoved} bytes`);
+    assert.ok(result.downtimeMs > 0 && result.downtimeMs < 1000, `downtime ${result.downtimeMs} ms`);
+    // Live, not restarted: libvirt's own reason for the state on the peer, and the workload
+    // (started once by init at boot) still dirtying memory there.
+    assert.match(virsh(PEER, "domstate", guest.name, "--reason"), /running \(migrated\)/);
+    assert.equal(virshMaybe(URI, "domstate", guest.name), undefined, "gone from the source");
+    // Not asserted yet: QEMU's dirty-rate sampling on the peer read 0 MB/s after the move (open
+    // question: whether the workload stalls there or page-sampling misses it on an incoming VM).
+  });
+});
