@@ -2,6 +2,7 @@ import type { z } from "zod";
 import type { HypervisorCapabilities } from "./capabilities";
 import { checkCapabilities, checkHostMove } from "./capability-check";
 import { classifyChange, describePlan, refuseForbiddenRestarts } from "./classify";
+import { checkCrossMove } from "./cross-move";
 import { failureFromIssue, type InputFailure } from "./errors";
 import { hostEntry, type DriverKind, type Hosts } from "./hosts";
 import { RESOURCE_MODELS, textProblems, type ResourceKind, type SpecOf, type VirtualMachineSpec } from "./model";
@@ -107,8 +108,12 @@ function checkObjectInputs(
       const acrossKinds = oldHost !== undefined && oldHost.driver !== host.driver;
       const plan = classifyChange(kind, before.data, spec, caps, acrossKinds);
       failures.push(...refuseForbiddenRestarts(plan, before.data, spec as VirtualMachineSpec));
-      // Across hypervisor kinds the VM is replaced, not moved: no migration rule applies.
-      if (!acrossKinds) failures.push(...checkHostMove(before.data, spec as VirtualMachineSpec, caps));
+      // Across hypervisor kinds the VM is moved cold (disks copied), not migrated live.
+      failures.push(
+        ...(acrossKinds
+          ? checkCrossMove(before.data, spec as VirtualMachineSpec, capabilitiesOf(oldHost.driver), caps)
+          : checkHostMove(before.data, spec as VirtualMachineSpec, caps)),
+      );
       // Shown by `pulumi preview` as an input change: dynamic providers cannot return detailed diffs.
       if (plan.changes.length > 0) inputs[PLANNED_CHANGES_KEY] = describePlan(plan);
     }

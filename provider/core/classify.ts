@@ -1,5 +1,6 @@
 import type { HypervisorCapabilities } from "./capabilities";
 import { type Disruption, needsRestart, worstOf } from "./disruption";
+import { absorbedWhy, crossMoveWhy } from "./cross-move";
 import type { InputFailure } from "./errors";
 import type { ResourceKind, VirtualMachineSpec } from "./model";
 import { vcpuCount } from "./model";
@@ -10,6 +11,8 @@ export interface FieldChange {
   path: string;
   disruption: Disruption;
   why: string;
+  /** The guest is powered off although the class is not reboot/cold (a cross-hypervisor move). */
+  stopsGuest?: boolean;
 }
 
 export interface ChangePlan {
@@ -30,7 +33,8 @@ interface RuleContext {
   /** The old host's driver kind differs from the new one's. */
   crossesDriver: boolean;
 }
-type Rule = ((ctx: RuleContext) => { disruption: Disruption; why: string }) & { constant?: Disruption };
+type Answer = { disruption: Disruption; why: string; stopsGuest?: boolean };
+type Rule = ((ctx: RuleContext) => Answer) & { constant?: Disruption };
 
 /** A rule whose answer never depends on the values; marked so schema.json can list it. */
 const fixed = (disruption: Disruption, why: string): Rule => Object.assign(() => ({ disruption, why }), { constant: disruption });
@@ -43,7 +47,10 @@ const replace = (why: string) => fixed("replace", why);
 const VM_RULES: Record<string, Rule> = {
   name: replace("the hypervisor identifies the VM by its name"),
   host: ({ caps, crossesDriver, old }) => {
-    if (crossesDriver) return { disruption: "replace", why: "moving to another kind of hypervisor recreates the VM there" };
+    if (crossesDriver) {
+      const vm = old as VirtualMachineSpec;
+      return { disruption: "migrate", why: crossMoveWhy(vm, caps), stopsGuest: vm.powerState === "running" };
+    }
     if (old.powerState === "running" && caps.liveMigration !== true) {
       return { disruption: "replace", why: `live migration is unavailable (${caps.liveMigration.unsupported}); the VM is recreated on the new host` };
     }
@@ -291,10 +298,20 @@ export function classifyChange(kind: ResourceKind, old: Record<string, unknown>,
         : withinCeiling(kind, pattern, ctx, "grow" in override ? (Number(ctx.after) > Number(ctx.before) ? override.grow : override.shrink) : override);
     grouped.set(concrete, { path: concrete, ...answer });
   }
-  const changes = [...grouped.values()];
+  let changes = [...grouped.values()];
+  if (kind === "VirtualMachine" && crossesDriver && old.host !== next.host) changes = changes.map(absorbIntoMove);
   const worst = worstOf(changes.map((c) => c.disruption));
   const replaces = [...new Set(changes.filter((c) => c.disruption === "replace").map((c) => c.path.split(".")[0]))];
   return { changes, worst, replaces };
+}
+
+/**
+ * In a cross-hypervisor move the VM is defined anew on the target, so other changed fields are
+ * set there as part of it; only what would lose data or the guest's boot (replace) keeps its class.
+ */
+function absorbIntoMove(change: FieldChange): FieldChange {
+  if (change.path === "host" || change.disruption === "replace" || change.disruption === "none") return change;
+  return { path: change.path, disruption: "migrate", why: absorbedWhy(`${change.disruption}, ${change.why}`) };
 }
 
 /**
@@ -343,7 +360,7 @@ type Restartable = { powerState: string; updatePolicy: { allowReboot: boolean } 
 export function refuseForbiddenRestarts(plan: ChangePlan, old: Restartable, next: Restartable, guest = "VM"): InputFailure[] {
   if (old.powerState !== "running" || next.powerState !== "running" || next.updatePolicy.allowReboot) return [];
   return plan.changes
-    .filter((c) => needsRestart(c.disruption))
+    .filter((c) => needsRestart(c.disruption) || c.stopsGuest === true)
     .map((c) => ({
       property: c.path,
       reason: `this change needs the running ${guest} to restart (${c.disruption}: ${c.why}), and updatePolicy.allowReboot is false; set updatePolicy.allowReboot: true to allow it, or set powerState: "stopped" first`,

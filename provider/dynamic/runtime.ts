@@ -139,6 +139,11 @@ async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, new
   const next = parseSpec(kind, news);
   const plan = planChange(kind, olds, news);
   const ctx = operationContext(kind, next);
+  const hosts = currentHosts();
+  if (kind === "VirtualMachine" && old.host !== next.host && hostEntry(hosts, old.host)?.driver !== hostEntry(hosts, next.host)?.driver) {
+    // check() refuses pairs without a disk data path; never hand a cross-kind move to a driver's live migration.
+    throw new Error(`host: moving from "${String(old.host)}" to "${String(next.host)}" crosses hypervisor kinds, which this version cannot carry out`);
+  }
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
   const observed = followsToHost(plan, old, next)
     ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)

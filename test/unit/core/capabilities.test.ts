@@ -105,10 +105,10 @@ describe("capabilities: check() refuses what the target cannot do, with the driv
     );
     assert.match(moved[0]!.reason, /holds passthrough devices \(passthrough\.hostdev0\): vSphere cannot vMotion/);
     assert.deepEqual(checkInputs("VirtualMachine", vm("kvm1"), vm("kvm2"), HOSTS, capabilitiesOf).failures, []);
-    // From KVM to vSphere the VM is replaced, not moved: vSphere's vMotion rule does not apply.
+    // From KVM to vSphere the VM is moved cold: the devices cannot follow it, whatever vMotion's rule says.
     const across = checkInputs("VirtualMachine", vm("kvm1"), vm("vc1"), HOSTS, capabilitiesOf);
-    assert.deepEqual(across.failures, []);
-    assert.match((across.inputs.plannedChanges as string[]).join("\n"), /^host: replace/m);
+    assert.ok(across.failures.some((f) => f.property === "passthrough.hostdev0" && /cannot follow the VM/.test(f.reason)));
+    assert.match((across.inputs.plannedChanges as string[]).join("\n"), /^host: migrate \(cold, cross-hypervisor/m);
   });
 
   it("network modes and pool kinds are checked per kind", () => {

@@ -149,7 +149,7 @@ describe("classification table (libvirt unless named)", () => {
     assert.deepEqual(classifyChange("VirtualMachine", a, b, capabilitiesOf("libvirt")).changes, []);
   });
 
-  it("a move to another hypervisor kind replaces", () => {
+  it("a move to another hypervisor kind is a cold cross-hypervisor migrate, never a replace (see cross-move-plan.test.ts)", () => {
     const plan = classifyChange(
       "VirtualMachine",
       base,
@@ -159,7 +159,8 @@ describe("classification table (libvirt unless named)", () => {
       capabilitiesOf("vsphere"),
       true,
     );
-    assert.deepEqual(plan.replaces, ["host"]);
+    assert.deepEqual(plan.replaces, []);
+    assert.equal(plan.worst, "migrate");
   });
 
   it("drivers override the neutral rules: vSphere hot-adds sockets and removes vCPUs or memory cold, Hyper-V cannot hot-add vCPUs", () => {
