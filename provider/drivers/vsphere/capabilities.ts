@@ -24,7 +24,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   // DirectPath I/O: a device the vSphere admin enabled for passthrough on the VM's ESXi host.
   gpuPassthrough: true,
   pciPassthrough: true,
-  usbPassthrough: no("USB devices reach a vSphere VM through a USB controller and the host's USB arbitrator, which NovaCron's vSphere driver does not configure"),
+  // Host USB devices the ESXi host's USB arbitrator offers (the config target's usb list), on an
+  // xHCI controller NovaCron adds when the VM has none.
+  usbPassthrough: true,
   sriov: no("NovaCron's vSphere driver does not attach SR-IOV functions yet; use a portgroup"),
   uefi: true,
   secureBoot: true,
@@ -47,9 +49,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   volumeFormats: ["vmdk"],
   poolKinds: ["datastore"],
   networkModes: ["bridge"],
-  passthroughKinds: ["gpu", "pci"],
+  passthroughKinds: ["gpu", "pci", "usb"],
   passthroughMigration: no(
-    "vSphere cannot vMotion a VM with DirectPath I/O devices, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host",
+    "vSphere cannot vMotion a VM with DirectPath I/O devices or host USB devices on a local backing, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host",
   ),
   fixedMacRange: MANUAL_MAC_RANGE,
   limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
@@ -60,6 +62,7 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "cloud-init → guestinfo extraConfig",
     "network → portgroup",
     "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max",
+    "usb passthrough → VirtualUSB on the host's port (local backing), an xHCI controller added when needed",
     "cpu.pinning → scheduling affinity (cpuAffinity): the same host CPU set for every vCPU",
     "firmware.tpm → a VirtualTPM device (vCenter needs a key provider)",
   ],
@@ -86,7 +89,11 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     // A portgroup's VLAN is edited in place (UpdatePortGroup, or the distributed portgroup's
     // default port setting); replacing it would first remove a portgroup VMs are plugged into.
     "Network:vlan": { disruption: "live", why: "the portgroup's VLAN is changed in place (portgroups NovaCron made only)" },
-    "passthrough.*": { disruption: "cold", why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off" },
+    // One rule for every slot: the field does not say whether its device is PCI or USB.
+    "passthrough.*": {
+      disruption: "cold",
+      why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off (NovaCron changes USB devices the same way)",
+    },
   },
   translationProblems: vsphereTranslationProblems,
 };

@@ -10,7 +10,7 @@ import type { CdromSpec } from "./vm/spec";
 import { parseCpuSet } from "../../core/model/common";
 import type { z } from "zod";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
-import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
+import type { NetworkBinding, NicAdapter, PassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
 
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
 export class UnsupportedSpecError extends Error {
@@ -149,23 +149,26 @@ function adapterOf(model: NicSpec["model"]): NicAdapter {
 }
 
 /**
- * A PassthroughDevice id on vSphere: the ESXi host's managed object id and the PCI address,
- * "host-21/0000:3b:00.0" — a device is only meaningful on its own host.
+ * A PassthroughDevice id on vSphere: the ESXi host's managed object id and the device there — a
+ * PCI address, "host-21/0000:3b:00.0", or "usb:" and a USB port path, "host-21/usb:1/0/1". A
+ * device is only meaningful on its own host.
  */
-export function passthroughDeviceId(hostId: string, pciId: string): string {
-  return `${hostId}/${pciId}`;
+export function passthroughDeviceId(hostId: string, deviceId: string): string {
+  return `${hostId}/${deviceId}`;
 }
 
-export function parsePassthroughDeviceId(id: string): { hostId: string; pciId: string } | undefined {
-  const m = /^([^/]+)\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$/i.exec(id);
-  return m ? { hostId: m[1]!, pciId: m[2]!.toLowerCase() } : undefined;
+export function parsePassthroughDeviceId(id: string): { hostId: string; deviceId: string; kind: "pci" | "usb" } | undefined {
+  const pci = /^([^/]+)\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$/i.exec(id);
+  if (pci) return { hostId: pci[1]!, deviceId: pci[2]!.toLowerCase(), kind: "pci" };
+  const usb = /^([^/]+)\/(usb:[0-9][0-9/.]*)$/.exec(id);
+  return usb ? { hostId: usb[1]!, deviceId: usb[2]!, kind: "usb" } : undefined;
 }
 
 /**
  * Model → VmSpec. `networks` holds each NIC slot's resolved portgroup, `passthrough` each
  * passthrough slot's resolved host device.
  */
-export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>, passthrough: Readonly<Record<string, PciPassthroughSpec>> = {}): VmSpec {
+export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>, passthrough: Readonly<Record<string, PassthroughSpec>> = {}): VmSpec {
   refuseUnbuilt(spec);
   const vcpus = vcpuCount(spec);
   return {
@@ -183,8 +186,9 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     ),
     nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model), macAddress: n.mac }])),
     passthrough: Object.fromEntries(Object.keys(spec.passthrough).map((slot) => [slot, passthrough[slot]!])),
-    // vSphere powers on a passthrough VM only with all its memory reserved; NovaCron owns this switch.
-    memoryReservationLockedToMax: Object.keys(spec.passthrough).length > 0,
+    // vSphere powers on a VM with DirectPath I/O only with all its memory reserved; NovaCron owns
+    // this switch. USB devices need no reservation (a slot not resolved yet counts as PCI).
+    memoryReservationLockedToMax: Object.keys(spec.passthrough).some((slot) => passthrough[slot]?.kind !== "usb"),
     firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
     tpm: spec.firmware.tpm,
@@ -290,7 +294,7 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
   for (const [slot, p] of Object.entries(withModelSlots(have.passthrough ?? {}, HostdevSlot, "hostdev"))) {
     const recorded = last.passthrough[slot];
     // The recorded id when it still names this device, so a refresh shows no change.
-    const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.pciId === p.id;
+    const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.deviceId === p.id;
     passthrough[slot] = same ? recorded : { device: passthroughDeviceId(state.host?.value ?? "unknown-host", p.id), romBar: true };
   }
   const wantedCpuHotAdd = cpuHotAdd(last);

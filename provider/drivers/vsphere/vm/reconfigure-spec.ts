@@ -20,6 +20,7 @@ import {
   option,
 } from "./config-spec";
 import { cdromChanges } from "./cdrom";
+import { addUsbController } from "./usb";
 import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices, type NicDevice } from "./devices";
 import type { NetworkBinding, VmSpec } from "./spec";
 
@@ -27,7 +28,7 @@ export interface CurrentConfig {
   readonly spec: VmSpec;
   readonly devices: Devices;
   readonly diskSlots: ReadonlyMap<string, number>;
-  /** Passthrough slot → host PCI address, from extraConfig. */
+  /** Passthrough slot → host PCI address or "usb:<port path>", from extraConfig. */
   readonly hostdevSlots?: ReadonlyMap<string, string>;
   /** "[datastore] folder/" of the VM's files: disks outside it are not the VM's to delete. */
   readonly homeDir?: string;
@@ -150,15 +151,22 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   }
 
   // A slot now naming another device is the old one removed and the new one added.
-  const wantedPci = desired.passthrough ?? {};
-  for (const [slot, device] of slots.pci) {
-    if (wantedPci[slot]?.id === device.id) continue;
+  const wantedPassthrough = desired.passthrough ?? {};
+  for (const [slot, device] of slots.passthrough) {
+    if (wantedPassthrough[slot]?.id === device.id) continue;
     deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
-    if (!(slot in wantedPci) && current.hostdevSlots?.has(slot)) extraConfig.push(hostdevOption(slot, ""));
+    if (!(slot in wantedPassthrough) && current.hostdevSlots?.has(slot)) extraConfig.push(hostdevOption(slot, ""));
   }
-  for (const [slot, dev] of Object.entries(wantedPci)) {
-    if (slots.pci.get(slot)?.id === dev.id) continue;
-    deviceChange.push(addPassthrough(key--, dev));
+  const added = Object.entries(wantedPassthrough).filter(([slot, dev]) => slots.passthrough.get(slot)?.id !== dev.id);
+  // A USB device needs the VM's one USB controller: the existing one, else one added here (kept
+  // afterwards, like the IDE and SATA controllers CD-ROM drives sit on).
+  let usbController = current.devices.usbController?.key;
+  if (usbController === undefined && added.some(([, dev]) => dev.kind === "usb")) {
+    usbController = key--;
+    deviceChange.push(addUsbController(usbController));
+  }
+  for (const [slot, dev] of added) {
+    deviceChange.push(addPassthrough(key--, dev, usbController));
     extraConfig.push(hostdevOption(slot, dev.id));
   }
 
