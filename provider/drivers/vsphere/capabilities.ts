@@ -65,6 +65,7 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "usb passthrough → VirtualUSB on the host's port (local backing), an xHCI controller added when needed",
     "cpu.pinning → scheduling affinity (cpuAffinity): the same host CPU set for every vCPU",
     "firmware.tpm → a VirtualTPM device (vCenter needs a key provider)",
+    "disks/nics bootOrder → bootOptions.bootOrder (by device key)",
   ],
   changeRules: {
     // vSphere's CPU hot-add adds whole sockets, never removes CPUs, and never changes cores per
@@ -84,6 +85,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
       shrink: { disruption: "cold", why: "vSphere shrinks memory only while the VM is powered off" },
     },
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
+    // bootOptions.bootOrder is edited on the running VM; nothing restarts it to apply.
+    "disks.*.bootOrder": { disruption: "live", why: "vSphere keeps the boot order with the running VM; its firmware reads it at the next start" },
+    "nics.*.bootOrder": { disruption: "live", why: "vSphere keeps the boot order with the running VM; its firmware reads it at the next start" },
     // The NIC keeps its slot and device; only its address is edited, which vSphere takes powered off.
     "nics.*.mac": { disruption: "cold", why: "vSphere changes a NIC's MAC address only while the VM is powered off" },
     // A portgroup's VLAN is edited in place (UpdatePortGroup, or the distributed portgroup's

@@ -145,8 +145,14 @@ export function allocation(reservation: number | undefined): XmlObject | undefin
   return reservation === undefined ? undefined : { reservation };
 }
 
-export function bootOptions(spec: VmSpec): XmlObject | undefined {
-  return spec.secureBoot === undefined ? undefined : { efiSecureBootEnabled: spec.secureBoot };
+/**
+ * VirtualMachineBootOptions in schema order (efiSecureBootEnabled before bootOrder). `order`, as
+ * bootOrderEntries() gives it, is sent when given; an empty one sends bootOptions without an
+ * order, which clears it where the server replaces bootOptions whole (the simulator does).
+ */
+export function bootOptions(spec: VmSpec, order?: readonly XmlObject[]): XmlObject | undefined {
+  if (spec.secureBoot === undefined && order === undefined) return undefined;
+  return { efiSecureBootEnabled: spec.secureBoot, bootOrder: order !== undefined && order.length > 0 ? [...order] : undefined };
 }
 
 /** A virtual TPM; vCenter provisions its keys through the configured key provider. */

@@ -3,6 +3,7 @@
 import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
 import { diskSlots, hostdevSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_KEY, parseDevices, parseExtraConfig, type Devices } from "./devices";
 import type { CurrentConfig } from "./reconfigure-spec";
+import { parseBootOrder } from "./boot-order";
 import { cdromSlot } from "./cdrom";
 import type { CdromSpec, DiskSpec, Firmware, NicAdapter, NicSpec, PassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
@@ -124,6 +125,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     memoryReservationLockedToMax: bool(config, "memoryReservationLockedToMax"),
     firmware: firmware === "efi" || firmware === "bios" ? (firmware as Firmware) : undefined,
     secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
+    bootOrder: parseBootOrder(child(config, "bootOptions"), index),
     tpm: devices.tpm !== undefined,
     cdroms: cdromsOf(devices),
     cpuAffinity: affinityOf(child(config, "cpuAffinity")),

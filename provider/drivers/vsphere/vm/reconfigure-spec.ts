@@ -19,6 +19,7 @@ import {
   metadataOptions,
   option,
 } from "./config-spec";
+import { bootOrderEntries, sameBootOrder } from "./boot-order";
 import { cdromChanges } from "./cdrom";
 import { addUsbController } from "./usb";
 import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices, type NicDevice } from "./devices";
@@ -179,6 +180,12 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   if (desired.tpm === false && current.devices.tpm) deviceChange.push({ operation: "remove", device: toXmlValue(current.devices.tpm.raw) });
   const affinityChanged = desired.cpuAffinity !== undefined ? !sameCpus(desired.cpuAffinity, have.cpuAffinity ?? []) : (have.cpuAffinity ?? []).length > 0;
 
+  // The boot order names devices by key: one added in this same change gets it in a second pass
+  // (reconfigureVm), so until then the order is left as it is.
+  const wantedBoot = desired.bootOrder === undefined ? undefined : bootOrderEntries(desired.bootOrder, slots);
+  const bootChanged = wantedBoot !== undefined && !sameBootOrder(desired.bootOrder!, have.bootOrder ?? []);
+  const secureBootChanged = changed(desired.secureBoot, have.secureBoot) !== undefined;
+
   const ci = desired.cloudInit;
   if (ci && (ci.userData !== have.cloudInit?.userData || ci.metaData !== have.cloudInit?.metaData)) {
     extraConfig.push(...cloudInitOptions(desired));
@@ -201,7 +208,9 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     // No affinity wanted where the VM has one: an empty set lifts it.
     cpuAffinity: affinityChanged ? cpuAffinity(desired.cpuAffinity ?? []) : undefined,
     extraConfig: extraConfig.length ? extraConfig : undefined,
-    bootOptions: changed(desired.secureBoot, have.secureBoot) === undefined ? undefined : bootOptions(desired),
+    // Sent whole (the secure boot switch and the order), so neither is lost where the server
+    // replaces bootOptions rather than merging it.
+    bootOptions: secureBootChanged || bootChanged ? bootOptions(desired, wantedBoot ?? bootOrderEntries(have.bootOrder ?? [], slots) ?? []) : undefined,
     firmware: changed(desired.firmware, have.firmware),
     // Unset on the server reads as false.
     memoryReservationLockedToMax: changed(desired.memoryReservationLockedToMax, have.memoryReservationLockedToMax ?? false),

@@ -71,6 +71,15 @@ export interface CdromSpec {
   readonly iso?: string;
 }
 
+/**
+ * A device in the boot order, by slot: vSphere's boot order names devices by the keys vCenter
+ * gives them, which a device added in the same change does not have yet.
+ */
+export interface BootDevice {
+  readonly kind: "disk" | "nic";
+  readonly slot: string;
+}
+
 export interface CloudInit {
   /** Plain text; sent base64-encoded as guestinfo.userdata. */
   readonly userData?: string;
@@ -100,6 +109,8 @@ export interface VmSpec {
   /** Default "bios". */
   readonly firmware?: Firmware;
   readonly secureBoot?: boolean;
+  /** Disks and NICs the firmware tries, first to last (bootOptions.bootOrder); empty: vSphere's default order. */
+  readonly bootOrder?: readonly BootDevice[];
   /** CD/DVD drives by model slot (hda-hdd on IDE, sataN on SATA). */
   readonly cdroms?: Readonly<Record<string, CdromSpec>>;
   /** A virtual TPM device (VirtualTPM); vCenter needs a key provider to add one. */
