@@ -27,7 +27,10 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   // Host USB devices the ESXi host's USB arbitrator offers (the config target's usb list), on an
   // xHCI controller NovaCron adds when the VM has none.
   usbPassthrough: true,
-  sriov: no("NovaCron's vSphere driver does not attach SR-IOV functions yet; use a portgroup"),
+  // Decision 0026: an SR-IOV adapter changes what every other change of the VM may be.
+  sriov: no(
+    "NovaCron's vSphere driver does not attach SR-IOV functions yet: vSphere takes vMotion, snapshots and hot-add of devices, memory and vCPUs away from a VM with one, which NovaCron's plans cannot express yet; use a portgroup",
+  ),
   uefi: true,
   secureBoot: true,
   tpm: true,
