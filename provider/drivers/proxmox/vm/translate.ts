@@ -8,6 +8,7 @@ import { busForSlot } from "../../../core/model";
 import { CLOUDINIT_DRIVE, cloudInitDeletes, cloudInitFromConfig, cloudInitKeys, isCloudInitDrive } from "./cloud-init";
 import { descriptionFor, labelsOf, withOwnerTag } from "./marker";
 import { formatProps, parseProps, sizeToGiB } from "./property-string";
+import { restoreProblems } from "./restore";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
 
 type Spec = VirtualMachineSpec;
@@ -81,11 +82,12 @@ export function vmProblems(spec: Spec): InputFailure[] {
     fail("firmware.type", "UEFI needs an EFI vars disk, made on the storage of the first disk; give the VM a disk with `pool` or a volume id (storage:name)");
   }
   if (spec.waitForIp) notYet("waitForIp", "waiting for an address (through the QEMU guest agent)");
+  out.push(...restoreProblems(spec));
   return out;
 }
 
-/** The storage the EFI vars and TPM state go on: the first disk's. */
-function efiStorage(spec: Spec): string | undefined {
+/** The storage the EFI vars and TPM state go on (and a restore's disks): the first disk's. */
+export function efiStorage(spec: Spec): string | undefined {
   for (const slot of Object.keys(spec.disks).sort()) {
     const disk = spec.disks[slot];
     const storage = disk.pool ?? (disk.volume?.includes(":") ? disk.volume.split(":")[0] : undefined);
