@@ -6,6 +6,7 @@ import { PROXMOX_CAPABILITIES } from "./capabilities";
 import { ProxmoxBackupResource } from "./resources/backup";
 import { ProxmoxVolumeResource } from "./resources/volume";
 import { ProxmoxContainerResource } from "./resources/container";
+import { ProxmoxNetworkResource } from "./resources/network";
 import { ProxmoxSnapshotResource } from "./resources/snapshot";
 import { ProxmoxStorageResource } from "./resources/storage";
 import { ProxmoxVmResource } from "./resources/vm";
@@ -34,6 +35,7 @@ export class ProxmoxDriver implements Driver {
       Container: new ProxmoxContainerResource(client, node),
       Backup: new ProxmoxBackupResource(client, node),
       Volume: new ProxmoxVolumeResource(client, node),
+      Network: new ProxmoxNetworkResource(client, node),
     };
   }
 

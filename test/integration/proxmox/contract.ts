@@ -167,6 +167,9 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       return /^[a-z][a-z0-9_]+$/i.test(value) ? [] : bad("not a config id (a letter, then letters, digits, _)");
     case "pve-configid-list":
       return value.split(/[,; ]+/).every((k) => /^[a-z][a-z0-9_-]*$/i.test(k) && isConfigKey(k)) ? [] : bad("names a key that is not a config key");
+    case "pve-iface":
+      // A letter, then 1-20 letters, digits or _, optionally :N or .N (an alias or a VLAN).
+      return /^[A-Za-z][A-Za-z0-9_]{1,20}([:.]\d+)?$/.test(value) ? [] : bad("not an interface name");
     case "pve-bridge-id":
       return /^[-_.\w]+$/.test(value) ? [] : bad("not a bridge id");
     case "mac-addr":
