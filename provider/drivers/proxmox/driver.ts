@@ -7,6 +7,7 @@ import { ProxmoxBackupResource } from "./resources/backup";
 import { ProxmoxVolumeResource } from "./resources/volume";
 import { ProxmoxContainerResource } from "./resources/container";
 import { ProxmoxNetworkResource } from "./resources/network";
+import { ProxmoxPassthroughResource } from "./resources/passthrough";
 import { ProxmoxSnapshotResource } from "./resources/snapshot";
 import { ProxmoxStorageResource } from "./resources/storage";
 import { ProxmoxVmResource } from "./resources/vm";
@@ -36,6 +37,7 @@ export class ProxmoxDriver implements Driver {
       Backup: new ProxmoxBackupResource(client, node),
       Volume: new ProxmoxVolumeResource(client, node),
       Network: new ProxmoxNetworkResource(client, node),
+      PassthroughDevice: new ProxmoxPassthroughResource(client, node),
     };
   }
 
