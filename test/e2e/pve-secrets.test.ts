@@ -82,6 +82,11 @@ describe("e2e: a Proxmox VM's cloud-init password never reaches the state file o
     assertEncrypted("after refresh");
   });
 
+  it("a preview after that plans nothing: secrets in state do not read as changes", async () => {
+    const preview = await stack.preview({ onEvent: log.onEvent, onOutput: log.onOutput });
+    assert.deepEqual(preview.changeSummary, { same: 3 }, log.all().slice(-3000));
+  });
+
   it("no output line or engine event carried the password, except Pulumi's own debug trace of the program that wrote it in plain code", () => {
     assert.ok(log.all().length > 0);
     assert.equal(log.all().indexOf(password), -1, "the command's output shows the password");
