@@ -148,6 +148,8 @@ describe("Proxmox VE: Network as a bridge on the node (fakepve)", function () {
         sent.flatMap((r) => schema.problems(r)),
         [],
       );
+      // The destroy of a bridge NovaCron made (fakepve never lists one, so it is not sent above).
+      assert.deepEqual(schema.problems({ method: "DELETE", path: `/nodes/${pve.node}/network/${iface}`, params: {} }), []);
     }
   });
 });
