@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { closeAllDrivers } from "../../../provider/drivers/registry";
-import * as runtime from "../../../provider/dynamic/runtime";
+import * as runtime from "../../support/engine-runtime";
 import type { ResourceKind } from "../../../provider/core/model";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 import { useHosts } from "../../support/hosts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { closeAllDrivers } from "../../../provider/drivers/registry";
 import { closeAllSessions, connect, MoRef, type VimClient } from "../../../provider/drivers/vsphere/soap";
 import { createSnapshot, readVm } from "../../../provider/drivers/vsphere/vm";
-import * as runtime from "../../../provider/dynamic/runtime";
+import * as runtime from "../../support/engine-runtime";
 import type { ResourceKind } from "../../../provider/core/model";
 import { DATACENTER, uniqueName, vcsim } from "../vsphere/testbed";
 import { hostOf } from "./helpers";
