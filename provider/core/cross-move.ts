@@ -59,6 +59,15 @@ export function checkCrossMove(old: VirtualMachineSpec, next: VirtualMachineSpec
       failures.push({ property: `disks.${slot}`, reason: "a disk cannot be added in the same update as a cross-hypervisor move; add it after the move" });
     }
   }
+  for (const [slot, disk] of Object.entries(old.disks)) {
+    const after = next.disks[slot];
+    if (after && disk.sizeGiB !== undefined && after.sizeGiB !== undefined && after.sizeGiB !== disk.sizeGiB) {
+      failures.push({
+        property: `disks.${slot}.sizeGiB`,
+        reason: `got ${after.sizeGiB}, was ${disk.sizeGiB}; a disk moves at the size it has, so change its size in an update before or after the move`,
+      });
+    }
+  }
   for (const slot of Object.keys(old.disks)) {
     if (!(slot in next.disks))
       failures.push({ property: `disks.${slot}`, reason: "a disk cannot be removed in the same update as a cross-hypervisor move; remove it before or after" });

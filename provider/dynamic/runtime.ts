@@ -6,9 +6,10 @@ import { InputError, PartialCreateError } from "../core/errors";
 import { hostEntry } from "../core/hosts";
 import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership";
 import { redact, redactError, valuesAtPaths, wrapSecretInputs } from "../core/redact";
-import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
+import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind, type VirtualMachineSpec } from "../core/model";
 import { parseRecorded } from "../core/recorded";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
+import { movedByInterruptedRun, moveVmAcrossKinds } from "./cross-move";
 import { configureHosts, currentHosts } from "./hosts";
 import { progressFor } from "./progress";
 
@@ -93,6 +94,10 @@ async function readUnredacted(kind: ResourceKind, id: string, props: Props): Pro
   const last = recordedSpec(kind, props, "refresh");
   const { driver, ops } = await resolve(kind, last.host as string);
   let observed = await ops.read(id, last, { hosts: currentHosts() });
+  if (kind === "VirtualMachine" && !observed) {
+    // Gone from its host because a cross-hypervisor move finished there unrecorded (its journal says where).
+    observed = (await movedByInterruptedRun(id, last as unknown as VirtualMachineSpec)) as unknown as Observed<Props> | undefined;
+  }
   if (kind === "VirtualMachine" && driver.vmIdsAreGlobal && (!observed || observed.spec.powerState === "stopped")) {
     observed = (await findMovedVm(id, last, driver, observed !== undefined)) ?? observed;
   }
@@ -140,14 +145,15 @@ async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, new
   const plan = planChange(kind, olds, news);
   const ctx = operationContext(kind, next);
   const hosts = currentHosts();
-  if (kind === "VirtualMachine" && old.host !== next.host && hostEntry(hosts, old.host)?.driver !== hostEntry(hosts, next.host)?.driver) {
-    // check() refuses pairs without a disk data path; never hand a cross-kind move to a driver's live migration.
-    throw new Error(`host: moving from "${String(old.host)}" to "${String(next.host)}" crosses hypervisor kinds, which this version cannot carry out`);
-  }
+  const crossesKinds = kind === "VirtualMachine" && old.host !== next.host && hostEntry(hosts, old.host)?.driver !== hostEntry(hosts, next.host)?.driver;
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
-  const observed = followsToHost(plan, old, next)
-    ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
-    : await (await resolve(kind, old.host as string)).ops.update(id, old, next, plan, ctx);
+  // A move across hypervisor kinds is never handed to a driver's own migration: the executor
+  // copies the disks and makes the VM anew (check() refuses pairs without a data path).
+  const observed = crossesKinds
+    ? ((await moveVmAcrossKinds(id, old as unknown as VirtualMachineSpec, next as unknown as VirtualMachineSpec, ctx)) as unknown as Observed<Props>)
+    : followsToHost(plan, old, next)
+      ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
+      : await (await resolve(kind, old.host as string)).ops.update(id, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
   const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
   return { outs: plain(withEveryOutput(kind, { ...outputsOf(next, observed), ...change }, olds)) };

@@ -1,6 +1,7 @@
-import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { CrossMoveSupport, Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
+import { libvirtCrossMove } from "./cross-move";
 import { libvirtHostCapabilities } from "./host-capabilities";
 import { collectMetrics, type VmMetrics } from "./metrics";
 import { LibvirtNetworkResource } from "./resources/network";
@@ -43,6 +44,10 @@ export class LibvirtDriver implements Driver {
 
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
     return this.resources[kind];
+  }
+
+  crossMove(): CrossMoveSupport {
+    return libvirtCrossMove(this.session);
   }
 
   close(): Promise<void> {

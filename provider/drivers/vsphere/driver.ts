@@ -1,6 +1,7 @@
-import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { CrossMoveSupport, Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
+import { vsphereCrossMove } from "./cross-move";
 import { vsphereHostCapabilities } from "./host-capabilities";
 import { VsphereDatastoreResource } from "./resources/datastore";
 import { VspherePassthroughResource } from "./resources/passthrough";
@@ -42,6 +43,10 @@ export class VsphereDriver implements Driver {
 
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
     return this.resources[kind] as ResourceDriver<SpecOf<K>> | undefined;
+  }
+
+  crossMove(): CrossMoveSupport {
+    return vsphereCrossMove(this.session);
   }
 
   async close(): Promise<void> {

@@ -29,7 +29,7 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     const client = await this.session.client();
     // Everything is resolved before CreateVM: a spec that cannot be built leaves nothing behind.
-    const desired = await this.desired(spec);
+    const desired = withImportedDisks(await this.desired(spec), ctx.importedDisks);
     const placement = await this.session.placement(homeDatastore(spec, this.session.config.datastore));
     ctx.progress(`creating on ${placement.host ? `host ${this.session.config.host}` : "the cluster"}, datastore ${placement.datastoreName}`);
     const ref = await createVm(client, placement, desired, taskOptions(ctx));
@@ -142,6 +142,17 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
     }
     return bindingName(binding);
   }
+}
+
+/**
+ * A cross-hypervisor move hands over the disks it imported into the VM's folder: those slots
+ * attach the file, with the size the guest sees, instead of creating a blank disk.
+ */
+function withImportedDisks(desired: VmSpec, imported: OperationContext["importedDisks"]): VmSpec {
+  if (!imported || Object.keys(imported).length === 0) return desired;
+  const disks = { ...desired.disks };
+  for (const [slot, disk] of Object.entries(imported)) disks[slot] = { sizeGiB: disk.virtualSize / 1024 ** 3, file: disk.address };
+  return { ...desired, disks };
 }
 
 export function vmRef(id: string): MoRef {

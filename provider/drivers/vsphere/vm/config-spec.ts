@@ -41,7 +41,8 @@ export function addDisk(key: number, controllerKey: number, unit: number, datast
         backing: { $type: "VirtualDiskFlatVer2BackingInfo", fileName: disk.file, diskMode: "persistent" },
         controllerKey,
         unitNumber: unit,
-        capacityInKB: 0,
+        // A size when the caller knows it (a moved disk): vCenter takes it from the file, the simulator only from here.
+        capacityInKB: disk.sizeGiB > 0 ? Math.round(disk.sizeGiB * GiB_IN_KB) : 0,
       },
     };
   }

@@ -10,7 +10,7 @@ export type NicAdapter = "vmxnet3" | "e1000e" | "e1000" | "vmxnet2";
 export type Firmware = "bios" | "efi";
 
 export interface DiskSpec {
-  /** Capacity of a new disk; ignored for `file`, whose size is its own. */
+  /** Capacity of a new disk; for `file`, its size when known (0: vCenter reads it from the file). */
   readonly sizeGiB: number;
   /** Default "thin". Only takes effect when the disk is created. */
   readonly provisioning?: DiskProvisioning;
