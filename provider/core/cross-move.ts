@@ -80,10 +80,11 @@ export function checkCrossMove(old: VirtualMachineSpec, next: VirtualMachineSpec
 }
 
 /**
- * Driver pairs whose disk data paths (export on the source, import on the target) exist.
- * Until a pair is listed the move is refused at preview, never attempted at `up`.
+ * Driver pairs whose disk data paths (export on the source, import on the target) and VM
+ * creates over imported disks exist (core/cross-move-task.ts carries the move out). Any other
+ * pair is refused at preview, never attempted at `up`.
  */
-export const CROSS_MOVE_PAIRS: readonly string[] = [];
+export const CROSS_MOVE_PAIRS: readonly string[] = ["KVM/QEMU (libvirt)->VMware vSphere", "VMware vSphere->KVM/QEMU (libvirt)"];
 
 function notCarriedOutYet(from: HypervisorCapabilities, to: HypervisorCapabilities): InputFailure[] {
   if (CROSS_MOVE_PAIRS.includes(`${from.product}->${to.product}`)) return [];

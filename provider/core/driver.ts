@@ -28,7 +28,10 @@ export interface OperationContext {
 export interface CrossMoveSupport {
   /** The file name (inside a pool or datastore) an imported disk of `slot` gets. */
   importedDiskName(vm: string, slot: string): string;
-  /** The disk `name` in `pool`, if present (a leftover of an interrupted import). */
+  /**
+   * The disk `name` in `pool` (a leftover of an interrupted import): undefined when it is surely
+   * absent; a driver that cannot tell returns its location (removeDisk tolerates "already gone").
+   */
   locateDisk(pool: string, name: string): Promise<DiskLocation | undefined>;
 }
 

@@ -44,6 +44,6 @@ async function sideOf(host: string): Promise<MoveSide> {
 }
 
 function diskTransferOf(driver: Driver): DiskTransfer | undefined {
-  // The accessor comes with the drivers' data paths (branch xm-data); until then no driver has one.
+  // The accessor comes with the drivers' data paths (branch xm-data): read through a cast until it is merged.
   return (driver as Driver & { diskTransfer?(): DiskTransfer }).diskTransfer?.();
 }

@@ -85,7 +85,8 @@ describe("e2e: a VM moves KVM → vSphere → KVM through the real engine, disks
     assert.equal(result.outputs.lastChangeClass.value, "migrate");
     const onVc = await vcVm(vim, prefix);
     assert.equal(onVc?.power, "poweredOn");
-    assert.equal(result.outputs.id.value, onVc?.id);
+    // An update cannot change a resource's id: the VM is addressed by hostId until a refresh.
+    assert.equal(result.outputs.hostId.value, onVc?.id);
     // The source domain and its volumes are gone.
     assert.equal(virshMaybe(URI, "domstate", prefix), undefined);
     for (const slot of Object.keys(SIZES)) assert.equal(virshMaybe(URI, "vol-info", "--pool", prefix, blankDiskName(prefix, slot)), undefined, `${slot} left on KVM`);
@@ -109,7 +110,13 @@ describe("e2e: a VM moves KVM → vSphere → KVM through the real engine, disks
     await stack.refresh();
     const preview = await stack.preview();
     assert.deepEqual(preview.changeSummary, { same: 2 });
-    assert.equal((await stack.outputs()).host.value, "vc");
+    // The refresh made the host's id the resource id (stack outputs keep the last up's values).
+    const state = (await stack.exportStack()).deployment as { resources: { type: string; id?: string; outputs?: Record<string, unknown> }[] };
+    const vms = state.resources.filter((r) => r.type.endsWith(":VirtualMachine"));
+    assert.equal(vms.length, 1);
+    assert.equal(vms[0].outputs?.host, "vc");
+    assert.equal(vms[0].id, (await vcVm(vim, prefix))?.id);
+    assert.equal(vms[0].outputs?.hostId, vms[0].id);
   });
 
   it("up moves it back to KVM: the bytes are still the pattern, vSphere holds nothing of it", async () => {
@@ -118,7 +125,7 @@ describe("e2e: a VM moves KVM → vSphere → KVM through the real engine, disks
     const result = await stack.up();
     assert.equal(result.outputs.host.value, "kvm");
     assert.match(virsh(URI, "domstate", prefix), /running/);
-    assert.equal(result.outputs.id.value, virsh(URI, "domuuid", prefix).trim());
+    assert.equal(result.outputs.hostId.value, virsh(URI, "domuuid", prefix).trim());
     for (const slot of Object.keys(SIZES)) assert.equal(libvirtVolumeSha(URI, prefix, blankDiskName(prefix, slot)), patterns[slot], `${slot} back on KVM`);
     assert.equal(await vcVm(vim, prefix), undefined, "the VM is left on vSphere");
     assert.equal(existsSync(path.join(root, prefix)), false, "the VM's folder is left on the datastore");

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { findByInventoryPath, getProperties, lookup, VimClient } from "../../provider/drivers/vsphere/soap";
@@ -191,4 +191,33 @@ export function watchMove(check: { targetRuns: () => Promise<boolean>; sourceGon
       return seen;
     },
   };
+}
+
+/** kill -9 of every process below this one (the CLI, its plugins, the provider host), deepest first. */
+export function killEverythingBelowUs(): void {
+  const rows = execFileSync("ps", ["-eo", "pid=,ppid="], { encoding: "utf8" })
+    .trim()
+    .split("\n")
+    .map((l) => l.trim().split(/\s+/).map(Number));
+  const found: number[] = [];
+  const walk = (parent: number) => {
+    for (const [pid, ppid] of rows)
+      if (ppid === parent) {
+        walk(pid);
+        found.push(pid);
+      }
+  };
+  walk(process.pid);
+  for (const pid of found) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** The move journal files in a directory (NOVACRON_MOVE_JOURNAL_DIR of the test). */
+export function journalFiles(dir: string): string[] {
+  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
 }

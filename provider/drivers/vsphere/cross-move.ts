@@ -1,6 +1,6 @@
 import type { DiskLocation } from "../../core/disk-transfer";
 import type { CrossMoveSupport } from "../../core/driver";
-import { datastoreFileSize, datastorePath } from "./datastore-files";
+import { datastorePath } from "./datastore-files";
 import type { VsphereSession } from "./session";
 
 /**
@@ -13,10 +13,10 @@ export function vsphereCrossMove(session: VsphereSession): CrossMoveSupport {
   return {
     importedDiskName: (vm: string, slot: string) => `${vm}/${vm}-${slot}.vmdk`,
     async locateDisk(pool: string, name: string): Promise<DiskLocation | undefined> {
-      const file = { datacenter: session.datacenter, datastore: pool, path: name };
-      const size = await datastoreFileSize(await session.client(), file);
-      // The data path writes a descriptor over a flat extent: raw bytes, as its DiskLocations say.
-      return size === undefined ? undefined : { slot: "", address: datastorePath(file), format: "raw", virtualSize: 0 };
+      // The data path writes the flat extent first and its descriptor last, so an import cut
+      // short may have left a flat file with no descriptor: the descriptor's address is returned
+      // either way, and removeDisk deletes whichever of the two exists.
+      return { slot: "", address: datastorePath({ datacenter: session.datacenter, datastore: pool, path: name }), format: "raw", virtualSize: 0 };
     },
   };
 }

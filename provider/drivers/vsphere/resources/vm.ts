@@ -1,9 +1,10 @@
+import { posix } from "node:path";
 import type { ChangePlan } from "../../../core/classify";
 import type { Observed, OperationContext, ReadContext, ResourceDriver } from "../../../core/driver";
 import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
-import { homeDatastore, keptCoresPerSocket, observedSpec, toVmSpec } from "../translate";
+import { homeDatastore, keptCoresPerSocket, observedSpec, toVmSpec, VMDK_PATH } from "../translate";
 import type { VsphereSession } from "../session";
 import { createVm, destroyVm, findVm, readVmDetails, reconfigureVm, UnsupportedChangeError, type NetworkBinding, type VmSpec } from "../vm";
 import { resolveVmPassthrough } from "./passthrough";
@@ -152,7 +153,10 @@ function withImportedDisks(desired: VmSpec, imported: OperationContext["imported
   if (!imported || Object.keys(imported).length === 0) return desired;
   const disks = { ...desired.disks };
   for (const [slot, disk] of Object.entries(imported)) disks[slot] = { sizeGiB: disk.virtualSize / 1024 ** 3, file: disk.address };
-  return { ...desired, disks };
+  // Their folder becomes the VM's, so the VM's destroy deletes them as disks it made.
+  const first = VMDK_PATH.exec(Object.values(imported)[0]!.address);
+  const folder = first ? posix.dirname(first[0].slice(first[0].indexOf("]") + 1).trim()) : undefined;
+  return { ...desired, disks, ...(folder && folder !== "." ? { folder } : {}) };
 }
 
 export function vmRef(id: string): MoRef {

@@ -184,7 +184,9 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     name: spec.name,
     guestId: spec.guestId ?? "otherGuest64",
     annotation: spec.annotation,
-    files: { vmPathName: `[${datastoreName}]` },
+    // A folder that exists already (moved disks wait in it) is named with the .vmx: vCenter
+    // would otherwise make a second folder beside it, and the disks would not be the VM's own.
+    files: { vmPathName: spec.folder ? `[${datastoreName}] ${spec.folder}/${spec.name}.vmx` : `[${datastoreName}]` },
     numCPUs: spec.numCPUs,
     numCoresPerSocket: spec.numCoresPerSocket,
     memoryMB: spec.memoryMB,

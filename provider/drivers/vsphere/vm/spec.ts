@@ -93,6 +93,11 @@ export interface VmSpec {
   readonly cpuAffinity?: readonly number[];
   readonly cloudInit?: CloudInit;
   readonly annotation?: string;
+  /**
+   * A folder of the datastore that exists already, for the VM's own files (create only): a
+   * cross-hypervisor move imported the disks into it. Unset: vCenter makes one named after the VM.
+   */
+  readonly folder?: string;
   /** Written to extraConfig `novacron.owner`: the mark that NovaCron made (and may adopt) this VM. */
   readonly owner?: string;
   /** Free-form key/values, each its own extraConfig entry `novacron.label.<key>`. */
