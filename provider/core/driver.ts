@@ -1,5 +1,6 @@
 import type { HypervisorCapabilities } from "./capabilities";
 import type { ChangePlan } from "./classify";
+import type { DiskTransfer } from "./disk-transfer";
 import type { DriverKind, HostConfig, Hosts } from "./hosts";
 import type { ResourceKind, SpecOf } from "./model";
 
@@ -92,5 +93,10 @@ export interface Driver {
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined;
   /** Counters of every VM on the host in one call, where the hypervisor offers them. */
   collectMetrics?(): Promise<VmMetrics[]>;
+  /**
+   * This host's disk data path for a cross-hypervisor move (read a stopped VM's disks out,
+   * write disks in), where the driver has one. Core reaches it here and never imports a driver.
+   */
+  diskTransfer?(): DiskTransfer;
   close(): Promise<void>;
 }

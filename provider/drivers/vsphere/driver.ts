@@ -1,6 +1,8 @@
+import type { DiskTransfer } from "../../core/disk-transfer";
 import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
+import { VsphereDiskTransfer } from "./disk-transfer";
 import { vsphereHostCapabilities } from "./host-capabilities";
 import { VsphereDatastoreResource } from "./resources/datastore";
 import { VspherePassthroughResource } from "./resources/passthrough";
@@ -42,6 +44,11 @@ export class VsphereDriver implements Driver {
 
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
     return this.resources[kind] as ResourceDriver<SpecOf<K>> | undefined;
+  }
+
+  /** Datastore file transfer of descriptor + flat file. */
+  diskTransfer(): DiskTransfer {
+    return new VsphereDiskTransfer(this.session);
   }
 
   async close(): Promise<void> {
