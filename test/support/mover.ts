@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { REPO } from "./testbeds";
 
-const OUT = join(process.env.NOVACRON_CACHE ?? join(REPO, ".cache"), "mover");
+/** In this checkout (NOVACRON_CACHE may point at a shared testbed cache; the build is per checkout). */
+const OUT = join(REPO, ".cache", "mover");
 let built = false;
 
 /** Compiles provider/ and the child into the cache (about 30 s on this machine), once per process. */
