@@ -1,6 +1,6 @@
 import type { HypervisorCapabilities } from "./capabilities";
 import type { ChangePlan } from "./classify";
-import type { DiskLocation } from "./disk-transfer";
+import type { DiskLocation, DiskTransfer } from "./disk-transfer";
 import type { DriverKind, HostConfig, Hosts } from "./hosts";
 import type { ResourceKind, SpecOf } from "./model";
 
@@ -115,5 +115,10 @@ export interface Driver {
   collectMetrics?(): Promise<VmMetrics[]>;
   /** Naming and lookup of imported disks, where this driver can take part in a cross-hypervisor move. */
   crossMove?(): CrossMoveSupport;
+  /**
+   * This host's disk data path for a cross-hypervisor move (read a stopped VM's disks out,
+   * write disks in), where the driver has one. Core reaches it here and never imports a driver.
+   */
+  diskTransfer?(): DiskTransfer;
   close(): Promise<void>;
 }

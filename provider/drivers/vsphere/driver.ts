@@ -1,6 +1,8 @@
-import type { CrossMoveSupport, Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { DiskTransfer } from "../../core/disk-transfer";
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
+import { VsphereDiskTransfer } from "./disk-transfer";
+import type { CrossMoveSupport, Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
 import { vsphereCrossMove } from "./cross-move";
 import { vsphereHostCapabilities } from "./host-capabilities";
 import { VsphereDatastoreResource } from "./resources/datastore";
@@ -47,6 +49,11 @@ export class VsphereDriver implements Driver {
 
   crossMove(): CrossMoveSupport {
     return vsphereCrossMove(this.session);
+  }
+
+  /** Datastore file transfer of descriptor + flat file. */
+  diskTransfer(): DiskTransfer {
+    return new VsphereDiskTransfer(this.session);
   }
 
   async close(): Promise<void> {
