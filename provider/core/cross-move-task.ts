@@ -1,11 +1,8 @@
-import { createReadStream } from "node:fs";
-import { mkdir, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { mkdir, rm } from "node:fs/promises";
 import type { HypervisorCapabilities } from "./capabilities";
 import { classifyChange } from "./classify";
-import { convertImage, guestDigest } from "./disk-image";
-import { progressMeter, receiveFile, type DiskLocation, type DiskTransfer } from "./disk-transfer";
+import { moveDisk } from "./disk-move";
+import type { DiskLocation, DiskTransfer } from "./disk-transfer";
 import type { CrossMoveSupport, Observed, OperationContext, ResourceDriver } from "./driver";
 import { PartialCreateError } from "./errors";
 import type { VirtualMachineSpec } from "./model";
@@ -14,8 +11,8 @@ import type { VirtualMachineSpec } from "./model";
  * A VM's move to another kind of hypervisor, carried out as a transaction (issue #12; the plan
  * is core/cross-move.ts, the choices docs/decisions/0017-cross-hypervisor-move.md):
  *
- *   stop the source → per disk: export, digest, convert, import, read back, digest → create the
- *   VM on the target with the imported disks → start it → only then delete the source.
+ *   stop the source → per disk: export, digest, convert, import, read back, digest (disk-move.ts)
+ *   → create the VM on the target with the imported disks → start it → only then delete the source.
  *
  * A failure before the target runs undoes the target side and restarts the source, and throws:
  * Pulumi keeps the state pointing at the source. Each step is recorded in a journal first, so a
@@ -183,10 +180,10 @@ async function copyDisks(move: CrossMove, record: MoveRecord): Promise<void> {
 }
 
 /**
- * One disk: the local copy's guest-visible bytes are hashed, the converted image's must hash the
- * same, and the image the target stores is read back and must hash as the one sent. The target
- * file's name is recorded before the first byte goes, so a run killed mid-import leaves a file
- * the next run knows to remove. Local files go as soon as they are no longer needed.
+ * One disk, by the data path of core/disk-move.ts: the guest-visible digest is taken of the
+ * source, checked across the format conversion, and checked again on the image read back from
+ * the target. The target file's name is recorded before the first byte goes, so a run killed
+ * mid-import leaves a file the next run knows to remove.
  */
 async function copyDisk(move: CrossMove, record: MoveRecord, location: DiskLocation): Promise<void> {
   const { source, target, next, journal, ctx } = move;
@@ -195,42 +192,14 @@ async function copyDisk(move: CrossMove, record: MoveRecord, location: DiskLocat
   const pool = next.disks[slot]?.pool;
   if (!pool) throw new Error(`${label}.pool: the target needs a pool (datastore) for the moved disk`);
   const name = target.support.importedDiskName(next.name, slot);
-  const dir = join(journal.workDir, slot);
-  await mkdir(dir, { recursive: true });
-  const exported = join(dir, `source.${location.format}`);
-  ctx.progress(`${label}: exporting ${location.address} (${mib(location.virtualSize)} MiB as the guest sees it) from "${source.host}"`);
-  await receiveFile(await source.disks.exportDisk(location), exported, location.virtualSize, `${label} download`, ctx.progress);
-  const original = await guestDigest(exported, location.format);
-  const format = target.disks.nativeFormat;
-  const converted = join(dir, `target.${format}`);
-  ctx.progress(`${label}: converting ${location.format} to ${format}`);
-  await convertImage(exported, location.format, converted, format);
-  await rm(exported, { force: true });
-  const expected = await guestDigest(converted, format);
-  if (expected.sha256 !== original.sha256) {
-    throw new Error(
-      `${label}: the ${format} image does not hold the source's bytes (sha256 ${short(expected.sha256)}, source ${short(original.sha256)}); nothing was written to the target`,
-    );
-  }
   record.imported[slot] = { pool, name };
   await journal.write(record);
-  const size = (await stat(converted)).size;
-  ctx.progress(`${label}: importing ${mib(size)} MiB into "${pool}" on "${target.host}" as ${name}`);
-  const body = progressMeter(`${label} upload`, size, ctx.progress);
-  // A read error destroys `body` too, so the import fails instead of waiting for more bytes.
-  pipeline(createReadStream(converted, { highWaterMark: 1 << 20 }), body).catch(() => undefined);
-  const landed = { ...(await target.disks.importDisk({ pool, name, format, size }, body)), slot };
-  record.imported[slot] = { pool, name, location: landed };
+  await mkdir(journal.workDir, { recursive: true });
+  ctx.progress(`${label}: copying ${location.address} (${mib(location.virtualSize)} MiB as the guest sees it) from "${source.host}" into "${pool}" on "${target.host}" as ${name}`);
+  const moved = await moveDisk(source.disks, location, target.disks, { pool, name }, { workDir: journal.workDir, verifyTarget: true, progress: ctx.progress });
+  record.imported[slot] = { pool, name, location: { ...moved.location, slot } };
   await journal.write(record);
-  await rm(converted, { force: true });
-  const readBack = join(dir, `target-readback.${landed.format}`);
-  await receiveFile(await target.disks.exportDisk(landed), readBack, size, `${label} read back`, ctx.progress);
-  const stored = await guestDigest(readBack, landed.format);
-  await rm(dir, { recursive: true, force: true });
-  if (stored.sha256 !== expected.sha256) {
-    throw new Error(`${label}: the disk stored on "${target.host}" (${landed.address}) reads back with sha256 ${short(stored.sha256)}, ${short(expected.sha256)} was sent`);
-  }
-  ctx.progress(`${label}: guest-visible bytes identical on both hosts (sha256 ${short(stored.sha256)}, ${mib(stored.virtualSize)} MiB)`);
+  ctx.progress(`${label}: guest-visible bytes identical on both hosts (sha256 ${short(moved.sha256)}, ${mib(moved.virtualSize)} MiB)`);
 }
 
 /** Creates the VM on the target over the imported disks; it runs (and has its IP) when it returns. */

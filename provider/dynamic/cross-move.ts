@@ -1,6 +1,5 @@
-import type { DiskTransfer } from "../core/disk-transfer";
 import { moveAcrossHypervisors, type MoveSide } from "../core/cross-move-task";
-import type { Driver, Observed, OperationContext } from "../core/driver";
+import type { Observed, OperationContext } from "../core/driver";
 import { hostEntry } from "../core/hosts";
 import type { VirtualMachineSpec } from "../core/model";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
@@ -37,13 +36,8 @@ async function sideOf(host: string): Promise<MoveSide> {
   const caps = capabilitiesOf(config.driver);
   const driver = await openDriver(host, config);
   const vms = driver.resource("VirtualMachine");
-  const disks = diskTransferOf(driver);
+  const disks = driver.diskTransfer?.();
   const support = driver.crossMove?.();
   if (!vms || !disks || !support) throw new Error(`host "${host}": the ${caps.product} driver has no disk data path for a cross-hypervisor move`);
   return { host, caps, vms, disks, support };
-}
-
-function diskTransferOf(driver: Driver): DiskTransfer | undefined {
-  // The accessor comes with the drivers' data paths (branch xm-data): read through a cast until it is merged.
-  return (driver as Driver & { diskTransfer?(): DiskTransfer }).diskTransfer?.();
 }

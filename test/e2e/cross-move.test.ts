@@ -5,7 +5,21 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { blankDiskName } from "../../provider/drivers/libvirt/resources/vm-context";
 import { VimClient } from "../../provider/drivers/vsphere/soap";
 import { vcsim } from "../integration/vsphere/testbed";
-import { crossMoverHosts, DATASTORE, datastoreRoot, dropPool, libvirtVolumeSha, makePool, uploadPattern, URI, vcVm, vmdkExtents, vmdkSha, watchMove } from "../support/cross-move";
+import {
+  crossMoverHosts,
+  DATASTORE,
+  datastoreRoot,
+  dropPool,
+  libvirtEvents,
+  libvirtVolumeSha,
+  makePool,
+  poweredOnAt,
+  uploadPattern,
+  URI,
+  vcVm,
+  vmdkExtents,
+  vmdkSha,
+} from "../support/cross-move";
 import { EngineLog, exampleStack, useRealEngine } from "../support/engine";
 import { REPO, testbed, uniquePrefix, virsh, virshMaybe } from "../support/testbeds";
 
@@ -74,12 +88,10 @@ describe("e2e: a VM moves KVM → vSphere → KVM through the real engine, disks
 
   it("up moves it to vSphere: the target runs before the source goes, with the same bytes on both disks", async () => {
     const log = new EngineLog();
-    const watch = watchMove({
-      targetRuns: async () => (await vcVm(vim, prefix))?.power === "poweredOn",
-      sourceGone: async () => virshMaybe(URI, "domstate", prefix) === undefined,
-    });
+    const sourceEvents = libvirtEvents(URI, prefix);
+    await new Promise((r) => setTimeout(r, 1000)); // virsh has subscribed
     const result = await stack.up({ onEvent: log.onEvent, onOutput: log.onOutput });
-    const seen = await watch.stop();
+    const events = await sourceEvents.stop();
     assert.equal(result.outputs.host.value, "vc");
     assert.equal(result.outputs.state.value, "running");
     assert.equal(result.outputs.lastChangeClass.value, "migrate");
@@ -95,9 +107,12 @@ describe("e2e: a VM moves KVM → vSphere → KVM through the real engine, disks
       const file = `${prefix}/${prefix}-${slot}.vmdk`;
       assert.equal(vmdkSha(root, file), patterns[slot], `${slot} on the datastore (${vmdkExtents(root, file)})`);
     }
-    // Order: as the hypervisors showed it, and as the move reported it.
-    assert.ok(seen.targetRanAt !== undefined && seen.sourceGoneAt !== undefined, JSON.stringify(seen));
-    assert.ok(seen.targetRanAt <= seen.sourceGoneAt, `the source went at ${seen.sourceGoneAt}, before the target ran at ${seen.targetRanAt}`);
+    // Order, by the hypervisors' own clocks (one machine): vCenter's power-on event of the target
+    // before libvirtd's undefine event of the source; and as the move reported it.
+    const undefinedAt = events.find((e) => /Undefined/.test(e.text))?.at;
+    const [ranAt] = await poweredOnAt(vim, onVc?.id ?? "");
+    assert.ok(undefinedAt !== undefined && ranAt !== undefined, JSON.stringify({ events, ranAt }));
+    assert.ok(ranAt <= undefinedAt, `the source was undefined at ${new Date(undefinedAt).toISOString()}, before the target ran at ${new Date(ranAt).toISOString()}`);
     const lines = log.all();
     const ran = lines.indexOf(`the VM runs on "vc"`);
     const removed = lines.indexOf(`removing the source VM and its disks from "kvm"`);

@@ -1,9 +1,9 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findByInventoryPath, getProperties, lookup, VimClient } from "../../provider/drivers/vsphere/soap";
+import { findByInventoryPath, getProperties, lookup, MoRef, text, VimClient, xsiType } from "../../provider/drivers/vsphere/soap";
 import { DATACENTER, vcsim } from "../integration/vsphere/testbed";
 import { virsh, virshMaybe } from "./testbeds";
 
@@ -168,29 +168,35 @@ export async function vcVm(vim: VimClient, name: string): Promise<{ id: string; 
 }
 
 /**
- * Watches both hosts while an `up` runs: when the target VM first ran, when the source first was
- * gone. Polled from outside the provider, so the order is what the hypervisors did.
+ * libvirt's own lifecycle events of one domain with their timestamps (`virsh event --timestamp`),
+ * collected while an `up` runs: when the source domain was undefined, as libvirtd saw it.
  */
-export function watchMove(check: { targetRuns: () => Promise<boolean>; sourceGone: () => Promise<boolean> }): {
-  stop: () => Promise<{ targetRanAt?: number; sourceGoneAt?: number }>;
-} {
-  const seen: { targetRanAt?: number; sourceGoneAt?: number } = {};
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const now = Date.now();
-      if (seen.targetRanAt === undefined && (await check.targetRuns().catch(() => false))) seen.targetRanAt = now;
-      if (seen.sourceGoneAt === undefined && (await check.sourceGone().catch(() => false))) seen.sourceGoneAt = now;
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  })();
+export function libvirtEvents(uri: string, domain: string): { stop: () => Promise<{ at: number; text: string }[]> } {
+  const child = spawn("virsh", ["-c", uri, "event", "--loop", "--timestamp", "--event", "lifecycle", "--domain", domain], { stdio: ["ignore", "pipe", "ignore"] });
+  let out = "";
+  child.stdout.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
   return {
     stop: async () => {
-      running = false;
-      await loop;
-      return seen;
+      child.kill("SIGTERM");
+      await new Promise((r) => child.once("close", r));
+      return out.split("\n").flatMap((line) => {
+        const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}\.\d+)([+-]\d{2})(\d{2}): (.*)$/.exec(line.trim());
+        return m ? [{ at: Date.parse(`${m[1]}T${m[2]}${m[3]}:${m[4]}`), text: m[5] }] : [];
+      });
     },
   };
+}
+
+/** When vCenter says the VM was powered on (its VmPoweredOnEvents), newest last. */
+export async function poweredOnAt(vim: VimClient, vmId: string): Promise<number[]> {
+  const filter = { entity: { entity: new MoRef("VirtualMachine", vmId), recursion: "self" }, eventTypeId: ["VmPoweredOnEvent"], maxCount: 100 };
+  const events = await vim.invokeAll("QueryEvents", vim.serviceContent.ref("eventManager"), { filter });
+  return events
+    .filter((e) => xsiType(e) === "VmPoweredOnEvent")
+    .map((e) => Date.parse(text(e, "createdTime") ?? ""))
+    .sort((a, b) => a - b);
 }
 
 /** kill -9 of every process below this one (the CLI, its plugins, the provider host), deepest first. */
