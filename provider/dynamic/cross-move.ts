@@ -23,11 +23,15 @@ export async function moveVmAcrossKinds(id: string, old: Spec, next: Spec, ctx: 
  * Pulumi recorded it: the journal names the VM on the target, which is where it now is.
  */
 export async function movedByInterruptedRun(id: string, last: Spec): Promise<Observed<Spec> | undefined> {
-  const record = await fileMoveJournal(last.host, id).read();
+  const journal = fileMoveJournal(last.host, id);
+  const record = await journal.read();
   if (!record?.targetVmId) return undefined;
   const target = await sideOf(record.targetHost);
   const found = await target.vms.read(record.targetVmId, { ...last, host: record.targetHost });
-  return found && { ...found, spec: { ...found.spec, host: record.targetHost } };
+  if (!found) return undefined;
+  // The source is gone and the target holds the VM: the move is complete, its record is not needed.
+  await journal.clear();
+  return { ...found, spec: { ...found.spec, host: record.targetHost } };
 }
 
 async function sideOf(host: string): Promise<MoveSide> {

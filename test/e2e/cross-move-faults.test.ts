@@ -162,4 +162,32 @@ describe("e2e: a cross-hypervisor move that fails or is killed half-way", functi
     await stack.refresh();
     assert.deepEqual((await stack.preview()).changeSummary, { same: 2 });
   });
+  it("killed (-9) while the VM is being defined on KVM (the way back); the next up finishes the move from there", async () => {
+    await stack.setConfig("xmove:host", { value: "kvm" });
+    await stack.setConfig("xmove:pool", { value: prefix });
+    let defining: () => void = () => undefined;
+    const reached = new Promise<void>((resolve) => (defining = resolve));
+    const moving = stack.up({ onEvent: (e) => /defining the VM on "kvm"/.test(e.diagnosticEvent?.message ?? "") && defining() });
+    const outcome = moving.then(
+      () => "finished",
+      () => "failed",
+    );
+    assert.equal(await Promise.race([reached.then(() => "defining"), outcome]), "defining", "the move never reached the target create");
+    killEverythingBelowUs();
+    assert.equal(await outcome, "failed");
+
+    await stack.cancel();
+    await stack.refresh({ clearPendingCreates: true });
+    const log = new EngineLog();
+    const result = await stack.up({ onOutput: log.onOutput });
+    assert.equal(result.outputs.host.value, "kvm", log.all());
+    assert.match(virsh(URI, "domstate", prefix), /running/);
+    assert.equal(result.outputs.hostId.value, virsh(URI, "domuuid", prefix).trim());
+    for (const slot of Object.keys(SIZES)) assert.equal(libvirtVolumeSha(URI, prefix, blankDiskName(prefix, slot)), patterns[slot], `${slot} back on KVM`);
+    assert.equal(await vcVm(vim, prefix), undefined, "the VM is left on vSphere");
+    assert.equal(existsSync(path.join(root, prefix)), false, "its folder is left on the datastore");
+    assert.deepEqual(journalFiles(journals), []);
+    await stack.refresh();
+    assert.deepEqual((await stack.preview()).changeSummary, { same: 2 });
+  });
 });
