@@ -121,7 +121,9 @@ describe("e2e: a VM moves KVM → vSphere → KVM through the real engine, disks
     assert.match(lines, /disks\.vda: guest-visible bytes identical on both hosts/);
   });
 
-  it("a refresh records the VM on vSphere and the next preview changes nothing", async () => {
+  it("a second up changes nothing; a refresh records the VM on vSphere and the next preview changes nothing", async () => {
+    const second = await stack.up();
+    assert.deepEqual(second.summary.resourceChanges, { same: 2 });
     await stack.refresh();
     const preview = await stack.preview();
     assert.deepEqual(preview.changeSummary, { same: 2 });
