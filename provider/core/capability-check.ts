@@ -132,5 +132,6 @@ function checkVm(
   }
   if (vm.kernelBoot) need("kernelBoot", caps.kernelBoot);
   if (vm.cloneFrom) need("cloneFrom", caps.templateClones ?? no(`NovaCron's ${caps.product} driver cannot create a VM from a template`));
+  if (vm.restoreFrom !== undefined) need("restoreFrom", caps.backups);
   oneOf("console.kind", vm.console.kind, caps.consoles, "console");
 }

@@ -131,6 +131,7 @@ const VM_RULES: Record<string, Rule> = {
   cloudInit: fixed("reboot", "the seed is rebuilt with a new instance-id; cloud-init applies it at the next boot"),
   kernelBoot: fixed("cold", "the kernel is loaded at power-on"),
   cloneFrom: replace("the template is copied only when the VM is created"),
+  restoreFrom: replace("the archive is restored only when the VM is created"),
   console: fixed("cold", "the console device is set up at power-on"),
   powerState: fixed("live", "a power action"),
   updatePolicy: fixed("none", "NovaCron's own setting"),

@@ -2,18 +2,20 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm, stat, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, type Readable, Writable } from "node:stream";
+import { PassThrough, Readable, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { ChunkDigest, convertImage, guestDigest, type ImageFormat } from "./disk-image";
+import { CHUNK, ChunkDigest, convertImage, guestDigest, type ImageFormat } from "./disk-image";
 import { digestTap, guestStream, sparseRawWriter } from "./disk-stream";
 import { type DiskLocation, type DiskTransfer, progressMeter, receiveFile } from "./disk-transfer";
 import type { Progress } from "./driver";
+import { GrowingFile, qcow2GuestBytes } from "./qcow2-stream";
 
 /**
  * One disk of a cross-hypervisor move, from one driver's data path to another's, with the
  * guest-visible digest checked across every conversion. The fewest passes over the bytes:
  *  - raw to raw streams straight from source to target (no local copy at all);
- *  - an image to raw is saved locally once, then its guest view is read in place into the target;
+ *  - qcow2 to raw is saved locally while its guest bytes already go to the target (qcow2-stream.ts);
+ *  - another image to raw is saved locally once, then its guest view is read in place into the target;
  *  - raw to an image is saved locally (zero runs as holes), converted by qemu-img, then sent;
  *  - an image to another image format is saved, converted and sent.
  * Local copies live in a fresh directory under `workDir` that is always removed afterwards.
@@ -86,6 +88,7 @@ async function viaLocalCopy(
   const dir = await mkdtemp(join(base, "novacron-move-"));
   try {
     const local = join(dir, `source.${disk.format}`);
+    if (disk.format === "qcow2" && format === "raw") return await qcow2ToRawWhileDownloading(from, disk, to, target, local, dir, say);
     let sourceDigest: string;
     if (disk.format === "raw") {
       const digest = new ChunkDigest();
@@ -123,6 +126,44 @@ async function viaLocalCopy(
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * qcow2 → raw with the upload following the download: the qcow2 is saved locally (its tables
+ * need random access) while its guest bytes, read as soon as they are there, go to the target.
+ */
+async function qcow2ToRawWhileDownloading(
+  from: DiskTransfer,
+  disk: DiskLocation,
+  to: DiskTransfer,
+  target: { pool: string; name: string },
+  local: string,
+  dir: string,
+  say: Progress,
+): Promise<MovedDisk> {
+  const label = `disks.${disk.slot}`;
+  const file = new GrowingFile(local);
+  const abort = new AbortController();
+  const downloading = (async () => pipeline(await from.exportDisk(disk), progressMeter(`${label} download`, disk.virtualSize, say), file.writer(), { signal: abort.signal }))();
+  // A download that fails wakes the reader with its error, so the upload fails too.
+  downloading.catch((error: Error) => file.fail(error));
+  const digest = new ChunkDigest();
+  const body = Readable.from(qcow2GuestBytes(file, disk.virtualSize, dir), { objectMode: false, highWaterMark: 2 * CHUNK });
+  let location: DiskLocation;
+  try {
+    location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, body, digest, label, say);
+  } catch (error) {
+    abort.abort();
+    await downloading.catch(() => undefined);
+    throw error;
+  }
+  try {
+    await downloading;
+  } catch (error) {
+    await to.removeDisk(location).catch(() => undefined);
+    throw error;
+  }
+  return { location, sha256: digest.finish(), virtualSize: disk.virtualSize, bytesSent: disk.virtualSize };
 }
 
 /** Pipes `source` through a digest tap (for raw guest bytes) and a progress meter into the target's import. */

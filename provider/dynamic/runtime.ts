@@ -8,6 +8,7 @@ import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership"
 import { redact, redactError, valuesAtPaths, wrapSecretInputs } from "../core/redact";
 import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind, type VirtualMachineSpec } from "../core/model";
 import { parseRecorded } from "../core/recorded";
+import { containsUnknown } from "../core/unknown";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
 import { movedByInterruptedRun, moveVmAcrossKinds } from "./cross-move";
 import { configureHosts, currentHosts } from "./hosts";
@@ -30,7 +31,7 @@ export async function configure(req: pulumi.dynamic.ConfigureRequest): Promise<v
 export async function check(kind: ResourceKind, olds: Props, news: Props): Promise<pulumi.dynamic.CheckResult> {
   try {
     const outcome = checkInputs(kind, olds, news, currentHosts(), capabilitiesOf);
-    return { inputs: plain(outcome.inputs), failures: outcome.failures };
+    return { inputs: secretsWrapped(kind, plain(outcome.inputs)), failures: outcome.failures };
   } catch (error) {
     // check() must answer with failures, never a stack trace (e.g. a malformed hosts config).
     const message = error instanceof Error ? error.message : String(error);
@@ -87,7 +88,7 @@ async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulu
       reasons: [error.message],
     });
   }
-  return { id: observed.id, outs: plain(withEveryOutput(kind, outputsOf(kind, spec, observed), {})) };
+  return { id: observed.id, outs: secretsWrapped(kind, plain(withEveryOutput(kind, outputsOf(kind, spec, observed), {}))) };
 }
 
 async function readUnredacted(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
@@ -106,7 +107,7 @@ async function readUnredacted(kind: ResourceKind, id: string, props: Props): Pro
   const spec = representable(kind, observed.spec);
   // Drift shows up as changed inputs, so the next `up` converges back to the program. The id
   // returned is the host's: a refresh after a cross-hypervisor move makes it the resource id.
-  return { id: observed.id, props: plain(withEveryOutput(kind, outputsOf(kind, spec, observed), props)), inputs: plain(spec) };
+  return { id: observed.id, props: secretsWrapped(kind, plain(withEveryOutput(kind, outputsOf(kind, spec, observed), props))), inputs: secretsWrapped(kind, plain(spec)) };
 }
 
 /**
@@ -159,7 +160,7 @@ async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, new
       : await (await resolve(kind, old.host as string)).ops.update(vmId, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
   const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
-  return { outs: plain(withEveryOutput(kind, { ...outputsOf(kind, next, observed), ...change }, olds)) };
+  return { outs: secretsWrapped(kind, plain(withEveryOutput(kind, { ...outputsOf(kind, next, observed), ...change }, olds))) };
 }
 
 /**
@@ -331,6 +332,18 @@ function withEveryOutput(kind: ResourceKind, outputs: Props, recorded: Props): P
 }
 
 const OPERATION_RECORDS = ["lastChange", "lastChangeClass", "migration"];
+
+/**
+ * Every property holding a secret field (a VM's cloudInit, console) goes back to the engine as a
+ * Pulumi secret, so the state records it encrypted whatever the program did: the sdk's own
+ * wrapping, a plain value, a program in another language, a refresh. The engine hands secrets to
+ * a dynamic provider as plain values (it accepts none), so nothing here reads them wrapped.
+ */
+function secretsWrapped(kind: ResourceKind, props: Props): Props {
+  // A value still unknown at preview is never recorded; it stays the plain marker the engine expects.
+  const paths = (RESOURCE_MODELS[kind]?.secrets ?? []).filter((p) => !containsUnknown(props[p.split(".")[0]]));
+  return wrapSecretInputs(props, paths);
+}
 
 /** Protobuf Structs cannot carry `undefined`: optional fields the model left unset are dropped. */
 function plain(props: Props): Props {

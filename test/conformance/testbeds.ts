@@ -59,13 +59,17 @@ export interface Made {
   outs: Props;
 }
 
-/** The matrix's `pool0` and `net0` (provider/drivers/parity/cases.ts) as the testbed names them. */
-function withDevices(spec: Props, pool: string, network: string): Props {
+/**
+ * The matrix's `pool0`, `net0` and `net1` (provider/drivers/parity/cases.ts) as the testbed
+ * names them; a testbed without a second network never runs the case that needs one.
+ */
+function withDevices(spec: Props, pool: string, net0: string, net1?: string): Props {
   const map = <T extends Props>(items: unknown, f: (x: T) => T) => Object.fromEntries(Object.entries((items ?? {}) as Record<string, T>).map(([k, v]) => [k, f(v)]));
+  const networks: Record<string, string | undefined> = { net0, net1 };
   return {
     ...spec,
     disks: map(spec.disks, (d) => (d.pool === "pool0" ? { ...d, pool } : d)),
-    nics: map(spec.nics, (n) => (n.network === "net0" ? { ...n, network } : n)),
+    nics: map(spec.nics, (n) => (typeof n.network === "string" && networks[n.network] ? { ...n, network: networks[n.network] } : n)),
   };
 }
 
@@ -73,7 +77,7 @@ const quickStop = (spec: Props): Props => ({ ...spec, updatePolicy: { ...(spec.u
 
 const SOURCE = "qemu:///system";
 const PEER = "qemu+tcp://10.213.0.2/system";
-const libvirtNames = { pool: "", network: "" };
+const libvirtNames = { pool: "", network: "", network1: "" };
 const libvirt: ConformanceTestbed = {
   kind: "libvirt",
   host: "kvm",
@@ -90,20 +94,23 @@ const libvirt: ConformanceTestbed = {
   setup: async (host, prefix) => {
     libvirtNames.pool = `${prefix}-pool`;
     libvirtNames.network = `${prefix}-net`;
+    libvirtNames.network1 = `${prefix}-net1`;
     const dir = `/var/lib/novacron-test/${prefix}`;
     mkdirSync(dir, { recursive: true });
     const pool = await host.checkAndCreate("StoragePool", { host: "kvm", name: libvirtNames.pool, kind: "dir", path: dir });
     const net = await host.checkAndCreate("Network", { host: "kvm", name: libvirtNames.network, mode: "isolated", cidr: `10.232.${20 + (process.pid % 200)}.0/24` });
+    const net1 = await host.checkAndCreate("Network", { host: "kvm", name: libvirtNames.network1, mode: "isolated", cidr: `10.233.${20 + (process.pid % 200)}.0/24` });
     return [
       { kind: "StoragePool", ...pool },
       { kind: "Network", ...net },
+      { kind: "Network", ...net1 },
     ];
   },
   // A tiny guest with no OS: nothing to boot, so every case takes seconds under TCG. A host
   // change moves no disk (the peer shares no storage with this machine) and no NIC (the
   // network exists on this host only).
   fit: (spec, caseId) => {
-    const fitted = quickStop({ ...withDevices(spec, libvirtNames.pool, libvirtNames.network), machine: "pc" });
+    const fitted = quickStop({ ...withDevices(spec, libvirtNames.pool, libvirtNames.network, libvirtNames.network1), machine: "pc" });
     return caseId === "host-move" ? { ...fitted, disks: {}, nics: {} } : fitted;
   },
   runToken: async (name) => {
@@ -160,7 +167,8 @@ const vsphere: ConformanceTestbed = {
     };
     return { vc: { ...vc, host: "DC0_C0_H0" }, "vc-h1": { ...vc, host: "DC0_C0_H1" } };
   },
-  fit: (spec) => quickStop(withDevices(spec, "LocalDS_0", "VM Network")),
+  // The second network is the simulator's distributed portgroup: the NIC moves across switch kinds.
+  fit: (spec) => quickStop(withDevices(spec, "LocalDS_0", "VM Network", "DC0_DVPG0")),
   runToken: async (_name, id) => {
     const client = await vim();
     const ref = new MoRef("VirtualMachine", id);
@@ -211,6 +219,7 @@ const proxmox: ConformanceTestbed = {
     "disk-remove": "fakepve does not model unplugging a drive",
     "nic-add": "fakepve keeps a new NIC as written and plugs nothing",
     "nic-remove": "fakepve does not model unplugging a NIC",
+    "nic-network": "fakepve's node has one bridge (vmbr0), so there is no other network to move a NIC to",
   },
   cleanup: async () => {
     await pveApi?.close();

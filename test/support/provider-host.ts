@@ -27,6 +27,13 @@ export interface HostOptions {
  * with no CLI: the same process, serialization and request shapes the engine uses.
  */
 export class ProviderHost {
+  /**
+   * The top-level properties the host's last answer (check, create, read, update) sent as Pulumi
+   * secrets: the engine records exactly those encrypted in state. Results themselves are handed
+   * back as the engine passes them on to the provider, secrets unwrapped.
+   */
+  lastSecretKeys: { inputs?: string[]; props?: string[] } = {};
+
   private constructor(
     private readonly child: ChildProcess,
     private readonly client: provrpc.ResourceProviderClient,
@@ -82,8 +89,10 @@ export class ProviderHost {
     req.setOlds(Struct.fromJavaScript(olds as never));
     req.setNews(Struct.fromJavaScript({ ...news, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.CheckResponse>("check", req);
+    const wire = (resp.getInputs()?.toJavaScript() ?? {}) as Props;
+    this.lastSecretKeys = { inputs: secretKeysOf(wire) };
     return {
-      inputs: (resp.getInputs()?.toJavaScript() ?? {}) as Props,
+      inputs: engineView(wire) as Props,
       failures: resp.getFailuresList().map((f) => ({ property: f.getProperty(), reason: f.getReason() })),
     };
   }
@@ -107,7 +116,9 @@ export class ProviderHost {
     req.setUrn(urn(kind));
     req.setProperties(Struct.fromJavaScript({ ...inputs, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.CreateResponse>("create", req);
-    return { id: resp.getId(), outs: (resp.getProperties()?.toJavaScript() ?? {}) as Props };
+    const wire = (resp.getProperties()?.toJavaScript() ?? {}) as Props;
+    this.lastSecretKeys = { props: secretKeysOf(wire) };
+    return { id: resp.getId(), outs: engineView(wire) as Props };
   }
 
   async read(kind: ResourceKind, id: string, props: Props): Promise<{ id: string; props: Props; inputs: Props }> {
@@ -116,7 +127,10 @@ export class ProviderHost {
     req.setUrn(urn(kind));
     req.setProperties(Struct.fromJavaScript({ ...props, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.ReadResponse>("read", req);
-    return { id: resp.getId(), props: (resp.getProperties()?.toJavaScript() ?? {}) as Props, inputs: (resp.getInputs()?.toJavaScript() ?? {}) as Props };
+    const wireProps = (resp.getProperties()?.toJavaScript() ?? {}) as Props;
+    const wireInputs = (resp.getInputs()?.toJavaScript() ?? {}) as Props;
+    this.lastSecretKeys = { props: secretKeysOf(wireProps), inputs: secretKeysOf(wireInputs) };
+    return { id: resp.getId(), props: engineView(wireProps) as Props, inputs: engineView(wireInputs) as Props };
   }
 
   async update(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<Props> {
@@ -126,7 +140,9 @@ export class ProviderHost {
     req.setOlds(Struct.fromJavaScript(olds as never));
     req.setNews(Struct.fromJavaScript({ ...news, __provider: await this.providerText(kind) } as never));
     const resp = await this.call<provproto.UpdateResponse>("update", req);
-    return (resp.getProperties()?.toJavaScript() ?? {}) as Props;
+    const wire = (resp.getProperties()?.toJavaScript() ?? {}) as Props;
+    this.lastSecretKeys = { props: secretKeysOf(wire) };
+    return engineView(wire) as Props;
   }
 
   async delete(kind: ResourceKind, id: string, props: Props): Promise<void> {
@@ -164,7 +180,7 @@ function isSecretWrapper(value: unknown): value is { value: unknown } {
  * secrets, and sends them to a provider that does not accept secrets (dynamic providers
  * never do) as plain values. Tests pass the properties on the way the engine would.
  */
-function engineView(value: unknown): unknown {
+export function engineView(value: unknown): unknown {
   if (isSecretWrapper(value)) return engineView(value.value);
   if (Array.isArray(value)) return value.map(engineView);
   if (value !== null && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, engineView(v)]));

@@ -180,6 +180,13 @@ export const VirtualMachineInputs = z
       })
       .optional()
       .describe("Create the VM as a clone of a template, then apply this spec's settings over it and grow its disks to the sizes given. Only read at creation."),
+    restoreFrom: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "A backup archive to create the VM from (a Backup's `archive` output, e.g. `local:backup/vzdump-qemu-104-….vma.zst`): its disks and settings, then this spec's settings written over them. Only read at creation.",
+      ),
     cloudInit: z
       .strictObject({
         userData: z.string().optional().describe("cloud-config user data (secret: may hold passwords and keys)."),
@@ -279,6 +286,7 @@ export const VirtualMachineInputs = z
     if (vm.cloneFrom?.linked && vm.cloneFrom.storage !== undefined) {
       fail(["cloneFrom", "storage"], `got "${vm.cloneFrom.storage}"; a linked clone stays on the template's storage, so storage is only accepted with linked: false`);
     }
+    if (vm.cloneFrom && vm.restoreFrom !== undefined) fail(["restoreFrom"], "give either cloneFrom (a template) or restoreFrom (a backup archive), not both");
     if (vm.firmware.secureBoot && vm.firmware.type !== "uefi") {
       fail(["firmware", "secureBoot"], 'secure boot needs firmware.type "uefi"');
     }

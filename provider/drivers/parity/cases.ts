@@ -112,6 +112,11 @@ export const FIELD_PROBES: FieldProbe[] = [
   },
   { field: "kernelBoot", title: "direct kernel boot", spec: { ...BASE_VM, kernelBoot: { kernel: "/srv/vmlinuz" } } },
   { field: "cloneFrom", title: "clone from a template", spec: { ...BASE_VM, cloneFrom: { template: "debian-12-template" } } },
+  {
+    field: "restoreFrom",
+    title: "created from a backup archive",
+    spec: { ...BASE_VM, restoreFrom: "local:backup/vzdump-qemu-100-2026_01_01-00_00_00.vma.zst" },
+  },
   { field: "console", title: "a VNC console", spec: { ...BASE_VM, console: { kind: "vnc" } } },
   { field: "powerState", title: "paused (suspended)", spec: { ...BASE_VM, powerState: "paused" } },
   { field: "labels", title: "labels", spec: { ...BASE_VM, labels: { team: "infra" } } },

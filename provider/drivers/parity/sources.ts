@@ -192,6 +192,12 @@ export const DOCUMENTED_FEATURES: Record<string, DocumentedFeature[]> = {
       needs: ["fields:cloudInit.user"],
     },
     { feature: "templates and clones", says: "linked or full clones of a template, to a chosen storage", source: QM, needs: ["fields:cloneFrom"] },
+    {
+      feature: "backup and restore",
+      says: "vzdump archives of a VM on a storage, restored as a new VM (qmrestore)",
+      source: "https://pve.proxmox.com/pve-docs/chapter-vzdump.html",
+      needs: ["capabilities:backups", "fields:restoreFrom"],
+    },
     { feature: "CD-ROM", says: "ISO images on IDE/SATA/SCSI drives", source: QM, needs: ["fields:cdroms"] },
     {
       feature: "disk options",

@@ -48,6 +48,9 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "cloneFrom: linked or full clones of a template, one per template/storage/node at a time, then the spec written over the copy",
     "cloud-init as fields (user, sshKeys, ipConfig per NIC) → ciuser/cipassword/sshkeys/ipconfigN; documents need snippet files and are refused",
     "a host change within the cluster migrates (online when running, with local disks); a disk's pool change is a move_disk",
+    "restoreFrom: a VM created from a vzdump-qemu archive (qmrestore through the create call), then the spec written over it",
+    "Network: a Linux bridge on the node (applied at once, marked in its comment); NAT/routed/isolated subnets are SDN on PVE and refused",
+    "PassthroughDevice: a PCI cluster resource mapping; a VM's passthrough slot hostdevN becomes hostpciN=mapping=<id>",
   ],
   changeRules: {
     // PVE's default `hotplug` is network,disk,usb: CPU and memory edits of a running VM stay

@@ -6,6 +6,8 @@ import { PROXMOX_CAPABILITIES } from "./capabilities";
 import { ProxmoxBackupResource } from "./resources/backup";
 import { ProxmoxVolumeResource } from "./resources/volume";
 import { ProxmoxContainerResource } from "./resources/container";
+import { ProxmoxNetworkResource } from "./resources/network";
+import { ProxmoxPassthroughResource } from "./resources/passthrough";
 import { ProxmoxSnapshotResource } from "./resources/snapshot";
 import { ProxmoxStorageResource } from "./resources/storage";
 import { ProxmoxVmResource } from "./resources/vm";
@@ -34,6 +36,8 @@ export class ProxmoxDriver implements Driver {
       Container: new ProxmoxContainerResource(client, node),
       Backup: new ProxmoxBackupResource(client, node),
       Volume: new ProxmoxVolumeResource(client, node),
+      Network: new ProxmoxNetworkResource(client, node),
+      PassthroughDevice: new ProxmoxPassthroughResource(client, node),
     };
   }
 

@@ -24,8 +24,13 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   // DirectPath I/O: a device the vSphere admin enabled for passthrough on the VM's ESXi host.
   gpuPassthrough: true,
   pciPassthrough: true,
-  usbPassthrough: no("USB devices reach a vSphere VM through a USB controller and the host's USB arbitrator, which NovaCron's vSphere driver does not configure"),
-  sriov: no("NovaCron's vSphere driver does not attach SR-IOV functions yet; use a portgroup"),
+  // Host USB devices the ESXi host's USB arbitrator offers (the config target's usb list), on an
+  // xHCI controller NovaCron adds when the VM has none.
+  usbPassthrough: true,
+  // Decision 0026: an SR-IOV adapter changes what every other change of the VM may be.
+  sriov: no(
+    "NovaCron's vSphere driver does not attach SR-IOV functions yet: vSphere takes vMotion, snapshots and hot-add of devices, memory and vCPUs away from a VM with one, which NovaCron's plans cannot express yet; use a portgroup",
+  ),
   uefi: true,
   secureBoot: true,
   tpm: true,
@@ -47,9 +52,9 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
   volumeFormats: ["vmdk"],
   poolKinds: ["datastore"],
   networkModes: ["bridge"],
-  passthroughKinds: ["gpu", "pci"],
+  passthroughKinds: ["gpu", "pci", "usb"],
   passthroughMigration: no(
-    "vSphere cannot vMotion a VM with DirectPath I/O devices, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host",
+    "vSphere cannot vMotion a VM with DirectPath I/O devices or host USB devices on a local backing, which belong to one ESXi host; remove the passthrough slots first (a cold change), move the VM, then add devices of the new host",
   ),
   fixedMacRange: MANUAL_MAC_RANGE,
   limits: { maxVcpus: 768, maxMemoryMiB: 24 * 1024 * 1024, maxConcurrentVms: 1024, maxDisks: 60, maxNics: 10 },
@@ -60,8 +65,10 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
     "cloud-init → guestinfo extraConfig",
     "network → portgroup",
     "passthrough → VirtualPCIPassthrough (DirectPath I/O), memory reservation locked to max",
+    "usb passthrough → VirtualUSB on the host's port (local backing), an xHCI controller added when needed",
     "cpu.pinning → scheduling affinity (cpuAffinity): the same host CPU set for every vCPU",
     "firmware.tpm → a VirtualTPM device (vCenter needs a key provider)",
+    "disks/nics bootOrder → bootOptions.bootOrder (by device key)",
   ],
   changeRules: {
     // vSphere's CPU hot-add adds whole sockets, never removes CPUs, and never changes cores per
@@ -81,12 +88,19 @@ export const VSPHERE_CAPABILITIES: HypervisorCapabilities = {
       shrink: { disruption: "cold", why: "vSphere shrinks memory only while the VM is powered off" },
     },
     "nics.*.network": { disruption: "live", why: "the NIC's portgroup backing is reconfigured on the running VM" },
+    // bootOptions.bootOrder is edited on the running VM; nothing restarts it to apply.
+    "disks.*.bootOrder": { disruption: "live", why: "vSphere keeps the boot order with the running VM; its firmware reads it at the next start" },
+    "nics.*.bootOrder": { disruption: "live", why: "vSphere keeps the boot order with the running VM; its firmware reads it at the next start" },
     // The NIC keeps its slot and device; only its address is edited, which vSphere takes powered off.
     "nics.*.mac": { disruption: "cold", why: "vSphere changes a NIC's MAC address only while the VM is powered off" },
     // A portgroup's VLAN is edited in place (UpdatePortGroup, or the distributed portgroup's
     // default port setting); replacing it would first remove a portgroup VMs are plugged into.
     "Network:vlan": { disruption: "live", why: "the portgroup's VLAN is changed in place (portgroups NovaCron made only)" },
-    "passthrough.*": { disruption: "cold", why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off" },
+    // One rule for every slot: the field does not say whether its device is PCI or USB.
+    "passthrough.*": {
+      disruption: "cold",
+      why: "vSphere adds and removes DirectPath I/O devices only while the VM is powered off (NovaCron changes USB devices the same way)",
+    },
   },
   translationProblems: vsphereTranslationProblems,
 };

@@ -10,7 +10,8 @@ import type { CdromSpec } from "./vm/spec";
 import { parseCpuSet } from "../../core/model/common";
 import type { z } from "zod";
 import { MANUAL_MAC_RANGE, VSPHERE_CAPABILITIES } from "./capabilities";
-import type { NetworkBinding, NicAdapter, PciPassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
+import type { BootDevice, NetworkBinding, NicAdapter, PassthroughSpec, PowerState, VmSpec, VmState } from "./vm";
+import { sameBootOrder } from "./vm/boot-order";
 
 /** A spec field vSphere (through this driver) cannot honour; raised before anything is touched. */
 export class UnsupportedSpecError extends Error {
@@ -60,8 +61,21 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
       );
     }
   }
+  for (const [slot, disk] of Object.entries(spec.disks)) refuseDiskTuning(slot, disk);
+  if (spec.memory.balloon?.minMiB !== undefined) {
+    throw new UnsupportedSpecError(
+      "memory.balloon.minMiB",
+      "vSphere's balloon (VMware Tools) stops at the VM's memory reservation, which NovaCron's vSphere driver does not set; leave minMiB unset",
+    );
+  }
   for (const [slot, nic] of Object.entries(spec.nics)) {
     if (!nic.network) throw new UnsupportedSpecError(`nics.${slot}`, "on vSphere a NIC plugs into a portgroup: set `network` to its name");
+    if (nic.queues > 1) {
+      throw new UnsupportedSpecError(
+        `nics.${slot}.queues`,
+        `got ${nic.queues}; vSphere's vmxnet3 sizes its queues with the guest (receive-side scaling), with no per-NIC queue count; leave queues at 1`,
+      );
+    }
     if (nic.mac) refuseOutOfRangeMac(`nics.${slot}.mac`, nic.mac);
     if (nic.vlan) throw new UnsupportedSpecError(`nics.${slot}.vlan`, "on vSphere the VLAN belongs to the portgroup; pick a portgroup with that VLAN");
   }
@@ -73,6 +87,26 @@ function refuseUnbuilt(spec: VirtualMachineSpec): void {
   if (spec.cloudInit?.networkConfig) {
     throw new UnsupportedSpecError("cloudInit.networkConfig", "VMware's guestinfo datasource reads network config from metaData; put it there");
   }
+}
+
+/**
+ * QEMU's per-disk tuning has no vSphere counterpart. Refused rather than dropped, so the preview
+ * (and the parity matrix) never shows a setting as taken that the VM would not have.
+ */
+function refuseDiskTuning(slot: string, disk: VirtualMachineSpec["disks"][string]): void {
+  const refuse = (field: string, value: unknown, why: string) => {
+    throw new UnsupportedSpecError(`disks.${slot}.${field}`, `got ${JSON.stringify(value)}; ${why}`);
+  };
+  if (disk.cache !== "none" && disk.cache !== "hypervisor-default") {
+    refuse("cache", disk.cache, "ESXi does not cache virtual disk I/O on the host and has no per-disk cache mode; leave cache unset (none)");
+  }
+  if (disk.io !== undefined) refuse("io", disk.io, "ESXi has no per-disk I/O mode (native, threads and io_uring are QEMU's); leave io unset");
+  if (disk.iothread !== undefined) refuse("iothread", disk.iothread, "vSphere has no per-disk I/O threads; leave iothread unset");
+  if (disk.discard !== undefined) {
+    refuse("discard", disk.discard, "vSphere passes a guest's UNMAP to thin disks (NovaCron makes thin disks) by itself, with no per-disk switch; leave discard unset");
+  }
+  if (disk.detectZeroes !== undefined) refuse("detectZeroes", disk.detectZeroes, "vSphere has no per-disk zero detection; leave detectZeroes unset");
+  if (disk.readOnly) refuse("readOnly", true, "vSphere has no read-only virtual disk mode; leave readOnly false");
 }
 
 /**
@@ -149,23 +183,26 @@ function adapterOf(model: NicSpec["model"]): NicAdapter {
 }
 
 /**
- * A PassthroughDevice id on vSphere: the ESXi host's managed object id and the PCI address,
- * "host-21/0000:3b:00.0" — a device is only meaningful on its own host.
+ * A PassthroughDevice id on vSphere: the ESXi host's managed object id and the device there — a
+ * PCI address, "host-21/0000:3b:00.0", or "usb:" and a USB port path, "host-21/usb:1/0/1". A
+ * device is only meaningful on its own host.
  */
-export function passthroughDeviceId(hostId: string, pciId: string): string {
-  return `${hostId}/${pciId}`;
+export function passthroughDeviceId(hostId: string, deviceId: string): string {
+  return `${hostId}/${deviceId}`;
 }
 
-export function parsePassthroughDeviceId(id: string): { hostId: string; pciId: string } | undefined {
-  const m = /^([^/]+)\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$/i.exec(id);
-  return m ? { hostId: m[1]!, pciId: m[2]!.toLowerCase() } : undefined;
+export function parsePassthroughDeviceId(id: string): { hostId: string; deviceId: string; kind: "pci" | "usb" } | undefined {
+  const pci = /^([^/]+)\/([0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7])$/i.exec(id);
+  if (pci) return { hostId: pci[1]!, deviceId: pci[2]!.toLowerCase(), kind: "pci" };
+  const usb = /^([^/]+)\/(usb:[0-9][0-9/.]*)$/.exec(id);
+  return usb ? { hostId: usb[1]!, deviceId: usb[2]!, kind: "usb" } : undefined;
 }
 
 /**
  * Model → VmSpec. `networks` holds each NIC slot's resolved portgroup, `passthrough` each
  * passthrough slot's resolved host device.
  */
-export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>, passthrough: Readonly<Record<string, PciPassthroughSpec>> = {}): VmSpec {
+export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<string, NetworkBinding>>, passthrough: Readonly<Record<string, PassthroughSpec>> = {}): VmSpec {
   refuseUnbuilt(spec);
   const vcpus = vcpuCount(spec);
   return {
@@ -183,10 +220,12 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     ),
     nics: Object.fromEntries(Object.entries(spec.nics).map(([slot, n]) => [slot, { network: networks[slot]!, adapter: adapterOf(n.model), macAddress: n.mac }])),
     passthrough: Object.fromEntries(Object.keys(spec.passthrough).map((slot) => [slot, passthrough[slot]!])),
-    // vSphere powers on a passthrough VM only with all its memory reserved; NovaCron owns this switch.
-    memoryReservationLockedToMax: Object.keys(spec.passthrough).length > 0,
+    // vSphere powers on a VM with DirectPath I/O only with all its memory reserved; NovaCron owns
+    // this switch. USB devices need no reservation (a slot not resolved yet counts as PCI).
+    memoryReservationLockedToMax: Object.keys(spec.passthrough).some((slot) => passthrough[slot]?.kind !== "usb"),
     firmware: spec.firmware.type === "uefi" ? "efi" : "bios",
     secureBoot: spec.firmware.type === "uefi" ? spec.firmware.secureBoot : undefined,
+    bootOrder: bootOrderOf(spec),
     tpm: spec.firmware.tpm,
     cpuAffinity: affinityOf(spec),
     // No cdroms in the spec: drives made in vCenter are left alone; {} removes them all.
@@ -195,6 +234,39 @@ export function toVmSpec(spec: VirtualMachineSpec, networks: Readonly<Record<str
     owner: spec.name,
     labels: spec.labels,
   };
+}
+
+/** Disks and NICs by their `bootOrder`, lowest first: the model numbers both in one sequence. */
+export function bootOrderOf(spec: Pick<VirtualMachineSpec, "disks" | "nics">): BootDevice[] {
+  const entries = [
+    ...Object.entries(spec.disks).flatMap(([slot, d]) => (d.bootOrder === undefined ? [] : [{ kind: "disk" as const, slot, n: d.bootOrder }])),
+    ...Object.entries(spec.nics).flatMap(([slot, n]) => (n.bootOrder === undefined ? [] : [{ kind: "nic" as const, slot, n: n.bootOrder }])),
+  ];
+  return entries.sort((a, b) => a.n - b.n || a.kind.localeCompare(b.kind) || a.slot.localeCompare(b.slot)).map(({ kind, slot }) => ({ kind, slot }));
+}
+
+/**
+ * The boot order read back onto the slots: the recorded numbers while they still give vSphere's
+ * order (a refresh shows no change), else positions 1, 2, … in vSphere's order.
+ */
+function withBootOrder(disks: Record<string, DiskSpec>, nics: Record<string, NicSpec>, booted: readonly BootDevice[], last: VirtualMachineSpec): void {
+  const known = booted.filter((b) => (b.kind === "disk" ? b.slot in disks : b.slot in nics));
+  const same = sameBootOrder(bootOrderOf(last), known);
+  const number = (kind: BootDevice["kind"], slot: string, recorded: number | undefined) => {
+    if (same) return recorded;
+    const at = known.findIndex((b) => b.kind === kind && b.slot === slot);
+    return at < 0 ? undefined : at + 1;
+  };
+  for (const [slot, d] of Object.entries(disks)) disks[slot] = withOrder(d, number("disk", slot, last.disks[slot]?.bootOrder));
+  for (const [slot, n] of Object.entries(nics)) nics[slot] = withOrder(n, number("nic", slot, last.nics[slot]?.bootOrder));
+}
+
+/** The device with this boot order, or without the key at all (state holds no undefined values). */
+function withOrder<T extends { bootOrder?: number }>(device: T, bootOrder: number | undefined): T {
+  const out = { ...device };
+  if (bootOrder === undefined) delete out.bootOrder;
+  else out.bootOrder = bootOrder;
+  return out;
 }
 
 /** CPU hot-add is on exactly when the spec sets a vCPU ceiling. */
@@ -290,9 +362,10 @@ export function observedSpec(state: VmState, last: VirtualMachineSpec, home: str
   for (const [slot, p] of Object.entries(withModelSlots(have.passthrough ?? {}, HostdevSlot, "hostdev"))) {
     const recorded = last.passthrough[slot];
     // The recorded id when it still names this device, so a refresh shows no change.
-    const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.pciId === p.id;
+    const same = recorded !== undefined && parsePassthroughDeviceId(recorded.device)?.deviceId === p.id;
     passthrough[slot] = same ? recorded : { device: passthroughDeviceId(state.host?.value ?? "unknown-host", p.id), romBar: true };
   }
+  withBootOrder(disks, nics, have.bootOrder ?? [], last);
   const wantedCpuHotAdd = cpuHotAdd(last);
   const wantedMemHotAdd = memoryHotAdd(last);
   const efi = have.firmware === "efi";

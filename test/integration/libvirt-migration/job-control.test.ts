@@ -76,9 +76,10 @@ describe("live migration job control (deadline, downtime ramp)", function () {
       "nothing left on the peer",
     );
     // Aborted, not still copying in the background: libvirt reports the domain's job as
-    // cancelled (not BOUNDED/UNBOUNDED, which a running job would be).
+    // cancelled, or no job at all once it has cleaned up (seen under heavy load) — never
+    // BOUNDED/UNBOUNDED (1/2), which a running job would be.
     const job = await source.call("domainGetJobStats", { dom, flags: 0 });
-    assert.equal(job.type, 5, "virDomainJobType CANCELLED");
+    assert.ok(job.type === 5 || job.type === 0, `virDomainJobType ${job.type}: expected CANCELLED (5) or NONE (0)`);
   });
 
   it("relaxes the downtime cap step by step while the copy has not converged, and QEMU applies each step", async () => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { closeAllDrivers } from "../../../provider/drivers/registry";
 import * as runtime from "../../../provider/dynamic/runtime";
+import { engineView } from "../../support/provider-host";
 import { testbed, uniquePrefix, virshMaybe } from "../../support/testbeds";
 import { useHosts } from "../../support/hosts";
 
@@ -53,15 +54,18 @@ describe("libvirt failure paths never show a secret (qemu:///system)", function 
       },
     );
     assert.deepEqual(failures, []);
+    // check answers the console as a Pulumi secret; the engine hands it on to create unwrapped.
+    assert.ok(!("kind" in (inputs.console as Props)) && "value" in (inputs.console as Props), "the console input comes back as a secret wrapper");
+    const engineInputs = engineView(inputs) as Props;
     let caught: (Error & { id?: string; properties?: Props; reasons?: string[] }) | undefined;
-    await runtime.create("VirtualMachine", inputs as Props).catch((e) => (caught = e));
+    await runtime.create("VirtualMachine", engineInputs).catch((e) => (caught = e));
     assert.ok(caught?.id, `expected a partial create, got ${caught}`);
     assert.ok(!caught.message.includes(CANARY));
     assert.ok(!JSON.stringify(caught.reasons).includes(CANARY));
     assert.ok(!plainPart(caught.properties).includes(CANARY), plainPart(caught.properties));
     const consoleProp = caught.properties?.console as Props;
     assert.equal((consoleProp.value as Props).password, CANARY, "recorded, as a secret");
-    await runtime.remove("VirtualMachine", caught.id!, { ...(inputs as Props), console: { kind: "spice", listen: "127.0.0.1", password: CANARY } });
+    await runtime.remove("VirtualMachine", caught.id!, { ...engineInputs, console: { kind: "spice", listen: "127.0.0.1", password: CANARY } });
   });
 
   it("a connection error does not repeat the password in the host's URI", async () => {

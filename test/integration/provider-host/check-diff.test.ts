@@ -19,7 +19,8 @@ describe("provider host: configure, check and diff over gRPC", function () {
     it(`${kind}: valid input is normalised, invalid input fails with the field`, async () => {
       const ok = await host.check(kind, {}, VALID_INPUTS[kind]);
       assert.deepEqual(ok.failures, []);
-      assert.ok(ok.inputs.labels !== undefined || kind === "Snapshot", "defaults were filled in");
+      const filledIn = Object.keys(ok.inputs).filter((k) => !(k in VALID_INPUTS[kind]));
+      assert.ok(filledIn.length > 0 || kind === "Snapshot", `defaults were filled in (added: ${filledIn.join(", ")})`);
       const bad = await host.check(kind, {}, { ...VALID_INPUTS[kind], host: "nowhere" });
       assert.equal(bad.failures[0].property, "host");
       assert.match(bad.failures[0].reason, /"nowhere".*configured: kvm1, kvm2, vc1/);

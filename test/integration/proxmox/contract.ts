@@ -17,6 +17,7 @@ interface ParamDef {
   maxLength?: number;
   pattern?: string;
   format?: string | Record<string, ParamDef>;
+  items?: ParamDef;
   default_key?: number;
   alias?: string;
   keyAlias?: string;
@@ -73,8 +74,17 @@ export class PveSchema {
       }
       out.push(...checkValue(def, value, this.configKeys(props)).map((p) => `${where}: ${name}=${JSON.stringify(value)}: ${p}`));
     }
+    for (const [name, items] of Object.entries(req.lists ?? {})) {
+      const def = props[name];
+      if (!def) out.push(`${where}: parameter "${name}" is not declared`);
+      else if (def.type !== "array" || !def.items) out.push(`${where}: ${name} is sent as a list but is a ${def.type ?? "value"}`);
+      else
+        for (const [i, item] of items.entries()) {
+          out.push(...checkValue(def.items, item, this.configKeys(props)).map((p) => `${where}: ${name}[${i}]=${JSON.stringify(item)}: ${p}`));
+        }
+    }
     for (const [name, def] of Object.entries(props)) {
-      if (!def.optional && !name.includes("[n]") && given[name] === undefined) out.push(`${where}: required parameter "${name}" is missing`);
+      if (!def.optional && !name.includes("[n]") && given[name] === undefined && req.lists?.[name] === undefined) out.push(`${where}: required parameter "${name}" is missing`);
     }
     return out;
   }
@@ -101,7 +111,8 @@ function checkValue(def: ParamDef, value: string, isConfigKey: (k: string) => bo
   }
   if (def.enum && !def.enum.includes(value)) out.push(`not one of ${def.enum.join(", ")}`);
   if (def.maxLength !== undefined && value.length > def.maxLength) out.push(`longer than ${def.maxLength}`);
-  if (def.pattern && !new RegExp(`^(?:${def.pattern})$`).test(value)) out.push(`does not match /${def.pattern}/`);
+  // Perl's (?^:…) group (default flags) is a plain group here.
+  if (def.pattern && !new RegExp(`^(?:${def.pattern.replace(/\(\?\^:/g, "(?:")})$`).test(value)) out.push(`does not match /${def.pattern}/`);
   if (typeof def.format === "object") out.push(...checkPropertyString(def.format, value, isConfigKey));
   else if (def.format) out.push(...checkFormat(def.format, value, isConfigKey));
   return out;
@@ -167,6 +178,9 @@ function checkFormat(format: string, value: string, isConfigKey: (k: string) => 
       return /^[a-z][a-z0-9_]+$/i.test(value) ? [] : bad("not a config id (a letter, then letters, digits, _)");
     case "pve-configid-list":
       return value.split(/[,; ]+/).every((k) => /^[a-z][a-z0-9_-]*$/i.test(k) && isConfigKey(k)) ? [] : bad("names a key that is not a config key");
+    case "pve-iface":
+      // A letter, then 1-20 letters, digits or _, optionally :N or .N (an alias or a VLAN).
+      return /^[A-Za-z][A-Za-z0-9_]{1,20}([:.]\d+)?$/.test(value) ? [] : bad("not an interface name");
     case "pve-bridge-id":
       return /^[-_.\w]+$/.test(value) ? [] : bad("not a bridge id");
     case "mac-addr":

@@ -41,7 +41,9 @@ describe("vSphere host entries, datastores and portgroups through the provider h
       assert.doesNotMatch(e.message, /not-the-password/);
       return true;
     });
-    assert.ok(Date.now() - started < 5000, "one refused Login, no retry loop");
+    // A retry loop would run to the operation's deadline (minutes); the bound is loose because
+    // the machine is shared and a single check + create can take seconds under load.
+    assert.ok(Date.now() - started < 20_000, "one refused Login, no retry loop");
   });
 
   it("adopts an existing datastore and distributed portgroup and leaves them on delete; refuses a portgroup it cannot make", async () => {

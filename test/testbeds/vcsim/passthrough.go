@@ -50,7 +50,7 @@ type passthroughBrowser struct {
 	*simulator.EnvironmentBrowser
 }
 
-// QueryConfigTarget adds a pciPassthrough entry per active device (enabled, and the
+// QueryConfigTarget adds the host's USB devices (usb.go) and a pciPassthrough entry per active device (enabled, and the
 // host rebooted since, as ESXi requires before a VM can take it) of the hosts
 // asked about. The systemId is a stand-in for ESXi's own system id: the
 // simulated host's hardware UUID.
@@ -64,6 +64,7 @@ func (b *passthroughBrowser) QueryConfigTarget(ctx *simulator.Context, req *type
 	if !ok || host.Hardware == nil {
 		return res
 	}
+	body.Res.Returnval.Usb = append(body.Res.Returnval.Usb, simulatedUsb...)
 	active := map[string]bool{}
 	for _, p := range simulatedPassthru {
 		active[p.Id] = p.PassthruActive

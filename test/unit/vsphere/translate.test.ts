@@ -97,3 +97,35 @@ describe("vSphere translation: vCPU hot-add as sockets", () => {
     assert.deepEqual([read(5, twoSockets).sockets, read(5, twoSockets).cores], [1, 5], "a count that is not whole model sockets reads as one socket");
   });
 });
+
+describe("vSphere translation: boot order and tuning vSphere has no place for", () => {
+  const binding = { kind: "standard", network: new MoRef("Network", "network-7"), name: "VM Network" } as const;
+  const parse = (extra: Record<string, unknown>) => RESOURCE_MODELS.VirtualMachine.schema.parse({ ...last, ...extra }) as VirtualMachineSpec;
+
+  it("orders disks and NICs by one bootOrder sequence; none gives an empty order", () => {
+    const spec = parse({
+      disks: { scsi0: { pool: "LocalDS_0", sizeGiB: 4, bootOrder: 3 }, scsi1: { pool: "LocalDS_0", sizeGiB: 1 } },
+      nics: { net0: { network: "VM Network", bootOrder: 1 } },
+    });
+    assert.deepEqual(toVmSpec(spec, { net0: binding }).bootOrder, [
+      { kind: "nic", slot: "net0" },
+      { kind: "disk", slot: "scsi0" },
+    ]);
+    assert.deepEqual(toVmSpec(last, { net0: binding }).bootOrder, []);
+  });
+
+  it("refuses QEMU's disk and NIC tuning by field instead of dropping it", () => {
+    const cases: [Record<string, unknown>, RegExp][] = [
+      [{ disks: { scsi0: { pool: "LocalDS_0", sizeGiB: 4, cache: "writeback" } } }, /disks\.scsi0\.cache: got "writeback"; ESXi does not cache/],
+      [{ disks: { scsi0: { pool: "LocalDS_0", sizeGiB: 4, discard: "unmap" } } }, /disks\.scsi0\.discard: got "unmap"/],
+      [{ disks: { scsi0: { pool: "LocalDS_0", sizeGiB: 4, readOnly: true } } }, /disks\.scsi0\.readOnly: got true/],
+      [{ nics: { net0: { network: "VM Network", queues: 4 } } }, /nics\.net0\.queues: got 4; vSphere's vmxnet3/],
+      [{ memory: { sizeMiB: 1024, balloon: { minMiB: 512 } } }, /memory\.balloon\.minMiB: /],
+    ];
+    for (const [extra, error] of cases) assert.throws(() => toVmSpec(parse(extra), { net0: binding }), error);
+    // The defaults pass: cache none (or the hypervisor's), one queue, a balloon without a floor.
+    assert.doesNotThrow(() =>
+      toVmSpec(parse({ memory: { sizeMiB: 1024, balloon: {} }, disks: { scsi0: { pool: "LocalDS_0", sizeGiB: 4, cache: "hypervisor-default" } } }), { net0: binding }),
+    );
+  });
+});

@@ -24,7 +24,8 @@ export interface PveClientOptions {
   onRequest?: (request: PveRequest) => void;
 }
 
-export type ParamValue = string | number | boolean | undefined;
+/** A list (PVE's `type: array` parameters, such as a resource mapping's `map`) is sent as the key repeated. */
+export type ParamValue = string | number | boolean | readonly string[] | undefined;
 export type Params = Record<string, ParamValue>;
 export type Method = "GET" | "POST" | "PUT" | "DELETE";
 
@@ -33,6 +34,8 @@ export interface PveRequest {
   /** Below /api2/json, e.g. /nodes/pve1/qemu/100/config. */
   path: string;
   params: Record<string, string>;
+  /** Parameters sent as a list (the key repeated), kept apart so `params` stays one value per key. */
+  lists?: Record<string, string[]>;
 }
 
 /** PVE's ticket lives 2 hours; a fresh one is fetched well before that. */
@@ -77,7 +80,7 @@ export class PveClient {
   /** One API call; answers `data`. A ticket that expired is renewed once and the call repeated. */
   async request<T>(method: Method, path: string, params: Params = {}): Promise<T> {
     const form = formOf(params);
-    this.options.onRequest?.({ method, path, params: Object.fromEntries(form) });
+    if (this.options.onRequest) this.options.onRequest(recorded(method, path, params, form));
     // A fresh ticket (or a token) needs no await: one promise hop fewer on every call.
     if (this.options.auth.kind === "password" && !this.ticketFresh()) await this.ensureTicket();
     let reply = await this.send(method, path, form);
@@ -159,14 +162,21 @@ function unwrap<T>(method: string, path: string, reply: { status: number; text: 
   return body.data as T;
 }
 
-/** Booleans as PVE reads them (1/0); unset values left out. */
+/** Booleans as PVE reads them (1/0); unset values left out; a list as its key repeated. */
 function formOf(params: Params): URLSearchParams {
   const form = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
     if (value === undefined) continue;
-    form.append(key, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
+    if (Array.isArray(value)) for (const item of value as readonly string[]) form.append(key, item);
+    else form.append(key, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
   }
   return form;
+}
+
+function recorded(method: Method, path: string, params: Params, form: URLSearchParams): PveRequest {
+  const listed = Object.entries(params).filter(([, v]) => Array.isArray(v)) as [string, string[]][];
+  const plain = Object.fromEntries([...form].filter(([k]) => !listed.some(([l]) => l === k)));
+  return { method, path, params: plain, ...(listed.length ? { lists: Object.fromEntries(listed.map(([k, v]) => [k, [...v]])) } : {}) };
 }
 
 /** Each path segment percent-encoded (UPIDs and volume ids hold ':' and '@', which stay readable). */

@@ -8,7 +8,14 @@ import { sleep } from "./tasks";
  * "can't lock file … got timeout" after waiting for the lock itself. Backs off from 0.2 s to
  * 5 s and gives up at the deadline with what held the lock, how long and how often it was tried.
  */
-export async function retryWhileLocked<T>(what: string, attempt: () => Promise<T>, deadline: number, progress: Progress): Promise<T> {
+export async function retryWhileLocked<T>(
+  what: string,
+  attempt: () => Promise<T>,
+  deadline: number,
+  progress: Progress,
+  /** What stayed locked and how a stale lock is cleared, for the give-up message. */
+  held = { subject: "the VM", clear: "clear a stale lock with `qm unlock`" },
+): Promise<T> {
   const started = Date.now();
   let delay = 200;
   for (let tries = 1; ; tries++) {
@@ -23,7 +30,7 @@ export async function retryWhileLocked<T>(what: string, attempt: () => Promise<T
       if (remaining <= 50) {
         const seconds = ((Date.now() - started) / 1000).toFixed(1);
         throw new Error(
-          `${what}: the VM stayed locked for ${seconds} s (${tries} attempts; PVE said "${reason}"); gave up at the operation deadline. Wait for the operation holding the lock to end, or clear a stale lock with \`qm unlock\``,
+          `${what}: ${held.subject} stayed locked for ${seconds} s (${tries} attempts; PVE said "${reason}"); gave up at the operation deadline. Wait for the operation holding the lock to end, or ${held.clear}`,
           { cause: error },
         );
       }

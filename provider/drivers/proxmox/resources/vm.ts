@@ -12,7 +12,8 @@ import { cloneTemplate } from "../vm/clone";
 import { isOwned } from "../vm/marker";
 import { migrateVm, moveDisk, nodeOf } from "../vm/migrate";
 import { Guest, type GuestStatus } from "../vm/power";
-import { createParams, specFromConfig, updateParams, vmProblems, type PveConfig } from "../vm/translate";
+import { restoreParams } from "../vm/restore";
+import { createParams, efiStorage, specFromConfig, updateParams, vmProblems, type PveConfig } from "../vm/translate";
 
 type Spec = VirtualMachineSpec;
 
@@ -39,6 +40,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     refuseProblems(spec);
     if (spec.cloneFrom) return this.createClone(spec, spec.cloneFrom, ctx);
+    if (spec.restoreFrom !== undefined) return this.createRestore(spec, spec.restoreFrom, ctx);
     const { params, origin } = createParams(spec);
     // PVE starts the VM at the end of the create task itself: one task instead of two.
     const start: Record<string, number> = spec.powerState === "running" ? { start: 1 } : {};
@@ -81,6 +83,35 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     try {
       ctx.progress(`VM ${vmid} cloned; applying its settings`);
       await retryWhileLocked(`settings of cloned VM ${vmid}`, () => this.writeConfigFresh(guest, spec, spec, ctx, true), ctx.deadline, ctx.progress);
+      const reached = await guest.converge(spec, ctx);
+      return (await this.observe(guest, spec, reached))!;
+    } catch (error) {
+      throw await this.handBack(guest, spec, error);
+    }
+  }
+
+  /**
+   * A restore of a vzdump archive (PVE's create call with `archive`), then, as for a clone, this
+   * spec's settings written over what the archive brought, its disks grown, its power state
+   * reached. The id is taken by the restore call itself, so a failure after it hands the VM back.
+   */
+  private async createRestore(spec: Spec, archive: string, ctx: OperationContext): Promise<Observed<Spec>> {
+    const params = restoreParams(spec, efiStorage(spec));
+    const origin: Record<string, string> = { archive: "restoreFrom", storage: "disks", unique: "restoreFrom", name: "name", tags: "labels", description: "labels" };
+    ctx.progress(`restoring VM "${spec.name}" from ${archive}${params.storage ? ` onto storage ${params.storage}` : ""}`);
+    const { vmid, upid } = await claimVmId(
+      this.client,
+      this.node,
+      spec.name,
+      (id) => this.client.post<string>(`/nodes/${this.node}/qemu`, { vmid: id, ...params }),
+      ctx,
+      (error) => restoreRefused(error, spec.name, params, origin),
+    );
+    const guest = new Guest(this.client, this.node, vmid);
+    try {
+      if (upid) await waitForTask(this.client, upid, ctx);
+      ctx.progress(`VM ${vmid} restored; applying its settings`);
+      await retryWhileLocked(`settings of restored VM ${vmid}`, () => this.writeConfigFresh(guest, spec, spec, ctx, true), ctx.deadline, ctx.progress);
       const reached = await guest.converge(spec, ctx);
       return (await this.observe(guest, spec, reached))!;
     } catch (error) {
@@ -316,6 +347,13 @@ function fieldErrors(error: unknown, params: Record<string, string | number>, or
       reason: `Proxmox VE refused ${key}=${showValue(params[key] === undefined ? undefined : String(params[key]))}: ${reason}`,
     })),
   );
+}
+
+/** A refused restore: PVE's field errors as spec fields, anything else named as the restore of that archive. */
+function restoreRefused(error: unknown, name: string, params: Record<string, string | number>, origin: Record<string, string>): unknown {
+  const fields = fieldErrors(error, params, origin);
+  if (fields !== error || !(error instanceof PveApiError)) return fields;
+  return new Error(`restoreFrom: Proxmox VE refused to restore VM "${name}" from ${params.archive}: ${error.reason}`, { cause: error });
 }
 
 function messageOf(error: unknown): string {

@@ -8,6 +8,8 @@ import { busForSlot } from "../../../core/model";
 import { CLOUDINIT_DRIVE, cloudInitDeletes, cloudInitFromConfig, cloudInitKeys, isCloudInitDrive } from "./cloud-init";
 import { descriptionFor, labelsOf, withOwnerTag } from "./marker";
 import { formatProps, parseProps, sizeToGiB } from "./property-string";
+import { restoreProblems } from "./restore";
+import { containsUnknown } from "../../../core/unknown";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
 
 type Spec = VirtualMachineSpec;
@@ -31,6 +33,25 @@ const PVE_NIC_MODELS = new Set([
   "virtio",
   "vmxnet3",
 ]);
+/** PVE takes 16 host PCI devices per VM (hostpci0-hostpci15). */
+const MAX_HOSTPCI = 16;
+/** A resource mapping's name: PVE's `pve-configid`. */
+const MAPPING_ID = /^[a-z][a-z0-9_]+$/i;
+
+/** hostdevN → hostpciN, within PVE's 16. */
+export function hostpciKey(slot: string): string | undefined {
+  const n = /^hostdev(\d+)$/.exec(slot)?.[1];
+  // hostdev03 would read back as hostdev3: only the plain spelling is taken.
+  return n !== undefined && String(Number(n)) === n && Number(n) < MAX_HOSTPCI ? `hostpci${n}` : undefined;
+}
+
+/** A VM's use of a mapped PCI device: the mapping, PCIe on a q35 machine (PVE refuses pcie on i440fx), the ROM BAR only when turned off (on is PVE's default). */
+function hostpciValue(dev: Spec["passthrough"][string], machine: string, kept: Map<string, string>): string {
+  const props = new Map(kept);
+  for (const k of ["host", "mapping", "pcie", "rombar"]) props.delete(k);
+  return formatProps(undefined, [["mapping", dev.device], ["pcie", machine.startsWith("q35") ? 1 : undefined], ["rombar", dev.romBar ? undefined : 0], ...props]);
+}
+
 /** PVE's `dns-name` format for the VM name. */
 const DNS_NAME = /^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?\.)*[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/;
 
@@ -67,7 +88,12 @@ export function vmProblems(spec: Spec): InputFailure[] {
     if (nic.sriovPool) notYet(`nics.${slot}.sriovPool`, "an SR-IOV function (hostpci mapping)");
     if (nic.queues > 64) fail(`nics.${slot}.queues`, `got ${nic.queues}; Proxmox VE takes at most 64 queues`);
   }
-  if (Object.keys(spec.passthrough).length > 0) notYet("passthrough", "PCI passthrough (hostpciN through resource mappings)");
+  for (const [slot, dev] of Object.entries(spec.passthrough)) {
+    if (hostpciKey(slot) === undefined)
+      fail(`passthrough.${slot}`, `slot "${slot}" is outside Proxmox VE's hostpci0-hostpci${MAX_HOSTPCI - 1}: use hostdev0-hostdev${MAX_HOSTPCI - 1}`);
+    if (!containsUnknown(dev.device) && !MAPPING_ID.test(dev.device))
+      fail(`passthrough.${slot}.device`, `got "${dev.device}"; on Proxmox VE this is a PassthroughDevice's id, the name of a PCI resource mapping such as "nc_pve1_0000_01_00_0"`);
+  }
   for (const doc of ["userData", "metaData", "networkConfig"] as const) {
     if (spec.cloudInit?.[doc] !== undefined) {
       notYet(`cloudInit.${doc}`, "a cloud-init document (PVE reads those only from cicustom snippet files on the node); use cloudInit.user, sshKeys and ipConfig");
@@ -81,11 +107,12 @@ export function vmProblems(spec: Spec): InputFailure[] {
     fail("firmware.type", "UEFI needs an EFI vars disk, made on the storage of the first disk; give the VM a disk with `pool` or a volume id (storage:name)");
   }
   if (spec.waitForIp) notYet("waitForIp", "waiting for an address (through the QEMU guest agent)");
+  out.push(...restoreProblems(spec));
   return out;
 }
 
-/** The storage the EFI vars and TPM state go on: the first disk's. */
-function efiStorage(spec: Spec): string | undefined {
+/** The storage the EFI vars and TPM state go on (and a restore's disks): the first disk's. */
+export function efiStorage(spec: Spec): string | undefined {
   for (const slot of Object.keys(spec.disks).sort()) {
     const disk = spec.disks[slot];
     const storage = disk.pool ?? (disk.volume?.includes(":") ? disk.volume.split(":")[0] : undefined);
@@ -118,6 +145,7 @@ export function createParams(spec: Spec): PveParams {
     set(key, driveValue(source, disk, new Map()), `disks.${slot}`);
   }
   for (const [slot, nic] of Object.entries(spec.nics)) set(slot, nicValue(nic, undefined, new Map()), `nics.${slot}`);
+  for (const [slot, dev] of Object.entries(spec.passthrough)) set(hostpciKey(slot)!, hostpciValue(dev, spec.machine, new Map()), `passthrough.${slot}.device`);
   const storage = efiStorage(spec);
   if (spec.firmware.type === "uefi" && storage) {
     set("efidisk0", `${storage}:1,efitype=4m,pre-enrolled-keys=${spec.firmware.secureBoot ? 1 : 0}`, "firmware");
@@ -250,6 +278,13 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     if (!existing || !sameProps(value, String(current[slot]))) set(slot, value, `nics.${slot}`);
   }
   for (const slot of Object.keys(old.nics)) if (!(slot in next.nics)) unset(slot);
+  for (const [slot, dev] of Object.entries(next.passthrough)) {
+    const key = hostpciKey(slot)!;
+    const existing = current[key] === undefined ? undefined : parseProps(String(current[key]));
+    const value = hostpciValue(dev, next.machine, existing?.props ?? new Map());
+    if (!existing || !sameProps(value, String(current[key]))) set(key, value, `passthrough.${slot}.device`);
+  }
+  for (const slot of Object.keys(old.passthrough)) if (!(slot in next.passthrough)) unset(hostpciKey(slot) ?? slot);
   if (next.firmware.tpm && !old.firmware.tpm) {
     const storage = efiStorage(next);
     if (storage) set("tpmstate0", `${storage}:1,version=v2.0`, "firmware.tpm");
@@ -341,6 +376,13 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
       ...(before?.bootOrder !== undefined ? { bootOrder: before.bootOrder } : {}),
     };
   }
+  // Devices given by mapping only: a raw `host=` device (root's way) has no PassthroughDevice to name, and is left alone.
+  const passthrough: Spec["passthrough"] = {};
+  for (const key of Object.keys(config).filter((k) => /^hostpci\d+$/.test(k))) {
+    const { props } = parseProps(`x,${String(config[key])}`);
+    const mapping = props.get("mapping");
+    if (mapping) passthrough[`hostdev${key.slice(7)}`] = { device: mapping, romBar: props.get("rombar") !== "0" };
+  }
   const efi = config.efidisk0 === undefined ? undefined : parseProps(String(config.efidisk0));
   const balloon = config.balloon === undefined ? last.memory.balloon : { statsPeriodSeconds: last.memory.balloon?.statsPeriodSeconds ?? 10, minMiB: Number(config.balloon) };
   const spec: Spec = {
@@ -360,6 +402,7 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     memory: { ...last.memory, sizeMiB: memory, balloon },
     disks,
     nics,
+    passthrough,
     firmware: {
       type: config.bios === "ovmf" ? "uefi" : "bios",
       secureBoot: efi?.props.get("pre-enrolled-keys") === "1",

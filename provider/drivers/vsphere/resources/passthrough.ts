@@ -1,4 +1,4 @@
-// Passthrough devices (DirectPath I/O) on vSphere are adopted, never enabled:
+// Passthrough devices (DirectPath I/O, and host USB devices) on vSphere are adopted, never enabled:
 // turning passthrough on is an ESXi host setting of the vSphere admin's (it can
 // need a host reboot and takes the device from every other user of the host),
 // so NovaCron finds a device that is already enabled and refuses anything else.
@@ -8,7 +8,8 @@ import type { PassthroughDeviceSpec, VirtualMachineSpec } from "../../../core/mo
 import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
 import { parsePassthroughDeviceId, passthroughDeviceId, UnsupportedSpecError } from "../translate";
 import type { VsphereSession } from "../session";
-import { listHostPciDevices, type HostPciDevice, type PciPassthroughSpec } from "../vm";
+import { listHostPciDevices, type HostPciDevice, type PassthroughSpec } from "../vm";
+import { listHostUsbDevices, USB_ID_PREFIX, usbSpecOf, type HostUsbDevice } from "../vm/usb";
 
 type Spec = PassthroughDeviceSpec;
 
@@ -30,6 +31,7 @@ export class VspherePassthroughResource implements ResourceDriver<Spec> {
       );
     }
     const { host, hostName } = await this.pinnedHost(field);
+    if (spec.kind === "usb") return this.createUsb(spec, host, hostName);
     const devices = await listHostPciDevices(await this.session.client(), host);
     const device = select(devices, spec);
     if (!device) {
@@ -68,15 +70,35 @@ export class VspherePassthroughResource implements ResourceDriver<Spec> {
     return observe(host, device, spec);
   }
 
+  /**
+   * A host USB device, by vendor:product among those the host's USB arbitrator offers to VMs
+   * (the config target's usb list). ESXi takes such a device from the host when a VM connects it.
+   */
+  private async createUsb(spec: Spec, host: MoRef, hostName: string): Promise<Observed<Spec>> {
+    const devices = await listHostUsbDevices(await this.session.client(), host);
+    const [vendor, product] = spec.vendorDevice!.split("/")[0]!.split(":");
+    const device = devices.find((d) => d.vendorId === vendor && d.productId === product);
+    if (!device) {
+      const listed = devices.map(describeUsb).join(", ") || "none (ESXi lists a host's USB devices for VMs only while its USB arbitrator service runs)";
+      throw new UnsupportedSpecError("vendorDevice", `got "${spec.vendorDevice}"; ESXi host ${hostName} offers no such USB device to VMs (offered: ${listed})`);
+    }
+    return observeUsb(host, device, spec);
+  }
+
   async read(id: string, last: Spec): Promise<Observed<Spec> | undefined> {
     const parsed = parsePassthroughDeviceId(id);
     if (!parsed) return undefined;
     const host = new MoRef("HostSystem", parsed.hostId);
-    const devices = await listHostPciDevices(await this.session.client(), host).catch((e: unknown) => {
+    const gone = (e: unknown): never[] => {
       if (e instanceof ManagedObjectNotFoundError) return [];
       throw e;
-    });
-    const device = devices.find((d) => d.id === parsed.pciId);
+    };
+    const client = await this.session.client();
+    if (parsed.kind === "usb") {
+      const device = (await listHostUsbDevices(client, host).catch(gone)).find((d) => USB_ID_PREFIX + d.path === parsed.deviceId);
+      return device ? observeUsb(host, device, last) : undefined;
+    }
+    const device = (await listHostPciDevices(client, host).catch(gone)).find((d) => d.id === parsed.deviceId);
     return device ? observe(host, device, last) : undefined;
   }
 
@@ -115,6 +137,14 @@ function select(devices: readonly HostPciDevice[], spec: Spec): HostPciDevice | 
   return matches.find((d) => d.passthruActive) ?? matches.find((d) => d.passthruEnabled) ?? matches[0];
 }
 
+function describeUsb(d: HostUsbDevice): string {
+  return `${d.vendorId}:${d.productId} ${d.name} at port ${d.path}`;
+}
+
+function observeUsb(host: MoRef, device: HostUsbDevice, spec: Spec): Observed<Spec> {
+  return { id: passthroughDeviceId(host.value, USB_ID_PREFIX + device.path), spec, owned: true, outputs: { observed: { ...device, host: host.value } } };
+}
+
 function observe(host: MoRef, device: HostPciDevice, spec: Spec): Observed<Spec> {
   return { id: passthroughDeviceId(host.value, device.id), spec, owned: true, outputs: { observed: { ...device, host: host.value } } };
 }
@@ -123,7 +153,7 @@ function observe(host: MoRef, device: HostPciDevice, spec: Spec): Observed<Spec>
  * Each passthrough slot of a VM → the device as its backing needs it. The device must be on the
  * ESXi host this entry pins, since that is where the VM runs.
  */
-export async function resolveVmPassthrough(session: VsphereSession, client: VimClient, spec: VirtualMachineSpec): Promise<Record<string, PciPassthroughSpec>> {
+export async function resolveVmPassthrough(session: VsphereSession, client: VimClient, spec: VirtualMachineSpec): Promise<Record<string, PassthroughSpec>> {
   const slots = Object.entries(spec.passthrough);
   if (slots.length === 0) return {};
   const host = await session.esxiHost();
@@ -132,20 +162,36 @@ export async function resolveVmPassthrough(session: VsphereSession, client: VimC
       "passthrough",
       `host "${session.host}" names no ESXi host; a VM with passthrough devices must run on their host, so set \`host\` in its novacron:hosts entry`,
     );
-  const devices = await listHostPciDevices(client, host);
-  const out: Record<string, PciPassthroughSpec> = {};
-  for (const [slot, { device }] of slots) {
+  const parsedSlots = slots.map(([slot, { device }]) => {
     const property = `passthrough.${slot}.device`;
     const parsed = parsePassthroughDeviceId(device);
-    if (!parsed) throw new UnsupportedSpecError(property, `got "${device}"; on vSphere this is a PassthroughDevice id such as "host-21/0000:3b:00.0"`);
+    if (!parsed) throw new UnsupportedSpecError(property, `got "${device}"; on vSphere this is a PassthroughDevice id such as "host-21/0000:3b:00.0" or "host-21/usb:1/0/1"`);
     if (parsed.hostId !== host.value) {
       throw new UnsupportedSpecError(property, `got "${device}"; the device is on ESXi host ${parsed.hostId}, but host "${session.host}" places VMs on ${host.value}`);
     }
-    const found = devices.find((d) => d.id === parsed.pciId);
+    return { slot, device, property, parsed };
+  });
+  // Each list is read only when a slot needs it.
+  const devices = parsedSlots.some((s) => s.parsed.kind === "pci") ? await listHostPciDevices(client, host) : [];
+  const usb = parsedSlots.some((s) => s.parsed.kind === "usb") ? await listHostUsbDevices(client, host) : [];
+  const out: Record<string, PassthroughSpec> = {};
+  for (const { slot, device, property, parsed } of parsedSlots) {
+    if (parsed.kind === "usb") {
+      const found = usb.find((d) => USB_ID_PREFIX + d.path === parsed.deviceId);
+      if (!found) {
+        throw new UnsupportedSpecError(
+          property,
+          `got "${device}"; ESXi host ${host.value} offers no USB device at port ${parsed.deviceId.slice(USB_ID_PREFIX.length)} to VMs (unplugged, or taken by the host)`,
+        );
+      }
+      out[slot] = usbSpecOf(found);
+      continue;
+    }
+    const found = devices.find((d) => d.id === parsed.deviceId);
     if (!found?.passthruActive || found.systemId === undefined) {
       throw new UnsupportedSpecError(
         property,
-        `got "${device}"; ESXi host ${host.value} does not offer ${parsed.pciId} for passthrough (missing, not enabled by the vSphere admin, or enabled but waiting for a host reboot)`,
+        `got "${device}"; ESXi host ${host.value} does not offer ${parsed.deviceId} for passthrough (missing, not enabled by the vSphere admin, or enabled but waiting for a host reboot)`,
       );
     }
     out[slot] = { id: found.id, vendorId: found.vendorId, deviceId: found.deviceId, systemId: found.systemId, deviceName: found.deviceName };

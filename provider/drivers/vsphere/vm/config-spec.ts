@@ -4,7 +4,8 @@
 import type { XmlObject } from "../soap";
 import { DISK_SLOT_PREFIX, freeUnits, HOSTDEV_SLOT_PREFIX, LABEL_PREFIX, NIC_SLOT_PREFIX, nicWireType, OWNER_KEY, scsiWireType } from "./devices";
 import { signed16 } from "./pci";
-import type { DiskSpec, NetworkBinding, NicSpec, PciPassthroughSpec, VmSpec } from "./spec";
+import type { DiskSpec, NetworkBinding, NicSpec, PassthroughSpec, PciPassthroughSpec, VmSpec } from "./spec";
+import { addUsb, addUsbController } from "./usb";
 
 const SCSI_TEMP_KEY = -100;
 export const GiB_IN_KB = 1024 * 1024;
@@ -74,8 +75,17 @@ export function addNic(key: number, slot: string, nic: NicSpec): XmlObject {
   };
 }
 
-/** A host PCI device for the VM; the slot is recorded separately (hostdevOption). */
-export function addPassthrough(key: number, dev: PciPassthroughSpec): XmlObject {
+/**
+ * A host PCI or USB device for the VM; the slot is recorded separately (hostdevOption). A USB
+ * device needs the key of the VM's USB controller (an existing one, or one added in the same spec).
+ */
+export function addPassthrough(key: number, dev: PassthroughSpec, usbControllerKey: number | undefined): XmlObject {
+  if (dev.kind !== "usb") return addPciPassthrough(key, dev);
+  if (usbControllerKey === undefined) throw new Error(`USB device ${dev.id} needs the VM's USB controller, and none is present or added`);
+  return addUsb(key, usbControllerKey, dev);
+}
+
+function addPciPassthrough(key: number, dev: PciPassthroughSpec): XmlObject {
   return {
     operation: "add",
     device: {
@@ -136,8 +146,14 @@ export function allocation(reservation: number | undefined): XmlObject | undefin
   return reservation === undefined ? undefined : { reservation };
 }
 
-export function bootOptions(spec: VmSpec): XmlObject | undefined {
-  return spec.secureBoot === undefined ? undefined : { efiSecureBootEnabled: spec.secureBoot };
+/**
+ * VirtualMachineBootOptions in schema order (efiSecureBootEnabled before bootOrder). `order`, as
+ * bootOrderEntries() gives it, is sent when given; an empty one sends bootOptions without an
+ * order, which clears it where the server replaces bootOptions whole (the simulator does).
+ */
+export function bootOptions(spec: VmSpec, order?: readonly XmlObject[]): XmlObject | undefined {
+  if (spec.secureBoot === undefined && order === undefined) return undefined;
+  return { efiSecureBootEnabled: spec.secureBoot, bootOrder: order !== undefined && order.length > 0 ? [...order] : undefined };
 }
 
 /** A virtual TPM; vCenter provisions its keys through the configured key provider. */
@@ -174,8 +190,11 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     extraConfig.push(option(DISK_SLOT_PREFIX + slot, `scsi0:${unit}`));
   }
   for (const [slot, nic] of Object.entries(spec.nics)) deviceChange.push(addNic(key--, slot, nic));
-  for (const [slot, dev] of Object.entries(spec.passthrough ?? {})) {
-    deviceChange.push(addPassthrough(key--, dev));
+  const passthrough = Object.entries(spec.passthrough ?? {});
+  const usbController = passthrough.some(([, dev]) => dev.kind === "usb") ? key-- : undefined;
+  if (usbController !== undefined) deviceChange.push(addUsbController(usbController));
+  for (const [slot, dev] of passthrough) {
+    deviceChange.push(addPassthrough(key--, dev, usbController));
     extraConfig.push(hostdevOption(slot, dev.id));
   }
   if (spec.tpm) deviceChange.push(addTpm(key--));

@@ -3,12 +3,13 @@
 import { bool, child, moref, num, text, xsiType, type MoRef, type XNode } from "../soap";
 import { AHCI_WIRE_TYPE, type CdromDevice, type Controller, parseCdrom } from "./cdrom";
 import type { DiskProvisioning, NetworkBinding, NicAdapter, ScsiControllerType } from "./spec";
+import { parseUsbAutoconnect, USB_CONTROLLER_WIRE_TYPES, USB_ID_PREFIX } from "./usb";
 
 /** extraConfig key prefix recording which SCSI unit holds a disk slot. */
 export const DISK_SLOT_PREFIX = "novacron.disk.";
 export const OWNER_KEY = "novacron.owner";
 export const LABEL_PREFIX = "novacron.label.";
-/** extraConfig key prefix recording which host PCI address a passthrough slot holds. */
+/** extraConfig key prefix recording which host device (PCI address, or "usb:" and a port path) a passthrough slot holds. */
 export const HOSTDEV_SLOT_PREFIX = "novacron.hostdev.";
 /** Written to a NIC's externalId so its slot survives reordering and MAC changes. */
 export const NIC_SLOT_PREFIX = "novacron:";
@@ -48,6 +49,18 @@ export interface PciPassthroughDevice {
   readonly deviceName: string;
 }
 
+/** A host USB device connected through a local backing (VirtualUSBUSBBackingInfo). */
+export interface UsbDevice {
+  readonly kind: "usb";
+  readonly raw: XNode;
+  readonly key: number;
+  /** "usb:" and the port path, as passthrough slots record it. */
+  readonly id: string;
+  readonly path: string;
+  readonly vendorId: string;
+  readonly productId: string;
+}
+
 export interface ScsiDevice {
   readonly key: number;
   readonly busNumber: number;
@@ -59,6 +72,9 @@ export interface Devices {
   readonly nics: NicDevice[];
   readonly scsi: ScsiDevice[];
   readonly pci: PciPassthroughDevice[];
+  readonly usb?: UsbDevice[];
+  /** The VM's USB controller (vSphere allows one), when it has one. */
+  readonly usbController?: { readonly key: number };
   readonly cdroms?: CdromDevice[];
   readonly ide?: Controller[];
   readonly sata?: Controller[];
@@ -105,7 +121,7 @@ function networkOf(backing: XNode | undefined): NetworkBinding | undefined {
 }
 
 export function parseDevices(hardware: XNode | undefined): Devices {
-  const out: { -readonly [K in keyof Devices]: Devices[K] } = { disks: [], nics: [], scsi: [], pci: [], cdroms: [], ide: [], sata: [], other: [] };
+  const out: { -readonly [K in keyof Devices]: Devices[K] } = { disks: [], nics: [], scsi: [], pci: [], usb: [], cdroms: [], ide: [], sata: [], other: [] };
   for (const d of hardware?.children ?? []) {
     if (d.name !== "device") continue;
     const type = xsiType(d) ?? "";
@@ -145,6 +161,22 @@ export function parseDevices(hardware: XNode | undefined): Devices {
         systemId: text(backing, "systemId") ?? "",
         deviceName: text(backing, "deviceName") ?? "",
       });
+    } else if (type === "VirtualUSB" && xsiType(backing) === "VirtualUSBUSBBackingInfo" && parseUsbAutoconnect(text(backing, "deviceName") ?? "")) {
+      const pattern = parseUsbAutoconnect(text(backing, "deviceName") ?? "")!;
+      const hex4 = (n: number | undefined) => (n === undefined ? undefined : (n & 0xffff).toString(16).padStart(4, "0"));
+      out.usb!.push({
+        kind: "usb",
+        raw: d,
+        key,
+        id: USB_ID_PREFIX + pattern.path,
+        path: pattern.path,
+        // The device's own fields when vCenter reports them, else the ids the pattern names.
+        vendorId: hex4(num(d, "vendor")) ?? pattern.vendorId ?? "0000",
+        productId: hex4(num(d, "product")) ?? pattern.productId ?? "0000",
+      });
+    } else if ((USB_CONTROLLER_WIRE_TYPES as readonly string[]).includes(type)) {
+      out.usbController = { key };
+      out.other?.push({ type, label: text(child(d, "deviceInfo"), "label") ?? type });
     } else if (type === "VirtualCdrom") {
       out.cdroms!.push(parseCdrom(d));
       // Also listed among the others: unmanaged while the program writes no cdroms.
@@ -208,7 +240,8 @@ export function freeUnits(used: Iterable<number>): () => number {
 export interface SlotIndex {
   readonly disks: ReadonlyMap<string, DiskDevice>;
   readonly nics: ReadonlyMap<string, NicDevice>;
-  readonly pci: ReadonlyMap<string, PciPassthroughDevice>;
+  /** PCI and USB passthrough devices. */
+  readonly passthrough: ReadonlyMap<string, PciPassthroughDevice | UsbDevice>;
 }
 
 /**
@@ -235,25 +268,29 @@ export function indexSlots(devices: Devices, slots: ReadonlyMap<string, number>,
   devices.nics.forEach((n, i) => {
     nics.set(n.externalId?.startsWith(NIC_SLOT_PREFIX) ? n.externalId.slice(NIC_SLOT_PREFIX.length) : `nic${i}`, n);
   });
-  return { disks, nics, pci: indexPciSlots(devices.pci, hostdevs) };
+  return { disks, nics, passthrough: indexPassthroughSlots([...devices.pci, ...(devices.usb ?? [])], hostdevs) };
 }
 
 /**
  * A passthrough device has no externalId, so its slot is the extraConfig record naming its PCI
- * address; one we did not add gets the synthetic slot "pci<index>".
+ * address or USB port; one we did not add gets the synthetic slot "pci<index>" or "usb<index>".
  */
-function indexPciSlots(pci: readonly PciPassthroughDevice[], hostdevs: ReadonlyMap<string, string>): Map<string, PciPassthroughDevice> {
-  const out = new Map<string, PciPassthroughDevice>();
-  const claimed = new Set<PciPassthroughDevice>();
+function indexPassthroughSlots(devices: readonly (PciPassthroughDevice | UsbDevice)[], hostdevs: ReadonlyMap<string, string>): Map<string, PciPassthroughDevice | UsbDevice> {
+  const out = new Map<string, PciPassthroughDevice | UsbDevice>();
+  const claimed = new Set<PciPassthroughDevice | UsbDevice>();
   for (const [slot, id] of hostdevs) {
-    const device = pci.find((p) => p.id === id && !claimed.has(p));
+    const device = devices.find((p) => p.id === id && !claimed.has(p));
     if (device) {
       out.set(slot, device);
       claimed.add(device);
     }
   }
-  pci.forEach((p, i) => {
-    if (!claimed.has(p)) out.set(`pci${i}`, p);
-  });
+  let pci = 0;
+  let usb = 0;
+  for (const p of devices) {
+    const kind = "kind" in p && p.kind === "usb" ? "usb" : "pci";
+    const index = kind === "usb" ? usb++ : pci++;
+    if (!claimed.has(p)) out.set(`${kind}${index}`, p);
+  }
   return out;
 }

@@ -39,8 +39,9 @@ export async function createVm(client: VimClient, placement: Placement, spec: Vm
   );
   const ref = moref(result);
   if (!ref) throw new Error(`CreateVM_Task for ${spec.name} returned no VM`);
-  // CD-ROM drives go on the IDE controllers vCenter gives every new VM: added once they exist.
-  if (Object.keys(spec.cdroms ?? {}).length > 0) await reconfigureVm(client, ref, spec, options);
+  // CD-ROM drives go on the IDE controllers vCenter gives every new VM, and the boot order names
+  // devices by the keys vCenter gave them: both are set once the VM exists.
+  if (Object.keys(spec.cdroms ?? {}).length > 0 || (spec.bootOrder ?? []).length > 0) await reconfigureVm(client, ref, spec, options);
   return ref;
 }
 
@@ -55,6 +56,12 @@ export async function reconfigureVm(client: VimClient, vm: MoRef, desired: VmSpe
   const spec = reconfigureSpec(current, desired, current.homeDatastore);
   if (!spec) return false;
   await runTask(client, "ReconfigVM_Task", vm, { spec }, options);
+  // A device added just now has its key only now: a boot order naming it is set in a second pass.
+  if ((desired.bootOrder ?? []).length > 0) {
+    const after = parseVm(vm, (await getProperties(client, vm, ["config"])).props);
+    const rest = reconfigureSpec(after, desired, after.homeDatastore);
+    if (rest) await runTask(client, "ReconfigVM_Task", vm, { spec: rest }, options);
+  }
   return true;
 }
 

@@ -1,7 +1,7 @@
 // An ESXi host's PCI devices and their passthrough state (DirectPath I/O), as
 // the three places vSphere keeps them: the hardware inventory, the host's
 // passthrough configuration, and the config target a VM on that host sees.
-import { arrayItems, bool, child, getProperties, moref, num, text, type MoRef, type VimClient } from "../soap";
+import { arrayItems, bool, child, getProperties, moref, num, text, type MoRef, type VimClient, type XNode } from "../soap";
 
 export interface HostPciDevice {
   /** PCI address, "0000:3b:00.0". */
@@ -60,17 +60,24 @@ export async function listHostPciDevices(client: VimClient, host: MoRef): Promis
   });
 }
 
-/** PCI id → system id of the devices a VM on `host` can be given, from its compute resource's environment browser. */
+/** PCI id → system id of the devices a VM on `host` can be given. */
 async function passthroughTargets(client: VimClient, computeResource: MoRef, host: MoRef): Promise<Map<string, string>> {
-  const browser = moref((await getProperties(client, computeResource, ["environmentBrowser"])).props.get("environmentBrowser"));
   const out = new Map<string, string>();
-  if (!browser) return out;
-  const target = await client.invoke("QueryConfigTarget", browser, { host });
-  for (const p of target?.children ?? []) {
-    if (p.name !== "pciPassthrough") continue;
+  for (const p of await configTargetItems(client, computeResource, host, "pciPassthrough")) {
     const id = text(child(p, "pciDevice"), "id");
     const systemId = text(p, "systemId");
     if (id && systemId) out.set(id, systemId);
   }
   return out;
+}
+
+/**
+ * The entries named `item` of the config target a VM on `host` sees (QueryConfigTarget on its
+ * compute resource's environment browser): where vCenter lists what a VM there may be given.
+ */
+export async function configTargetItems(client: VimClient, computeResource: MoRef, host: MoRef, item: string): Promise<XNode[]> {
+  const browser = moref((await getProperties(client, computeResource, ["environmentBrowser"])).props.get("environmentBrowser"));
+  if (!browser) return [];
+  const target = await client.invoke("QueryConfigTarget", browser, { host });
+  return (target?.children ?? []).filter((c) => c.name === item);
 }

@@ -3,8 +3,9 @@
 import { bool, child, children, getProperties, moref, morefs, num, text, type MoRef, type VimClient, type XNode } from "../soap";
 import { diskSlots, hostdevSlots, indexSlots, LABEL_PREFIX, nicWireType, OWNER_KEY, parseDevices, parseExtraConfig, type Devices } from "./devices";
 import type { CurrentConfig } from "./reconfigure-spec";
+import { parseBootOrder } from "./boot-order";
 import { cdromSlot } from "./cdrom";
-import type { CdromSpec, DiskSpec, Firmware, NicAdapter, NicSpec, PciPassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
+import type { CdromSpec, DiskSpec, Firmware, NicAdapter, NicSpec, PassthroughSpec, PowerState, SnapshotInfo, VmSpec, VmState } from "./spec";
 
 /** Devices worth telling a user about; controllers, keyboards and video cards are every VM's. */
 const USER_VISIBLE = /Cdrom|Floppy|SerialPort|ParallelPort|Sound|HdAudio|Ensoniq|^VirtualUSB$|Tpm|Watchdog|PrecisionClock/;
@@ -79,9 +80,12 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
   const controller = devices.scsi.find((c) => c.busNumber === 0);
   const hostdevs = hostdevSlots(extra);
   const index = indexSlots(devices, slots, hostdevs);
-  const passthrough: Record<string, PciPassthroughSpec> = {};
-  for (const [slot, p] of index.pci) {
-    passthrough[slot] = { id: p.id, vendorId: p.vendorId, deviceId: p.deviceId, systemId: p.systemId, deviceName: p.deviceName };
+  const passthrough: Record<string, PassthroughSpec> = {};
+  for (const [slot, p] of index.passthrough) {
+    passthrough[slot] =
+      "kind" in p
+        ? { kind: "usb", id: p.id, path: p.path, vendorId: p.vendorId, productId: p.productId }
+        : { id: p.id, vendorId: p.vendorId, deviceId: p.deviceId, systemId: p.systemId, deviceName: p.deviceName };
   }
   const disks: Record<string, DiskSpec> = {};
   const diskFiles: Record<string, string> = {};
@@ -121,6 +125,7 @@ export function parseVm(ref: MoRef, props: ReadonlyMap<string, XNode>): VmDetail
     memoryReservationLockedToMax: bool(config, "memoryReservationLockedToMax"),
     firmware: firmware === "efi" || firmware === "bios" ? (firmware as Firmware) : undefined,
     secureBoot: bool(child(config, "bootOptions"), "efiSecureBootEnabled"),
+    bootOrder: parseBootOrder(child(config, "bootOptions"), index),
     tpm: devices.tpm !== undefined,
     cdroms: cdromsOf(devices),
     cpuAffinity: affinityOf(child(config, "cpuAffinity")),

@@ -19,7 +19,9 @@ import {
   metadataOptions,
   option,
 } from "./config-spec";
+import { bootOrderEntries, sameBootOrder } from "./boot-order";
 import { cdromChanges } from "./cdrom";
+import { addUsbController } from "./usb";
 import { DISK_SLOT_PREFIX, freeUnits, indexSlots, scsiWireType, type Devices, type NicDevice } from "./devices";
 import type { NetworkBinding, VmSpec } from "./spec";
 
@@ -27,7 +29,7 @@ export interface CurrentConfig {
   readonly spec: VmSpec;
   readonly devices: Devices;
   readonly diskSlots: ReadonlyMap<string, number>;
-  /** Passthrough slot → host PCI address, from extraConfig. */
+  /** Passthrough slot → host PCI address or "usb:<port path>", from extraConfig. */
   readonly hostdevSlots?: ReadonlyMap<string, string>;
   /** "[datastore] folder/" of the VM's files: disks outside it are not the VM's to delete. */
   readonly homeDir?: string;
@@ -150,15 +152,22 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   }
 
   // A slot now naming another device is the old one removed and the new one added.
-  const wantedPci = desired.passthrough ?? {};
-  for (const [slot, device] of slots.pci) {
-    if (wantedPci[slot]?.id === device.id) continue;
+  const wantedPassthrough = desired.passthrough ?? {};
+  for (const [slot, device] of slots.passthrough) {
+    if (wantedPassthrough[slot]?.id === device.id) continue;
     deviceChange.push({ operation: "remove", device: toXmlValue(device.raw) });
-    if (!(slot in wantedPci) && current.hostdevSlots?.has(slot)) extraConfig.push(hostdevOption(slot, ""));
+    if (!(slot in wantedPassthrough) && current.hostdevSlots?.has(slot)) extraConfig.push(hostdevOption(slot, ""));
   }
-  for (const [slot, dev] of Object.entries(wantedPci)) {
-    if (slots.pci.get(slot)?.id === dev.id) continue;
-    deviceChange.push(addPassthrough(key--, dev));
+  const added = Object.entries(wantedPassthrough).filter(([slot, dev]) => slots.passthrough.get(slot)?.id !== dev.id);
+  // A USB device needs the VM's one USB controller: the existing one, else one added here (kept
+  // afterwards, like the IDE and SATA controllers CD-ROM drives sit on).
+  let usbController = current.devices.usbController?.key;
+  if (usbController === undefined && added.some(([, dev]) => dev.kind === "usb")) {
+    usbController = key--;
+    deviceChange.push(addUsbController(usbController));
+  }
+  for (const [slot, dev] of added) {
+    deviceChange.push(addPassthrough(key--, dev, usbController));
     extraConfig.push(hostdevOption(slot, dev.id));
   }
 
@@ -170,6 +179,12 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
   if (desired.tpm === true && !current.devices.tpm) deviceChange.push(addTpm(key--));
   if (desired.tpm === false && current.devices.tpm) deviceChange.push({ operation: "remove", device: toXmlValue(current.devices.tpm.raw) });
   const affinityChanged = desired.cpuAffinity !== undefined ? !sameCpus(desired.cpuAffinity, have.cpuAffinity ?? []) : (have.cpuAffinity ?? []).length > 0;
+
+  // The boot order names devices by key: one added in this same change gets it in a second pass
+  // (reconfigureVm), so until then the order is left as it is.
+  const wantedBoot = desired.bootOrder === undefined ? undefined : bootOrderEntries(desired.bootOrder, slots);
+  const bootChanged = wantedBoot !== undefined && !sameBootOrder(desired.bootOrder!, have.bootOrder ?? []);
+  const secureBootChanged = changed(desired.secureBoot, have.secureBoot) !== undefined;
 
   const ci = desired.cloudInit;
   if (ci && (ci.userData !== have.cloudInit?.userData || ci.metaData !== have.cloudInit?.metaData)) {
@@ -193,7 +208,9 @@ export function reconfigureSpec(current: CurrentConfig, desired: VmSpec, datasto
     // No affinity wanted where the VM has one: an empty set lifts it.
     cpuAffinity: affinityChanged ? cpuAffinity(desired.cpuAffinity ?? []) : undefined,
     extraConfig: extraConfig.length ? extraConfig : undefined,
-    bootOptions: changed(desired.secureBoot, have.secureBoot) === undefined ? undefined : bootOptions(desired),
+    // Sent whole (the secure boot switch and the order), so neither is lost where the server
+    // replaces bootOptions rather than merging it.
+    bootOptions: secureBootChanged || bootChanged ? bootOptions(desired, wantedBoot ?? bootOrderEntries(have.bootOrder ?? [], slots) ?? []) : undefined,
     firmware: changed(desired.firmware, have.firmware),
     // Unset on the server reads as false.
     memoryReservationLockedToMax: changed(desired.memoryReservationLockedToMax, have.memoryReservationLockedToMax ?? false),

@@ -37,6 +37,7 @@ export interface NicSpec {
 
 /** A host PCI device given to the VM (DirectPath I/O); the values are the host's, from listHostPciDevices(). */
 export interface PciPassthroughSpec {
+  readonly kind?: "pci";
   /** PCI address on the host, "0000:3b:00.0". */
   readonly id: string;
   /** Lower-case hex, as the host lists them ("15ad"). */
@@ -47,6 +48,20 @@ export interface PciPassthroughSpec {
   readonly deviceName: string;
 }
 
+/** A host USB device given to the VM (VirtualUSB with a local host backing), from listHostUsbDevices(). */
+export interface UsbPassthroughSpec {
+  readonly kind: "usb";
+  /** "usb:" and the port path: what the slot's extraConfig record holds. */
+  readonly id: string;
+  /** The port path on the host, "1/0/1". */
+  readonly path: string;
+  /** Lower-case hex, four digits. */
+  readonly vendorId: string;
+  readonly productId: string;
+}
+
+export type PassthroughSpec = PciPassthroughSpec | UsbPassthroughSpec;
+
 /** A CD/DVD drive at a controller position; the slot name follows from it (cdrom.ts). */
 export interface CdromSpec {
   readonly controller: "ide" | "sata";
@@ -54,6 +69,15 @@ export interface CdromSpec {
   readonly unit: number;
   /** "[datastore] path.iso"; undefined for an empty drive. */
   readonly iso?: string;
+}
+
+/**
+ * A device in the boot order, by slot: vSphere's boot order names devices by the keys vCenter
+ * gives them, which a device added in the same change does not have yet.
+ */
+export interface BootDevice {
+  readonly kind: "disk" | "nic";
+  readonly slot: string;
 }
 
 export interface CloudInit {
@@ -78,13 +102,15 @@ export interface VmSpec {
   /** Keyed by slot name: the slot, not the position, identifies a disk, so reordering never replaces one. */
   readonly disks: Readonly<Record<string, DiskSpec>>;
   readonly nics: Readonly<Record<string, NicSpec>>;
-  /** PCI passthrough devices by slot (hostdev0…), recorded in extraConfig `novacron.hostdev.<slot>`. */
-  readonly passthrough?: Readonly<Record<string, PciPassthroughSpec>>;
-  /** vSphere requires it for passthrough: all memory reserved, following the size. */
+  /** PCI and USB passthrough devices by slot (hostdev0…), recorded in extraConfig `novacron.hostdev.<slot>`. */
+  readonly passthrough?: Readonly<Record<string, PassthroughSpec>>;
+  /** vSphere requires it for PCI passthrough: all memory reserved, following the size. */
   readonly memoryReservationLockedToMax?: boolean;
   /** Default "bios". */
   readonly firmware?: Firmware;
   readonly secureBoot?: boolean;
+  /** Disks and NICs the firmware tries, first to last (bootOptions.bootOrder); empty: vSphere's default order. */
+  readonly bootOrder?: readonly BootDevice[];
   /** CD/DVD drives by model slot (hda-hdd on IDE, sataN on SATA). */
   readonly cdroms?: Readonly<Record<string, CdromSpec>>;
   /** A virtual TPM device (VirtualTPM); vCenter needs a key provider to add one. */
