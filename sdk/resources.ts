@@ -43,6 +43,8 @@ export class VirtualMachine extends NovaCronResource<"VirtualMachine"> {
   /** Power state the hypervisor reports: running, stopped, paused, … */
   declare readonly state: pulumi.Output<string>;
   declare readonly uuid: pulumi.Output<string>;
+  /** The VM's id on its host; after a cross-hypervisor move the resource id is the old host's until the next refresh. */
+  declare readonly hostId: pulumi.Output<string>;
   /** First IPv4 address (when `waitForIp` is set; null before the guest has one). */
   declare readonly ipAddress: pulumi.Output<string | null>;
   declare readonly macAddresses: pulumi.Output<Record<string, string>>;

@@ -59,6 +59,15 @@ export function checkCrossMove(old: VirtualMachineSpec, next: VirtualMachineSpec
       failures.push({ property: `disks.${slot}`, reason: "a disk cannot be added in the same update as a cross-hypervisor move; add it after the move" });
     }
   }
+  for (const [slot, disk] of Object.entries(old.disks)) {
+    const after = next.disks[slot];
+    if (after && disk.sizeGiB !== undefined && after.sizeGiB !== undefined && after.sizeGiB !== disk.sizeGiB) {
+      failures.push({
+        property: `disks.${slot}.sizeGiB`,
+        reason: `got ${after.sizeGiB}, was ${disk.sizeGiB}; a disk moves at the size it has, so change its size in an update before or after the move`,
+      });
+    }
+  }
   for (const slot of Object.keys(old.disks)) {
     if (!(slot in next.disks))
       failures.push({ property: `disks.${slot}`, reason: "a disk cannot be removed in the same update as a cross-hypervisor move; remove it before or after" });
@@ -71,10 +80,11 @@ export function checkCrossMove(old: VirtualMachineSpec, next: VirtualMachineSpec
 }
 
 /**
- * Driver pairs whose disk data paths (export on the source, import on the target) exist.
- * Until a pair is listed the move is refused at preview, never attempted at `up`.
+ * Driver pairs whose disk data paths (export on the source, import on the target) and VM
+ * creates over imported disks exist (core/cross-move-task.ts carries the move out). Any other
+ * pair is refused at preview, never attempted at `up`.
  */
-export const CROSS_MOVE_PAIRS: readonly string[] = [];
+export const CROSS_MOVE_PAIRS: readonly string[] = ["KVM/QEMU (libvirt)->VMware vSphere", "VMware vSphere->KVM/QEMU (libvirt)"];
 
 function notCarriedOutYet(from: HypervisorCapabilities, to: HypervisorCapabilities): InputFailure[] {
   if (CROSS_MOVE_PAIRS.includes(`${from.product}->${to.product}`)) return [];

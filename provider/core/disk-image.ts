@@ -16,7 +16,7 @@ export const CHUNK = 1024 * 1024;
 const ZERO_CHUNK_HASH = createHash("sha256").update(Buffer.alloc(CHUNK)).digest();
 
 /** One extent of `qemu-img map --output=json`. */
-interface Extent {
+export interface Extent {
   start: number;
   length: number;
   depth: number;
@@ -30,6 +30,11 @@ export interface ImageInfo {
   virtualSize: number;
   /** Bytes the file takes on disk (holes not counted). */
   actualSize: number;
+}
+
+/** Where each guest range of an image lives in its file (or that it reads as zeros). */
+export async function mapImage(path: string, format: ImageFormat): Promise<Extent[]> {
+  return JSON.parse(await qemuImg(["map", "--output=json", "-f", format, path])) as Extent[];
 }
 
 export async function imageInfo(path: string, format?: ImageFormat): Promise<ImageInfo> {
@@ -54,7 +59,7 @@ export async function convertImage(src: string, srcFormat: ImageFormat, dst: str
  * other is first converted to a sparse raw temp file.
  */
 export async function guestDigest(path: string, format: ImageFormat): Promise<{ sha256: string; virtualSize: number }> {
-  const extents = JSON.parse(await qemuImg(["map", "--output=json", "-f", format, path])) as Extent[];
+  const extents = await mapImage(path, format);
   const readable = extents.every((e) => !e.data || e.zero || (e.depth === 0 && e.offset !== undefined));
   if (!readable) {
     const dir = await mkdtemp(join(tmpdir(), "novacron-digest-"));

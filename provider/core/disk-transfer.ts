@@ -24,6 +24,20 @@ export interface DiskLocation {
   virtualSize: number;
 }
 
+/** Where `importDisk` writes a disk, chosen by the caller. */
+export interface ImportTarget {
+  /** A libvirt storage pool, or a vSphere datastore. */
+  pool: string;
+  /** The volume's name in the pool, or the descriptor's path in the datastore ("web/web_1.vmdk"). */
+  name: string;
+  /** Format of the bytes in `source`. */
+  format: ImageFormat;
+  /** Bytes `source` yields. */
+  size: number;
+  /** Bytes the guest sees, when it differs from `size` (qcow2, vmdk). */
+  virtualSize?: number;
+}
+
 export interface DiskTransfer {
   /** The format this hypervisor stores disks in, and takes in `importDisk`. */
   readonly nativeFormat: ImageFormat;
@@ -36,7 +50,7 @@ export interface DiskTransfer {
    * name chosen by the caller) and returns where it landed. Must fail rather than leave a
    * truncated file looking complete.
    */
-  importDisk(target: { pool: string; name: string; format: ImageFormat; size: number }, source: Readable): Promise<DiskLocation>;
+  importDisk(target: ImportTarget, source: Readable): Promise<DiskLocation>;
   /** Removes an imported disk again (cleanup of a move that did not finish). Tolerates "already gone". */
   removeDisk(disk: DiskLocation): Promise<void>;
 }

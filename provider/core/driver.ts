@@ -1,5 +1,6 @@
 import type { HypervisorCapabilities } from "./capabilities";
 import type { ChangePlan } from "./classify";
+import type { DiskLocation, DiskTransfer } from "./disk-transfer";
 import type { DriverKind, HostConfig, Hosts } from "./hosts";
 import type { ResourceKind, SpecOf } from "./model";
 
@@ -12,6 +13,26 @@ export interface OperationContext {
   deadline: number;
   /** Opens the driver of another configured host (same kind), e.g. the target of a migration. */
   connect(host: string): Promise<Driver>;
+  /**
+   * A VM create during a cross-hypervisor move: these slots attach the disk already imported
+   * there (named by `CrossMoveSupport.importedDiskName`) instead of making a blank one.
+   */
+  importedDisks?: Readonly<Record<string, DiskLocation>>;
+}
+
+/**
+ * What a driver adds for a cross-hypervisor move (core/cross-move-task.ts), besides its disk
+ * data path: the names under which its VM create adopts an imported disk and its VM delete
+ * removes it again, and a way to find such a disk after a crash lost its location.
+ */
+export interface CrossMoveSupport {
+  /** The file name (inside a pool or datastore) an imported disk of `slot` gets. */
+  importedDiskName(vm: string, slot: string): string;
+  /**
+   * The disk `name` in `pool` (a leftover of an interrupted import): undefined when it is surely
+   * absent; a driver that cannot tell returns its location (removeDisk tolerates "already gone").
+   */
+  locateDisk(pool: string, name: string): Promise<DiskLocation | undefined>;
 }
 
 /** What a refresh may consult besides the object itself: it runs outside any operation. */
@@ -92,5 +113,12 @@ export interface Driver {
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined;
   /** Counters of every VM on the host in one call, where the hypervisor offers them. */
   collectMetrics?(): Promise<VmMetrics[]>;
+  /** Naming and lookup of imported disks, where this driver can take part in a cross-hypervisor move. */
+  crossMove?(): CrossMoveSupport;
+  /**
+   * This host's disk data path for a cross-hypervisor move (read a stopped VM's disks out,
+   * write disks in), where the driver has one. Core reaches it here and never imports a driver.
+   */
+  diskTransfer?(): DiskTransfer;
   close(): Promise<void>;
 }

@@ -6,10 +6,11 @@ import { InputError, PartialCreateError } from "../core/errors";
 import { hostEntry } from "../core/hosts";
 import { decideOnFound, describeObject, keepOnDestroy } from "../core/ownership";
 import { redact, redactError, valuesAtPaths, wrapSecretInputs } from "../core/redact";
-import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind } from "../core/model";
+import { COMPUTED_OUTPUTS, RESOURCE_MODELS, type ResourceKind, type VirtualMachineSpec } from "../core/model";
 import { parseRecorded } from "../core/recorded";
 import { containsUnknown } from "../core/unknown";
 import { capabilitiesOf, openDriver } from "../drivers/registry";
+import { movedByInterruptedRun, moveVmAcrossKinds } from "./cross-move";
 import { configureHosts, currentHosts } from "./hosts";
 import { progressFor } from "./progress";
 
@@ -83,24 +84,30 @@ async function createUnredacted(kind: ResourceKind, inputs: Props): Promise<pulu
     // recorded in state, and the next `up` updates it instead of creating a second one.
     throw Object.assign(new Error(error.message), {
       id: error.id,
-      properties: wrapSecretInputs(plain({ ...spec, ...error.outputs }), RESOURCE_MODELS[kind].secrets),
+      properties: wrapSecretInputs(plain({ ...spec, ...error.outputs, ...hostIdOutput(kind, error.id) }), RESOURCE_MODELS[kind].secrets),
       reasons: [error.message],
     });
   }
-  return { id: observed.id, outs: secretsWrapped(kind, plain(withEveryOutput(kind, outputsOf(spec, observed), {}))) };
+  return { id: observed.id, outs: secretsWrapped(kind, plain(withEveryOutput(kind, outputsOf(kind, spec, observed), {}))) };
 }
 
 async function readUnredacted(kind: ResourceKind, id: string, props: Props): Promise<pulumi.dynamic.ReadResult> {
   const last = recordedSpec(kind, props, "refresh");
   const { driver, ops } = await resolve(kind, last.host as string);
-  let observed = await ops.read(id, last, { hosts: currentHosts() });
+  const vmId = hostIdOf(kind, id, props);
+  let observed = await ops.read(vmId, last, { hosts: currentHosts() });
+  if (kind === "VirtualMachine" && !observed) {
+    // Gone from its host because a cross-hypervisor move finished there unrecorded (its journal says where).
+    observed = (await movedByInterruptedRun(vmId, last as unknown as VirtualMachineSpec)) as unknown as Observed<Props> | undefined;
+  }
   if (kind === "VirtualMachine" && driver.vmIdsAreGlobal && (!observed || observed.spec.powerState === "stopped")) {
-    observed = (await findMovedVm(id, last, driver, observed !== undefined)) ?? observed;
+    observed = (await findMovedVm(vmId, last, driver, observed !== undefined)) ?? observed;
   }
   if (!observed) return { id: "", props: {} };
   const spec = representable(kind, observed.spec);
-  // Drift shows up as changed inputs, so the next `up` converges back to the program.
-  return { id: observed.id, props: secretsWrapped(kind, plain(withEveryOutput(kind, outputsOf(spec, observed), props))), inputs: secretsWrapped(kind, plain(spec)) };
+  // Drift shows up as changed inputs, so the next `up` converges back to the program. The id
+  // returned is the host's: a refresh after a cross-hypervisor move makes it the resource id.
+  return { id: observed.id, props: secretsWrapped(kind, plain(withEveryOutput(kind, outputsOf(kind, spec, observed), props))), inputs: secretsWrapped(kind, plain(spec)) };
 }
 
 /**
@@ -138,20 +145,22 @@ async function findMovedVm(id: string, last: Props, recorded: Driver, stoppedCop
 async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, news: Props): Promise<pulumi.dynamic.UpdateResult> {
   const old = recordedSpec(kind, olds, "update");
   const next = parseSpec(kind, news);
+  const vmId = hostIdOf(kind, id, olds);
   const plan = planChange(kind, olds, news);
   const ctx = operationContext(kind, next);
   const hosts = currentHosts();
-  if (kind === "VirtualMachine" && old.host !== next.host && hostEntry(hosts, old.host)?.driver !== hostEntry(hosts, next.host)?.driver) {
-    // check() refuses pairs without a disk data path; never hand a cross-kind move to a driver's live migration.
-    throw new Error(`host: moving from "${String(old.host)}" to "${String(next.host)}" crosses hypervisor kinds, which this version cannot carry out`);
-  }
+  const crossesKinds = kind === "VirtualMachine" && old.host !== next.host && hostEntry(hosts, old.host)?.driver !== hostEntry(hosts, next.host)?.driver;
   ctx.progress(`applying ${plan.worst} change: ${describePlan(plan).join("; ")}`);
-  const observed = followsToHost(plan, old, next)
-    ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
-    : await (await resolve(kind, old.host as string)).ops.update(id, old, next, plan, ctx);
+  // A move across hypervisor kinds is never handed to a driver's own migration: the executor
+  // copies the disks and makes the VM anew (check() refuses pairs without a data path).
+  const observed = crossesKinds
+    ? ((await moveVmAcrossKinds(vmId, old as unknown as VirtualMachineSpec, next as unknown as VirtualMachineSpec, ctx)) as unknown as Observed<Props>)
+    : followsToHost(plan, old, next)
+      ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
+      : await (await resolve(kind, old.host as string)).ops.update(vmId, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
   const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
-  return { outs: secretsWrapped(kind, plain(withEveryOutput(kind, { ...outputsOf(next, observed), ...change }, olds))) };
+  return { outs: secretsWrapped(kind, plain(withEveryOutput(kind, { ...outputsOf(kind, next, observed), ...change }, olds))) };
 }
 
 /**
@@ -184,7 +193,7 @@ async function removeUnredacted(kind: ResourceKind, id: string, props: Props): P
     return;
   }
   const { ops } = await resolve(kind, spec.host as string);
-  await ops.delete(id, spec, ctx);
+  await ops.delete(hostIdOf(kind, id, props), spec, ctx);
 }
 
 function planChange(kind: ResourceKind, olds: Props, news: Props): ChangePlan {
@@ -290,8 +299,22 @@ function operationContext(kind: ResourceKind, spec: Props): OperationContext {
 }
 
 /** State = normalised inputs + what the hypervisor reported; secret inputs are marked secret by the sdk. */
-function outputsOf(spec: Props, observed: Observed<Props>): Props {
-  return { ...spec, ...observed.outputs };
+function outputsOf(kind: ResourceKind, spec: Props, observed: Observed<Props>): Props {
+  return { ...spec, ...observed.outputs, ...hostIdOutput(kind, observed.id) };
+}
+
+/**
+ * A VM's id on its current host. An update cannot change a resource's id, so after a
+ * cross-hypervisor move the resource id is still the old host's (a libvirt UUID where the VM is
+ * now a vSphere `vm-42`) until the next refresh; every call addresses the VM by this output.
+ */
+function hostIdOf(kind: ResourceKind, id: string, props: Props): string {
+  const recorded = kind === "VirtualMachine" ? props.hostId : undefined;
+  return typeof recorded === "string" && recorded !== "" ? recorded : id;
+}
+
+function hostIdOutput(kind: ResourceKind, id: string): Props {
+  return kind === "VirtualMachine" ? { hostId: id } : {};
 }
 
 /**

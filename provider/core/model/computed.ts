@@ -5,7 +5,7 @@ import type { ResourceKind } from "./index";
  * schemas so the sdk can declare resources without loading zod in the program's process.
  */
 export const COMPUTED_OUTPUTS: Record<ResourceKind, readonly string[]> = {
-  VirtualMachine: ["state", "uuid", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration", "unmanaged"],
+  VirtualMachine: ["state", "uuid", "hostId", "ipAddress", "macAddresses", "lastChange", "lastChangeClass", "migration", "unmanaged"],
   StoragePool: ["state", "uuid", "capacityBytes", "running"],
   Volume: ["path", "capacityBytes"],
   Network: ["state", "uuid", "bridgeName"],

@@ -24,6 +24,11 @@ const COMPUTED_OUTPUTS: Record<ResourceKind, Record<string, PropertySpec>> = {
   VirtualMachine: {
     state: { type: "string", description: "Power state reported by the hypervisor." },
     uuid: { type: "string" },
+    hostId: {
+      type: "string",
+      description:
+        "The VM's id on the host it is on. After a cross-hypervisor move the resource id is the old host's until the next refresh (an update cannot change it); NovaCron addresses the VM by this.",
+    },
     ipAddress: { type: "string", description: "First IPv4 address, when waitForIp is set." },
     macAddresses: { type: "object", additionalProperties: { type: "string" }, description: "NIC slot → MAC address." },
     lastChange: { type: "array", items: { type: "string" }, description: "Each field of the last update with its disruption class." },

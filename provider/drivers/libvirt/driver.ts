@@ -1,6 +1,9 @@
-import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { DiskTransfer } from "../../core/disk-transfer";
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
+import { LibvirtDiskTransfer } from "./disk-transfer";
+import type { CrossMoveSupport, Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import { libvirtCrossMove } from "./cross-move";
 import { libvirtHostCapabilities } from "./host-capabilities";
 import { collectMetrics, type VmMetrics } from "./metrics";
 import { LibvirtNetworkResource } from "./resources/network";
@@ -43,6 +46,15 @@ export class LibvirtDriver implements Driver {
 
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
     return this.resources[kind];
+  }
+
+  crossMove(): CrossMoveSupport {
+    return libvirtCrossMove(this.session);
+  }
+
+  /** Volume download/upload streams, each on a connection of its own. */
+  diskTransfer(): DiskTransfer {
+    return new LibvirtDiskTransfer(this.session);
   }
 
   close(): Promise<void> {

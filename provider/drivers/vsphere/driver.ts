@@ -1,6 +1,9 @@
-import type { Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import type { DiskTransfer } from "../../core/disk-transfer";
 import type { HostConfig } from "../../core/hosts";
 import type { ResourceKind, SpecOf } from "../../core/model";
+import { VsphereDiskTransfer } from "./disk-transfer";
+import type { CrossMoveSupport, Driver, HostCapabilities, ResourceDriver } from "../../core/driver";
+import { vsphereCrossMove } from "./cross-move";
 import { vsphereHostCapabilities } from "./host-capabilities";
 import { VsphereDatastoreResource } from "./resources/datastore";
 import { VspherePassthroughResource } from "./resources/passthrough";
@@ -42,6 +45,15 @@ export class VsphereDriver implements Driver {
 
   resource<K extends ResourceKind>(kind: K): ResourceDriver<SpecOf<K>> | undefined {
     return this.resources[kind] as ResourceDriver<SpecOf<K>> | undefined;
+  }
+
+  crossMove(): CrossMoveSupport {
+    return vsphereCrossMove(this.session);
+  }
+
+  /** Datastore file transfer of descriptor + flat file. */
+  diskTransfer(): DiskTransfer {
+    return new VsphereDiskTransfer(this.session);
   }
 
   async close(): Promise<void> {

@@ -86,6 +86,21 @@ describe("cross-hypervisor move: planning", () => {
     assert.match(failures.find((f) => f.property === "disks.sdc.volume")?.reason ?? "", /"images\/data"/);
   });
 
+  it("refuses a disk size change in the same update as the move, naming the slot", () => {
+    const failures = checkCrossMove(
+      onKvm,
+      toVsphere((vm) => (vm.disks.sda.sizeGiB = 16)),
+      capabilitiesOf("libvirt"),
+      capabilitiesOf("vsphere"),
+    );
+    const failure = failures.find((f) => f.property === "disks.sda.sizeGiB");
+    assert.match(failure?.reason ?? "", /got 16, was 12; a disk moves at the size it has/);
+    assert.equal(
+      failures.some((f) => f.property === "disks.sdb.sizeGiB"),
+      false,
+    );
+  });
+
   it("check() shows the class in plannedChanges and refuses a target feature the target lacks", () => {
     const withKernel = VirtualMachineInputs.parse({ ...onKvm, kernelBoot: { kernel: "/boot/vmlinuz" } });
     const outcome = checkInputs("VirtualMachine", withKernel, { ...toVsphere(), kernelBoot: { kernel: "/boot/vmlinuz" } }, HOSTS, capabilitiesOf);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { DiskLocation } from "../../../core/disk-transfer";
 import { buildNoCloudSeed, seedInstanceId } from "../../../core/cloud-init";
 import type { VirtualMachineSpec } from "../../../core/model";
 import { checkVmAgainstHost } from "../host-checks";
@@ -25,10 +26,20 @@ export function seedVolumeName(vm: string): string {
 export async function resolveDomainContext(
   session: LibvirtSession,
   vm: VirtualMachineSpec,
-  known: { uuid?: string; macs?: Record<string, string>; seedSalt?: string; attachedPaths?: ReadonlySet<string>; current?: ParsedDomain } = {},
+  known: {
+    uuid?: string;
+    macs?: Record<string, string>;
+    seedSalt?: string;
+    attachedPaths?: ReadonlySet<string>;
+    current?: ParsedDomain;
+    /** Disks a cross-hypervisor move imported for these slots (under the made names). */
+    imported?: Readonly<Record<string, DiskLocation>>;
+  } = {},
 ): Promise<DomainBuildContext> {
-  // A volume of a predictable name is this VM's only if its current definition uses it.
-  const ours = (path: string) => known.attachedPaths?.has(path) === true;
+  // A volume of a predictable name is this VM's only if its current definition uses it, or the
+  // move that is creating the VM imported it for the slot.
+  const imported = new Set(Object.values(known.imported ?? {}).map((d) => d.address));
+  const ours = (path: string) => known.attachedPaths?.has(path) === true || imported.has(path);
   // Before any volume is made: a spec the host cannot run must leave nothing behind.
   const passthrough = await checkVmAgainstHost(session, vm);
   const client = await session.get();
@@ -61,7 +72,7 @@ export async function resolveDomainContext(
         { name: blankDiskName(vm.name, slot), capacityBytes: Math.round(disk.sizeGiB! * GIB), format: "qcow2" },
         { field: `disks.${slot}`, ours },
       );
-      disks[slot] = { kind: "file", path: made.path, format: "qcow2" };
+      disks[slot] = { kind: "file", path: made.path, format: known.imported?.[slot]?.format ?? "qcow2" };
       seedPool ??= disk.pool;
     }
   }

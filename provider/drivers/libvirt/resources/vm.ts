@@ -64,7 +64,8 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
   private async doCreate(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     const client = await this.session.get();
     ctx.progress("resolving disks, networks and devices");
-    const build = await resolveDomainContext(this.session, spec);
+    // A cross-hypervisor move hands over disks it imported under the made names: adopted, not refused.
+    const build = await resolveDomainContext(this.session, spec, { imported: ctx.importedDisks });
     const xml = buildDomainXml(spec, build);
     const { dom } = await client.call("domainDefineXmlFlags", { xml, flags: DEFINE_VALIDATE });
     ctx.progress(`defined (uuid ${dom.uuid})`);

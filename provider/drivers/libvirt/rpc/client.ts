@@ -131,16 +131,24 @@ export class LibvirtClient extends EventEmitter {
     );
   }
 
-  /** Downloads a volume's bytes as a Readable; it ends after the finish handshake. */
-  volDownload(vol: StorageVolRef, o: { offset?: bigint; length?: bigint; flags?: number } = {}): Promise<Readable> {
+  /**
+   * Downloads a volume's bytes as a Readable; it ends after the finish handshake. With
+   * `pauseWhenFull` a slow consumer pauses this whole connection (bounded memory): use it only
+   * on a connection opened for the download.
+   */
+  volDownload(vol: StorageVolRef, o: { offset?: bigint; length?: bigint; flags?: number; pauseWhenFull?: boolean } = {}): Promise<Readable> {
     const def = procedures.storageVolDownload;
-    return downloadStream(this.conn, {
-      prog: def.prog,
-      proc: def.proc,
-      label: "storageVolDownload",
-      timeoutMs: this.callTimeoutMs,
-      writeArgs: (w) => def.args.enc(w, { vol, offset: o.offset ?? 0n, length: o.length ?? 0n, flags: o.flags ?? 0 }),
-    });
+    return downloadStream(
+      this.conn,
+      {
+        prog: def.prog,
+        proc: def.proc,
+        label: "storageVolDownload",
+        timeoutMs: this.callTimeoutMs,
+        writeArgs: (w) => def.args.enc(w, { vol, offset: o.offset ?? 0n, length: o.length ?? 0n, flags: o.flags ?? 0 }),
+      },
+      o.pauseWhenFull === true,
+    );
   }
 
   async volDownloadToBuffer(vol: StorageVolRef, o: { offset?: bigint; length?: bigint } = {}): Promise<Buffer> {

@@ -93,6 +93,8 @@ export class RpcConnection extends EventEmitter {
 
   private readonly socket: Duplex;
   private readonly borrowedReads: boolean;
+  /** Reading is paused for a stream consumer that is behind; silence is then ours, not the daemon's. */
+  private readingPaused = false;
 
   constructor(transport: Transport, opts: RpcConnectionOptions = {}) {
     super();
@@ -244,6 +246,24 @@ export class RpcConnection extends EventEmitter {
   }
 
   /**
+   * Stops reading from the transport, so a download stream's consumer sets the pace (TCP then
+   * holds libvirtd back) instead of its bytes piling up here. Every other call on this
+   * connection waits meanwhile: pause only a connection opened for the transfer.
+   */
+  pauseReading(): void {
+    if (this.readingPaused || this.failure) return;
+    this.readingPaused = true;
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    if (!this.readingPaused) return;
+    this.readingPaused = false;
+    this.lastRx = Date.now();
+    this.socket.resume();
+  }
+
+  /**
    * Pings the daemon when idle and declares it dead after `count` silent
    * intervals. Only enabled once the daemon agreed to the keepalive program;
    * older daemons would treat our pings as unknown calls.
@@ -252,6 +272,7 @@ export class RpcConnection extends EventEmitter {
     if (this.keepaliveTimer || this.keepaliveIntervalMs <= 0) return;
     const tick = Math.max(50, Math.floor(this.keepaliveIntervalMs / 2));
     this.keepaliveTimer = setInterval(() => {
+      if (this.readingPaused) this.lastRx = Date.now();
       const idle = Date.now() - this.lastRx;
       if (idle >= this.keepaliveIntervalMs * (this.keepaliveCount + 1)) {
         this.destroy(new LibvirtConnectionError(`libvirtd did not answer keepalive for ${idle} ms; connection considered dead`));

@@ -85,12 +85,26 @@ export async function uploadStream(conn: RpcConnection, c: StreamCall, source: U
 
 /**
  * Starts a download and returns a Readable of the bytes. The daemon pushes
- * data as fast as it reads it; we buffer rather than stall the socket, which
- * carries other calls too.
+ * data as fast as it reads it; with `pauseWhenFull` the connection stops
+ * reading while the Readable's buffer is full (bounded memory for a disk-sized
+ * download; the connection must carry nothing else meanwhile), else we buffer
+ * rather than stall a socket that carries other calls too.
  */
-export async function downloadStream(conn: RpcConnection, c: StreamCall): Promise<Readable> {
+export async function downloadStream(conn: RpcConnection, c: StreamCall, pauseWhenFull = false): Promise<Readable> {
   const serial = conn.nextSerial();
-  const out = new Readable({ read: () => undefined });
+  const out = new Readable({
+    highWaterMark: 4 * STREAM_CHUNK_MAX,
+    read: () => {
+      if (pauseWhenFull) conn.resumeReading();
+    },
+  });
+  const push = (bytes: Buffer): void => {
+    if (!out.push(bytes) && pauseWhenFull) conn.pauseReading();
+  };
+  out.once("close", () => {
+    // A consumer that gave up must not leave the connection deaf.
+    if (pauseWhenFull) conn.resumeReading();
+  });
   let state: "data" | "finishing" | "done" = "data";
   const finish = (err?: Error): void => {
     if (state === "done") return;
@@ -110,7 +124,7 @@ export async function downloadStream(conn: RpcConnection, c: StreamCall): Promis
         if (state !== "data") return;
         if (f.payload.length) {
           // Copy: the frame is a view into a receive buffer that gets reused.
-          out.push(Buffer.from(f.payload));
+          push(Buffer.from(f.payload));
           return;
         }
         // An empty CONTINUE is the daemon's end-of-data; we answer with the

@@ -1,9 +1,10 @@
+import { posix } from "node:path";
 import type { ChangePlan } from "../../../core/classify";
 import type { Observed, OperationContext, ReadContext, ResourceDriver } from "../../../core/driver";
 import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import { ManagedObjectNotFoundError, MoRef, type VimClient } from "../soap";
-import { homeDatastore, keptCoresPerSocket, observedSpec, toVmSpec } from "../translate";
+import { homeDatastore, keptCoresPerSocket, observedSpec, toVmSpec, VMDK_PATH } from "../translate";
 import type { VsphereSession } from "../session";
 import { createVm, destroyVm, findVm, readVmDetails, reconfigureVm, UnsupportedChangeError, type NetworkBinding, type VmSpec } from "../vm";
 import { resolveVmPassthrough } from "./passthrough";
@@ -29,7 +30,7 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
   async create(spec: Spec, ctx: OperationContext): Promise<Observed<Spec>> {
     const client = await this.session.client();
     // Everything is resolved before CreateVM: a spec that cannot be built leaves nothing behind.
-    const desired = await this.desired(spec);
+    const desired = withImportedDisks(await this.desired(spec), ctx.importedDisks);
     const placement = await this.session.placement(homeDatastore(spec, this.session.config.datastore));
     ctx.progress(`creating on ${placement.host ? `host ${this.session.config.host}` : "the cluster"}, datastore ${placement.datastoreName}`);
     const ref = await createVm(client, placement, desired, taskOptions(ctx));
@@ -142,6 +143,20 @@ export class VsphereVmResource implements ResourceDriver<Spec> {
     }
     return bindingName(binding);
   }
+}
+
+/**
+ * A cross-hypervisor move hands over the disks it imported into the VM's folder: those slots
+ * attach the file, with the size the guest sees, instead of creating a blank disk.
+ */
+function withImportedDisks(desired: VmSpec, imported: OperationContext["importedDisks"]): VmSpec {
+  if (!imported || Object.keys(imported).length === 0) return desired;
+  const disks = { ...desired.disks };
+  for (const [slot, disk] of Object.entries(imported)) disks[slot] = { sizeGiB: disk.virtualSize / 1024 ** 3, file: disk.address };
+  // Their folder becomes the VM's, so the VM's destroy deletes them as disks it made.
+  const first = VMDK_PATH.exec(Object.values(imported)[0]!.address);
+  const folder = first ? posix.dirname(first[0].slice(first[0].indexOf("]") + 1).trim()) : undefined;
+  return { ...desired, disks, ...(folder && folder !== "." ? { folder } : {}) };
 }
 
 export function vmRef(id: string): MoRef {

@@ -42,7 +42,8 @@ export function addDisk(key: number, controllerKey: number, unit: number, datast
         backing: { $type: "VirtualDiskFlatVer2BackingInfo", fileName: disk.file, diskMode: "persistent" },
         controllerKey,
         unitNumber: unit,
-        capacityInKB: 0,
+        // A size when the caller knows it (a moved disk): vCenter takes it from the file, the simulator only from here.
+        capacityInKB: disk.sizeGiB > 0 ? Math.round(disk.sizeGiB * GiB_IN_KB) : 0,
       },
     };
   }
@@ -202,7 +203,9 @@ export function createConfigSpec(spec: VmSpec, datastoreName: string): XmlObject
     name: spec.name,
     guestId: spec.guestId ?? "otherGuest64",
     annotation: spec.annotation,
-    files: { vmPathName: `[${datastoreName}]` },
+    // A folder that exists already (moved disks wait in it) is named with the .vmx: vCenter
+    // would otherwise make a second folder beside it, and the disks would not be the VM's own.
+    files: { vmPathName: spec.folder ? `[${datastoreName}] ${spec.folder}/${spec.name}.vmx` : `[${datastoreName}]` },
     numCPUs: spec.numCPUs,
     numCoresPerSocket: spec.numCoresPerSocket,
     memoryMB: spec.memoryMB,

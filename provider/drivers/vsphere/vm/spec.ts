@@ -10,7 +10,7 @@ export type NicAdapter = "vmxnet3" | "e1000e" | "e1000" | "vmxnet2";
 export type Firmware = "bios" | "efi";
 
 export interface DiskSpec {
-  /** Capacity of a new disk; ignored for `file`, whose size is its own. */
+  /** Capacity of a new disk; for `file`, its size when known (0: vCenter reads it from the file). */
   readonly sizeGiB: number;
   /** Default "thin". Only takes effect when the disk is created. */
   readonly provisioning?: DiskProvisioning;
@@ -119,6 +119,11 @@ export interface VmSpec {
   readonly cpuAffinity?: readonly number[];
   readonly cloudInit?: CloudInit;
   readonly annotation?: string;
+  /**
+   * A folder of the datastore that exists already, for the VM's own files (create only): a
+   * cross-hypervisor move imported the disks into it. Unset: vCenter makes one named after the VM.
+   */
+  readonly folder?: string;
   /** Written to extraConfig `novacron.owner`: the mark that NovaCron made (and may adopt) this VM. */
   readonly owner?: string;
   /** Free-form key/values, each its own extraConfig entry `novacron.label.<key>`. */
