@@ -15,7 +15,7 @@ const URI = "qemu:///system";
 const DATASTORE = "LocalDS_0";
 const MiB = 1048576;
 const SIZE = 2048 * MiB;
-const ROUNDS = 3;
+const ROUNDS = 4;
 
 /**
  * Moving one 2 GiB disk (7/8 written with incompressible data, the rest holes) from a libvirt
