@@ -2,9 +2,10 @@ import { createReadStream } from "node:fs";
 import { mkdtemp, rm, stat, statfs } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough, Readable, Writable } from "node:stream";
+import { PassThrough, Readable, Transform, Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { CHUNK, ChunkDigest, convertImage, guestDigest, type ImageFormat } from "./disk-image";
+import { CHUNK, convertImage, guestDigest, type ImageFormat } from "./disk-image";
+import { WorkerDigest } from "./digest-worker";
 import { digestTap, guestStream, sparseRawWriter } from "./disk-stream";
 import { type DiskLocation, type DiskTransfer, progressMeter, receiveFile } from "./disk-transfer";
 import type { Progress } from "./driver";
@@ -51,10 +52,11 @@ export async function moveDisk(from: DiskTransfer, disk: DiskLocation, to: DiskT
   let moved: MovedDisk;
   if (disk.format === "raw" && format === "raw") {
     say(`${label}: streaming ${mib(disk.virtualSize)} MiB raw from source to target`);
-    const digest = new ChunkDigest();
-    const source = await from.exportDisk(disk);
-    const location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, source, digest, label, say);
-    moved = { location, sha256: digest.finish(), virtualSize: disk.virtualSize, bytesSent: disk.virtualSize };
+    moved = await withDigest(async (digest) => {
+      const source = await from.exportDisk(disk);
+      const location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, source, digest, label, say);
+      return { location, sha256: await digest.finish(), virtualSize: disk.virtualSize, bytesSent: disk.virtualSize };
+    });
   } else {
     moved = await viaLocalCopy(from, disk, to, target, format, options);
   }
@@ -91,9 +93,10 @@ async function viaLocalCopy(
     if (disk.format === "qcow2" && format === "raw") return await qcow2ToRawWhileDownloading(from, disk, to, target, local, dir, say);
     let sourceDigest: string;
     if (disk.format === "raw") {
-      const digest = new ChunkDigest();
-      await pipeline(await from.exportDisk(disk), digestTap(digest), progressMeter(`${label} download`, disk.virtualSize, say), sparseRawWriter(local));
-      sourceDigest = digest.finish();
+      sourceDigest = await withDigest(async (digest) => {
+        await pipeline(await from.exportDisk(disk), digestTap(digest), progressMeter(`${label} download`, disk.virtualSize, say), sparseRawWriter(local));
+        return digest.finish();
+      });
     } else {
       await receiveFile(await from.exportDisk(disk), local, disk.virtualSize, `${label} download`, say);
       sourceDigest = format === "raw" ? "" : (await guestDigest(local, disk.format)).sha256;
@@ -107,9 +110,10 @@ async function viaLocalCopy(
         view = await guestStream(raw, "raw");
       }
       const { stream, virtualSize } = view as NonNullable<typeof view>;
-      const digest = new ChunkDigest();
-      const location = await streamInto(to, { ...target, format: "raw", size: virtualSize }, stream, digest, label, say);
-      return { location, sha256: digest.finish(), virtualSize, bytesSent: virtualSize };
+      return await withDigest(async (digest) => {
+        const location = await streamInto(to, { ...target, format: "raw", size: virtualSize }, stream, digest, label, say);
+        return { location, sha256: await digest.finish(), virtualSize, bytesSent: virtualSize };
+      });
     }
     let send = local;
     if (format !== disk.format) {
@@ -147,23 +151,24 @@ async function qcow2ToRawWhileDownloading(
   const downloading = (async () => pipeline(await from.exportDisk(disk), progressMeter(`${label} download`, disk.virtualSize, say), file.writer(), { signal: abort.signal }))();
   // A download that fails wakes the reader with its error, so the upload fails too.
   downloading.catch((error: Error) => file.fail(error));
-  const digest = new ChunkDigest();
   const body = Readable.from(qcow2GuestBytes(file, disk.virtualSize, dir), { objectMode: false, highWaterMark: 2 * CHUNK });
-  let location: DiskLocation;
-  try {
-    location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, body, digest, label, say);
-  } catch (error) {
-    abort.abort();
-    await downloading.catch(() => undefined);
-    throw error;
-  }
-  try {
-    await downloading;
-  } catch (error) {
-    await to.removeDisk(location).catch(() => undefined);
-    throw error;
-  }
-  return { location, sha256: digest.finish(), virtualSize: disk.virtualSize, bytesSent: disk.virtualSize };
+  return withDigest(async (digest) => {
+    let location: DiskLocation;
+    try {
+      location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, body, digest, label, say);
+    } catch (error) {
+      abort.abort();
+      await downloading.catch(() => undefined);
+      throw error;
+    }
+    try {
+      await downloading;
+    } catch (error) {
+      await to.removeDisk(location).catch(() => undefined);
+      throw error;
+    }
+    return { location, sha256: await digest.finish(), virtualSize: disk.virtualSize, bytesSent: disk.virtualSize };
+  });
 }
 
 /** Pipes `source` through a digest tap (for raw guest bytes) and a progress meter into the target's import. */
@@ -171,17 +176,27 @@ async function streamInto(
   to: DiskTransfer,
   target: { pool: string; name: string; format: ImageFormat; size: number; virtualSize?: number },
   source: Readable,
-  digest: ChunkDigest | undefined,
+  digest: WorkerDigest | undefined,
   label: string,
   say: Progress,
 ): Promise<DiskLocation> {
   const body = new PassThrough({ highWaterMark: 1 << 20 });
   const meter = progressMeter(`${label} upload`, target.size, say);
-  const feeding = digest ? pipeline(source, digestTap(digest), meter, body) : pipeline(source, meter, body);
+  let fedBytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      fedBytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const feeding = digest ? pipeline(source, digestTap(digest), meter, counter, body) : pipeline(source, meter, counter, body);
   const importing = to.importDisk(target, body);
   const [fed, imported] = await Promise.allSettled([feeding, importing]);
   if (imported.status === "rejected") throw imported.reason;
-  if (fed.status === "rejected") {
+  // The HTTP client may close the body as soon as the server answered for all `size` bytes, a
+  // moment before the body's own end arrives: with every byte through (and digested), that is success.
+  const allThrough = fed.status === "rejected" && (fed.reason as { code?: string }).code === "ERR_STREAM_PREMATURE_CLOSE" && fedBytes === target.size;
+  if (fed.status === "rejected" && !allThrough) {
     // The target took a stream that then broke: never keep what it wrote.
     await to.removeDisk(imported.value).catch(() => undefined);
     throw fed.reason;
@@ -193,9 +208,10 @@ async function streamInto(
 async function digestOf(transfer: DiskTransfer, disk: DiskLocation, workDir: string | undefined, label: string, say: Progress): Promise<string> {
   const source = await transfer.exportDisk(disk);
   if (disk.format === "raw") {
-    const digest = new ChunkDigest();
-    await pipeline(source, digestTap(digest), progressMeter(label, disk.virtualSize, say), sink());
-    return digest.finish();
+    return withDigest(async (digest) => {
+      await pipeline(source, digestTap(digest), progressMeter(label, disk.virtualSize, say), sink());
+      return digest.finish();
+    });
   }
   const dir = await mkdtemp(join(workDir ?? tmpdir(), "novacron-verify-"));
   try {
@@ -204,6 +220,16 @@ async function digestOf(transfer: DiskTransfer, disk: DiskLocation, workDir: str
     return (await guestDigest(local, disk.format)).sha256;
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs `use` with a digest worker that is always stopped afterwards (a live worker keeps the process up). */
+async function withDigest<T>(use: (digest: WorkerDigest) => Promise<T>): Promise<T> {
+  const digest = new WorkerDigest();
+  try {
+    return await use(digest);
+  } finally {
+    await digest.abandon();
   }
 }
 

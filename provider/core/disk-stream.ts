@@ -1,6 +1,6 @@
 import { open } from "node:fs/promises";
 import { Readable, Transform, Writable } from "node:stream";
-import { CHUNK, type ChunkDigest, type ImageFormat, mapImage } from "./disk-image";
+import { CHUNK, type ImageFormat, mapImage } from "./disk-image";
 
 /**
  * Guest bytes as streams, in bounded memory: an image's guest view read in place (no raw temp
@@ -46,12 +46,18 @@ export async function guestStream(path: string, format: ImageFormat): Promise<{ 
   return { stream: Readable.from(pieces(), { objectMode: false, highWaterMark: 2 * CHUNK }), virtualSize };
 }
 
+/** Takes bytes in order: a ChunkDigest, or a WorkerDigest that may ask the stream to wait. */
+export interface DigestSink {
+  update(bytes: Buffer): void | Promise<void>;
+}
+
 /** A pass-through that feeds every byte into `digest` (raw guest bytes, in order). */
-export function digestTap(digest: ChunkDigest): Transform {
+export function digestTap(digest: DigestSink): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      digest.update(chunk);
-      done(null, chunk);
+      const queued = digest.update(chunk);
+      if (queued) queued.then(() => done(null, chunk), done);
+      else done(null, chunk);
     },
   });
 }

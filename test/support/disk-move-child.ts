@@ -32,13 +32,17 @@ async function main(): Promise<void> {
     for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = Math.max(peak[k], Math.round(m[k] / 1048576));
   }, 100);
   const started = process.hrtime.bigint();
+  const cpuBefore = process.cpuUsage();
   const progress: string[] = [];
   const moved = await moveDisk(from.diskTransfer!(), job.disk, to.diskTransfer!(), job.target, { ...job.options, progress: (l) => progress.push(l) });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   clearInterval(sampler);
+  // User + system time of every thread of this process (the digest worker included).
+  const cpu = process.cpuUsage(cpuBefore);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await from.close();
   await to.close();
-  process.stdout.write(`${JSON.stringify({ moved, seconds, rssBeforeKiB: rssBefore, peakRssKiB: peakRssKiB(), peakMiB: peak, progress })}\n`);
+  process.stdout.write(`${JSON.stringify({ moved, seconds, rssBeforeKiB: rssBefore, peakRssKiB: peakRssKiB(), peakMiB: peak, cpuSeconds, progress })}\n`);
 }
 
 main().then(

@@ -20,6 +20,8 @@ export function buildMover(): void {
 export interface MoverResult {
   moved: { sha256: string; virtualSize: number; bytesSent: number; location: { address: string } };
   seconds: number;
+  /** CPU time of the mover's threads during the move. */
+  cpuSeconds: number;
   rssBeforeKiB: number;
   peakRssKiB: number;
   peakMiB: { rss: number; heapUsed: number; external: number; arrayBuffers: number };
