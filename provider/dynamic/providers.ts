@@ -2,7 +2,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ResourceKind } from "../core/model";
 
 /**
- * The provider objects Pulumi serializes into state. They capture a few strings and one small
+ * The provider recorded in state with every resource. It holds a few strings and one small
  * function: no clients, sockets, schemas or credentials. Every call loads the runtime from disk,
  * so the code that runs is the code installed, never a stale copy from state.
  *
@@ -29,45 +29,48 @@ interface RuntimeLocation {
   packageEntry: string;
 }
 
-function loadRuntime(at: RuntimeLocation): Runtime {
-  if (at.fromSource) {
-    if (!require.extensions[".ts"]) {
-      (require("ts-node") as { register(opts: object): void }).register({ transpileOnly: true, project: at.tsconfig });
+/**
+ * The `__provider` text recorded with every resource: a module whose `handler()` the dynamic
+ * provider host calls to get the provider object. Written from `handler`'s own source instead of
+ * by Pulumi's closure serializer, which wraps each captured function in ~250 bytes of scaffolding:
+ * its text was 3.2 KB, recorded twice per resource (inputs and outputs) and carried by every
+ * check, diff and engine event, most of a VM's 9 KB of state (docs/decisions/0025).
+ */
+export function providerText(kind: ResourceKind): string {
+  return `exports.handler = () => (${handler.toString()})(${JSON.stringify(here())}, ${JSON.stringify(kind)});\n`;
+}
+
+function here(): RuntimeLocation {
+  return { path: RUNTIME, fromSource: FROM_SOURCE, tsconfig: TSCONFIG, packageEntry: PACKAGE_RUNTIME };
+}
+
+/**
+ * The provider object. Self-contained — no free variables but `require` and `process` — because
+ * providerText turns its source into the recorded module.
+ */
+function handler(at: RuntimeLocation, kind: ResourceKind): pulumi.dynamic.ResourceProvider {
+  const load = (): Runtime => {
+    if (at.fromSource) {
+      if (!require.extensions[".ts"]) {
+        (require("ts-node") as { register(opts: object): void }).register({ transpileOnly: true, project: at.tsconfig });
+      }
+      return require(at.path) as Runtime;
     }
-    return require(at.path) as Runtime;
-  }
-  let entry = at.path;
-  try {
-    entry = require.resolve(at.packageEntry, { paths: [process.cwd()] }); // cached by Node after the first call
-  } catch {
-    // not installed where the host runs: the compiled tree inside this repository
-  }
-  return require(entry) as Runtime;
-}
-
-const cache = new Map<ResourceKind, pulumi.dynamic.ResourceProvider>();
-
-/** One provider object per kind: Pulumi caches serialization by object identity. */
-export function providerFor(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
-  let provider = cache.get(kind);
-  if (!provider) {
-    provider = makeProvider(kind);
-    cache.set(kind, provider);
-  }
-  return provider;
-}
-
-function makeProvider(kind: ResourceKind): pulumi.dynamic.ResourceProvider {
-  // Plain values: Pulumi captures them by value into the serialized provider.
-  const at: RuntimeLocation = { path: RUNTIME, fromSource: FROM_SOURCE, tsconfig: TSCONFIG, packageEntry: PACKAGE_RUNTIME };
-  const load = loadRuntime;
+    let entry = at.path;
+    try {
+      entry = require.resolve(at.packageEntry, { paths: [process.cwd()] }); // cached by Node after the first call
+    } catch {
+      // not installed where the host runs: the compiled tree inside this repository
+    }
+    return require(entry) as Runtime;
+  };
   return {
-    configure: async (req) => load(at).configure(req),
-    check: async (olds, news) => load(at).check(kind, olds, news),
-    diff: async (id, olds, news) => load(at).diff(kind, id, olds, news),
-    create: async (inputs) => load(at).create(kind, inputs),
-    read: async (id, props) => load(at).read(kind, id, props ?? {}),
-    update: async (id, olds, news) => load(at).update(kind, id, olds, news),
-    delete: async (id, props) => load(at).remove(kind, id, props),
+    configure: async (req) => load().configure(req),
+    check: async (olds, news) => load().check(kind, olds, news),
+    diff: async (id, olds, news) => load().diff(kind, id, olds, news),
+    create: async (inputs) => load().create(kind, inputs),
+    read: async (id, props) => load().read(kind, id, props ?? {}),
+    update: async (id, olds, news) => load().update(kind, id, olds, news),
+    delete: async (id, props) => load().remove(kind, id, props),
   };
 }

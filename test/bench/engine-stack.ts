@@ -9,11 +9,15 @@ import { REPO, uniquePrefix } from "../support/testbeds";
 import type { BenchResult } from "./types";
 
 /**
- * Issue 13, a big stack: N VMs (NOVACRON_BENCH_STACK_VMS, default 100; the issue asks for 1,000, which does not pass on this 2-core machine yet) over 10 hosts, each host
+ * Issue 13, a big stack: N VMs (NOVACRON_BENCH_STACK_VMS, default 100) over 10 hosts, each host
  * its own libvirtd running libvirt's test driver (test/testbeds/libvirt-test-hosts.sh), through
  * the real engine: a no-change preview against the same resources on a dynamic provider that
  * does nothing, a refresh, and a no-change up. While they run, the provider host's peak RSS
- * (VmHWM) and every daemon's count of client connections are sampled: one per host per process.
+ * (VmHWM, this bench's own hosts only) and every daemon's count of client connections are
+ * sampled: one per host per process. Each operation's CPU split (program, engine, provider host)
+ * goes to stderr. The issue's 1,000 VMs run in ~21 min on this 2-core machine, most of it
+ * the engine creating and destroying the stacks (its file backend rewrites the whole checkpoint
+ * after every step): hence the small default (docs/decisions/0025).
  */
 const VMS = Number(process.env.NOVACRON_BENCH_STACK_VMS ?? 100);
 const HOST_COUNT = 10;
@@ -35,16 +39,12 @@ class Noop extends pulumi.dynamic.Resource {
   }
 }
 
-async function seconds(work: () => Promise<unknown>): Promise<number> {
-  const start = process.hrtime.bigint();
-  await work();
-  return Number(process.hrtime.bigint() - start) / 1e9;
-}
-
 /** Peak RSS of the dynamic-provider hosts and peak client connections per daemon socket. */
 class Sampler {
   peakRssKiB = 0;
   peakConnections = new Map<string, number>();
+  /** CPU ticks each provider host had used when last seen (a host that exited keeps its last figure). */
+  readonly providerTicks = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   constructor(private readonly sockets: string[]) {}
 
@@ -52,17 +52,24 @@ class Sampler {
     this.timer = setInterval(() => this.sample(), 250);
   }
 
+  providerCpuSeconds(): number {
+    return [...this.providerTicks.values()].reduce((a, b) => a + b, 0) / CLOCK_TICKS;
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.sample();
   }
 
-  private sample(): void {
+  sample(): void {
     for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
       try {
         if (!readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("dynamic-provider")) continue;
+        // Other sessions on this machine run provider hosts too: only this bench's count.
+        if (!descendsFromUs(pid)) continue;
         const hwm = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
         if (hwm) this.peakRssKiB = Math.max(this.peakRssKiB, Number(hwm[1]));
+        this.providerTicks.set(pid, cpuTicks(pid).own);
       } catch {
         // exited between listing and reading
       }
@@ -74,6 +81,52 @@ class Sampler {
       this.peakConnections.set(sock, Math.max(this.peakConnections.get(sock) ?? 0, n));
     }
   }
+}
+
+const CLOCK_TICKS = 100;
+
+/** utime+stime of a process, and cutime+cstime: what its children that it waited for used. */
+function cpuTicks(pid: string): { own: number; children: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // Fields 14-17 of proc(5), counted from field 3 (the state) at index 0.
+  return { own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+}
+
+/**
+ * Runs one engine operation and says on stderr where its time went: wall time, CPU of this
+ * process (the inline program), of the provider hosts (sampled), and of the CLI (the engine)
+ * with everything it started, so a slow phase shows which side to look at.
+ */
+async function phase<T>(name: string, sampler: Sampler, work: () => Promise<T>): Promise<{ seconds: number; result: T }> {
+  const cpu = process.cpuUsage();
+  const children = cpuTicks("self").children;
+  const provider = sampler.providerCpuSeconds();
+  const start = process.hrtime.bigint();
+  const result = await work();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  sampler.sample();
+  const own = process.cpuUsage(cpu);
+  const hosts = sampler.providerCpuSeconds() - provider;
+  const cli = (cpuTicks("self").children - children) / CLOCK_TICKS - hosts;
+  process.stderr.write(
+    `  ${name}: ${seconds.toFixed(1)} s wall; CPU: program ${((own.user + own.system) / 1e6).toFixed(1)} s, engine ${cli.toFixed(1)} s, provider host ${hosts.toFixed(1)} s\n`,
+  );
+  return { seconds, result };
+}
+
+/** Whether `pid` is a child, grandchild … of this process (the CLI's provider host is). */
+function descendsFromUs(pid: string): boolean {
+  let current = pid;
+  for (let depth = 0; depth < 16; depth++) {
+    // The command name in field 2 may hold spaces and parentheses: the ppid follows the last ")".
+    const stat = readFileSync(`/proc/${current}/stat`, "utf8");
+    const ppid = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1];
+    if (!ppid || ppid === "0") return false;
+    if (ppid === String(process.pid)) return true;
+    current = ppid;
+  }
+  return false;
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -105,24 +158,32 @@ export async function run(): Promise<BenchResult[]> {
   const holders = await Promise.all(sockets.map((s) => LibvirtClient.connect(`test+unix:///default?socket=${s}-ro`, { readOnly: true })));
   const sampler = new Sampler(sockets);
   try {
-    const upOurs = await seconds(() => ours.up());
-    await floor.up();
-    const previews = { ours: [] as number[], floor: [] as number[] };
     sampler.start();
+    const upOurs = (await phase(`up creating ${VMS} VMs`, sampler, () => ours.up())).seconds;
+    await phase(`up creating ${VMS} no-op resources`, sampler, () => floor.up());
+    // The targets cover the operations on an existing stack; creating is reported apart.
+    const createRssKiB = sampler.peakRssKiB;
+    sampler.peakRssKiB = 0;
+    sampler.providerTicks.clear();
+    const previews = { ours: [] as number[], floor: [] as number[] };
     for (let round = 0; round < ROUNDS; round++) {
-      previews.floor.push(await seconds(() => floor.preview({ expectNoChanges: true })));
-      previews.ours.push(await seconds(() => ours.preview({ expectNoChanges: true })));
+      previews.floor.push((await phase("preview, no-op", sampler, () => floor.preview({ expectNoChanges: true }))).seconds);
+      previews.ours.push((await phase("preview, NovaCron", sampler, () => ours.preview({ expectNoChanges: true }))).seconds);
     }
-    const refresh = await seconds(async () => {
-      const r = await ours.refresh();
-      const same = r.summary.resourceChanges?.same ?? 0;
-      if (same !== VMS + 1) throw new Error(`refresh saw ${same - 1} of ${VMS} VMs unchanged: ${JSON.stringify(r.summary.resourceChanges)}`);
-    });
-    const noChangeUp = await seconds(async () => {
-      const r = await ours.up();
-      const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k, n]) => k !== "same" && n > 0);
-      if (changed.length > 0) throw new Error(`a no-change up changed something: ${JSON.stringify(r.summary.resourceChanges)}`);
-    });
+    const refresh = (
+      await phase("refresh", sampler, async () => {
+        const r = await ours.refresh();
+        const same = r.summary.resourceChanges?.same ?? 0;
+        if (same !== VMS + 1) throw new Error(`refresh saw ${same - 1} of ${VMS} VMs unchanged: ${JSON.stringify(r.summary.resourceChanges)}`);
+      })
+    ).seconds;
+    const noChangeUp = (
+      await phase("no-change up", sampler, async () => {
+        const r = await ours.up();
+        const changed = Object.entries(r.summary.resourceChanges ?? {}).filter(([k, n]) => k !== "same" && n > 0);
+        if (changed.length > 0) throw new Error(`a no-change up changed something: ${JSON.stringify(r.summary.resourceChanges)}`);
+      })
+    ).seconds;
     sampler.stop();
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
     const ratio = median(previews.ours) / median(previews.floor);
@@ -137,11 +198,14 @@ export async function run(): Promise<BenchResult[]> {
       { name: `refresh per VM`, value: (refresh / VMS) * 1000, unit: "ms" },
       { name: `no-change up of ${VMS} VMs`, value: noChangeUp, unit: "s" },
       { name: `up creating ${VMS} VMs, per VM`, value: (upOurs / VMS) * 1000, unit: "ms" },
-      { name: "provider host peak RSS", value: rssMiB, unit: "MiB", target: "< 300 MB", pass: rssMiB * 1.048576 < 300 },
+      { name: `provider host peak RSS, up creating ${VMS} VMs`, value: createRssKiB / 1024, unit: "MiB" },
+      { name: "provider host peak RSS (preview, refresh, no-change up)", value: rssMiB, unit: "MiB", target: "< 300 MB", pass: rssMiB * 1.048576 < 300 },
       { name: "most connections to one host at once (every host used)", value: maxConn, unit: "conn", target: "1 per host", pass: maxConn === 1 && minConn === 1 },
     ];
   } finally {
     sampler.stop();
+    // Destroying 1,000 resources takes minutes on the file backend: say so instead of going quiet.
+    process.stderr.write("  destroying both stacks\n");
     await ours.destroy().catch(() => undefined);
     await floor.destroy().catch(() => undefined);
     await ours.workspace.removeStack(ours.name, { force: true }).catch(() => undefined);

@@ -1,13 +1,12 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import * as pulumi from "@pulumi/pulumi";
 import * as provproto from "@pulumi/pulumi/proto/provider_pb";
 import * as provrpc from "@pulumi/pulumi/proto/provider_grpc_pb";
 import * as statusproto from "@pulumi/pulumi/proto/status_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
 import type { ResourceKind } from "../../provider/core/model";
-import { providerFor } from "../../provider/dynamic/providers";
+import { providerText } from "../../provider/dynamic/providers";
 
 type Props = Record<string, unknown>;
 const REPO = path.resolve(__dirname, "../..");
@@ -230,17 +229,9 @@ function providerError(err: grpc.ServiceError): ProviderCallError {
   return new ProviderCallError(err.details || err.message, initFailure);
 }
 
-const serialized = new Map<ResourceKind, Promise<string>>();
-
 /** The `__provider` text exactly as a Pulumi program would record it in state. */
-export function serializedProvider(kind: ResourceKind): Promise<string> {
-  let text = serialized.get(kind);
-  if (!text) {
-    const provider = providerFor(kind);
-    text = pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true }).then((f) => f.text);
-    serialized.set(kind, text);
-  }
-  return text;
+export async function serializedProvider(kind: ResourceKind): Promise<string> {
+  return providerText(kind);
 }
 
 function urn(kind: ResourceKind): string {

@@ -152,8 +152,8 @@ describe("the packed package in a user's project outside the repository", functi
   it("Pulumi's provider host runs the installed runtime, found by package name after the project moved", async () => {
     const text = probe.providers.VirtualMachine;
     assert.ok(text.includes(path.join(project, "node_modules/novacron/dist/provider/dynamic/runtime")), "the installed runtime's path is recorded");
-    assert.match(text, /fromSource: false/);
-    assert.doesNotMatch(text, /tsconfig: "\//, "a compiled provider names no tsconfig");
+    assert.match(text, /"fromSource":false/);
+    assert.doesNotMatch(text, /"tsconfig":"\//, "a compiled provider names no tsconfig");
     // State written here is later used from another checkout or machine: the recorded path is gone.
     const moved = `${project}-moved`;
     renameSync(project, moved);

@@ -36,13 +36,10 @@ async function main() {
   };
 
   const policy = require("novacron/policy");
-  const { providerFor } = require(path.join(path.dirname(require.resolve("novacron/package.json")), "dist/provider/dynamic/providers.js"));
-  const pulumi = require("@pulumi/pulumi");
+  // The `__provider` text the installed package's resources record in state.
+  const { providerText } = require(path.join(path.dirname(require.resolve("novacron/package.json")), "dist/provider/dynamic/providers.js"));
   const providers = {};
-  for (const kind of ["VirtualMachine", "Network"]) {
-    const provider = providerFor(kind);
-    providers[kind] = (await pulumi.runtime.serializeFunction(() => provider, { allowSecrets: true })).text;
-  }
+  for (const kind of ["VirtualMachine", "Network"]) providers[kind] = providerText(kind);
   process.stdout.write(
     JSON.stringify({
       main: require.resolve("novacron"),
