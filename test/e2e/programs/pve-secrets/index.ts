@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { providerFor } from "../../../../provider/dynamic/providers";
+import { providerText } from "../../../../provider/dynamic/providers";
 import * as nc from "../../../../sdk";
 
 // A cloud-init password written in the program (not in stack config, which the engine records
@@ -21,9 +21,16 @@ const spec = (name: string) => ({
 });
 
 const viaSdk = new nc.VirtualMachine("via-sdk", spec(`${prefix}-sdk`));
-/** A dynamic resource of NovaCron's VirtualMachine provider with none of the sdk's wrapping. */
-class Bare extends pulumi.dynamic.Resource {}
-const bare = new Bare(providerFor("VirtualMachine"), "bare", { ...spec(`${prefix}-bare`), state: undefined }, {}, "novacron", "VirtualMachine");
+/**
+ * A dynamic resource of NovaCron's VirtualMachine provider with none of the sdk's wrapping: the
+ * type token and `__provider` text that route it to Pulumi's dynamic provider host, nothing else.
+ */
+class Bare extends pulumi.CustomResource {}
+const bare = new Bare("pulumi-nodejs:dynamic/novacron:VirtualMachine", "bare", {
+  ...spec(`${prefix}-bare`),
+  state: undefined,
+  __provider: providerText("VirtualMachine"),
+});
 
 export const sdkId = viaSdk.id;
 export const bareId = bare.id;
