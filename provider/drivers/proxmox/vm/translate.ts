@@ -11,6 +11,7 @@ import { formatProps, parseProps, sizeToGiB } from "./property-string";
 import { restoreProblems } from "./restore";
 import { containsUnknown } from "../../../core/unknown";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
+import { placementDeletes, placementFromConfig, placementProblems, setPlacement } from "./placement";
 
 type Spec = VirtualMachineSpec;
 export type PveConfig = Record<string, string | number | undefined>;
@@ -66,10 +67,8 @@ export function vmProblems(spec: Spec): InputFailure[] {
   if (!DNS_NAME.test(spec.name)) fail("name", `got "${spec.name}"; Proxmox VE takes a DNS name (letters, digits and -, dot-separated), no _`);
   if (spec.cpu.threads !== 1) fail("cpu.threads", `got ${spec.cpu.threads}; Proxmox VE has no threads-per-core setting (sockets × cores only)`);
   if (spec.cpu.maxVcpus !== undefined) notYet("cpu.maxVcpus", "a vCPU ceiling (PVE's vcpus below sockets × cores)");
-  if (spec.cpu.pinning) fail("cpu.pinning", "Proxmox VE's `affinity` binds all vCPUs of a VM to one host CPU set; per-vCPU pinning cannot be expressed");
-  if (spec.cpu.numa) notYet("cpu.numa", "explicit NUMA cells (numaN)");
+  placementProblems(spec, fail);
   if (spec.memory.maxMiB !== undefined) notYet("memory.maxMiB", "a memory ceiling (memory hotplug)");
-  if (spec.memory.hugepages) notYet("memory.hugepages", "hugepage backing");
   for (const [slot, disk] of Object.entries(spec.disks)) {
     const key = pveDiskKey(slot);
     if (!key) fail(`disks.${slot}`, `slot "${slot}" is ${slotProblem(slot)}`);
@@ -171,6 +170,7 @@ function setScalars(spec: Spec, set: (key: string, value: string | number, origi
   if (spec.memory.balloon?.minMiB !== undefined) set("balloon", spec.memory.balloon.minMiB, "memory.balloon.minMiB");
   set("bios", spec.firmware.type === "uefi" ? "ovmf" : "seabios", "firmware.type");
   if (spec.console.kind === "spice") set("vga", "qxl", "console.kind");
+  setPlacement(spec, set);
 }
 
 function cpuValue(spec: Spec): string | undefined {
@@ -245,6 +245,7 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
   if (cpuValue(next) === undefined) unset("cpu");
   if (next.memory.balloon?.minMiB === undefined && old.memory.balloon?.minMiB !== undefined) unset("balloon");
   if (next.console.kind !== "spice" && old.console.kind === "spice") unset("vga");
+  placementDeletes(old, next, unset);
   set("tags", withOwnerTag(String(current.tags ?? "")), "labels");
   if (JSON.stringify(labelsOf(String(current.description ?? ""))) !== JSON.stringify(next.labels) || !String(current.description ?? "").includes("novacron-labels:")) {
     set("description", descriptionFor(next.labels), "labels");
@@ -385,6 +386,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   }
   const efi = config.efidisk0 === undefined ? undefined : parseProps(String(config.efidisk0));
   const balloon = config.balloon === undefined ? last.memory.balloon : { statsPeriodSeconds: last.memory.balloon?.statsPeriodSeconds ?? 10, minMiB: Number(config.balloon) };
+  const sockets = Number(config.sockets ?? 1);
+  const cores = Number(config.cores ?? 1);
+  const { pinning, numa, hugepages } = placementFromConfig(config, last, sockets, cores);
   const spec: Spec = {
     ...last,
     name: String(config.name ?? last.name),
@@ -392,14 +396,16 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
       .split(",")[0]
       .replace(/^type=/, ""),
     cpu: {
-      ...withoutModel(last.cpu),
-      sockets: Number(config.sockets ?? 1),
-      cores: Number(config.cores ?? 1),
+      ...withoutPlacement(last.cpu),
+      sockets,
+      cores,
+      pinning,
+      ...(numa ? { numa } : {}),
       threads: 1,
       mode: cpu === "" ? "host-model" : cpu === "host" ? "host-passthrough" : "custom",
       ...(cpu === "" || cpu === "host" ? {} : { model: cpu }),
     },
-    memory: { ...last.memory, sizeMiB: memory, balloon },
+    memory: { ...withoutHugepages(last.memory), sizeMiB: memory, balloon, ...(hugepages ? { hugepages } : {}) },
     disks,
     nics,
     passthrough,
@@ -429,7 +435,13 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   return { spec, macs };
 }
 
-function withoutModel(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model"> {
-  const { model: _model, ...rest } = cpu;
+/** The CPU fields the config does not decide; model, pinning and NUMA cells come from the config. */
+function withoutPlacement(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model" | "pinning" | "numa"> {
+  const { model: _model, pinning: _pinning, numa: _numa, ...rest } = cpu;
+  return rest;
+}
+
+function withoutHugepages(memory: Spec["memory"]): Omit<Spec["memory"], "hugepages"> {
+  const { hugepages: _hugepages, ...rest } = memory;
   return rest;
 }
