@@ -50,12 +50,20 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "a host change within the cluster migrates (online when running, with local disks); a disk's pool change is a move_disk",
     "restoreFrom: a VM created from a vzdump-qemu archive (qmrestore through the create call), then the spec written over it",
     "Network: a Linux bridge on the node (applied at once, marked in its comment); NAT/routed/isolated subnets are SDN on PVE and refused",
+    "cpu.maxVcpus: sockets × cores is the ceiling and vcpus the booted count (with cpu added to hotplug); the ceiling must be a multiple of cpu.sockets",
     "PassthroughDevice: a PCI cluster resource mapping; a VM's passthrough slot hostdevN becomes hostpciN=mapping=<id>",
   ],
   changeRules: {
     // PVE's default `hotplug` is network,disk,usb: CPU and memory edits of a running VM stay
     // pending until it restarts (qm(1), "hotplug"); the driver reads /pending to confirm.
-    "cpu.cores": { disruption: "reboot", why: "Proxmox VE's default hotplug setting (network,disk,usb) leaves CPU changes pending until the VM restarts" },
+    // With cpu.maxVcpus the driver writes sockets × cores as the ceiling, the boot count as
+    // `vcpus` and adds cpu to `hotplug`, so growing within the ceiling is a live vcpus change;
+    // past it (no ceiling, the default hotplug) PVE keeps the change pending (the shared
+    // ceiling check says so). QEMU cannot unplug the vCPUs a VM booted with: fewer wait for a restart.
+    "cpu.cores": {
+      grow: { disruption: "hotplug", why: "Proxmox VE brings vCPUs online live up to sockets × cores (vcpus, with cpu in hotplug) within cpu.maxVcpus" },
+      shrink: { disruption: "reboot", why: "QEMU cannot unplug the vCPUs the VM booted with; Proxmox VE keeps fewer vcpus pending until the VM restarts" },
+    },
     "memory.sizeMiB": { disruption: "reboot", why: "Proxmox VE's default hotplug setting (network,disk,usb) leaves memory changes pending until the VM restarts" },
     "memory.balloon": { disruption: "live", why: "the balloon target is applied to the running VM" },
     "nics.*.model": { disruption: "reboot", why: "Proxmox VE keeps a NIC model change pending until the VM restarts" },

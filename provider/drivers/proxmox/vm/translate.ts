@@ -11,6 +11,7 @@ import { formatProps, parseProps, sizeToGiB } from "./property-string";
 import { restoreProblems } from "./restore";
 import { containsUnknown } from "../../../core/unknown";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
+import { ceilingProblem, cpuFromConfig, cpuTopology, hotplugWith } from "./hotplug";
 import { placementDeletes, placementFromConfig, placementProblems, setPlacement } from "./placement";
 
 type Spec = VirtualMachineSpec;
@@ -66,7 +67,8 @@ export function vmProblems(spec: Spec): InputFailure[] {
   const notYet = (property: string, what: string) => fail(property, `${what} is not translated by NovaCron's Proxmox driver yet; remove it for a proxmox host`);
   if (!DNS_NAME.test(spec.name)) fail("name", `got "${spec.name}"; Proxmox VE takes a DNS name (letters, digits and -, dot-separated), no _`);
   if (spec.cpu.threads !== 1) fail("cpu.threads", `got ${spec.cpu.threads}; Proxmox VE has no threads-per-core setting (sockets × cores only)`);
-  if (spec.cpu.maxVcpus !== undefined) notYet("cpu.maxVcpus", "a vCPU ceiling (PVE's vcpus below sockets × cores)");
+  const ceiling = ceilingProblem(spec);
+  if (ceiling) fail("cpu.maxVcpus", ceiling);
   placementProblems(spec, fail);
   if (spec.memory.maxMiB !== undefined) notYet("memory.maxMiB", "a memory ceiling (memory hotplug)");
   for (const [slot, disk] of Object.entries(spec.disks)) {
@@ -134,7 +136,7 @@ export function createParams(spec: Spec): PveParams {
     out.origin[key] = origin;
   };
   set("name", spec.name, "name");
-  setScalars(spec, set);
+  setScalars(spec, set, undefined);
   set("tags", withOwnerTag(undefined), "labels");
   set("description", descriptionFor(spec.labels), "labels");
   if (Object.keys(spec.disks).some((slot) => pveDiskKey(slot)?.startsWith("scsi"))) set("scsihw", "virtio-scsi-single", "disks");
@@ -159,11 +161,17 @@ export function createParams(spec: Spec): PveParams {
   return out;
 }
 
-/** Keys with one plain value: CPU, memory, firmware, machine, display. */
-function setScalars(spec: Spec, set: (key: string, value: string | number, origin: string) => void): void {
+/** Keys with one plain value: CPU, memory, firmware, machine, display. `hotplug` is the current one (undefined on create). */
+function setScalars(spec: Spec, set: (key: string, value: string | number, origin: string) => void, hotplug: string | number | undefined): void {
   set("machine", spec.machine, "machine");
-  set("sockets", spec.cpu.sockets, "cpu.sockets");
-  set("cores", spec.cpu.cores, "cpu.cores");
+  const topology = cpuTopology(spec);
+  set("sockets", topology.sockets, "cpu.sockets");
+  set("cores", topology.cores, spec.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "cpu.cores");
+  if (topology.vcpus !== undefined) {
+    set("vcpus", topology.vcpus, "cpu.cores");
+    // Without cpu in hotplug PVE keeps a vcpus change pending until the VM restarts.
+    set("hotplug", hotplugWith(hotplug, "cpu", true), "cpu.maxVcpus");
+  }
   const cpu = cpuValue(spec);
   if (cpu) set("cpu", cpu, "cpu.mode");
   set("memory", String(spec.memory.sizeMiB), "memory.sizeMiB");
@@ -241,7 +249,11 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     if (current[key] !== undefined) out.deletes.push(key);
   };
   set("name", next.name, "name");
-  setScalars(next, set);
+  setScalars(next, set, current.hotplug);
+  if (old.cpu.maxVcpus !== undefined && next.cpu.maxVcpus === undefined) {
+    unset("vcpus");
+    set("hotplug", hotplugWith(current.hotplug, "cpu", false), "cpu.maxVcpus");
+  }
   if (cpuValue(next) === undefined) unset("cpu");
   if (next.memory.balloon?.minMiB === undefined && old.memory.balloon?.minMiB !== undefined) unset("balloon");
   if (next.console.kind !== "spice" && old.console.kind === "spice") unset("vga");
@@ -386,8 +398,7 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   }
   const efi = config.efidisk0 === undefined ? undefined : parseProps(String(config.efidisk0));
   const balloon = config.balloon === undefined ? last.memory.balloon : { statsPeriodSeconds: last.memory.balloon?.statsPeriodSeconds ?? 10, minMiB: Number(config.balloon) };
-  const sockets = Number(config.sockets ?? 1);
-  const cores = Number(config.cores ?? 1);
+  const { sockets, cores, maxVcpus } = cpuFromConfig(config, last.cpu.cores);
   const { pinning, numa, hugepages } = placementFromConfig(config, last, sockets, cores);
   const spec: Spec = {
     ...last,
@@ -399,6 +410,7 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
       ...withoutPlacement(last.cpu),
       sockets,
       cores,
+      ...(maxVcpus !== undefined ? { maxVcpus } : {}),
       pinning,
       ...(numa ? { numa } : {}),
       threads: 1,
@@ -435,9 +447,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   return { spec, macs };
 }
 
-/** The CPU fields the config does not decide; model, pinning and NUMA cells come from the config. */
-function withoutPlacement(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model" | "pinning" | "numa"> {
-  const { model: _model, pinning: _pinning, numa: _numa, ...rest } = cpu;
+/** The CPU fields the config does not decide; model, ceiling, pinning and NUMA cells come from the config. */
+function withoutPlacement(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model" | "pinning" | "numa" | "maxVcpus"> {
+  const { model: _model, pinning: _pinning, numa: _numa, maxVcpus: _maxVcpus, ...rest } = cpu;
   return rest;
 }
 
