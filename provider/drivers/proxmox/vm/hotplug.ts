@@ -46,3 +46,25 @@ export function cpuFromConfig(config: Record<string, string | number | undefined
   const perSocket = Number(config.vcpus) / sockets;
   return { sockets, cores: Number.isInteger(perSocket) ? perSocket : lastCores, maxVcpus: sockets * cores };
 }
+
+/**
+ * memory.maxMiB on PVE: memory hotplug, which PVE only takes with `numa=1`. PVE 9.1's schema has
+ * no key for the ceiling itself (`memory` holds only `current`, the online amount; PVE sizes
+ * QEMU's hot-pluggable maximum on its own), so the ceiling is NovaCron's: the plan keeps growth
+ * within it, and a refresh keeps it from the state while `hotplug` still lists `memory`.
+ */
+export function memoryHotplug(spec: Spec): boolean {
+  return spec.memory.maxMiB !== undefined;
+}
+
+/** Why PVE cannot take this memory ceiling, if it cannot. */
+export function memoryCeilingProblem(spec: Spec): string | undefined {
+  if (spec.memory.maxMiB === undefined || !spec.cpu.numa) return undefined;
+  return "a memory ceiling together with explicit cpu.numa cells is not translated by NovaCron's Proxmox driver yet (PVE places hot-plugged memory on its own NUMA nodes); remove one of them for a proxmox host";
+}
+
+/** memory.maxMiB read back: kept from `last` while PVE still has memory hotplug and NUMA on. */
+export function maxMiBFromConfig(config: Record<string, string | number | undefined>, last: Spec): number | undefined {
+  const hotplug = hotplugWith(config.hotplug, "memory", true) === String(config.hotplug ?? "1");
+  return hotplug && String(config.numa ?? "0") === "1" ? last.memory.maxMiB : undefined;
+}

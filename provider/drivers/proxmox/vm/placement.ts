@@ -70,7 +70,8 @@ export function placementDeletes(old: Spec, next: Spec, unset: (key: string) => 
   const before = old.cpu.numa?.length ?? 0;
   const after = next.cpu.numa?.length ?? 0;
   for (let i = after; i < before; i++) unset(`numa${i}`);
-  if (before > 0 && after === 0) unset("numa");
+  // numa=1 stays while a memory ceiling needs it (PVE's memory hotplug requires NUMA).
+  if (before > 0 && after === 0 && next.memory.maxMiB === undefined) unset("numa");
 }
 
 type Config = Record<string, string | number | undefined>;

@@ -11,7 +11,7 @@ import { formatProps, parseProps, sizeToGiB } from "./property-string";
 import { restoreProblems } from "./restore";
 import { containsUnknown } from "../../../core/unknown";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
-import { ceilingProblem, cpuFromConfig, cpuTopology, hotplugWith } from "./hotplug";
+import { ceilingProblem, cpuFromConfig, cpuTopology, hotplugWith, maxMiBFromConfig, memoryCeilingProblem, memoryHotplug } from "./hotplug";
 import { placementDeletes, placementFromConfig, placementProblems, setPlacement } from "./placement";
 
 type Spec = VirtualMachineSpec;
@@ -70,7 +70,8 @@ export function vmProblems(spec: Spec): InputFailure[] {
   const ceiling = ceilingProblem(spec);
   if (ceiling) fail("cpu.maxVcpus", ceiling);
   placementProblems(spec, fail);
-  if (spec.memory.maxMiB !== undefined) notYet("memory.maxMiB", "a memory ceiling (memory hotplug)");
+  const memoryCeiling = memoryCeilingProblem(spec);
+  if (memoryCeiling) fail("memory.maxMiB", memoryCeiling);
   for (const [slot, disk] of Object.entries(spec.disks)) {
     const key = pveDiskKey(slot);
     if (!key) fail(`disks.${slot}`, `slot "${slot}" is ${slotProblem(slot)}`);
@@ -167,11 +168,17 @@ function setScalars(spec: Spec, set: (key: string, value: string | number, origi
   const topology = cpuTopology(spec);
   set("sockets", topology.sockets, "cpu.sockets");
   set("cores", topology.cores, spec.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "cpu.cores");
+  // Without cpu (memory) in hotplug PVE keeps a vcpus (memory) change pending until the VM restarts.
+  let features = hotplug;
   if (topology.vcpus !== undefined) {
     set("vcpus", topology.vcpus, "cpu.cores");
-    // Without cpu in hotplug PVE keeps a vcpus change pending until the VM restarts.
-    set("hotplug", hotplugWith(hotplug, "cpu", true), "cpu.maxVcpus");
+    features = hotplugWith(features, "cpu", true);
   }
+  if (memoryHotplug(spec)) {
+    features = hotplugWith(features, "memory", true);
+    set("numa", 1, "memory.maxMiB"); // PVE refuses memory hotplug without NUMA
+  }
+  if (features !== hotplug) set("hotplug", String(features), spec.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "memory.maxMiB");
   const cpu = cpuValue(spec);
   if (cpu) set("cpu", cpu, "cpu.mode");
   set("memory", String(spec.memory.sizeMiB), "memory.sizeMiB");
@@ -250,10 +257,17 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
   };
   set("name", next.name, "name");
   setScalars(next, set, current.hotplug);
+  let features = String(out.params.hotplug ?? current.hotplug ?? "1");
   if (old.cpu.maxVcpus !== undefined && next.cpu.maxVcpus === undefined) {
     unset("vcpus");
-    set("hotplug", hotplugWith(current.hotplug, "cpu", false), "cpu.maxVcpus");
+    features = hotplugWith(features, "cpu", false);
   }
+  if (old.memory.maxMiB !== undefined && next.memory.maxMiB === undefined) {
+    features = hotplugWith(features, "memory", false);
+    if (!next.cpu.numa) unset("numa");
+  }
+  if (features !== String(out.params.hotplug ?? current.hotplug ?? "1"))
+    set("hotplug", features, next.cpu.maxVcpus === undefined && old.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "memory.maxMiB");
   if (cpuValue(next) === undefined) unset("cpu");
   if (next.memory.balloon?.minMiB === undefined && old.memory.balloon?.minMiB !== undefined) unset("balloon");
   if (next.console.kind !== "spice" && old.console.kind === "spice") unset("vga");
@@ -399,6 +413,7 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   const efi = config.efidisk0 === undefined ? undefined : parseProps(String(config.efidisk0));
   const balloon = config.balloon === undefined ? last.memory.balloon : { statsPeriodSeconds: last.memory.balloon?.statsPeriodSeconds ?? 10, minMiB: Number(config.balloon) };
   const { sockets, cores, maxVcpus } = cpuFromConfig(config, last.cpu.cores);
+  const maxMiB = maxMiBFromConfig(config, last);
   const { pinning, numa, hugepages } = placementFromConfig(config, last, sockets, cores);
   const spec: Spec = {
     ...last,
@@ -417,7 +432,7 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
       mode: cpu === "" ? "host-model" : cpu === "host" ? "host-passthrough" : "custom",
       ...(cpu === "" || cpu === "host" ? {} : { model: cpu }),
     },
-    memory: { ...withoutHugepages(last.memory), sizeMiB: memory, balloon, ...(hugepages ? { hugepages } : {}) },
+    memory: { ...withoutHugepages(last.memory), sizeMiB: memory, ...(maxMiB !== undefined ? { maxMiB } : {}), balloon, ...(hugepages ? { hugepages } : {}) },
     disks,
     nics,
     passthrough,
@@ -453,7 +468,7 @@ function withoutPlacement(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model" | "pinnin
   return rest;
 }
 
-function withoutHugepages(memory: Spec["memory"]): Omit<Spec["memory"], "hugepages"> {
-  const { hugepages: _hugepages, ...rest } = memory;
+function withoutHugepages(memory: Spec["memory"]): Omit<Spec["memory"], "hugepages" | "maxMiB"> {
+  const { hugepages: _hugepages, maxMiB: _maxMiB, ...rest } = memory;
   return rest;
 }
