@@ -50,13 +50,28 @@ export const PROXMOX_CAPABILITIES: HypervisorCapabilities = {
     "a host change within the cluster migrates (online when running, with local disks); a disk's pool change is a move_disk",
     "restoreFrom: a VM created from a vzdump-qemu archive (qmrestore through the create call), then the spec written over it",
     "Network: a Linux bridge on the node (applied at once, marked in its comment); NAT/routed/isolated subnets are SDN on PVE and refused",
+    "cpu.maxVcpus: sockets × cores is the ceiling and vcpus the booted count (with cpu added to hotplug); the ceiling must be a multiple of cpu.sockets",
+    "memory.maxMiB: memory in hotplug with numa=1; PVE has no key for the ceiling itself (it sizes QEMU's maximum on its own), so NovaCron keeps it in state and plans growth within it",
     "PassthroughDevice: a PCI cluster resource mapping; a VM's passthrough slot hostdevN becomes hostpciN=mapping=<id>",
   ],
   changeRules: {
     // PVE's default `hotplug` is network,disk,usb: CPU and memory edits of a running VM stay
     // pending until it restarts (qm(1), "hotplug"); the driver reads /pending to confirm.
-    "cpu.cores": { disruption: "reboot", why: "Proxmox VE's default hotplug setting (network,disk,usb) leaves CPU changes pending until the VM restarts" },
-    "memory.sizeMiB": { disruption: "reboot", why: "Proxmox VE's default hotplug setting (network,disk,usb) leaves memory changes pending until the VM restarts" },
+    // With cpu.maxVcpus the driver writes sockets × cores as the ceiling, the boot count as
+    // `vcpus` and adds cpu to `hotplug`, so growing within the ceiling is a live vcpus change;
+    // past it (no ceiling, the default hotplug) PVE keeps the change pending (the shared
+    // ceiling check says so). QEMU cannot unplug the vCPUs a VM booted with: fewer wait for a restart.
+    "cpu.cores": {
+      grow: { disruption: "hotplug", why: "Proxmox VE brings vCPUs online live up to sockets × cores (vcpus, with cpu in hotplug) within cpu.maxVcpus" },
+      shrink: { disruption: "reboot", why: "QEMU cannot unplug the vCPUs the VM booted with; Proxmox VE keeps fewer vcpus pending until the VM restarts" },
+    },
+    // With memory.maxMiB the driver adds memory to `hotplug` (and numa=1, which PVE requires), so
+    // PVE plugs memory into the running VM; past the ceiling (no ceiling: the default hotplug)
+    // the shared ceiling check makes it a reboot. Taking memory away is not counted on live.
+    "memory.sizeMiB": {
+      grow: { disruption: "hotplug", why: "Proxmox VE hot-plugs memory into the running VM (memory in hotplug, with NUMA) within memory.maxMiB" },
+      shrink: { disruption: "reboot", why: "Proxmox VE cannot be relied on to unplug memory from a running guest; less memory takes effect at a restart" },
+    },
     "memory.balloon": { disruption: "live", why: "the balloon target is applied to the running VM" },
     "nics.*.model": { disruption: "reboot", why: "Proxmox VE keeps a NIC model change pending until the VM restarts" },
     "nics.*.queues": { disruption: "reboot", why: "Proxmox VE keeps a queue change pending until the VM restarts" },

@@ -111,7 +111,8 @@ describe("Proxmox VE VMs through the provider host (fakepve)", function () {
     const old = specOf(vm!.outs);
     const refused = await host.check("VirtualMachine", old, { ...old, memory: { sizeMiB: 2048 } });
     assert.equal(refused.failures[0]?.property, "memory.sizeMiB");
-    assert.match(refused.failures[0].reason, /pending until the VM restarts.*updatePolicy.allowReboot: true/);
+    // No memory.maxMiB: growth is past the running maximum, which PVE keeps pending until a restart.
+    assert.match(refused.failures[0].reason, /2048 MiB exceeds the running maximum of 1024 MiB; raise memory.maxMiB.*updatePolicy.allowReboot: true/);
     const allowed = await host.check("VirtualMachine", old, { ...old, memory: { sizeMiB: 2048 }, updatePolicy: { shutdownTimeoutSeconds: 5, allowReboot: true } });
     assert.deepEqual(allowed.failures, []);
     const outs = await host.update("VirtualMachine", vm!.id, vm!.outs, allowed.inputs);

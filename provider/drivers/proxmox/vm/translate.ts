@@ -11,6 +11,8 @@ import { formatProps, parseProps, sizeToGiB } from "./property-string";
 import { restoreProblems } from "./restore";
 import { containsUnknown } from "../../../core/unknown";
 import { isPveDiskKey, modelDiskSlot, pveDiskKey, slotProblem } from "./slots";
+import { ceilingProblem, cpuFromConfig, cpuTopology, hotplugWith, maxMiBFromConfig, memoryCeilingProblem, memoryHotplug } from "./hotplug";
+import { placementDeletes, placementFromConfig, placementProblems, setPlacement } from "./placement";
 
 type Spec = VirtualMachineSpec;
 export type PveConfig = Record<string, string | number | undefined>;
@@ -65,11 +67,11 @@ export function vmProblems(spec: Spec): InputFailure[] {
   const notYet = (property: string, what: string) => fail(property, `${what} is not translated by NovaCron's Proxmox driver yet; remove it for a proxmox host`);
   if (!DNS_NAME.test(spec.name)) fail("name", `got "${spec.name}"; Proxmox VE takes a DNS name (letters, digits and -, dot-separated), no _`);
   if (spec.cpu.threads !== 1) fail("cpu.threads", `got ${spec.cpu.threads}; Proxmox VE has no threads-per-core setting (sockets × cores only)`);
-  if (spec.cpu.maxVcpus !== undefined) notYet("cpu.maxVcpus", "a vCPU ceiling (PVE's vcpus below sockets × cores)");
-  if (spec.cpu.pinning) fail("cpu.pinning", "Proxmox VE's `affinity` binds all vCPUs of a VM to one host CPU set; per-vCPU pinning cannot be expressed");
-  if (spec.cpu.numa) notYet("cpu.numa", "explicit NUMA cells (numaN)");
-  if (spec.memory.maxMiB !== undefined) notYet("memory.maxMiB", "a memory ceiling (memory hotplug)");
-  if (spec.memory.hugepages) notYet("memory.hugepages", "hugepage backing");
+  const ceiling = ceilingProblem(spec);
+  if (ceiling) fail("cpu.maxVcpus", ceiling);
+  placementProblems(spec, fail);
+  const memoryCeiling = memoryCeilingProblem(spec);
+  if (memoryCeiling) fail("memory.maxMiB", memoryCeiling);
   for (const [slot, disk] of Object.entries(spec.disks)) {
     const key = pveDiskKey(slot);
     if (!key) fail(`disks.${slot}`, `slot "${slot}" is ${slotProblem(slot)}`);
@@ -135,7 +137,7 @@ export function createParams(spec: Spec): PveParams {
     out.origin[key] = origin;
   };
   set("name", spec.name, "name");
-  setScalars(spec, set);
+  setScalars(spec, set, undefined);
   set("tags", withOwnerTag(undefined), "labels");
   set("description", descriptionFor(spec.labels), "labels");
   if (Object.keys(spec.disks).some((slot) => pveDiskKey(slot)?.startsWith("scsi"))) set("scsihw", "virtio-scsi-single", "disks");
@@ -160,17 +162,30 @@ export function createParams(spec: Spec): PveParams {
   return out;
 }
 
-/** Keys with one plain value: CPU, memory, firmware, machine, display. */
-function setScalars(spec: Spec, set: (key: string, value: string | number, origin: string) => void): void {
+/** Keys with one plain value: CPU, memory, firmware, machine, display. `hotplug` is the current one (undefined on create). */
+function setScalars(spec: Spec, set: (key: string, value: string | number, origin: string) => void, hotplug: string | number | undefined): void {
   set("machine", spec.machine, "machine");
-  set("sockets", spec.cpu.sockets, "cpu.sockets");
-  set("cores", spec.cpu.cores, "cpu.cores");
+  const topology = cpuTopology(spec);
+  set("sockets", topology.sockets, "cpu.sockets");
+  set("cores", topology.cores, spec.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "cpu.cores");
+  // Without cpu (memory) in hotplug PVE keeps a vcpus (memory) change pending until the VM restarts.
+  let features = hotplug;
+  if (topology.vcpus !== undefined) {
+    set("vcpus", topology.vcpus, "cpu.cores");
+    features = hotplugWith(features, "cpu", true);
+  }
+  if (memoryHotplug(spec)) {
+    features = hotplugWith(features, "memory", true);
+    set("numa", 1, "memory.maxMiB"); // PVE refuses memory hotplug without NUMA
+  }
+  if (features !== hotplug) set("hotplug", String(features), spec.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "memory.maxMiB");
   const cpu = cpuValue(spec);
   if (cpu) set("cpu", cpu, "cpu.mode");
   set("memory", String(spec.memory.sizeMiB), "memory.sizeMiB");
   if (spec.memory.balloon?.minMiB !== undefined) set("balloon", spec.memory.balloon.minMiB, "memory.balloon.minMiB");
   set("bios", spec.firmware.type === "uefi" ? "ovmf" : "seabios", "firmware.type");
   if (spec.console.kind === "spice") set("vga", "qxl", "console.kind");
+  setPlacement(spec, set);
 }
 
 function cpuValue(spec: Spec): string | undefined {
@@ -241,10 +256,22 @@ export function updateParams(old: Spec, next: Spec, current: PveConfig): ConfigC
     if (current[key] !== undefined) out.deletes.push(key);
   };
   set("name", next.name, "name");
-  setScalars(next, set);
+  setScalars(next, set, current.hotplug);
+  let features = String(out.params.hotplug ?? current.hotplug ?? "1");
+  if (old.cpu.maxVcpus !== undefined && next.cpu.maxVcpus === undefined) {
+    unset("vcpus");
+    features = hotplugWith(features, "cpu", false);
+  }
+  if (old.memory.maxMiB !== undefined && next.memory.maxMiB === undefined) {
+    features = hotplugWith(features, "memory", false);
+    if (!next.cpu.numa) unset("numa");
+  }
+  if (features !== String(out.params.hotplug ?? current.hotplug ?? "1"))
+    set("hotplug", features, next.cpu.maxVcpus === undefined && old.cpu.maxVcpus !== undefined ? "cpu.maxVcpus" : "memory.maxMiB");
   if (cpuValue(next) === undefined) unset("cpu");
   if (next.memory.balloon?.minMiB === undefined && old.memory.balloon?.minMiB !== undefined) unset("balloon");
   if (next.console.kind !== "spice" && old.console.kind === "spice") unset("vga");
+  placementDeletes(old, next, unset);
   set("tags", withOwnerTag(String(current.tags ?? "")), "labels");
   if (JSON.stringify(labelsOf(String(current.description ?? ""))) !== JSON.stringify(next.labels) || !String(current.description ?? "").includes("novacron-labels:")) {
     set("description", descriptionFor(next.labels), "labels");
@@ -385,6 +412,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   }
   const efi = config.efidisk0 === undefined ? undefined : parseProps(String(config.efidisk0));
   const balloon = config.balloon === undefined ? last.memory.balloon : { statsPeriodSeconds: last.memory.balloon?.statsPeriodSeconds ?? 10, minMiB: Number(config.balloon) };
+  const { sockets, cores, maxVcpus } = cpuFromConfig(config, last.cpu.cores);
+  const maxMiB = maxMiBFromConfig(config, last);
+  const { pinning, numa, hugepages } = placementFromConfig(config, last, sockets, cores);
   const spec: Spec = {
     ...last,
     name: String(config.name ?? last.name),
@@ -392,14 +422,17 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
       .split(",")[0]
       .replace(/^type=/, ""),
     cpu: {
-      ...withoutModel(last.cpu),
-      sockets: Number(config.sockets ?? 1),
-      cores: Number(config.cores ?? 1),
+      ...withoutPlacement(last.cpu),
+      sockets,
+      cores,
+      ...(maxVcpus !== undefined ? { maxVcpus } : {}),
+      pinning,
+      ...(numa ? { numa } : {}),
       threads: 1,
       mode: cpu === "" ? "host-model" : cpu === "host" ? "host-passthrough" : "custom",
       ...(cpu === "" || cpu === "host" ? {} : { model: cpu }),
     },
-    memory: { ...last.memory, sizeMiB: memory, balloon },
+    memory: { ...withoutHugepages(last.memory), sizeMiB: memory, ...(maxMiB !== undefined ? { maxMiB } : {}), balloon, ...(hugepages ? { hugepages } : {}) },
     disks,
     nics,
     passthrough,
@@ -429,7 +462,13 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
   return { spec, macs };
 }
 
-function withoutModel(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model"> {
-  const { model: _model, ...rest } = cpu;
+/** The CPU fields the config does not decide; model, ceiling, pinning and NUMA cells come from the config. */
+function withoutPlacement(cpu: Spec["cpu"]): Omit<Spec["cpu"], "model" | "pinning" | "numa" | "maxVcpus"> {
+  const { model: _model, pinning: _pinning, numa: _numa, maxVcpus: _maxVcpus, ...rest } = cpu;
+  return rest;
+}
+
+function withoutHugepages(memory: Spec["memory"]): Omit<Spec["memory"], "hugepages" | "maxMiB"> {
+  const { hugepages: _hugepages, maxMiB: _maxMiB, ...rest } = memory;
   return rest;
 }
