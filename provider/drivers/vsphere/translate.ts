@@ -332,7 +332,6 @@ function withModelSlots<T>(devices: Readonly<Record<string, T>>, slotName: z.Zod
 
 export function observedSpec(state: VmState, last: VirtualMachineSpec, home: string, networkName: NetworkNamer): VirtualMachineSpec {
   const have = state.spec;
-  const vcpus = have.numCPUs;
   const disks: Record<string, DiskSpec> = {};
   for (const [slot, d] of Object.entries(withModelSlots(have.disks, DiskSlot, "scsi"))) {
     const recorded = last.disks[slot];

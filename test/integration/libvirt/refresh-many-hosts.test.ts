@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { Driver, OperationContext } from "../../../provider/core/driver";
 import type { VirtualMachineSpec } from "../../../provider/core/model";
 import { parseRecorded } from "../../../provider/core/recorded";
-import { LibvirtDriver, openLibvirtDriver } from "../../../provider/drivers/libvirt/driver";
+import { type LibvirtDriver, openLibvirtDriver } from "../../../provider/drivers/libvirt/driver";
 import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
 /**

@@ -4,8 +4,6 @@ import { getProperties, moref, text, xsiType, type MoRef, type VimClient } from 
 
 export { specOf } from "../../support/testbeds";
 
-type Props = Record<string, unknown>;
-
 /** Sessions vCenter holds for NovaCron processes, with the pid their user agent names. */
 export async function sessions(client: VimClient): Promise<{ key: string; pid: number }[]> {
   const list = (await getProperties(client, client.serviceContent.ref("sessionManager"), ["sessionList"])).props.get("sessionList");

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { VSPHERE_CAPABILITIES } from "../../../provider/drivers/vsphere/capabilities";
 import { closeAllSessions, connect, getProperties, lookup, ManagedObjectNotFoundError, MoRef, runTask, text, type VimClient } from "../../../provider/drivers/vsphere/soap";
 import { readVm } from "../../../provider/drivers/vsphere/vm";
 import { ProviderHost, type ProviderCallError } from "../../support/provider-host";

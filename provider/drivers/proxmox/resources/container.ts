@@ -6,6 +6,7 @@ import type { PveClient } from "../api/client";
 import { PveApiError } from "../api/errors";
 import { retryWhileLocked } from "../api/retry";
 import { waitForTask } from "../api/tasks";
+import { destroyGuest } from "../api/destroy-guest";
 import { Ct, type CtStatus } from "../container/power";
 import { containerProblems, createParams, type CtConfig, type Origin, specFromConfig, updateParams } from "../container/translate";
 import { isOwned } from "../vm/marker";
@@ -93,21 +94,7 @@ export class ProxmoxContainerResource implements ResourceDriver<Spec> {
       return ctx.progress(`container ${id} does not carry NovaCron's tag: it is not the container NovaCron made, so it is left in place`);
     }
     if (status.status === "running") await ct.shutdown(spec.updatePolicy.shutdownTimeoutSeconds, ctx);
-    await retryWhileLocked(
-      `destroy of container ${id}`,
-      async () => {
-        try {
-          const upid = await this.client.delete<string>(ct.path, { purge: 1, "destroy-unreferenced-disks": 1 });
-          await waitForTask(this.client, upid, ctx);
-        } catch (error) {
-          if (error instanceof PveApiError && error.isMissingGuest) return;
-          throw error;
-        }
-      },
-      ctx.deadline,
-      ctx.progress,
-    );
-    ctx.progress(`container ${id} destroyed`);
+    await destroyGuest(this.client, ct.path, `container ${id}`, ctx);
   }
 
   /** As for VMs: /cluster/nextid proposes, the create call decides; a lost race asks again. */

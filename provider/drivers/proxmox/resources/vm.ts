@@ -6,6 +6,7 @@ import type { PveClient } from "../api/client";
 import { PveApiError } from "../api/errors";
 import { retryWhileLocked } from "../api/retry";
 import { waitForTask } from "../api/tasks";
+import { destroyGuest } from "../api/destroy-guest";
 import { claimVmId } from "../vm/claim-id";
 import { cloudInitChanged } from "../vm/cloud-init";
 import { cloneTemplate } from "../vm/clone";
@@ -212,21 +213,7 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
       return ctx.progress(`VM ${id} (${status.name ?? ""}) does not carry NovaCron's tag: it is not the VM NovaCron made, so it is left in place`);
     }
     if (status.status === "running") await guest.shutdown(spec, ctx);
-    await retryWhileLocked(
-      `destroy of VM ${id}`,
-      async () => {
-        try {
-          const upid = await this.client.delete<string>(guest.path, { purge: 1, "destroy-unreferenced-disks": 1 });
-          await waitForTask(this.client, upid, ctx);
-        } catch (error) {
-          if (error instanceof PveApiError && error.isMissingGuest) return;
-          throw error;
-        }
-      },
-      ctx.deadline,
-      ctx.progress,
-    );
-    ctx.progress(`VM ${id} destroyed`);
+    await destroyGuest(this.client, guest.path, `VM ${id}`, ctx);
   }
 
   /**
