@@ -155,10 +155,23 @@ export async function completedJobStats(destination: LibvirtClient, uuid: string
   }
 }
 
-/** Cancels the outgoing migration job; libvirt resumes the guest on the source. */
+/**
+ * Cancels the outgoing migration job and waits until libvirtd has wound it down: the abort
+ * returns before QEMU reports the cancellation, and a migration started in that window (the
+ * next `up`, seen under load in CI) fails with "another migration job is already running".
+ */
 async function abortJob(client: LibvirtClient, dom: DomainRef): Promise<void> {
   await client.call("domainAbortJob", { dom });
+  const until = Date.now() + ABORT_SETTLE_MS;
+  while (Date.now() < until) {
+    const job = await client.call("domainGetJobStats", { dom, flags: 0 }).catch(() => undefined);
+    if (job === undefined || !RUNNING_JOB_TYPES.includes(Number(job.type))) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
+/** virDomainJobType BOUNDED and UNBOUNDED: a job still in progress. */
+const RUNNING_JOB_TYPES = [1, 2];
+const ABORT_SETTLE_MS = 30_000;
 
 /**
  * Downtime caps to try in turn. QEMU switches over as soon as it estimates the rest fits in
