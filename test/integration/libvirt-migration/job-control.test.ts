@@ -120,10 +120,14 @@ describe("live migration job control (deadline, downtime ramp)", function () {
     }
     // One step per pass that ends unconverged.
     const raised = lines.filter((l) => /^pass \d+ did not converge: downtime cap raised to/.test(l)).map((l) => Number(/(\d+) ms/.exec(l)?.[1]));
-    assert.deepEqual(raised, [100, 200], JSON.stringify(lines));
+    // How many passes fail to converge depends on how fast the TCG guest dirties memory, which a
+    // loaded machine slows: at least one pass must, and the caps go up the ramp in order.
+    assert.ok(raised.length >= 1, `no pass raised the cap: ${JSON.stringify(lines)}`);
+    assert.deepEqual(raised, [100, 200].slice(0, raised.length), JSON.stringify(lines));
     // What QEMU itself held while the job ran, read through libvirt's monitor passthrough
     // (before the job it holds whatever an earlier job left, hence only the tail).
-    assert.deepEqual(seen.slice(-3), [50, 100, 200], JSON.stringify(seen));
+    const held = [50, ...raised];
+    assert.deepEqual(seen.slice(-held.length), held, JSON.stringify(seen));
     assert.match(virsh(PEER, "domstate", guest.name), /^running/);
   });
 });
