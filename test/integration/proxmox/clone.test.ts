@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { OperationContext } from "../../../provider/core/driver";
 import { checkCapabilities } from "../../../provider/core/capability-check";
+import { classifyChange } from "../../../provider/core/classify";
 import { VirtualMachineInputs } from "../../../provider/core/model";
 import type { PveClient, PveRequest } from "../../../provider/drivers/proxmox/api/client";
 import { waitForTask } from "../../../provider/drivers/proxmox/api/tasks";
@@ -57,6 +58,7 @@ describe("Proxmox VE clones from a template (fakepve)", function () {
       memory: 512,
       scsihw: "virtio-scsi-single",
       scsi0: "local-lvm:1",
+      scsi1: "local-lvm:1",
       net0: "virtio,bridge=vmbr0",
       description: "golden image",
     });
@@ -111,6 +113,19 @@ describe("Proxmox VE clones from a template (fakepve)", function () {
     const read = await vms.read(vm.id, s);
     assert.equal(read?.spec.cpu.cores, 2);
     assert.deepEqual(read?.spec.cloneFrom, { template: templateName, linked: true });
+  });
+
+  it("a data disk of the template the spec does not name is left alone: not recorded, not dropped by the next update", async () => {
+    const s = spec({ cloneFrom: { template: templateName, linked: true }, powerState: "stopped" });
+    const vm = await vms.create(s, context(30));
+    made.push({ id: vm.id, spec: s });
+    assert.ok((await config(vm.id)).scsi1, "the clone carries the template's second disk");
+    assert.deepEqual(Object.keys(vm.spec.disks), ["scsi0"], "create records only the spec's disks");
+    const read = await vms.read(vm.id, s);
+    assert.deepEqual(Object.keys(read?.spec.disks ?? {}), ["scsi0"], "refresh records only the spec's disks");
+    const next = { ...s, labels: { role: "api" } };
+    await vms.update(vm.id, read!.spec, next, classifyChange("VirtualMachine", read!.spec, next, PROXMOX_CAPABILITIES), context(30));
+    assert.ok((await config(vm.id)).scsi1, "the update left the template's disk attached");
   });
 
   it("a full clone by template id copies the disk to the chosen storage", async () => {

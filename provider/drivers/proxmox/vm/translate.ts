@@ -366,6 +366,9 @@ export function specFromConfig(config: PveConfig, qmpStatus: string, last: Spec)
     const slot = modelDiskSlot(key, last);
     const drive = parseProps(String(config[key]));
     if (!slot || !drive.head || drive.props.get("media") === "cdrom" || drive.head === "none") continue;
+    // A VM made from a template or an archive brings the disks the spec does not name (a data
+    // disk of the image): they are the image's, left alone like IDE disks, never dropped by an update.
+    if ((last.cloneFrom !== undefined || last.restoreFrom !== undefined) && !(slot in last.disks)) continue;
     const before = last.disks[slot] as DiskSpec | undefined;
     const storage = drive.head.split(":")[0];
     const size = sizeToGiB(drive.props.get("size"));
