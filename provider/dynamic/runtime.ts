@@ -159,7 +159,9 @@ async function updateUnredacted(kind: ResourceKind, id: string, olds: Props, new
       ? await updateWhereItIsNow(kind, id, old, next, plan, ctx)
       : await (await resolve(kind, old.host as string)).ops.update(vmId, old, next, plan, ctx);
   // Only kinds that declare these outputs get them: anything else in state fails the next parse (read, delete).
-  const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: plan.worst } : {};
+  // A driver may report a harsher class than planned (the server forced a restart).
+  const applied = typeof observed.outputs.lastChangeClass === "string" ? observed.outputs.lastChangeClass : plan.worst;
+  const change = COMPUTED_OUTPUTS[kind].includes("lastChange") ? { lastChange: describePlan(plan), lastChangeClass: applied } : {};
   return { outs: secretsWrapped(kind, plain(withEveryOutput(kind, { ...outputsOf(kind, next, observed), ...change }, olds))) };
 }
 

@@ -214,6 +214,11 @@ const proxmox: ConformanceTestbed = {
   },
   snapshots: async (_name, id) => (await pveGet<{ name: string }[]>(`/${id}/snapshot`)).map((s) => s.name).filter((n) => n !== "current"),
   unobservable: {
+    // PVE 9 applies these live with hotplug "cpu,memory" and NUMA on (the driver writes both, see
+    // decision 0027); fakepve keeps every hardware change of a running VM pending, and the driver
+    // then restarts the VM, as it must when the server says so (test/integration/proxmox/vcpus.test.ts).
+    "cpu-up": "fakepve keeps a vCPU hot-add pending instead of applying it live",
+    "memory-up": "fakepve keeps a memory hot-add pending instead of applying it live",
     "disk-add": "fakepve keeps a new drive as the request wrote it (STORAGE:SIZE) and allocates nothing",
     "disk-resize": "fakepve does not model a drive's size change",
     "disk-remove": "fakepve does not model unplugging a drive",

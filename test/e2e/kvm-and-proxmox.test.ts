@@ -66,7 +66,10 @@ describe("e2e: a KVM VM and a Proxmox VM in one program through the real engine"
     await stack.setConfig("e2e:pveCores", { value: "2" });
     const refused = new EngineLog();
     await assert.rejects(stack.preview({ onOutput: refused.onOutput }));
-    assert.match(refused.all(), /cpu\.cores.* has a problem: this change needs the running VM to restart \(reboot: Proxmox VE's default hotplug setting/);
+    assert.match(
+      refused.all(),
+      /cpu\.cores.* has a problem: this change needs the running VM to restart \(reboot: 2 vCPUs exceed the running maximum of 1; raise cpu\.maxVcpus ahead of time to hot-add\)/,
+    );
     await stack.setConfig("e2e:allowReboot", { value: "true" });
     const up = await stack.up();
     assert.equal(up.outputs.pveLastChangeClass.value, "reboot");

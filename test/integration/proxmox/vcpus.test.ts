@@ -81,6 +81,7 @@ describe("Proxmox VE vCPU ceiling and hot-add (fakepve)", function () {
     const checked = await host.check("VirtualMachine", old, { ...grown, updatePolicy: { shutdownTimeoutSeconds: 5, allowReboot: true } });
     const outs = await host.update("VirtualMachine", vm!.id, vm!.outs, checked.inputs);
     vm = { id: vm!.id, outs };
+    assert.equal(outs.lastChangeClass, "reboot", "the recorded class says the server's pending list forced a restart");
     const cfg = await config(vm.id);
     assert.equal(Number(cfg.vcpus), 4);
     assert.equal(Number(cfg.cores), 8, "the ceiling is unchanged");

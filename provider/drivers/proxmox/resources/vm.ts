@@ -1,4 +1,5 @@
 import type { ChangePlan } from "../../../core/classify";
+import { needsRestart } from "../../../core/disruption";
 import type { Observed, OperationContext, ResourceDriver } from "../../../core/driver";
 import { InputError, PartialCreateError, showValue } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
@@ -173,6 +174,9 @@ export class ProxmoxVmResource implements ResourceDriver<Spec> {
     const reached = await guest.converge(next, ctx, now);
     const observed = await this.observe(guest, next, reached);
     if (!observed) throw new Error(`VM ${id} vanished during the update`);
+    // The plan said live or hotplug, the server kept it pending and the VM was restarted: the
+    // recorded class says what happened to the guest, not what was hoped for.
+    if (now === undefined && !needsRestart(plan.worst)) observed.outputs.lastChangeClass = "reboot";
     return observed;
   }
 
