@@ -53,7 +53,17 @@ function shapedNoopProvider(defaults: Record<string, unknown>): pulumi.dynamic.R
       return { inputs: { ...defaults, ...news } };
     },
     async create(inputs) {
-      const computed = { state: "stopped", uuid: inputs.name, hostId: inputs.name, ipAddress: null, macAddresses: {}, lastChange: null, lastChangeClass: null, migration: null, unmanaged: null };
+      const computed = {
+        state: "stopped",
+        uuid: inputs.name,
+        hostId: inputs.name,
+        ipAddress: null,
+        macAddresses: {},
+        lastChange: null,
+        lastChangeClass: null,
+        migration: null,
+        unmanaged: null,
+      };
       return { id: String(inputs.name), outs: { ...inputs, ...computed } };
     },
   };
