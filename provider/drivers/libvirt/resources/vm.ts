@@ -4,7 +4,7 @@ import type { Driver, Observed, OperationContext, ResourceDriver } from "../../.
 import { PartialCreateError } from "../../../core/errors";
 import type { VirtualMachineSpec } from "../../../core/model";
 import type { HostConfig } from "../../../core/hosts";
-import { migrateLive, type MigrationResult } from "../migration";
+import { downtimeCapFor, migrateLive, type MigrationResult } from "../migration";
 import { migrationFixHint } from "../migration-hints";
 import type { DomainRef, LibvirtClient } from "../rpc";
 import { LibvirtError, parseLibvirtUri } from "../rpc";
@@ -245,7 +245,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
           destinationUri,
           migrateUri: target.config.migrationUri,
           destination: targetClient,
-          maxDowntimeMs: MAX_DOWNTIME_MS,
+          maxDowntimeMs: downtimeCapFor(MAX_DOWNTIME_MS, old.memory.sizeMiB),
           deadline: ctx.deadline,
           progress: ctx.progress,
         });
