@@ -9,13 +9,15 @@ import { WorkerDigest } from "./digest-worker";
 import { digestTap, guestStream, sparseRawWriter } from "./disk-stream";
 import { type DiskLocation, type DiskTransfer, progressMeter, receiveFile } from "./disk-transfer";
 import type { Progress } from "./driver";
+import { qcow2RangedView } from "./qcow2-ranges";
 import { GrowingFile, qcow2GuestBytes } from "./qcow2-stream";
 
 /**
  * One disk of a cross-hypervisor move, from one driver's data path to another's, with the
  * guest-visible digest checked across every conversion. The fewest passes over the bytes:
  *  - raw to raw streams straight from source to target (no local copy at all);
- *  - qcow2 to raw is saved locally while its guest bytes already go to the target (qcow2-stream.ts);
+ *  - qcow2 to raw is read in guest order by ranges where the source can (qcow2-ranges.ts), else
+ *    saved locally while its guest bytes already go to the target (qcow2-stream.ts);
  *  - another image to raw is saved locally once, then its guest view is read in place into the target;
  *  - raw to an image is saved locally (zero runs as holes), converted by qemu-img, then sent;
  *  - an image to another image format is saved, converted and sent.
@@ -83,6 +85,10 @@ async function viaLocalCopy(
 ): Promise<MovedDisk> {
   const label = `disks.${disk.slot}`;
   const say = options.progress;
+  if (disk.format === "qcow2" && format === "raw" && from.openRanges) {
+    const moved = await qcow2ToRawByRanges(from, disk, to, target, say);
+    if (moved) return moved;
+  }
   const base = options.workDir ?? tmpdir();
   // The exported copy, plus a converted one unless an image goes to raw (read in place).
   const copies = disk.format !== "raw" && format === "raw" ? 1 : 2;
@@ -129,6 +135,30 @@ async function viaLocalCopy(
     return { location, sha256: sourceDigest, virtualSize: disk.virtualSize, bytesSent: size };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * qcow2 → raw read in guest order with ranged reads from the source (qcow2-ranges.ts): no local
+ * copy. Undefined when the image has features that reader leaves to qemu-img (the local path).
+ */
+async function qcow2ToRawByRanges(from: DiskTransfer, disk: DiskLocation, to: DiskTransfer, target: { pool: string; name: string }, say: Progress): Promise<MovedDisk | undefined> {
+  const label = `disks.${disk.slot}`;
+  const reader = await (from.openRanges as NonNullable<DiskTransfer["openRanges"]>)(disk);
+  try {
+    const view = await qcow2RangedView(reader, disk.virtualSize);
+    if (typeof view === "string") {
+      say(`${label}: the qcow2 has ${view}; qemu-img reads it from a local copy`);
+      return undefined;
+    }
+    say(`${label}: reading the qcow2's ${mib(disk.virtualSize)} MiB in guest order from the source, no local copy`);
+    const body = Readable.from(view, { objectMode: false, highWaterMark: 2 * CHUNK });
+    return await withDigest(async (digest) => {
+      const location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, body, digest, label, say);
+      return { location, sha256: await digest.finish(), virtualSize: disk.virtualSize, bytesSent: disk.virtualSize };
+    });
+  } finally {
+    await reader.close().catch(() => undefined);
   }
 }
 

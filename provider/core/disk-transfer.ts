@@ -53,6 +53,18 @@ export interface DiskTransfer {
   importDisk(target: ImportTarget, source: Readable): Promise<DiskLocation>;
   /** Removes an imported disk again (cleanup of a move that did not finish). Tolerates "already gone". */
   removeDisk(disk: DiskLocation): Promise<void>;
+  /**
+   * Ranged reads of the stored file, where the data path has them: core then reads a qcow2 in
+   * guest order straight from the host (qcow2-ranges.ts) instead of through a local copy.
+   */
+  openRanges?(disk: DiskLocation): Promise<DiskRangeReader>;
+}
+
+/** Reads byte ranges of one stored disk file, one range at a time. */
+export interface DiskRangeReader {
+  /** Exactly `length` bytes from `offset` of the file as stored, streamed with backpressure. */
+  range(offset: number, length: number): Promise<Readable>;
+  close(): Promise<void>;
 }
 
 /** A pass-through that counts bytes and reports them with a rate, at most every `everyMs`. */

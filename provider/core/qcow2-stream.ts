@@ -81,14 +81,14 @@ export class GrowingFile {
 }
 
 const QCOW2_MAGIC = 0x514649fb;
-const OFFSET_MASK = 0x00fffffffffffe00n;
-const L2_COMPRESSED = 1n << 62n;
-const L2_ZERO = 1n;
+export const OFFSET_MASK = 0x00fffffffffffe00n;
+export const L2_COMPRESSED = 1n << 62n;
+export const L2_ZERO = 1n;
 /** Incompatible feature bits we can read through: dirty (lazy refcounts), compression type (only matters for compressed clusters). */
 const READABLE_INCOMPATIBLE = (1n << 0n) | (1n << 3n);
-const ZEROS = Buffer.alloc(CHUNK);
+export const ZEROS = Buffer.alloc(CHUNK);
 
-interface Header {
+export interface Header {
   clusterBits: number;
   virtualSize: number;
   l1Size: number;
@@ -96,7 +96,7 @@ interface Header {
 }
 
 /** Why this reader hands the image to qemu-img, or the parsed header. */
-function parseHeader(b: Buffer): Header | string {
+export function parseHeader(b: Buffer): Header | string {
   if (b.length < 72 || b.readUInt32BE(0) !== QCOW2_MAGIC) return "not a qcow2 header";
   const version = b.readUInt32BE(4);
   if (version !== 2 && version !== 3) return `qcow2 version ${version}`;

@@ -4,7 +4,7 @@
 // (bounded memory), which must not stall the session's other calls.
 import type { Readable } from "node:stream";
 import type { ImageFormat } from "../../core/disk-image";
-import type { DiskLocation, DiskTransfer, ImportTarget } from "../../core/disk-transfer";
+import type { DiskLocation, DiskRangeReader, DiskTransfer, ImportTarget } from "../../core/disk-transfer";
 import { redactUrlUserinfo } from "../../core/redact";
 import { LibvirtClient, type StorageVolRef } from "./rpc";
 import { type LibvirtSession, orAbsent } from "./session";
@@ -59,6 +59,23 @@ export class LibvirtDiskTransfer implements DiskTransfer {
       await client.close();
       throw error;
     }
+  }
+
+  async openRanges(disk: DiskLocation): Promise<DiskRangeReader> {
+    const client = await this.transferClient();
+    const ref = await this.volume(client, disk.address).catch(async (error: unknown) => {
+      await client.close();
+      throw error;
+    });
+    if (!ref) {
+      await client.close();
+      throw new Error(`host "${this.session.host}": volume ${disk.address} is gone`);
+    }
+    return {
+      // One range at a time on a connection of its own: pausing it for a slow consumer stalls nothing else.
+      range: (offset, length) => client.volDownload(ref, { offset: BigInt(offset), length: BigInt(length), pauseWhenFull: true }),
+      close: () => client.close(),
+    };
   }
 
   async importDisk(target: ImportTarget, source: Readable): Promise<DiskLocation> {

@@ -117,7 +117,15 @@ describe("cross-move data paths: libvirt volume streams ↔ vSphere datastore fi
     for (const disk of disks) {
       const name = `${prefix}/${disk.slot}.vmdk`;
       const lines: string[] = [];
-      const there = await moveDisk(libvirt, disk, vsphere, { pool: DATASTORE, name }, { progress: (l) => lines.push(l) });
+      // A work directory that does not exist: any local copy would fail its free-space check.
+      // The qcow2 is read by ranges from libvirtd and the raw disk streams through, so none is made.
+      const workDir = join(poolDir, "no-such-dir");
+      const there = await moveDisk(libvirt, disk, vsphere, { pool: DATASTORE, name }, { progress: (l) => lines.push(l), workDir });
+      if (disk.format === "qcow2")
+        assert.ok(
+          lines.some((l) => /in guest order from the source, no local copy/.test(l)),
+          lines.join("\n"),
+        );
       assert.equal(there.sha256, expected, `${disk.slot} as sent`);
       assert.equal(there.location.address, `[${DATASTORE}] ${name}`);
       // On vcsim's datastore directory: a descriptor the real qemu-img reads, and the flat file.
