@@ -8,7 +8,7 @@ import type { Progress } from "./driver";
 /**
  * The driver-neutral side of a cross-hypervisor disk move. Each driver moves bytes with its own
  * native data path (libvirt: volume download/upload streams; vSphere: datastore file GET/PUT);
- * core converts formats and checks digests on local disk between the two. Bytes flow as
+ * core reads formats, converts them where it must (on local disk) and checks digests between the two. Bytes flow as
  * streams with backpressure: no implementation may hold a whole disk in memory.
  */
 
