@@ -47,6 +47,8 @@ export class WorkerDigest {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true, workerData: this.shared });
   private readonly free: number[] = Array.from({ length: SLOTS }, (_, i) => i);
   private waiting: (() => void) | undefined;
+  /** The slot being filled, not yet handed to the worker. */
+  private filling: { slot: number; length: number } | undefined;
   private result: ((sha256: string) => void) | undefined;
   private failure: Error | undefined;
   private failed: ((e: Error) => void) | undefined;
@@ -65,20 +67,52 @@ export class WorkerDigest {
     });
   }
 
-  /** Copies `bytes` into free slots of the ring (waiting for the worker when none is free). */
-  async update(bytes: Buffer): Promise<void> {
-    for (let at = 0; at < bytes.length; ) {
-      if (this.failure) throw this.failure;
-      if (this.free.length === 0) {
-        await new Promise<void>((resolve) => (this.waiting = resolve));
-        continue;
-      }
-      const slot = this.free.pop() as number;
-      const length = Math.min(CHUNK, bytes.length - at);
-      this.ring.set(bytes.subarray(at, at + length), slot * CHUNK);
-      this.worker.postMessage({ slot, length });
-      at += length;
+  /**
+   * Copies `bytes` into the ring, a slot at a time, and hands the worker each slot once it is full
+   * (one message per CHUNK, whatever size the pieces arrive in: a message costs far more than the
+   * bytes). Synchronous while slots are free; a promise only when it must wait for the worker.
+   */
+  update(bytes: Buffer): Promise<void> | undefined {
+    let at: number;
+    try {
+      at = this.fill(bytes, 0);
+    } catch (error) {
+      return Promise.reject(error);
     }
+    return at < bytes.length ? this.updateWaiting(bytes, at) : undefined;
+  }
+
+  private async updateWaiting(bytes: Buffer, from: number): Promise<void> {
+    for (let at = from; at < bytes.length; ) {
+      await new Promise<void>((resolve) => (this.waiting = resolve));
+      at = this.fill(bytes, at);
+    }
+  }
+
+  /** Fills slots from `bytes[at…]` while any is free; returns how far it got. */
+  private fill(bytes: Buffer, at: number): number {
+    while (at < bytes.length) {
+      if (this.failure) throw this.failure;
+      if (!this.filling) {
+        const slot = this.free.pop();
+        if (slot === undefined) return at;
+        this.filling = { slot, length: 0 };
+      }
+      const f = this.filling;
+      const n = Math.min(CHUNK - f.length, bytes.length - at);
+      this.ring.set(bytes.subarray(at, at + n), f.slot * CHUNK + f.length);
+      f.length += n;
+      at += n;
+      if (f.length === CHUNK) this.post();
+    }
+    return at;
+  }
+
+  /** Hands the slot being filled to the worker. */
+  private post(): void {
+    if (!this.filling) return;
+    this.worker.postMessage(this.filling);
+    this.filling = undefined;
   }
 
   /** The digest of everything given; messages are handled in order, so every slot was hashed. */
@@ -88,6 +122,7 @@ export class WorkerDigest {
       return await new Promise<string>((resolve, reject) => {
         this.result = resolve;
         this.failed = reject;
+        this.post();
         this.worker.postMessage("finish");
       });
     } finally {

@@ -40,6 +40,8 @@ export interface Header {
 export interface Frame {
   header: Header;
   payload: Buffer;
+  /** The payload's memory belongs to this frame alone (not a view into a reused read buffer). */
+  owned?: boolean;
 }
 
 /**
@@ -82,67 +84,69 @@ export class FrameError extends Error {
 }
 
 /**
- * Reassembles frames from arbitrary socket chunks. Chunks are kept in a list
- * and joined once per frame, so a 256 KiB stream packet arriving in 64 KiB
- * reads costs one copy, not a growing series of copies.
+ * Reassembles frames from arbitrary socket chunks. A frame whose length is known but whose bytes
+ * have not all arrived is filled in place in a buffer of its exact size, so every byte of a
+ * 256 KiB stream packet spread over several reads is copied once, and that frame is `owned`.
  */
 export class FrameDecoder {
+  /** Bytes of frames not yet started, fewer than a length word's worth. */
   private chunks: Buffer[] = [];
   private buffered = 0;
+  private partial: { buf: Buffer; filled: number } | undefined;
 
   /**
    * Returns complete frames; throws FrameError on an impossible length.
    * `borrowed` means the caller will overwrite `chunk` once the returned
-   * frames have been handled synchronously, so any leftover partial frame is
-   * copied out of it (the frames themselves stay views; consumers that keep
-   * bytes copy them).
+   * frames have been handled synchronously: frames that are views into it
+   * are not `owned` (consumers that keep their bytes copy them), and nothing
+   * kept for later points into it.
    */
   push(chunk: Buffer, borrowed = false): Frame[] {
-    this.chunks.push(chunk);
-    this.buffered += chunk.length;
     const out: Frame[] = [];
-    for (;;) {
-      if (this.buffered < LEN_BYTES) break;
-      const len = this.peekLength();
+    let rest = chunk;
+    if (this.partial) {
+      const p = this.partial;
+      const n = Math.min(p.buf.length - p.filled, rest.length);
+      rest.copy(p.buf, p.filled, 0, n);
+      p.filled += n;
+      rest = rest.subarray(n);
+      if (p.filled < p.buf.length) return out;
+      this.partial = undefined;
+      out.push({ ...parseFrame(p.buf), owned: true });
+    }
+    if (rest.length === 0) return out;
+    // A length word split across reads: join the few bytes (copied, they are tiny).
+    if (this.buffered > 0) {
+      rest = Buffer.concat([...this.chunks, rest]);
+      this.chunks = [];
+      this.buffered = 0;
+      borrowed = false;
+    }
+    let at = 0;
+    while (rest.length - at >= LEN_BYTES) {
+      const len = rest.readUInt32BE(at);
       if (len < LEN_BYTES + HEADER_BYTES || len > LEN_BYTES + MESSAGE_MAX) {
         throw new FrameError(`invalid frame length ${len}`);
       }
-      if (this.buffered < len) break;
-      out.push(parseFrame(this.take(len)));
-    }
-    if (borrowed) {
-      for (let i = 0; i < this.chunks.length; i++) {
-        if (this.chunks[i].buffer === chunk.buffer) this.chunks[i] = Buffer.from(this.chunks[i]);
+      if (rest.length - at < len) {
+        const buf = Buffer.allocUnsafe(len);
+        const filled = rest.copy(buf, 0, at);
+        this.partial = { buf, filled };
+        return out;
       }
+      out.push({ ...parseFrame(rest.subarray(at, at + len)), owned: !borrowed });
+      at += len;
+    }
+    if (at < rest.length) {
+      const tail = rest.subarray(at);
+      this.chunks.push(borrowed ? Buffer.from(tail) : tail);
+      this.buffered = tail.length;
     }
     return out;
   }
 
   get pendingBytes(): number {
-    return this.buffered;
-  }
-
-  private peekLength(): number {
-    const first = this.chunks[0];
-    if (first.length >= LEN_BYTES) return first.readUInt32BE(0);
-    const head = Buffer.concat(this.chunks, LEN_BYTES);
-    return head.readUInt32BE(0);
-  }
-
-  private take(n: number): Buffer {
-    const first = this.chunks[0];
-    let out: Buffer;
-    if (first.length >= n) {
-      out = first.subarray(0, n);
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-    } else {
-      const joined = Buffer.concat(this.chunks, this.buffered);
-      out = joined.subarray(0, n);
-      this.chunks = joined.length > n ? [joined.subarray(n)] : [];
-    }
-    this.buffered -= n;
-    return out;
+    return this.buffered + (this.partial?.filled ?? 0);
   }
 }
 

@@ -123,8 +123,8 @@ export async function downloadStream(conn: RpcConnection, c: StreamCall, pauseWh
       if (f.header.status === MessageStatus.CONTINUE) {
         if (state !== "data") return;
         if (f.payload.length) {
-          // Copy: the frame is a view into a receive buffer that gets reused.
-          push(Buffer.from(f.payload));
+          // A view into a receive buffer that gets reused is copied; a frame filled in place is not.
+          push(f.owned ? f.payload : Buffer.from(f.payload));
           return;
         }
         // An empty CONTINUE is the daemon's end-of-data; we answer with the
