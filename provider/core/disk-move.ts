@@ -151,7 +151,7 @@ async function qcow2ToRawByRanges(from: DiskTransfer, disk: DiskLocation, to: Di
       say(`${label}: the qcow2 has ${view}; qemu-img reads it from a local copy`);
       return undefined;
     }
-    say(`${label}: reading the qcow2's ${mib(disk.virtualSize)} MiB in guest order from the source, no local copy`);
+    say(`${label}: reading the qcow2's ${mib(disk.virtualSize)} MiB in guest order from ${reader.via}, no local copy`);
     const body = Readable.from(view, { objectMode: false, highWaterMark: 2 * CHUNK });
     return await withDigest(async (digest) => {
       const location = await streamInto(to, { ...target, format: "raw", size: disk.virtualSize }, body, digest, label, say);

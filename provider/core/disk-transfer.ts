@@ -62,6 +62,8 @@ export interface DiskTransfer {
 
 /** Reads byte ranges of one stored disk file, one range at a time. */
 export interface DiskRangeReader {
+  /** Where the bytes come from, for progress lines ("libvirt volume downloads from host …"). */
+  readonly via: string;
   /** Exactly `length` bytes from `offset` of the file as stored, streamed with backpressure. */
   range(offset: number, length: number): Promise<Readable>;
   close(): Promise<void>;

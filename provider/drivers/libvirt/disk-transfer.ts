@@ -6,7 +6,8 @@ import type { Readable } from "node:stream";
 import type { ImageFormat } from "../../core/disk-image";
 import type { DiskLocation, DiskRangeReader, DiskTransfer, ImportTarget } from "../../core/disk-transfer";
 import { redactUrlUserinfo } from "../../core/redact";
-import { LibvirtClient, type StorageVolRef } from "./rpc";
+import { LibvirtClient, parseLibvirtUri, type StorageVolRef } from "./rpc";
+import { HEAD_BYTES, localVolumeRanges } from "./local-volume";
 import { type LibvirtSession, orAbsent } from "./session";
 import { buildVolumeXml, parseDomainXml, parseVolumeXml } from "./xml";
 
@@ -63,19 +64,33 @@ export class LibvirtDiskTransfer implements DiskTransfer {
 
   async openRanges(disk: DiskLocation): Promise<DiskRangeReader> {
     const client = await this.transferClient();
-    const ref = await this.volume(client, disk.address).catch(async (error: unknown) => {
+    try {
+      const ref = await this.volume(client, disk.address);
+      if (!ref) throw new Error(`host "${this.session.host}": volume ${disk.address} is gone`);
+      const local = await this.localRanges(client, ref);
+      if (local) {
+        await client.close();
+        return local;
+      }
+      return {
+        via: `libvirt volume downloads from host "${this.session.host}"`,
+        // One range at a time on a connection of its own: pausing it for a slow consumer stalls nothing else.
+        range: (offset, length) => client.volDownload(ref, { offset: BigInt(offset), length: BigInt(length), pauseWhenFull: true }),
+        close: () => client.close(),
+      };
+    } catch (error) {
       await client.close();
       throw error;
-    });
-    if (!ref) {
-      await client.close();
-      throw new Error(`host "${this.session.host}": volume ${disk.address} is gone`);
     }
-    return {
-      // One range at a time on a connection of its own: pausing it for a slow consumer stalls nothing else.
-      range: (offset, length) => client.volDownload(ref, { offset: BigInt(offset), length: BigInt(length), pauseWhenFull: true }),
-      close: () => client.close(),
-    };
+  }
+
+  /** The volume's own file, when libvirtd runs on this machine and vouches for it (local-volume.ts). */
+  private async localRanges(client: LibvirtClient, ref: StorageVolRef): Promise<DiskRangeReader | undefined> {
+    if (parseLibvirtUri(this.session.uri).transport !== "unix") return undefined;
+    const { name: path } = await client.call("storageVolGetPath", { vol: ref });
+    const { allocation } = await client.call("storageVolGetInfo", { vol: ref });
+    const head = await client.volDownloadToBuffer(ref, { offset: 0n, length: BigInt(HEAD_BYTES) });
+    return localVolumeRanges({ path, allocation: Number(allocation), head });
   }
 
   async importDisk(target: ImportTarget, source: Readable): Promise<DiskLocation> {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { guestDigest } from "../../../provider/core/disk-image";
+import { ChunkDigest, guestDigest } from "../../../provider/core/disk-image";
 import { moveDisk } from "../../../provider/core/disk-move";
+import { qcow2RangedView } from "../../../provider/core/qcow2-ranges";
 import type { DiskLocation, DiskTransfer } from "../../../provider/core/disk-transfer";
 import type { Driver, OperationContext } from "../../../provider/core/driver";
 import type { HostConfig } from "../../../provider/core/hosts";
@@ -16,6 +17,7 @@ import { DATACENTER, vcsim } from "../vsphere/testbed";
 import { breakingStream, makePatternDisk, scatteredRuns } from "./fixtures";
 
 const URI = "qemu:///system";
+const PEER = "qemu+tcp://10.213.0.2/system";
 
 /** The real qemu-img's verdict: the vmdk (descriptor + extent) and the raw file hold the same guest bytes. */
 function sameAsSource(vmdk: string, raw: string): boolean {
@@ -118,12 +120,12 @@ describe("cross-move data paths: libvirt volume streams ↔ vSphere datastore fi
       const name = `${prefix}/${disk.slot}.vmdk`;
       const lines: string[] = [];
       // A work directory that does not exist: any local copy would fail its free-space check.
-      // The qcow2 is read by ranges from libvirtd and the raw disk streams through, so none is made.
+      // The qcow2 is read by ranges (this host's libvirtd runs here: from its file) and the raw disk streams through, so none is made.
       const workDir = join(poolDir, "no-such-dir");
       const there = await moveDisk(libvirt, disk, vsphere, { pool: DATASTORE, name }, { progress: (l) => lines.push(l), workDir });
       if (disk.format === "qcow2")
         assert.ok(
-          lines.some((l) => /in guest order from the source, no local copy/.test(l)),
+          lines.some((l) => /in guest order from the volume file .*src\.qcow2 on this machine, no local copy/.test(l)),
           lines.join("\n"),
         );
       assert.equal(there.sha256, expected, `${disk.slot} as sent`);
@@ -171,6 +173,40 @@ describe("cross-move data paths: libvirt volume streams ↔ vSphere datastore fi
       assert.equal(back.location.address, path);
       assert.match(virsh(URI, "vol-dumpxml", "--pool", poolName, `${disk.slot}-back.qcow2`), /<format type='qcow2'\/>/);
       assert.equal((await guestDigest(path, "qcow2")).sha256, expected, `${disk.slot} back in libvirt`);
+    }
+  });
+
+  it("a qcow2 is read from its own file when libvirtd runs here, and by libvirt's ranged downloads when it is reached over TCP: the same guest bytes", async () => {
+    testbed("libvirt-peer.sh");
+    // The peer daemon has its own /var/lib/libvirt but shares /var/lib/novacron-test: a pool of it over a copy of the source.
+    const peerDir = `${poolDir}-peer`;
+    const peerPool = `${prefix}-peer-pool`;
+    mkdirSync(peerDir, { recursive: true });
+    execFileSync("cp", ["--sparse=always", join(poolDir, "src.qcow2"), join(peerDir, "src.qcow2")]);
+    virsh(PEER, "pool-create-as", peerPool, "dir", "--target", peerDir);
+    const peer = await openDriver("peer", { driver: "libvirt", uri: PEER } as unknown as HostConfig);
+    try {
+      const sides: [DiskTransfer, string, RegExp][] = [
+        [libvirt, poolDir, /^the volume file .*src\.qcow2 on this machine$/],
+        [peer.diskTransfer!(), peerDir, /^libvirt volume downloads from host "peer"$/],
+      ];
+      for (const [transfer, dir, via] of sides) {
+        const reader = await transfer.openRanges!({ slot: "vda", address: join(dir, "src.qcow2"), format: "qcow2", virtualSize: size });
+        try {
+          assert.match(reader.via, via);
+          const view = await qcow2RangedView(reader, size);
+          assert.notEqual(typeof view, "string", String(view));
+          const digest = new ChunkDigest();
+          for await (const piece of view as AsyncGenerator<Buffer>) digest.update(piece);
+          assert.equal(digest.finish(), expected, reader.via);
+        } finally {
+          await reader.close();
+        }
+      }
+    } finally {
+      await peer.close();
+      virshMaybe(PEER, "pool-destroy", peerPool);
+      rmSync(peerDir, { recursive: true, force: true });
     }
   });
 

@@ -13,6 +13,7 @@ const MiB = 1048576;
 /** Ranges of a local file, counted: what a host's ranged reads (libvirt's volume download with offset and length) yield. */
 function fileRanges(path: string): DiskRangeReader & { reads: number } {
   const reader = {
+    via: `the file ${path}`,
     reads: 0,
     range: async (offset: number, length: number) => {
       reader.reads++;
