@@ -39,7 +39,7 @@ declare -A BIND=(
   [/var/log/libvirt]="$STATE/log"
   [/var/cache/libvirt]="$STATE/cache"
 )
-PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 util-linux openssl socat)
+PKGS=(libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils iproute2 util-linux openssl socat tini)
 
 log() { echo "[libvirt-peer] $*" >&2; }
 
@@ -189,7 +189,8 @@ start_daemons() {
     mount --make-rprivate /
     while [ $# -gt 0 ]; do mount --bind "$2" "$1"; shift 2; done
     virtlogd -d -p /var/run/libvirt/virtlogd.pid
-    libvirtd -d --listen -p /var/run/libvirt/libvirtd.pid
+    # Under a reaper for the QEMU processes of its guests, as the main daemon (libvirt.sh says why).
+    setsid tini -s -g -- libvirtd --listen -p /var/run/libvirt/libvirtd.pid </dev/null >/dev/null 2>&1 &
   ' peer $(for target in "${!BIND[@]}"; do printf '%s %s ' "$target" "${BIND[$target]}"; done)
 }
 
@@ -214,7 +215,8 @@ ensure_main_forwarder() {
 start() {
   require_root
   ensure_packages
-  if answers; then
+  # A daemon started before the peer ran under a reaper is restarted once (libvirt.sh says why).
+  if answers && [ -f "$STATE/run/reaped" ]; then
     ensure_main_forwarder
     log "peer libvirtd already answers at $URI"
     echo "$URI"
@@ -227,6 +229,7 @@ start() {
   prepare_state
   log "starting virtlogd and libvirtd in namespace $NS ($PEER_ADDR)"
   start_daemons
+  touch "$STATE/run/reaped"
   for _ in $(seq 1 150); do
     if answers; then
       log "peer answers: $(virsh -c "$URI" version 2>/dev/null | tr '\n' ' ')"
