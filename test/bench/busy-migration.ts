@@ -20,8 +20,9 @@ import type { BenchResult } from "./types";
  *
  * Each side moves a freshly booted guest of the same spec from the first testbed host to the
  * second: our driver (the path a `host` change takes: LibvirtVmResource.update → migrateLive,
- * which picks the strategy) and `virsh migrate --live --p2p` at libvirt's default settings,
- * alternating (NOVACRON_BENCH_BUSY_ROUNDS rounds, default 1). Figures are libvirt's (the
+ * which picks the strategy), the same with updatePolicy.allowPostCopy (the driver may end the
+ * move by post-copy), and `virsh migrate --live --p2p` at libvirt's default settings, in
+ * alternating order (NOVACRON_BENCH_BUSY_ROUNDS rounds, default 1). Figures are libvirt's (the
  * destination's completed job); QEMU's dirty rate is sampled before and after each move.
  * A migration not done within LIMIT_MS is aborted and reported as not converged.
  *
@@ -51,6 +52,7 @@ interface Outcome {
   iterations?: number;
   dirtyRateMiBs?: number;
   throttlePct?: number;
+  postCopyAfterPass?: number;
   choices?: string[];
   error?: string;
   /** QEMU's dirty-rate sample on the source before the move and on the destination after it, MB/s. */
@@ -108,10 +110,11 @@ export async function run(): Promise<BenchResult[]> {
 async function benchSize(drivers: Record<"kvm1" | "kvm2", LibvirtDriver>, guest: string, size: { gib: number; dirtyMiB: number }, names: string[]): Promise<BenchResult[]> {
   const log = (line: string) => process.stderr.write(`  [${size.gib} GiB] ${line}\n`);
   const ours: Outcome[] = [];
+  const postCopy: Outcome[] = [];
   const theirs: Outcome[] = [];
-  const order = Array.from({ length: ROUNDS }, (_, r) => (r % 2 === 0 ? (["ours", "virsh"] as const) : (["virsh", "ours"] as const))).flat();
+  const order = Array.from({ length: ROUNDS }, (_, r) => (r % 2 === 0 ? (["ours", "virsh", "post-copy"] as const) : (["post-copy", "virsh", "ours"] as const))).flat();
   for (const who of order) {
-    const name = `${uniquePrefix(TAG)}-${size.gib}g-${who === "ours" ? "o" : "v"}`;
+    const name = `${uniquePrefix(TAG)}-${size.gib}g-${who[0]}`;
     names.push(name);
     try {
       const spec = RESOURCE_MODELS.VirtualMachine.schema.parse({
@@ -126,18 +129,18 @@ async function benchSize(drivers: Record<"kvm1" | "kvm2", LibvirtDriver>, guest:
       const id = (await drivers.kvm1.resource("VirtualMachine")!.create(spec, ctx(drivers, log))).id;
       const rateBefore = await waitUntilDirtying(HOSTS.kvm1.uri, name, size.dirtyMiB, log);
       log(`${who}: guest dirtying ${rateBefore} MB/s before the move (QEMU's measurement)`);
-      const outcome = who === "ours" ? await migrateOurs(drivers, id, spec, "kvm2", log) : await migrateVirsh(drivers, name, id, "kvm1", "kvm2", log);
+      const outcome = who === "virsh" ? await migrateVirsh(drivers, name, id, "kvm1", "kvm2", log) : await migrateOurs(drivers, id, spec, "kvm2", who === "post-copy", log);
       outcome.rateBefore = rateBefore;
       const where = outcome.converged ? "kvm2" : "kvm1";
       if (!virshMaybe(HOSTS[where].uri, "domstate", name)?.includes("running")) throw new Error(`the guest is not running on ${where} after ${who}'s migration`);
       if (outcome.converged) outcome.rateAfter = await measureDirtyRate(HOSTS.kvm2.uri, name);
       log(`${who} kvm1 → kvm2: ${describe(outcome)}`);
-      (who === "ours" ? ours : theirs).push(outcome);
+      ({ ours, "post-copy": postCopy, virsh: theirs })[who].push(outcome);
     } finally {
       destroyByName([name]);
     }
   }
-  return figures(size, ours, theirs);
+  return [...figures(size, ours, theirs), ...postCopyFigures(size, postCopy, theirs)];
 }
 
 function figures(size: { gib: number; dirtyMiB: number }, ours: Outcome[], theirs: Outcome[]): BenchResult[] {
@@ -178,6 +181,33 @@ function figures(size: { gib: number; dirtyMiB: number }, ours: Outcome[], their
   return rows;
 }
 
+/** The same move with updatePolicy.allowPostCopy: the driver may end it by post-copy. */
+function postCopyFigures(size: { gib: number; dirtyMiB: number }, ours: Outcome[], theirs: Outcome[]): BenchResult[] {
+  const label = `${size.gib} GiB guest rewriting ${size.dirtyMiB} MiB, post-copy allowed`;
+  const worst = (xs: Outcome[], pick: (o: Outcome) => number | undefined) => Math.max(...xs.map((o) => pick(o) ?? Number.NaN));
+  const ok = ours.every((o) => o.converged);
+  const total = ok ? worst(ours, (o) => o.totalMs) : Number.NaN;
+  const downtime = ok ? worst(ours, (o) => o.downtimeMs) : Number.NaN;
+  const virshOk = theirs.every((o) => o.converged);
+  const virshTotal = virshOk ? worst(theirs, (o) => o.totalMs) : Number.NaN;
+  const switched = ours.filter((o) => o.postCopyAfterPass !== undefined).length;
+  const choices = ours.find((o) => o.choices)?.choices?.filter((c) => c.startsWith("post-copy"));
+  if (choices) process.stderr.write(`  [${size.gib} GiB] with post-copy allowed:\n${choices.map((c) => `    - ${c}`).join("\n")}\n`);
+  return [
+    { name: `${label}: ours, total (worst of ${ours.length})`, value: total, unit: "ms", target: `< ${TOTAL_TARGET_MS}`, pass: ok && total < TOTAL_TARGET_MS },
+    { name: `${label}: ours, downtime (worst)`, value: downtime, unit: "ms", target: `< ${DOWNTIME_TARGET_MS}`, pass: ok && downtime < DOWNTIME_TARGET_MS },
+    { name: `${label}: ours, data sent (worst)`, value: worst(ours, (o) => o.bytesMoved) / 2 ** 20, unit: "MiB" },
+    { name: `${label}: moves that switched to post-copy / after pass`, value: switched, unit: `of ${ours.length} / ${worst(ours, (o) => o.postCopyAfterPass)}` },
+    {
+      name: `${label}: virsh total / ours total`,
+      value: virshOk ? virshTotal / total : Number.POSITIVE_INFINITY,
+      unit: "x",
+      target: "> 1 (faster than virsh)",
+      pass: ok && (!virshOk || virshTotal > total),
+    },
+  ];
+}
+
 function describe(o: Outcome): string {
   if (!o.converged) return `not done after ${o.totalMs} ms (${o.error ?? "aborted"})`;
   return `${o.totalMs} ms, downtime ${o.downtimeMs} ms, ${((o.bytesMoved ?? 0) / 2 ** 20).toFixed(0)} MiB sent, ${o.iterations ?? "?"} passes, peak dirty ${o.dirtyRateMiBs ?? "?"} MiB/s, throttle ${o.throttlePct ?? 0} %, dirtying ${o.rateAfter ?? "?"} MB/s on arrival`;
@@ -200,9 +230,10 @@ async function migrateOurs(
   id: string,
   spec: VirtualMachineSpec,
   to: "kvm1" | "kvm2",
+  allowPostCopy: boolean,
   log: (line: string) => void,
 ): Promise<Outcome> {
-  const next: VirtualMachineSpec = { ...spec, host: to };
+  const next: VirtualMachineSpec = { ...spec, host: to, updatePolicy: { ...spec.updatePolicy, allowPostCopy } };
   const plan = classifyChange("VirtualMachine", spec, next, LIBVIRT_CAPABILITIES);
   const from = spec.host as "kvm1" | "kvm2";
   const started = Date.now();

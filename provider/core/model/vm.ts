@@ -243,6 +243,14 @@ export const VirtualMachineInputs = z
       .strictObject({
         allowReboot: z.boolean().default(false).describe("Allow changes that restart the guest."),
         shutdownTimeoutSeconds: z.int().min(0).max(3600).default(120).describe("Graceful shutdown deadline before a forced power-off."),
+        // Optional, not defaulted: a default would differ from every state recorded before the
+        // field existed, and each VM would show a no-op update after an upgrade.
+        allowPostCopy: z
+          .boolean()
+          .optional()
+          .describe(
+            "Let a live migration that does not converge finish by post-copy (KVM/QEMU): the guest runs on the new host while the rest of its memory follows on demand. Bounds the time a busy guest takes to move; a network or host failure in that phase leaves the guest paused on both hosts until the migration is resumed. Default: false.",
+          ),
       })
       .default({ allowReboot: false, shutdownTimeoutSeconds: 120 }),
     waitForIp: z.strictObject({ timeoutSeconds: z.int().min(1).max(3600).default(300) }).optional(),

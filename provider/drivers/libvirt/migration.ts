@@ -1,9 +1,9 @@
 import type { Progress } from "../../core/driver";
-import { LibvirtError, LibvirtTimeoutError, type DomainRef, type LibvirtClient, type TypedParam } from "./rpc";
+import { LibvirtError, LibvirtTimeoutError, type DomainJobCompletedEvent, type DomainRef, type LibvirtClient, type TypedParam } from "./rpc";
 import { paramsToRecord } from "./typed-params";
 
 /** virDomainMigrateFlags bits (libvirt ABI). */
-export const MIGRATE = { live: 1, peerToPeer: 2, persistDest: 8, undefineSource: 16, autoConverge: 8192 } as const;
+export const MIGRATE = { live: 1, peerToPeer: 2, persistDest: 8, undefineSource: 16, autoConverge: 8192, postCopy: 32768 } as const;
 /**
  * virDomainGetJobStatsFlags: the last finished job instead of the running one, and keep it
  * (reading it otherwise clears it, and an operator may still want `virsh domjobinfo --completed`).
@@ -28,6 +28,11 @@ export interface MigrationOptions {
    */
   maxDowntimeMs?: number;
   bandwidthMiBs?: number;
+  /**
+   * May switch to post-copy as a last resort (updatePolicy.allowPostCopy): once the cap has
+   * reached its ceiling and one more pass still ends unconverged, or 3/4 of the time is gone.
+   */
+  allowPostCopy?: boolean;
   deadline: number;
   progress: Progress;
 }
@@ -41,6 +46,8 @@ export interface MigrationResult {
   dirtyRateMiBs?: number;
   /** How far auto-converge slowed the vCPUs at the end, percent (0: never throttled). */
   throttlePct?: number;
+  /** The pass after which the job switched to post-copy (absent: it finished in pre-copy). */
+  postCopyAfterPass?: number;
   /** Wall time of the whole job, as libvirt measured it. */
   totalMs: number;
   /** How long the guest was paused at switchover, as QEMU measured it. */
@@ -74,7 +81,11 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   // libvirt hosts is rarely the bound on a busy guest; the source's CPU (shared with the guest's
   // own vCPUs, under TCG entirely) is, so compressing would slow the copy it is meant to speed up.
   choices.push("compression: none (XBZRLE/multifd cost source CPU the guest's vCPUs need; the link is not the bound)");
-  choices.push("post-copy: not used (NovaCron never switches a guest over before its memory has arrived)");
+  choices.push(
+    opts.allowPostCopy
+      ? `post-copy: allowed (updatePolicy.allowPostCopy), as a last resort: one pass after the downtime cap reaches its ceiling without converging, or once ${POSTCOPY_AT_SHARE * 100} % of the time allowed has passed`
+      : "post-copy: not used (updatePolicy.allowPostCopy is false: the guest is never switched over before its memory has arrived)",
+  );
   const ramp = opts.maxDowntimeMs === undefined ? undefined : downtimeRamp(opts.maxDowntimeMs);
   if (ramp) {
     choices.push(`downtime cap: ${ramp.join(" → ")} ms, one step per pass, from the ${ordinal(RAMP_FROM_PASS)} on, that ends without converging`);
@@ -85,17 +96,28 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
       (error: unknown) => opts.progress(`cannot cap the downtime (${errorText(error)}); QEMU's default applies`),
     );
   }
-  const flags = MIGRATE.live | MIGRATE.peerToPeer | MIGRATE.persistDest | MIGRATE.undefineSource | MIGRATE.autoConverge;
+  const flags = MIGRATE.live | MIGRATE.peerToPeer | MIGRATE.persistDest | MIGRATE.undefineSource | MIGRATE.autoConverge | (opts.allowPostCopy ? MIGRATE.postCopy : 0);
   const started = Date.now();
   const remainingMs = opts.deadline - started;
   if (remainingMs < 1000) throw new Error(`no time left for the migration (deadline in ${remainingMs} ms)`);
+  const completion = await listenForCompletion(source, dom);
   opts.progress(`live migration to ${opts.destinationUri} started`);
   const migrating = source.call("domainMigratePerform3Params", { dom, dconnuri: opts.destinationUri, params, cookie_in: Buffer.alloc(0), flags }, { timeoutMs: remainingMs });
   const seen: JobSeen = { dirtyRateMiBs: 0, capMs: ramp?.[0] };
-  const reporter = watchJob(source, dom, opts.progress, migrating, ramp?.slice(1) ?? [], seen);
+  const postCopyAt = opts.allowPostCopy ? started + POSTCOPY_AT_SHARE * remainingMs : undefined;
+  const reporter = watchJob(source, dom, opts.progress, migrating, ramp?.slice(1) ?? [], seen, postCopyAt);
   try {
     await migrating;
   } catch (error) {
+    await completion.stop();
+    if (seen.postCopyAfterPass !== undefined) {
+      // In post-copy the guest's memory is split between the hosts: there is no going back.
+      throw new Error(
+        `live migration to ${opts.destinationUri} failed after switching to post-copy (after pass ${seen.postCopyAfterPass}): the guest runs on neither host until the migration resumes; ` +
+          `run \`virsh migrate --live --p2p --postcopy --postcopy-resume ${opts.destinationUri}\` on the source host for this domain, then \`pulumi refresh\` (${errorText(error)})`,
+        { cause: error },
+      );
+    }
     if (error instanceof LibvirtTimeoutError) {
       // Our call gave up but the job still runs in libvirtd: stop it so the guest stays on the source.
       const aborted = await abortJob(source, dom).then(
@@ -122,15 +144,20 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
     await reporter;
   }
   const wallMs = Date.now() - started;
-  const stats = opts.destination ? await completedJobStats(opts.destination, dom.uuid) : undefined;
+  // After post-copy neither host keeps the finished job's figures: only the event has them.
+  const stats =
+    (await completion.stats(seen.postCopyAfterPass === undefined ? 0 : COMPLETION_EVENT_WAIT_MS)) ??
+    (opts.destination ? await completedJobStats(opts.destination, dom.uuid) : undefined);
   const num = (k: string) => (typeof stats?.[k] === "number" ? (stats[k] as number) : undefined);
   if (seen.capMs !== undefined && ramp && seen.capMs !== ramp[0]) choices.push(`downtime cap reached: ${seen.capMs} ms`);
+  if (seen.postCopyAfterPass !== undefined) choices.push(`post-copy: switched after pass ${seen.postCopyAfterPass} (${seen.postCopyWhy})`);
   const result: MigrationResult = {
     choices,
     iterations: num("memory_iteration"),
     // QEMU reports a dirty rate only from the second pass on; a job done in one pass has none.
     dirtyRateMiBs: seen.dirtyRateMiBs > 0 ? Math.round(seen.dirtyRateMiBs) : undefined,
     throttlePct: seen.throttlePct ?? num("auto_converge_throttle") ?? 0,
+    postCopyAfterPass: seen.postCopyAfterPass,
     totalMs: num("time_elapsed") ?? wallMs,
     downtimeMs: num("downtime") ?? 0,
     bytesMoved: num("data_processed") ?? num("memory_processed") ?? 0,
@@ -154,6 +181,36 @@ export async function completedJobStats(destination: LibvirtClient, uuid: string
     throw error;
   }
 }
+
+/**
+ * Catches the source's job-completed event for `dom`. stats() waits up to `waitMs` for it,
+ * then unsubscribes; undefined when it did not come (or the daemon refused the subscription).
+ */
+async function listenForCompletion(client: LibvirtClient, dom: DomainRef) {
+  let record: Record<string, number | string | boolean> | undefined;
+  let arrived = () => {};
+  const arrival = new Promise<void>((resolve) => (arrived = resolve));
+  const listener = (event: DomainJobCompletedEvent) => {
+    if (event.domain.uuid !== dom.uuid) return;
+    record = paramsToRecord(event.params);
+    arrived();
+  };
+  client.on("domainJobCompleted", listener);
+  const unsubscribe = await client.subscribeDomainJobCompleted(dom).catch(() => undefined);
+  const stop = async () => {
+    client.off("domainJobCompleted", listener);
+    await unsubscribe?.().catch(() => undefined);
+  };
+  return {
+    stop,
+    async stats(waitMs: number) {
+      if (!record && unsubscribe && waitMs > 0) await Promise.race([arrival, new Promise((r) => setTimeout(r, waitMs))]);
+      await stop();
+      return record;
+    },
+  };
+}
+const COMPLETION_EVENT_WAIT_MS = 5000;
 
 /**
  * Cancels the outgoing migration job and waits until libvirtd has wound it down: the abort
@@ -200,12 +257,16 @@ export function downtimeCapFor(targetMs: number, memoryMiB: number): number {
   return gib <= 4 ? targetMs : Math.max(Math.min(INITIAL_DOWNTIME_MS, targetMs), Math.round((targetMs * 4) / gib));
 }
 const AUTO_CONVERGE = { initial: 30, increment: 20 } as const;
+/** Share of the time allowed after which a migration that may use post-copy switches to it. */
+const POSTCOPY_AT_SHARE = 0.75;
 
 /** What the job watcher saw: the peak dirty rate, the last throttle and the cap in force. */
 interface JobSeen {
   dirtyRateMiBs: number;
   throttlePct?: number;
   capMs?: number;
+  postCopyAfterPass?: number;
+  postCopyWhy?: string;
 }
 /**
  * The first pass to end unconverged that relaxes the cap: pass 1 copies all of memory and never
@@ -220,8 +281,18 @@ const REPORT_EVERY_MS = 3000;
 /**
  * Until the job settles: relaxes the downtime cap along `laterCaps`, one step per pass from
  * RAMP_FROM_PASS on that ends without converging, and reports how much memory is left to copy.
+ * With `postCopyAt` (epoch ms), switches to post-copy once the ramp is spent and one more pass
+ * has not converged, or at that time, whichever comes first.
  */
-async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progress, done: Promise<unknown>, laterCaps: number[], seen: JobSeen): Promise<void> {
+async function watchJob(
+  client: LibvirtClient,
+  dom: DomainRef,
+  progress: Progress,
+  done: Promise<unknown>,
+  laterCaps: number[],
+  seen: JobSeen,
+  postCopyAt: number | undefined,
+): Promise<void> {
   let finished = false;
   const settled = done.then(
     () => (finished = true),
@@ -241,7 +312,7 @@ async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progres
     );
     // memory_iteration counts passes begun: when it reaches n, pass n-1 ended unconverged.
     const pass = typeof stats?.memory_iteration === "number" ? stats.memory_iteration : 0;
-    if (caps.length > 0 && pass - 1 > steppedAt) {
+    if (caps.length > 0 && pass - 1 > steppedAt && seen.postCopyAfterPass === undefined) {
       steppedAt = pass - 1;
       const cap = caps.shift()!;
       await client.call("domainMigrateSetMaxDowntime", { dom, downtime: BigInt(cap), flags: 0 }).then(
@@ -252,6 +323,26 @@ async function watchJob(client: LibvirtClient, dom: DomainRef, progress: Progres
         // The job may have just finished; anything else leaves the previous cap in force.
         () => undefined,
       );
+    }
+    if (postCopyAt !== undefined && seen.postCopyAfterPass === undefined && pass - 1 >= RAMP_FROM_PASS) {
+      const why =
+        caps.length === 0 && pass - 1 > steppedAt
+          ? `pass ${pass - 1} did not converge under the ${seen.capMs ?? "default"} ms ceiling`
+          : now >= postCopyAt
+            ? "3/4 of the time allowed had passed"
+            : undefined;
+      if (why) {
+        const switched = await client.call("domainMigrateStartPostCopy", { dom, flags: 0 }).then(
+          () => true,
+          // The job may have just finished, or be in its final pause; pre-copy carries on.
+          () => false,
+        );
+        if (switched) {
+          seen.postCopyAfterPass = pass - 1;
+          seen.postCopyWhy = why;
+          progress(`${why}: switching to post-copy (the guest runs on the destination; the rest of its memory follows)`);
+        }
+      }
     }
     const pages = stats?.memory_dirty_rate;
     const pageSize = typeof stats?.memory_page_size === "number" ? stats.memory_page_size : 4096;

@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import type { OperationContext } from "../../../provider/core/driver";
 import { RESOURCE_MODELS, type ResourceKind, type SpecOf } from "../../../provider/core/model";
 import { type LibvirtDriver, openLibvirtDriver } from "../../../provider/drivers/libvirt/driver";
-import { testbed, uniquePrefix, virshMaybe } from "../../support/testbeds";
+import { testbed, uniquePrefix, virsh, virshMaybe } from "../../support/testbeds";
 
 export const URI = "qemu:///system";
 
@@ -94,4 +94,16 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => b
     await new Promise((r) => setTimeout(r, 500));
   }
   throw new Error(`${what}: not reached within ${timeoutMs} ms (last: ${JSON.stringify(last)})`);
+}
+
+/** Guest memory dirty rate QEMU measures over `seconds` (virsh domdirtyrate-calc), MB/s. */
+export async function dirtyRate(uri: string, domain: string, seconds = 2): Promise<number> {
+  virsh(uri, "domdirtyrate-calc", domain, "--seconds", String(seconds));
+  const stats = await eventually(
+    async () => virsh(uri, "domstats", domain, "--dirtyrate"),
+    (s) => /dirtyrate\.calc_status=2/.test(s),
+    seconds * 1000 + 15_000,
+    "dirty rate measured",
+  );
+  return Number(/dirtyrate\.megabytes_per_second=(\d+)/.exec(stats)?.[1] ?? Number.NaN);
 }

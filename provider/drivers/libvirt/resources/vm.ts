@@ -246,6 +246,7 @@ export class LibvirtVmResource implements ResourceDriver<Spec> {
           migrateUri: target.config.migrationUri,
           destination: targetClient,
           maxDowntimeMs: downtimeCapFor(MAX_DOWNTIME_MS, old.memory.sizeMiB),
+          allowPostCopy: next.updatePolicy.allowPostCopy === true,
           deadline: ctx.deadline,
           progress: ctx.progress,
         });

@@ -7,9 +7,12 @@ import { RpcConnection, type CallOptions, type RpcConnectionOptions } from "./co
 import { LibvirtConnectionError, LibvirtProtocolError } from "./errors";
 import { type Frame, REMOTE_PROGRAM } from "./packet";
 import {
+  DOMAIN_EVENT_ID_JOB_COMPLETED,
   DOMAIN_EVENT_ID_LIFECYCLE,
   FEATURE_PROGRAM_KEEPALIVE,
+  REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED,
   REMOTE_PROC_DOMAIN_EVENT_CALLBACK_LIFECYCLE,
+  domainJobCompletedMsg,
   domainLifecycleMsg,
   procedures,
   type ArgsOf,
@@ -19,7 +22,7 @@ import {
 } from "./procedures";
 import { downloadStream, uploadStream, type UploadSource } from "./stream";
 import { openTransport, type TransportOptions } from "./transport";
-import type { DomainRef, StorageVolRef } from "./types";
+import type { DomainRef, StorageVolRef, TypedParam } from "./types";
 import { parseLibvirtUri, type LibvirtUri } from "./uri";
 
 export interface ConnectOptions extends RpcConnectionOptions, TransportOptions {
@@ -37,6 +40,13 @@ export interface DomainLifecycleEvent {
   event: number;
   eventName: string;
   detail: number;
+}
+
+/** A finished job's figures, as libvirt sends them when the job ends ('domainJobCompleted'). */
+export interface DomainJobCompletedEvent {
+  callbackID: number;
+  domain: DomainRef;
+  params: TypedParam[];
 }
 
 const AUTH_NONE = 0;
@@ -162,7 +172,19 @@ export class LibvirtClient extends EventEmitter {
    * returns a function that deregisters the callback on the daemon.
    */
   async subscribeDomainLifecycle(dom: DomainRef | null = null): Promise<() => Promise<void>> {
-    const { callbackID } = await this.call("connectDomainEventCallbackRegisterAny", { eventID: DOMAIN_EVENT_ID_LIFECYCLE, dom });
+    return this.subscribe(DOMAIN_EVENT_ID_LIFECYCLE, dom);
+  }
+
+  /**
+   * Subscribes to job-completed events ('domainJobCompleted'): the only record of a migration
+   * that ended in post-copy, after which neither host keeps the job's figures.
+   */
+  async subscribeDomainJobCompleted(dom: DomainRef | null = null): Promise<() => Promise<void>> {
+    return this.subscribe(DOMAIN_EVENT_ID_JOB_COMPLETED, dom);
+  }
+
+  private async subscribe(eventID: number, dom: DomainRef | null): Promise<() => Promise<void>> {
+    const { callbackID } = await this.call("connectDomainEventCallbackRegisterAny", { eventID, dom });
     return async () => {
       if (this.conn.isOpen) await this.call("connectDomainEventCallbackDeregisterAny", { callbackID });
     };
@@ -189,6 +211,16 @@ export class LibvirtClient extends EventEmitter {
       // tick: a throwing listener must not look like a protocol fault and
       // tear down the connection. nextTick keeps events in arrival order.
       process.nextTick(() => this.emit("domainLifecycle", ev));
+    } else if (f.header.proc === REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED) {
+      let m: ReturnType<typeof domainJobCompletedMsg.dec>;
+      try {
+        m = decode(domainJobCompletedMsg, f.payload, "domain job completed event");
+      } catch (e) {
+        this.conn.destroy(new LibvirtProtocolError(`malformed job completed event: ${(e as Error).message}`, { cause: e }));
+        return;
+      }
+      const ev: DomainJobCompletedEvent = { callbackID: m.callbackID, domain: m.dom, params: m.params };
+      process.nextTick(() => this.emit("domainJobCompleted", ev));
     } else {
       this.emit("message", f);
     }

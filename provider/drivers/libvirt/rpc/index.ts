@@ -15,7 +15,7 @@
 // gone: every pending call gets it; the client emits 'closed'),
 // LibvirtProtocolError (peer sent garbage; connection closed),
 // HostKeyVerificationError (SSH host key unknown or changed).
-export { LibvirtClient, DOMAIN_EVENT_NAMES, type ConnectOptions, type DomainLifecycleEvent } from "./client";
+export { LibvirtClient, DOMAIN_EVENT_NAMES, type ConnectOptions, type DomainJobCompletedEvent, type DomainLifecycleEvent } from "./client";
 export { RpcConnection, type CallOptions, type RpcConnectionOptions } from "./connection";
 export * from "./errors";
 export { procedures, type ArgsOf, type ProcName, type RetOf } from "./procedures";

@@ -101,6 +101,7 @@ export const procedures = {
   domainDetachDeviceFlags: remote(161, domXmlFlags, VOID),
   domainAbortJob: remote(164, dom, VOID),
   domainMigrateSetMaxDowntime: remote(166, struct({ dom: domainRef, downtime: uhyper, flags: uint }), VOID),
+  domainMigrateStartPostCopy: remote(364, struct({ dom: domainRef, flags: uint }), VOID),
   domainUpdateDeviceFlags: remote(174, domXmlFlags, VOID),
   domainManagedSave: remote(182, domFlags, VOID),
   domainHasManagedSaveImage: remote(183, domFlags, struct({ result: bool })),
@@ -247,6 +248,11 @@ export const domainLifecycleMsg = struct({
   msg: struct({ dom: domainRef, event: int, detail: int }),
 });
 
+/** A domain's job ended; carries the same figures as domainGetJobStats on the completed job. */
+export const REMOTE_PROC_DOMAIN_EVENT_CALLBACK_JOB_COMPLETED = 363;
+export const domainJobCompletedMsg = struct({ callbackID: int, dom: domainRef, params: typedParams });
+
 export const FEATURE_PROGRAM_KEEPALIVE = 10;
 export const DOMAIN_EVENT_ID_LIFECYCLE = 0;
+export const DOMAIN_EVENT_ID_JOB_COMPLETED = 21;
 export { STRING_MAX };
