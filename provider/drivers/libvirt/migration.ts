@@ -29,8 +29,8 @@ export interface MigrationOptions {
   maxDowntimeMs?: number;
   bandwidthMiBs?: number;
   /**
-   * May switch to post-copy as a last resort (updatePolicy.allowPostCopy): once the cap has
-   * reached its ceiling and one more pass still ends unconverged, or 3/4 of the time is gone.
+   * May switch to post-copy (updatePolicy.allowPostCopy): once a pass from the 2nd on ends
+   * unconverged (pre-copy could then finish only by throttling the guest), or 3/4 of the time is gone.
    */
   allowPostCopy?: boolean;
   deadline: number;
@@ -83,7 +83,8 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
   choices.push("compression: none (XBZRLE/multifd cost source CPU the guest's vCPUs need; the link is not the bound)");
   choices.push(
     opts.allowPostCopy
-      ? `post-copy: allowed (updatePolicy.allowPostCopy), as a last resort: one pass after the downtime cap reaches its ceiling without converging, or once ${POSTCOPY_AT_SHARE * 100} % of the time allowed has passed`
+      ? `post-copy: allowed (updatePolicy.allowPostCopy): switches when a pass from the ${ordinal(RAMP_FROM_PASS)} on ends without converging (the guest outpaces the copy; ` +
+          `post-copy then pauses it for milliseconds and runs it at full speed on arrival, where pre-copy would throttle it), or once ${POSTCOPY_AT_SHARE * 100} % of the time allowed has passed`
       : "post-copy: not used (updatePolicy.allowPostCopy is false: the guest is never switched over before its memory has arrived)",
   );
   const ramp = opts.maxDowntimeMs === undefined ? undefined : downtimeRamp(opts.maxDowntimeMs);
@@ -281,8 +282,8 @@ const REPORT_EVERY_MS = 3000;
 /**
  * Until the job settles: relaxes the downtime cap along `laterCaps`, one step per pass from
  * RAMP_FROM_PASS on that ends without converging, and reports how much memory is left to copy.
- * With `postCopyAt` (epoch ms), switches to post-copy once the ramp is spent and one more pass
- * has not converged, or at that time, whichever comes first.
+ * With `postCopyAt` (epoch ms), switches to post-copy instead of the first ramp step, or at
+ * that time, whichever comes first.
  */
 async function watchJob(
   client: LibvirtClient,
@@ -312,22 +313,11 @@ async function watchJob(
     );
     // memory_iteration counts passes begun: when it reaches n, pass n-1 ended unconverged.
     const pass = typeof stats?.memory_iteration === "number" ? stats.memory_iteration : 0;
-    if (caps.length > 0 && pass - 1 > steppedAt && seen.postCopyAfterPass === undefined) {
-      steppedAt = pass - 1;
-      const cap = caps.shift()!;
-      await client.call("domainMigrateSetMaxDowntime", { dom, downtime: BigInt(cap), flags: 0 }).then(
-        () => {
-          seen.capMs = cap;
-          progress(`pass ${pass - 1} did not converge: downtime cap raised to ${cap} ms`);
-        },
-        // The job may have just finished; anything else leaves the previous cap in force.
-        () => undefined,
-      );
-    }
-    if (postCopyAt !== undefined && seen.postCopyAfterPass === undefined && pass - 1 >= RAMP_FROM_PASS) {
+    // Before the ramp: with post-copy allowed, a pass that ends unconverged switches instead.
+    if (postCopyAt !== undefined && seen.postCopyAfterPass === undefined) {
       const why =
-        caps.length === 0 && pass - 1 > steppedAt
-          ? `pass ${pass - 1} did not converge under the ${seen.capMs ?? "default"} ms ceiling`
+        pass - 1 >= RAMP_FROM_PASS
+          ? `pass ${pass - 1} did not converge: the guest rewrites memory faster than it is copied`
           : now >= postCopyAt
             ? "3/4 of the time allowed had passed"
             : undefined;
@@ -340,9 +330,23 @@ async function watchJob(
         if (switched) {
           seen.postCopyAfterPass = pass - 1;
           seen.postCopyWhy = why;
-          progress(`${why}: switching to post-copy (the guest runs on the destination; the rest of its memory follows)`);
+          const at = typeof stats?.time_elapsed === "number" ? ` ${stats.time_elapsed} ms into the job,` : "";
+          const left = typeof stats?.memory_remaining === "number" ? ` ${(stats.memory_remaining / 2 ** 20).toFixed(0)} MiB left` : "";
+          progress(`${why};${at} switching to post-copy with${left || " what is left"} (the guest runs on the destination; the rest of its memory follows)`);
         }
       }
+    }
+    if (caps.length > 0 && pass - 1 > steppedAt && seen.postCopyAfterPass === undefined) {
+      steppedAt = pass - 1;
+      const cap = caps.shift()!;
+      await client.call("domainMigrateSetMaxDowntime", { dom, downtime: BigInt(cap), flags: 0 }).then(
+        () => {
+          seen.capMs = cap;
+          progress(`pass ${pass - 1} did not converge: downtime cap raised to ${cap} ms`);
+        },
+        // The job may have just finished; anything else leaves the previous cap in force.
+        () => undefined,
+      );
     }
     const pages = stats?.memory_dirty_rate;
     const pageSize = typeof stats?.memory_page_size === "number" ? stats.memory_page_size : 4096;
