@@ -107,3 +107,13 @@ export async function dirtyRate(uri: string, domain: string, seconds = 2): Promi
   );
   return Number(/dirtyrate\.megabytes_per_second=(\d+)/.exec(stats)?.[1] ?? Number.NaN);
 }
+
+/** After a migration test: the guest goes from both hosts, wherever the moves left it. */
+export async function removeMigratedGuest(guest: TestGuest | undefined, peerUri: string, peer: { close(): Promise<void> } | undefined): Promise<void> {
+  if (guest) {
+    virshMaybe(peerUri, "destroy", guest.name);
+    virshMaybe(peerUri, "undefine", guest.name);
+  }
+  await peer?.close();
+  await guest?.destroy();
+}

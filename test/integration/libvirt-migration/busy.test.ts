@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { migrateLive } from "../../../provider/drivers/libvirt/migration";
 import { LibvirtClient, type DomainRef } from "../../../provider/drivers/libvirt/rpc";
 import { testbed, virsh, virshMaybe } from "../../support/testbeds";
-import { dirtyRate, eventually, startTestGuest, URI, type TestGuest } from "../libvirt-metrics/guest";
+import { dirtyRate, eventually, removeMigratedGuest, startTestGuest, URI, type TestGuest } from "../libvirt-metrics/guest";
 
 const PEER = "qemu+tcp://10.213.0.2/system";
 const DIRTY_MIB = 256;
@@ -33,14 +33,7 @@ describe("busy-guest live migration", function () {
     );
   });
 
-  after(async () => {
-    if (guest) {
-      virshMaybe(PEER, "destroy", guest.name);
-      virshMaybe(PEER, "undefine", guest.name);
-    }
-    await peer?.close();
-    await guest?.destroy();
-  });
+  after(() => removeMigratedGuest(guest, PEER, peer));
 
   it("is aborted at the deadline and keeps running on the source", async () => {
     const started = Date.now();
@@ -131,14 +124,7 @@ describe("busy-guest live migration with post-copy allowed", function () {
     }
   });
 
-  after(async () => {
-    if (guest) {
-      virshMaybe(PEER, "destroy", guest.name);
-      virshMaybe(PEER, "undefine", guest.name);
-    }
-    await peer?.close();
-    await guest?.destroy();
-  });
+  after(() => removeMigratedGuest(guest, PEER, peer));
 
   it("switches to post-copy when a pass from the 2nd on has not converged, and runs on the peer", async () => {
     const dom = (await source.call("domainLookupByUuid", { uuid: guest.uuid })).dom;

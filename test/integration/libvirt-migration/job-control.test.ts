@@ -3,7 +3,7 @@ import { downtimeRamp, migrateLive } from "../../../provider/drivers/libvirt/mig
 import { LibvirtQmpTransport } from "../../../provider/drivers/libvirt/qmp-passthrough";
 import { LibvirtClient, type DomainRef } from "../../../provider/drivers/libvirt/rpc";
 import { testbed, virsh, virshMaybe } from "../../support/testbeds";
-import { dirtyRate, eventually, startTestGuest, URI, type TestGuest } from "../libvirt-metrics/guest";
+import { dirtyRate, eventually, removeMigratedGuest, startTestGuest, URI, type TestGuest } from "../libvirt-metrics/guest";
 
 const PEER = "qemu+tcp://10.213.0.2/system";
 
@@ -30,14 +30,7 @@ describe("live migration job control (deadline, downtime ramp)", function () {
     dom = (await source.call("domainLookupByUuid", { uuid: guest.uuid })).dom;
   });
 
-  after(async () => {
-    if (guest) {
-      virshMaybe(PEER, "destroy", guest.name);
-      virshMaybe(PEER, "undefine", guest.name);
-    }
-    await peer?.close();
-    await guest?.destroy();
-  });
+  after(() => removeMigratedGuest(guest, PEER, peer));
 
   it("is aborted in libvirtd at the deadline; the guest keeps running on the source", async () => {
     // Let the guest boot: its kernel and initramfs are tens of MiB that must cross the wire.
