@@ -111,6 +111,13 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
     await migrating;
   } catch (error) {
     await completion.stop();
+    if (seen.postCopyAfterPass !== undefined && error instanceof LibvirtTimeoutError) {
+      // Post-copy cannot be aborted; it ends on its own once the last pages have arrived.
+      throw new Error(
+        `live migration to ${opts.destinationUri} was still in post-copy at the deadline (switched after pass ${seen.postCopyAfterPass}); it cannot be aborted and finishes on its own, and the next update or refresh finds the VM where it ends up`,
+        { cause: error },
+      );
+    }
     if (seen.postCopyAfterPass !== undefined) {
       // In post-copy the guest's memory is split between the hosts: there is no going back.
       throw new Error(
@@ -328,7 +335,7 @@ async function watchJob(
           () => false,
         );
         if (switched) {
-          seen.postCopyAfterPass = pass - 1;
+          seen.postCopyAfterPass = Math.max(pass - 1, 0); // 0: during the first pass (the time limit)
           seen.postCopyWhy = why;
           const at = typeof stats?.time_elapsed === "number" ? ` ${stats.time_elapsed} ms into the job,` : "";
           const left = typeof stats?.memory_remaining === "number" ? ` ${(stats.memory_remaining / 2 ** 20).toFixed(0)} MiB left` : "";
