@@ -134,7 +134,7 @@ export async function migrateLive(source: LibvirtClient, dom: DomainRef, opts: M
       );
       throw new Error(
         aborted
-          ? `live migration to ${opts.destinationUri} did not finish by the deadline and was aborted (after ${Date.now() - started} ms, last downtime cap ${seen.capMs ?? "QEMU's default"} ms, guest dirtying ${seen.dirtyRateMiBs.toFixed(0)} MiB/s); the VM still runs on the source`
+          ? `live migration to ${opts.destinationUri} did not finish by the deadline and was aborted (after ${Date.now() - started} ms and ${seen.passes ?? "?"} passes, last downtime cap ${seen.capMs ?? "QEMU's default"} ms, guest dirtying up to ${seen.dirtyRateMiBs.toFixed(0)} MiB/s, vCPU throttle ${seen.throttlePct ?? 0} %); the VM still runs on the source`
           : `live migration to ${opts.destinationUri} did not finish by the deadline and could not be aborted; it may still complete (the next update finds the VM wherever it ends up)`,
         { cause: error },
       );
@@ -271,6 +271,8 @@ const POSTCOPY_AT_SHARE = 0.75;
 /** What the job watcher saw: the peak dirty rate, the last throttle and the cap in force. */
 interface JobSeen {
   dirtyRateMiBs: number;
+  /** Passes begun, as QEMU last reported. */
+  passes?: number;
   throttlePct?: number;
   capMs?: number;
   postCopyAfterPass?: number;
@@ -320,6 +322,7 @@ async function watchJob(
     );
     // memory_iteration counts passes begun: when it reaches n, pass n-1 ended unconverged.
     const pass = typeof stats?.memory_iteration === "number" ? stats.memory_iteration : 0;
+    if (pass > 0) seen.passes = pass;
     // Before the ramp: with post-copy allowed, a pass that ends unconverged switches instead.
     if (postCopyAt !== undefined && seen.postCopyAfterPass === undefined) {
       const why =
