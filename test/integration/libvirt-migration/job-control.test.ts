@@ -100,9 +100,9 @@ describe("live migration job control (deadline, downtime ramp)", function () {
         if (limit === 200 && seen.slice(0, -1).includes(50) && !lifted) {
           // The ramp has reached its ceiling and QEMU holds it: lift the bandwidth cap, as an
           // operator would with virsh, so the job ends now. Waiting for auto-converge instead is a
-          // coin toss: even at its 99 % throttle the vCPU gets a 10 ms slice each second, enough to
-          // rewrite all 4 MiB, so a pass converges only when its dirty-page sync falls between
-          // slices (measured: 15 passes at 99 % once; none in 200 s in a CI run).
+          // coin toss: even at its 99 % throttle the vCPU gets a 10 ms slice each second, and the
+          // guest still dirtied 2-4 MiB/s there, so a pass converged only when its dirty-page sync
+          // caught less than 3.2 MiB (measured: after 15 passes at 99 % once; never in 200 s in CI).
           lifted = true;
           virshMaybe(URI, "migrate-setspeed", guest.name, "256");
         }
